@@ -1,0 +1,5 @@
+// Public API of the suite's library, used by the CLI and the notebooks.
+export * from './errors.ts';
+export * from './io.ts';
+export * from './runRecord.ts';
+export * from './backend/index.ts';

@@ -1,0 +1,23 @@
+// Small filesystem helpers: every write the suite does is atomic (temp file in the same folder, then rename),
+// so a kill at any moment leaves either the old file or the new one, never half of one.
+import { mkdirSync, renameSync, writeFileSync, openSync, fsyncSync, closeSync, rmSync } from 'node:fs';
+import { dirname, basename, join } from 'node:path';
+
+export function atomicWrite(path: string, data: string | Uint8Array): void {
+  mkdirSync(dirname(path), { recursive: true });
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
+  try {
+    writeFileSync(tmp, data);
+    const fd = openSync(tmp, 'r');
+    fsyncSync(fd);
+    closeSync(fd);
+    renameSync(tmp, path);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw err;
+  }
+}
+
+export function atomicWriteJson(path: string, value: unknown): void {
+  atomicWrite(path, JSON.stringify(value, null, 2) + '\n');
+}
