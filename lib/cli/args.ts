@@ -1,0 +1,36 @@
+// Flag parsing shared by every subcommand: node's util.parseArgs in strict mode, with errors turned into
+// one-line UserErrors that name the flag, and `--help` handled in one place.
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { UserError } from '../errors.ts';
+
+export type FlagSpec = NonNullable<ParseArgsConfig['options']>;
+
+export interface Parsed<T> {
+  values: T;
+  positionals: string[];
+  /** True when --help was given; the caller prints its usage and returns 0. */
+  help: boolean;
+}
+
+export function parseFlags<T = Record<string, string | boolean | string[] | undefined>>(argv: string[], options: FlagSpec, allowPositionals = false): Parsed<T> {
+  try {
+    const { values, positionals } = parseArgs({ args: argv, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals, strict: true });
+    const { help, ...rest } = values as Record<string, unknown>;
+    return { values: rest as T, positionals, help: help === true };
+  } catch (err) {
+    throw new UserError((err as Error).message.split('\n')[0]!);
+  }
+}
+
+/** A numeric flag value: integer or float, within [min, max]; names the flag when it is not. */
+export function numberFlag(name: string, raw: string | undefined, opts: { int?: boolean; min?: number; max?: number } = {}): number | undefined {
+  if (raw === undefined) return undefined;
+  const v = Number(raw);
+  if (raw.trim() === '' || !Number.isFinite(v) || (opts.int && !Number.isInteger(v))) {
+    throw new UserError(`--${name}: expected ${opts.int ? 'an integer' : 'a number'}, got '${raw}'`);
+  }
+  if ((opts.min !== undefined && v < opts.min) || (opts.max !== undefined && v > opts.max)) {
+    throw new UserError(`--${name}: expected a value in [${opts.min ?? '-inf'}, ${opts.max ?? 'inf'}], got ${raw}`);
+  }
+  return v;
+}
