@@ -2,19 +2,41 @@
 // functions on `exports` through an Init* function declared here.
 #include <napi.h>
 #include <cstdlib>
+#include <memory>
 #include <thread>
 #include "parallel.h"
 
 namespace cm {
-ThreadPool& Pool() {
-  static ThreadPool pool([] {
-    const char* env = std::getenv("CONVMIXER_THREADS");
-    int n = env ? std::atoi(env) : 0;
-    if (n <= 0) n = static_cast<int>(std::thread::hardware_concurrency());
-    return n > 0 ? n : 1;
-  }());
+namespace {
+int DefaultThreads() {
+  const char* env = std::getenv("CONVMIXER_THREADS");
+  int n = env ? std::atoi(env) : 0;
+  if (n <= 0) n = static_cast<int>(std::thread::hardware_concurrency());
+  return n > 0 ? n : 1;
+}
+std::unique_ptr<ThreadPool>& PoolSlot() {
+  static std::unique_ptr<ThreadPool> pool;
   return pool;
 }
+}  // namespace
+
+ThreadPool& Pool() {
+  auto& slot = PoolSlot();
+  if (!slot) slot = std::make_unique<ThreadPool>(DefaultThreads());
+  return *slot;
+}
+
+// setThreads(n): replaces the pool (between kernel calls only: JS calls kernels one at a time). Returns the size.
+static Napi::Value SetThreads(const Napi::CallbackInfo& info) {
+  int n = info[0].IsNumber() ? info[0].As<Napi::Number>().Int32Value() : 0;
+  if (n <= 0) n = DefaultThreads();
+  if (Pool().size() != n) {
+    PoolSlot().reset();
+    PoolSlot() = std::make_unique<ThreadPool>(n);
+  }
+  return Napi::Number::New(info.Env(), Pool().size());
+}
+
 void InitGemm(Napi::Env env, Napi::Object exports);       // gemm.cc: GEMM, Conv2D (im2col/1x1), MatMul, backprops
 void InitDepthwise(Napi::Env env, Napi::Object exports);  // depthwise.cc: depthwise conv forward/backprops
 void InitElementwise(Napi::Env env, Napi::Object exports);  // elementwise.cc: GELU, BN, reductions, ...
@@ -22,6 +44,7 @@ void InitElementwise(Napi::Env env, Napi::Object exports);  // elementwise.cc: G
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("threads", Napi::Number::New(env, cm::Pool().size()));
+  exports.Set("setThreads", Napi::Function::New(env, cm::SetThreads, "setThreads"));
   cm::InitGemm(env, exports);
   cm::InitDepthwise(env, exports);
   cm::InitElementwise(env, exports);
