@@ -1,7 +1,291 @@
-// Placeholder: kernels of this family are added here and registered in InitDepthwise.
+// Depthwise convolution (NHWC, channel multiplier 1): forward (+ bias + relu), backprop input, backprop filter.
+// Direct convolution vectorized along channels: NHWC keeps a pixel's channels contiguous, so each filter tap is a
+// row of per-channel multiply-adds. Padding is implicit: tap ranges are clipped to the image, nothing is copied.
+// The JS side (lib/backend/kernels-depthwise.ts) computes shapes and padding with tfjs's computeConv2DInfo and
+// passes them in `dims`; this file only checks that the buffers are large enough for them.
 #include <napi.h>
+#include <algorithm>
+#include <cstring>
+#include <vector>
 #include "parallel.h"
 
 namespace cm {
-void InitDepthwise(Napi::Env env, Napi::Object exports) { (void)env; (void)exports; }
+namespace {
+
+struct DwShape {
+  long n, h, w, c;      // input (forward) / dx (backprop input)
+  long kh, kw;          // filter
+  long oh, ow;          // output (forward) / dy
+  long sh, sw, pt, pl;  // strides, top/left padding
+};
+
+constexpr long kBlock = 32;  // channels per register block
+constexpr long kPix = 4;     // output pixels sharing each weight load (stride-1-style interior run)
+
+inline long CeilDiv(long a, long b) { return a >= 0 ? (a + b - 1) / b : -((-a) / b); }
+
+// Tap range [lo, hi) along one axis such that in = out*stride - pad + tap lies in [0, size).
+inline void TapRange(long out, long stride, long pad, long size, long k, long* lo, long* hi) {
+  long base = out * stride - pad;
+  *lo = std::max<long>(0, -base);
+  *hi = std::min<long>(k, size - base);
+  if (*hi < *lo) *hi = *lo;
+}
+
+// P output pixels (x columns ox0 .. ox0+P-1, all with the full tap range [kc0, kc1)) of one channel block.
+template <long P>
+inline void DwBlock(const float* xrow0, long xPixStride, const float* w, const float* bias, float* out, long c0,
+                    const DwShape& s, long kr0, long kr1, long kc0, long kc1, bool relu) {
+  float acc[P][kBlock];
+  for (long p = 0; p < P; ++p)
+    for (long c = 0; c < kBlock; ++c) acc[p][c] = bias ? bias[c0 + c] : 0.f;
+  for (long kr = kr0; kr < kr1; ++kr) {
+    const float* xr = xrow0 + kr * s.w * s.c + c0;
+    const float* wr = w + kr * s.kw * s.c + c0;
+    for (long kc = kc0; kc < kc1; ++kc) {
+      const float* wp = wr + kc * s.c;
+      const float* xp = xr + kc * s.c;
+      for (long p = 0; p < P; ++p) {
+        const float* xq = xp + p * xPixStride;
+#pragma GCC unroll 32
+        for (long c = 0; c < kBlock; ++c) acc[p][c] += xq[c] * wp[c];
+      }
+    }
+  }
+  for (long p = 0; p < P; ++p) {
+    float* o = out + p * s.c + c0;
+    if (relu)
+      for (long c = 0; c < kBlock; ++c) o[c] = acc[p][c] > 0.f ? acc[p][c] : 0.f;
+    else
+      for (long c = 0; c < kBlock; ++c) o[c] = acc[p][c];
+  }
+}
+
+// Channel tail [c0, c): one pixel, runtime channel count.
+inline void DwTail(const float* xrow0, const float* w, const float* bias, float* out, long c0, const DwShape& s,
+                   long kr0, long kr1, long kc0, long kc1, bool relu) {
+  for (long c = c0; c < s.c; ++c) out[c] = bias ? bias[c] : 0.f;
+  for (long kr = kr0; kr < kr1; ++kr)
+    for (long kc = kc0; kc < kc1; ++kc) {
+      const float* xp = xrow0 + (kr * s.w + kc) * s.c;
+      const float* wp = w + (kr * s.kw + kc) * s.c;
+      for (long c = c0; c < s.c; ++c) out[c] += xp[c] * wp[c];
+    }
+  if (relu)
+    for (long c = c0; c < s.c; ++c) out[c] = out[c] > 0.f ? out[c] : 0.f;
+}
+
+// y[n, oy, ox, c] = act(bias[c] + sum_{kr,kc} x[n, oy*sh-pt+kr, ox*sw-pl+kc, c] * w[kr, kc, c]).
+void DwForward(const float* x, const float* w, const float* bias, float* y, const DwShape& s, bool relu) {
+  const long fullBlocks = s.c / kBlock * kBlock;
+  ParallelFor(s.n * s.oh, 1, [&](long lo, long hi) {
+    for (long row = lo; row < hi; ++row) {
+      const long n = row / s.oh, oy = row % s.oh;
+      long kr0, kr1;
+      TapRange(oy, s.sh, s.pt, s.h, s.kh, &kr0, &kr1);
+      // Pointer to x at (n, oy*sh-pt, 0): tap kr adds kr rows; taps outside the image are never read.
+      const float* xImg = x + n * s.h * s.w * s.c;
+      const long iy0 = oy * s.sh - s.pt;
+      float* yRow = y + row * s.ow * s.c;
+      long ox = 0;
+      while (ox < s.ow) {
+        long kc0, kc1;
+        TapRange(ox, s.sw, s.pl, s.w, s.kw, &kc0, &kc1);
+        const long ix0 = ox * s.sw - s.pl;
+        const float* xrow0 = xImg + (iy0 * s.w + ix0) * s.c;  // may point outside; offsets with valid taps are inside
+        // A run of kPix pixels with the full tap range (interior) shares each weight load.
+        const bool interior = kc0 == 0 && kc1 == s.kw && ox + kPix <= s.ow &&
+                              (ox + kPix - 1) * s.sw - s.pl + s.kw <= s.w;
+        const long pix = interior ? kPix : 1;
+        for (long c0 = 0; c0 < fullBlocks; c0 += kBlock) {
+          if (interior)
+            DwBlock<kPix>(xrow0, s.sw * s.c, w, bias, yRow + ox * s.c, c0, s, kr0, kr1, kc0, kc1, relu);
+          else
+            DwBlock<1>(xrow0, s.sw * s.c, w, bias, yRow + ox * s.c, c0, s, kr0, kr1, kc0, kc1, relu);
+        }
+        if (fullBlocks < s.c)
+          for (long p = 0; p < pix; ++p)
+            DwTail(xrow0 + p * s.sw * s.c, w, bias, yRow + (ox + p) * s.c, fullBlocks, s, kr0, kr1, kc0, kc1, relu);
+        ox += pix;
+      }
+    }
+  });
+}
+
+// dx for stride > 1 (gather form): dx[n,iy,ix,c] = sum over taps with (iy+pt-kr) divisible by sh, etc.
+void DwBackpropInputStrided(const float* dy, const float* w, float* dx, const DwShape& s) {
+  ParallelFor(s.n * s.h, 1, [&](long lo, long hi) {
+    for (long row = lo; row < hi; ++row) {
+      const long n = row / s.h, iy = row % s.h;
+      float* dxRow = dx + row * s.w * s.c;
+      std::fill(dxRow, dxRow + s.w * s.c, 0.f);
+      for (long kr = 0; kr < s.kh; ++kr) {
+        const long ty = iy + s.pt - kr;
+        if (ty < 0 || ty % s.sh != 0 || ty / s.sh >= s.oh) continue;
+        const float* dyRow = dy + (n * s.oh + ty / s.sh) * s.ow * s.c;
+        for (long ix = 0; ix < s.w; ++ix) {
+          float* o = dxRow + ix * s.c;
+          for (long kc = 0; kc < s.kw; ++kc) {
+            const long tx = ix + s.pl - kc;
+            if (tx < 0 || tx % s.sw != 0 || tx / s.sw >= s.ow) continue;
+            const float* g = dyRow + (tx / s.sw) * s.c;
+            const float* wp = w + (kr * s.kw + kc) * s.c;
+            for (long c = 0; c < s.c; ++c) o[c] += g[c] * wp[c];
+          }
+        }
+      }
+    }
+  });
+}
+
+// dx = depthwise conv of dy with the spatially flipped filter. Stride 1 reuses the forward kernel with
+// padding k-1-pad (the same structure, so the same speed); larger strides use the gather loop above.
+void DwBackpropInput(const float* dy, const float* w, float* dx, const DwShape& s) {
+  if (s.sh != 1 || s.sw != 1) return DwBackpropInputStrided(dy, w, dx, s);
+  std::vector<float> flipped(s.kh * s.kw * s.c);
+  for (long kr = 0; kr < s.kh; ++kr)
+    for (long kc = 0; kc < s.kw; ++kc)
+      std::memcpy(&flipped[(kr * s.kw + kc) * s.c], w + ((s.kh - 1 - kr) * s.kw + (s.kw - 1 - kc)) * s.c,
+                  s.c * sizeof(float));
+  DwShape t{s.n, s.oh, s.ow, s.c, s.kh, s.kw, s.h, s.w, 1, 1, s.kh - 1 - s.pt, s.kw - 1 - s.pl};
+  DwForward(dy, flipped.data(), nullptr, dx, t, false);
+}
+
+// dw[kr,kc,c] = sum_{n,oy,ox} x[n, oy*sh-pt+kr, ox*sw-pl+kc, c] * dy[n,oy,ox,c].
+// Rows (n, oy) are split into a fixed number of parts (independent of the thread count), each part sums into
+// its own buffer, and the parts are added in order: the result is the same on any number of threads.
+void DwBackpropFilter(const float* x, const float* dy, float* dw, const DwShape& s) {
+  const long rows = s.n * s.oh, fsize = s.kh * s.kw * s.c;
+  const long parts = std::min<long>(rows, 8);
+  std::vector<float> partial(parts * fsize, 0.f);
+  ParallelFor(parts, 1, [&](long plo, long phi) {
+    for (long part = plo; part < phi; ++part) {
+      float* acc = partial.data() + part * fsize;
+      const long r0 = rows * part / parts, r1 = rows * (part + 1) / parts;
+      for (long row = r0; row < r1; ++row) {
+        const long n = row / s.oh, oy = row % s.oh;
+        long kr0, kr1;
+        TapRange(oy, s.sh, s.pt, s.h, s.kh, &kr0, &kr1);
+        const float* dyRow = dy + row * s.ow * s.c;
+        for (long kr = kr0; kr < kr1; ++kr) {
+          const float* xRow = x + (n * s.h + oy * s.sh - s.pt + kr) * s.w * s.c;
+          for (long ox = 0; ox < s.ow; ++ox) {
+            long kc0, kc1;
+            TapRange(ox, s.sw, s.pl, s.w, s.kw, &kc0, &kc1);
+            const float* g = dyRow + ox * s.c;
+            const long ix0 = ox * s.sw - s.pl;
+            for (long kc = kc0; kc < kc1; ++kc) {
+              const float* xp = xRow + (ix0 + kc) * s.c;
+              float* a = acc + (kr * s.kw + kc) * s.c;
+              for (long c = 0; c < s.c; ++c) a[c] += xp[c] * g[c];
+            }
+          }
+        }
+      }
+    }
+  });
+  ParallelFor(fsize, 1024, [&](long lo, long hi) {
+    for (long i = lo; i < hi; ++i) {
+      float v = 0.f;
+      for (long part = 0; part < parts; ++part) v += partial[part * fsize + i];
+      dw[i] = v;
+    }
+  });
+}
+
+// ---- N-API glue ----
+
+bool Fail(const Napi::Env& env, const char* msg) {
+  Napi::TypeError::New(env, msg).ThrowAsJavaScriptException();
+  return false;
+}
+
+bool GetF32(const Napi::CallbackInfo& info, size_t i, float** ptr, size_t* len) {
+  Napi::Value v = info[i];
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+    return Fail(info.Env(), "depthwise: expected a Float32Array argument");
+  Napi::Float32Array a = v.As<Napi::Float32Array>();
+  *ptr = a.Data();
+  *len = a.ElementLength();
+  return true;
+}
+
+// dims: Int32Array [n, h, w, c, kh, kw, oh, ow, sh, sw, pt, pl].
+bool GetShape(const Napi::CallbackInfo& info, size_t i, DwShape* s) {
+  Napi::Value v = info[i];
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array ||
+      v.As<Napi::Int32Array>().ElementLength() != 12)
+    return Fail(info.Env(), "depthwise: expected dims as an Int32Array of 12");
+  const int32_t* d = v.As<Napi::Int32Array>().Data();
+  *s = DwShape{d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7], d[8], d[9], d[10], d[11]};
+  if (s->n < 0 || s->h <= 0 || s->w <= 0 || s->c <= 0 || s->kh <= 0 || s->kw <= 0 || s->oh < 0 || s->ow < 0 ||
+      s->sh <= 0 || s->sw <= 0)
+    return Fail(info.Env(), "depthwise: invalid dims");
+  return true;
+}
+
+bool Sized(const Napi::Env& env, size_t have, long need) {
+  return have >= static_cast<size_t>(need) ? true : Fail(env, "depthwise: buffer smaller than dims require");
+}
+
+// depthwiseForward(x, w, bias | null, y, dims, relu)
+Napi::Value Forward(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  DwShape s;
+  float *x, *w, *y, *bias = nullptr;
+  size_t nx, nw, ny, nb = 0;
+  if (!GetF32(info, 0, &x, &nx) || !GetF32(info, 1, &w, &nw) || !GetF32(info, 3, &y, &ny) || !GetShape(info, 4, &s))
+    return env.Undefined();
+  if (!info[2].IsNull() && !info[2].IsUndefined() && !GetF32(info, 2, &bias, &nb)) return env.Undefined();
+  if (!Sized(env, nx, s.n * s.h * s.w * s.c) || !Sized(env, nw, s.kh * s.kw * s.c) ||
+      !Sized(env, ny, s.n * s.oh * s.ow * s.c) || (bias && !Sized(env, nb, s.c)))
+    return env.Undefined();
+  DwForward(x, w, bias, y, s, info[5].ToBoolean().Value());
+  return env.Undefined();
+}
+
+// depthwiseBackpropInput(dy, w, dx, dims)
+Napi::Value BackpropInput(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  DwShape s;
+  float *dy, *w, *dx;
+  size_t ndy, nw, ndx;
+  if (!GetF32(info, 0, &dy, &ndy) || !GetF32(info, 1, &w, &nw) || !GetF32(info, 2, &dx, &ndx) ||
+      !GetShape(info, 3, &s))
+    return env.Undefined();
+  if (!Sized(env, ndy, s.n * s.oh * s.ow * s.c) || !Sized(env, nw, s.kh * s.kw * s.c) ||
+      !Sized(env, ndx, s.n * s.h * s.w * s.c))
+    return env.Undefined();
+  DwBackpropInput(dy, w, dx, s);
+  return env.Undefined();
+}
+
+// depthwiseBackpropFilter(x, dy, dw, dims)
+Napi::Value BackpropFilter(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  DwShape s;
+  float *x, *dy, *dw;
+  size_t nx, ndy, ndw;
+  if (!GetF32(info, 0, &x, &nx) || !GetF32(info, 1, &dy, &ndy) || !GetF32(info, 2, &dw, &ndw) ||
+      !GetShape(info, 3, &s))
+    return env.Undefined();
+  if (!Sized(env, nx, s.n * s.h * s.w * s.c) || !Sized(env, ndy, s.n * s.oh * s.ow * s.c) ||
+      !Sized(env, ndw, s.kh * s.kw * s.c))
+    return env.Undefined();
+  if (s.n * s.oh == 0) {
+    std::fill(dw, dw + s.kh * s.kw * s.c, 0.f);
+    return env.Undefined();
+  }
+  DwBackpropFilter(x, dy, dw, s);
+  return env.Undefined();
+}
+
+}  // namespace
+
+void InitDepthwise(Napi::Env env, Napi::Object exports) {
+  exports.Set("depthwiseForward", Napi::Function::New(env, Forward, "depthwiseForward"));
+  exports.Set("depthwiseBackpropInput", Napi::Function::New(env, BackpropInput, "depthwiseBackpropInput"));
+  exports.Set("depthwiseBackpropFilter", Napi::Function::New(env, BackpropFilter, "depthwiseBackpropFilter"));
+}
+
 }  // namespace cm

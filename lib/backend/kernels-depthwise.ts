@@ -1,0 +1,150 @@
+// Native depthwise-convolution kernels for tfjs's `cpu` backend (native/depthwise.cc). Shapes and padding come
+// from tfjs's own computeConv2DInfo, so 'same' / 'valid' / explicit / numeric padding and dimRoundingMode match
+// the JS kernels exactly. Cases the native code does not cover (channel multiplier > 1, dilations > 1, NCHW,
+// non-float32, activations other than linear/relu, scalar or prelu bias) go to the saved JS kernel.
+import * as tf from '@tensorflow/tfjs';
+import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs';
+
+type DataId = TensorInfo['dataId'];
+
+/** The functions of the addon this file uses (B1's NativeAddon is a superset). */
+export interface DepthwiseAddon {
+  depthwiseForward(x: Float32Array, w: Float32Array, bias: Float32Array | null, y: Float32Array, dims: Int32Array, relu: boolean): void;
+  depthwiseBackpropInput(dy: Float32Array, w: Float32Array, dx: Float32Array, dims: Int32Array): void;
+  depthwiseBackpropFilter(x: Float32Array, dy: Float32Array, dw: Float32Array, dims: Int32Array): void;
+}
+
+/** The parts of tfjs's MathBackendCPU that kernels use. */
+interface CpuBackend {
+  data: { get(dataId: DataId): { values?: unknown } };
+  makeTensorInfo(shape: number[], dtype: 'float32', values: Float32Array): TensorInfo;
+}
+
+type PadAttr = 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
+interface ConvAttrs {
+  strides: [number, number] | number;
+  pad: PadAttr;
+  dilations?: [number, number] | number | null;
+  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+  dataFormat?: 'NHWC' | 'NCHW';
+}
+
+export const DEPTHWISE_KERNELS = [
+  'DepthwiseConv2dNative',
+  'FusedDepthwiseConv2D',
+  'DepthwiseConv2dNativeBackpropInput',
+  'DepthwiseConv2dNativeBackpropFilter',
+] as const;
+
+function float32Of(backend: CpuBackend, t: TensorInfo | undefined): Float32Array | null {
+  if (!t || t.dtype !== 'float32') return null;
+  const v = backend.data.get(t.dataId).values;
+  return v instanceof Float32Array ? v : null;
+}
+
+function dilationsAreOne(d: ConvAttrs['dilations']): boolean {
+  return d == null || (typeof d === 'number' ? d === 1 : d[0] === 1 && d[1] === 1);
+}
+
+/** tfjs's conv geometry for NHWC x and an [kh, kw, C, 1] filter, packed as native/depthwise.cc's `dims`. */
+function convDims(xShape: number[], filterShape: number[], attrs: ConvAttrs): { dims: Int32Array; outShape: number[] } {
+  const info = tf.backend_util.computeConv2DInfo(
+    xShape as [number, number, number, number], filterShape as [number, number, number, number],
+    attrs.strides, 1, attrs.pad, attrs.dimRoundingMode, true);
+  const dims = Int32Array.from([info.batchSize, info.inHeight, info.inWidth, info.inChannels, info.filterHeight, info.filterWidth,
+    info.outHeight, info.outWidth, info.strideHeight, info.strideWidth, info.padInfo.top, info.padInfo.left]);
+  return { dims, outShape: info.outShape };
+}
+
+function supported(attrs: ConvAttrs, filterShape: number[]): boolean {
+  return filterShape.length === 4 && filterShape[3] === 1 && dilationsAreOne(attrs.dilations) && attrs.dataFormat !== 'NCHW';
+}
+
+function size(shape: number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+function fallback(original: (name: string) => KernelFunc | undefined, name: string): KernelFunc {
+  const fn = original(name);
+  return fn ?? (() => { throw new Error(`native ${name}: unsupported case and no JS kernel to fall back to`); });
+}
+
+function makeKernels(addon: DepthwiseAddon, original: (name: string) => KernelFunc | undefined): Record<(typeof DEPTHWISE_KERNELS)[number], KernelFunc> {
+  const js = {
+    forward: fallback(original, 'DepthwiseConv2dNative'),
+    fused: fallback(original, 'FusedDepthwiseConv2D'),
+    input: fallback(original, 'DepthwiseConv2dNativeBackpropInput'),
+    filter: fallback(original, 'DepthwiseConv2dNativeBackpropFilter'),
+  };
+
+  const forward: KernelFunc = (args) => {
+    const backend = args.backend as CpuBackend;
+    const { x, filter } = args.inputs;
+    const attrs = args.attrs as unknown as ConvAttrs;
+    const xv = float32Of(backend, x), wv = float32Of(backend, filter);
+    if (!xv || !wv || x.shape.length !== 4 || !supported(attrs, filter.shape)) return js.forward(args);
+    const { dims, outShape } = convDims(x.shape, filter.shape, attrs);
+    const y = new Float32Array(size(outShape));
+    addon.depthwiseForward(xv, wv, null, y, dims, false);
+    return backend.makeTensorInfo(outShape, 'float32', y);
+  };
+
+  const fused: KernelFunc = (args) => {
+    const backend = args.backend as CpuBackend;
+    const { x, filter, bias, preluActivationWeights } = args.inputs;
+    const attrs = args.attrs as unknown as ConvAttrs & { activation?: string };
+    const activation = attrs.activation ?? 'linear';
+    const xv = float32Of(backend, x), wv = float32Of(backend, filter);
+    const channels = filter.shape[2];
+    const bv = bias ? float32Of(backend, bias) : null;
+    // A bias is fused only when it is one value per channel ([C], [1,1,1,C], ...); a scalar bias goes to JS.
+    const biasOk = !bias || (bv !== null && bv.length === channels && bias.shape[bias.shape.length - 1] === channels);
+    if (!xv || !wv || x.shape.length !== 4 || !supported(attrs, filter.shape) || !biasOk || preluActivationWeights ||
+        (activation !== 'linear' && activation !== 'relu')) return js.fused(args);
+    const { dims, outShape } = convDims(x.shape, filter.shape, attrs);
+    const y = new Float32Array(size(outShape));
+    addon.depthwiseForward(xv, wv, bv, y, dims, activation === 'relu');
+    return backend.makeTensorInfo(outShape, 'float32', y);
+  };
+
+  const backpropInput: KernelFunc = (args) => {
+    const backend = args.backend as CpuBackend;
+    const { dy, filter } = args.inputs;
+    const attrs = args.attrs as unknown as ConvAttrs & { inputShape: [number, number, number, number] };
+    const dyv = float32Of(backend, dy), wv = float32Of(backend, filter);
+    if (!dyv || !wv || !supported(attrs, filter.shape)) return js.input(args);
+    const { dims } = convDims(attrs.inputShape, filter.shape, attrs);
+    const dx = new Float32Array(size(attrs.inputShape));
+    addon.depthwiseBackpropInput(dyv, wv, dx, dims);
+    return backend.makeTensorInfo([...attrs.inputShape], 'float32', dx);
+  };
+
+  const backpropFilter: KernelFunc = (args) => {
+    const backend = args.backend as CpuBackend;
+    const { x, dy } = args.inputs;
+    const attrs = args.attrs as unknown as ConvAttrs & { filterShape: [number, number, number, number] };
+    const xv = float32Of(backend, x), dyv = float32Of(backend, dy);
+    if (!xv || !dyv || x.shape.length !== 4 || !supported(attrs, attrs.filterShape)) return js.filter(args);
+    const { dims } = convDims(x.shape, attrs.filterShape, attrs);
+    const dw = new Float32Array(size(attrs.filterShape));
+    addon.depthwiseBackpropFilter(xv, dyv, dw, dims);
+    return backend.makeTensorInfo([...attrs.filterShape], 'float32', dw);
+  };
+
+  return {
+    DepthwiseConv2dNative: forward,
+    FusedDepthwiseConv2D: fused,
+    DepthwiseConv2dNativeBackpropInput: backpropInput,
+    DepthwiseConv2dNativeBackpropFilter: backpropFilter,
+  };
+}
+
+/** Replaces tfjs's cpu depthwise kernels with the native ones; returns the kernel names it replaced. */
+export function registerDepthwiseKernels(addon: DepthwiseAddon, original: (name: string) => KernelFunc | undefined): string[] {
+  const kernels = makeKernels(addon, original);
+  for (const [kernelName, kernelFunc] of Object.entries(kernels)) {
+    if (tf.getKernel(kernelName, 'cpu')) tf.unregisterKernel(kernelName, 'cpu');
+    tf.registerKernel({ kernelName, backendName: 'cpu', kernelFunc });
+  }
+  return Object.keys(kernels);
+}
