@@ -1,0 +1,224 @@
+// ConvMixer (Trockman & Kolter, "Patches Are All You Need?"): patch-embedding conv -> act -> norm, then `depth` blocks of
+// residual(depthwise k x k 'same' -> act -> norm) -> pointwise 1x1 -> act -> norm, then global average pooling and a linear head.
+// Parameters live in tfjs layouts under timm's key names, so weights.ts can map PyTorch checkpoints onto them 1:1.
+import * as tf from '@tensorflow/tfjs';
+import { z } from 'zod';
+import { UserError } from '../errors.ts';
+import { createRng } from '../rng.ts';
+import { activate, batchNorm, layerNormChannels } from './ops.ts';
+
+export interface ConvMixerConfig {
+  dim: number; depth: number; kernelSize: number; patchSize: number; numClasses: number; inChannels: number;
+  activation: 'gelu' | 'relu';
+  norm: 'batchnorm' | 'layernorm';
+  /** Residual around the depthwise part (paper Eq. 2). */
+  residualDepthwise: boolean;
+  /** Residual around the pointwise part (Eq. 3); the paper leaves it out (Table 3 "+ Residual in Eq. 3"). */
+  residualPointwise: boolean;
+}
+
+const posInt = z.number().int().positive();
+const configSchema = z.object({
+  dim: posInt, depth: z.number().int().nonnegative(), kernelSize: posInt, patchSize: posInt, numClasses: posInt, inChannels: posInt,
+  activation: z.enum(['gelu', 'relu']), norm: z.enum(['batchnorm', 'layernorm']),
+  residualDepthwise: z.boolean(), residualPointwise: z.boolean(),
+}).strict();
+
+/** Defaults of the paper's reference code, ConvMixer(dim, depth, kernel_size=9, patch_size=7, n_classes=1000). */
+const DEFAULTS: Omit<ConvMixerConfig, 'dim' | 'depth'> = {
+  kernelSize: 9, patchSize: 7, numClasses: 1000, inChannels: 3, activation: 'gelu', norm: 'batchnorm',
+  residualDepthwise: true, residualPointwise: false,
+};
+
+const imagenet = (dim: number, depth: number, kernelSize: number, patchSize: number, activation: 'gelu' | 'relu' = 'gelu'): ConvMixerConfig =>
+  ({ ...DEFAULTS, dim, depth, kernelSize, patchSize, activation, numClasses: 1000 });
+const cifar = (dim: number, depth: number, kernelSize: number, patchSize: number, extra: Partial<ConvMixerConfig> = {}): ConvMixerConfig =>
+  ({ ...DEFAULTS, dim, depth, kernelSize, patchSize, numClasses: 10, ...extra });
+
+/**
+ * Every ConvMixer of the paper. Naming: `convmixer_<dim>_<depth>` is the configuration the paper uses most for that
+ * width/depth; suffixes `_k<k>` / `_p<p>` mark other kernel / patch sizes (kernel first), and Table 3 ablations say what changed.
+ * ImageNet models (Tables 1, 2): 1000 classes. CIFAR-10 models (Table 3, Table 4, Appendix B text): 10 classes, patch 1 unless named.
+ */
+export const MODELS: Record<string, ConvMixerConfig> = {
+  // Tables 1 and 2 (ImageNet-1k, 224 px)
+  convmixer_1536_20: imagenet(1536, 20, 9, 7),
+  convmixer_1536_20_k3: imagenet(1536, 20, 3, 7),
+  convmixer_1536_20_p14: imagenet(1536, 20, 9, 14),
+  convmixer_1536_24_p14: imagenet(1536, 24, 9, 14),
+  convmixer_768_32: imagenet(768, 32, 7, 7, 'relu'),
+  convmixer_768_32_k3_p14: imagenet(768, 32, 3, 14, 'relu'),
+  convmixer_1024_16: imagenet(1024, 16, 9, 7),
+  convmixer_1024_12: imagenet(1024, 12, 8, 7),
+  convmixer_1024_20_p14: imagenet(1024, 20, 9, 14),
+  convmixer_512_16: imagenet(512, 16, 8, 7),
+  convmixer_512_12: imagenet(512, 12, 8, 7),
+  // Table 3 (CIFAR-10 ablations of ConvMixer-256/8; baseline = kernel 9, patch 1, the Table 4 row with 707K params)
+  convmixer_256_8: cifar(256, 8, 9, 1),
+  convmixer_256_8_no_res_eq2: cifar(256, 8, 9, 1, { residualDepthwise: false }),
+  convmixer_256_8_res_eq3: cifar(256, 8, 9, 1, { residualPointwise: true }),
+  convmixer_256_8_layernorm: cifar(256, 8, 9, 1, { norm: 'layernorm' }),
+  convmixer_256_8_relu: cifar(256, 8, 9, 1, { activation: 'relu' }),
+  // Table 4 (tiny CIFAR-10 ConvMixers): width/depth scan at kernel 8, patch 1
+  convmixer_128_4: cifar(128, 4, 8, 1),
+  convmixer_128_8: cifar(128, 8, 8, 1),
+  convmixer_128_12: cifar(128, 12, 8, 1),
+  convmixer_256_4: cifar(256, 4, 8, 1),
+  convmixer_256_8_k8: cifar(256, 8, 8, 1),
+  convmixer_256_12: cifar(256, 12, 8, 1),
+  convmixer_256_16: cifar(256, 16, 8, 1),
+  convmixer_256_20: cifar(256, 20, 8, 1),
+  // Table 4 kernel adjustments (patch 1) and patch adjustments (kernel 9)
+  ...Object.fromEntries([3, 5, 7, 11, 13, 15].map((k) => [`convmixer_256_8_k${k}`, cifar(256, 8, k, 1)])),
+  ...Object.fromEntries([2, 4, 8].map((p) => [`convmixer_256_8_p${p}`, cifar(256, 8, 9, p)])),
+  // Table 4 kernel adjustments at patch 2
+  ...Object.fromEntries([3, 5, 7, 11].map((k) => [`convmixer_256_8_k${k}_p2`, cifar(256, 8, k, 2)])),
+  // Appendix B text: deeper small-kernel models compared with ConvMixer-256/8 k9
+  convmixer_256_10_k3: cifar(256, 10, 3, 1),
+  convmixer_256_24_k3: cifar(256, 24, 3, 1),
+  // Not from the paper: the size of the PyTorch reference fixture (shared/reference), handy for quick checks.
+  convmixer_64_4_k5_p2: cifar(64, 4, 5, 2),
+};
+
+/** A named config, or a partial one on top of the paper code's defaults (dim and depth required), plus overrides; validated. */
+export function resolveConfig(nameOrConfig: string | Partial<ConvMixerConfig>, overrides: Partial<ConvMixerConfig> = {}): ConvMixerConfig {
+  let base: Partial<ConvMixerConfig>;
+  if (typeof nameOrConfig === 'string') {
+    const named = MODELS[nameOrConfig];
+    if (!named) throw new UserError(`unknown model '${nameOrConfig}' (expected one of: ${Object.keys(MODELS).join(', ')})`);
+    base = named;
+  } else {
+    base = { ...DEFAULTS, ...nameOrConfig };
+  }
+  const defined = Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined));
+  const parsed = configSchema.safeParse({ ...base, ...defined });
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new UserError(`model config: ${issue.path.join('.') || 'config'}: ${issue.message}`);
+  }
+  return parsed.data;
+}
+
+/** Paper Eq. 4 generalized to any input channel count: d[depth(k^2 + d + 6) + c p^2 + n + 3] + n (trainable parameters). */
+export function paramCount(c: ConvMixerConfig): number {
+  const { dim: d, depth, kernelSize: k, patchSize: p, numClasses: n, inChannels } = c;
+  return d * (depth * (k * k + d + 6) + inChannels * p * p + n + 3) + n;
+}
+
+export interface LayerParams {
+  /** timm key prefix, with `{i}` standing for the block index when `repeat` > 1. */
+  name: string;
+  what: string;
+  shapes: number[][];
+  /** Trainable parameters of ONE such layer. */
+  params: number;
+  repeat: number;
+}
+
+/** Per-layer trainable-parameter breakdown, in model order; the params*repeat sum to paramCount(config). */
+export function paramBreakdown(c: ConvMixerConfig): LayerParams[] {
+  const { dim: d, depth, kernelSize: k, patchSize: p, numClasses: n, inChannels: ci } = c;
+  const norm = c.norm === 'batchnorm' ? 'BatchNorm' : 'LayerNorm';
+  const layer = (name: string, what: string, shapes: number[][], repeat = 1): LayerParams =>
+    ({ name, what, shapes, repeat, params: shapes.reduce((s, sh) => s + sh.reduce((a, b) => a * b, 1), 0) });
+  return [
+    layer('stem.0', `patch embedding conv ${p}x${p} stride ${p}`, [[p, p, ci, d], [d]]),
+    layer('stem.2', norm, [[d], [d]]),
+    layer('blocks.{i}.0.fn.0', `depthwise conv ${k}x${k}`, [[k, k, d, 1], [d]], depth),
+    layer('blocks.{i}.0.fn.2', norm, [[d], [d]], depth),
+    layer('blocks.{i}.1', 'pointwise conv 1x1', [[1, 1, d, d], [d]], depth),
+    layer('blocks.{i}.3', norm, [[d], [d]], depth),
+    layer('head', 'linear classifier', [[d, n], [n]]),
+  ];
+}
+
+export interface ConvMixerModel {
+  config: ConvMixerConfig;
+  /** Trainable, timm key names, tfjs layouts. */
+  params: Record<string, tf.Variable>;
+  /** BatchNorm running_mean / running_var (not trainable). */
+  buffers: Record<string, tf.Variable>;
+  /** x: NHWC float32 (already normalized). training=true: batch statistics + running-stat update. */
+  apply(x: tf.Tensor4D, opts?: { training?: boolean }): tf.Tensor2D;
+  dispose(): void;
+}
+
+/** Names of the norm layers of a config, in model order (each has weight/bias, BatchNorm also running stats). */
+function normNames(depth: number): string[] {
+  const names = ['stem.2'];
+  for (let i = 0; i < depth; i++) names.push(`blocks.${i}.0.fn.2`, `blocks.${i}.3`);
+  return names;
+}
+
+/** Builds a ConvMixer with PyTorch's default init (U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for conv/linear weights and biases), seeded. */
+export function createModel(nameOrConfig: string | Partial<ConvMixerConfig>, overrides?: Partial<ConvMixerConfig>, opts: { seed?: number } = {}): ConvMixerModel {
+  const config = resolveConfig(nameOrConfig, overrides);
+  const { dim: d, depth, kernelSize: k, patchSize: p, numClasses: n, inChannels: ci } = config;
+  const rng = createRng(opts.seed ?? 0);
+  const uniform = (shape: number[], fanIn: number): tf.Variable => {
+    const size = shape.reduce((a, b) => a * b, 1), bound = 1 / Math.sqrt(fanIn);
+    const data = new Float32Array(size);
+    for (let i = 0; i < size; i++) data[i] = rng.uniform(-bound, bound);
+    return tf.tidy(() => tf.variable(tf.tensor(data, shape), true));
+  };
+  const filled = (value: number, trainable: boolean): tf.Variable => tf.tidy(() => tf.variable(tf.fill([d], value), trainable));
+
+  const params: Record<string, tf.Variable> = {};
+  const buffers: Record<string, tf.Variable> = {};
+  const conv = (name: string, shape: number[], fanIn: number): void => {
+    params[`${name}.weight`] = uniform(shape, fanIn);
+    params[`${name}.bias`] = uniform([d], fanIn);
+  };
+  conv('stem.0', [p, p, ci, d], ci * p * p);
+  for (let i = 0; i < depth; i++) {
+    conv(`blocks.${i}.0.fn.0`, [k, k, d, 1], k * k); // depthwise: fan_in = 1 channel * k * k
+    conv(`blocks.${i}.1`, [1, 1, d, d], d);
+  }
+  for (const name of normNames(depth)) {
+    params[`${name}.weight`] = filled(1, true);
+    params[`${name}.bias`] = filled(0, true);
+    if (config.norm === 'batchnorm') {
+      buffers[`${name}.running_mean`] = filled(0, false);
+      buffers[`${name}.running_var`] = filled(1, false);
+    }
+  }
+  params['head.weight'] = uniform([d, n], d);
+  params['head.bias'] = uniform([n], d);
+
+  const norm = (x: tf.Tensor4D, name: string, training: boolean): tf.Tensor4D => {
+    const weight = params[`${name}.weight`] as tf.Tensor1D, bias = params[`${name}.bias`] as tf.Tensor1D;
+    if (config.norm === 'layernorm') return layerNormChannels(x, weight, bias);
+    return batchNorm(x, { weight, bias, runningMean: buffers[`${name}.running_mean`]!, runningVar: buffers[`${name}.running_var`]! }, training);
+  };
+  const act = (x: tf.Tensor4D): tf.Tensor4D => activate(x, config.activation);
+  const w4 = (key: string): tf.Tensor4D => params[key] as tf.Tensor4D;
+  const b = (key: string): tf.Tensor1D => params[key] as tf.Tensor1D;
+  const add4 = (x: tf.Tensor4D, y: tf.Tensor): tf.Tensor4D => tf.add(x, y);
+
+  const apply = (x: tf.Tensor4D, o: { training?: boolean } = {}): tf.Tensor2D => tf.tidy(() => {
+    const training = o.training === true;
+    // Patch embedding: conv with kernel = stride = p; PyTorch floors the output size like tfjs 'valid'.
+    let h = norm(act(add4(tf.conv2d(x, w4('stem.0.weight'), p, 'valid'), b('stem.0.bias'))), 'stem.2', training);
+    for (let i = 0; i < depth; i++) {
+      // tfjs 'same' pads floor((k-1)/2) before and the rest after, exactly like PyTorch padding='same' (also for even k).
+      const dw = norm(act(add4(tf.depthwiseConv2d(h, w4(`blocks.${i}.0.fn.0.weight`), 1, 'same'), b(`blocks.${i}.0.fn.0.bias`))), `blocks.${i}.0.fn.2`, training);
+      const mixed = config.residualDepthwise ? add4(dw, h) : dw;
+      const pw = norm(act(add4(tf.conv2d(mixed, w4(`blocks.${i}.1.weight`), 1, 'valid'), b(`blocks.${i}.1.bias`))), `blocks.${i}.3`, training);
+      h = config.residualPointwise ? add4(pw, mixed) : pw;
+    }
+    const pooled = tf.mean(h, [1, 2]) as tf.Tensor2D;
+    return tf.add(tf.matMul(pooled, params['head.weight'] as tf.Tensor2D), b('head.bias'));
+  });
+
+  return {
+    config, params, buffers, apply,
+    dispose() {
+      for (const v of [...Object.values(params), ...Object.values(buffers)]) v.dispose();
+    },
+  };
+}
+
+/** Trainable parameters of a built model (what paramCount must equal). */
+export function countTrainable(model: ConvMixerModel): number {
+  return Object.values(model.params).reduce((s, v) => s + v.size, 0);
+}

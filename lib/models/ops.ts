@@ -1,0 +1,51 @@
+// The few non-convolution ops ConvMixer needs, written with plain tfjs ops so they work under tf.grads /
+// tf.variableGrads and so a native engine can speed them up by replacing the underlying kernels (erf, moments, ...).
+import * as tf from '@tensorflow/tfjs';
+
+/** PyTorch's BatchNorm2d / LayerNorm defaults. */
+export const NORM_EPS = 1e-5;
+/** PyTorch momentum: running = (1 - m) * running + m * batch. */
+export const BN_MOMENTUM = 0.1;
+
+const INV_SQRT2 = Math.SQRT1_2;
+
+/** GELU in its exact erf form, x * Phi(x) (PyTorch's nn.GELU() default, not the tanh approximation). */
+export function gelu<T extends tf.Tensor>(x: T): T {
+  return tf.tidy(() => tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, INV_SQRT2)), 1))) as T;
+}
+
+export function activate<T extends tf.Tensor>(x: T, kind: 'gelu' | 'relu'): T {
+  return kind === 'gelu' ? gelu(x) : tf.relu(x);
+}
+
+export interface BatchNormState {
+  weight: tf.Tensor1D;
+  bias: tf.Tensor1D;
+  runningMean: tf.Variable;
+  runningVar: tf.Variable;
+}
+
+/**
+ * BatchNorm2d over NHWC input (statistics per channel over N, H, W), as PyTorch computes it.
+ * Eval: normalizes with the running statistics. Training: normalizes with the batch mean and biased batch variance,
+ * then moves the running statistics towards the batch mean and the UNBIASED batch variance (n / (n - 1)).
+ */
+export function batchNorm(x: tf.Tensor4D, s: BatchNormState, training: boolean): tf.Tensor4D {
+  if (!training) return tf.batchNorm4d(x, s.runningMean as tf.Tensor1D, s.runningVar as tf.Tensor1D, s.bias, s.weight, NORM_EPS);
+  const { mean, variance } = tf.moments(x, [0, 1, 2]);
+  const n = x.shape[0] * x.shape[1] * x.shape[2];
+  const y = tf.batchNorm4d(x, mean as tf.Tensor1D, variance as tf.Tensor1D, s.bias, s.weight, NORM_EPS);
+  // The running update does not lead to the output, so a gradient tape prunes it; tidy frees its temporaries.
+  tf.tidy(() => {
+    const unbiased = n > 1 ? tf.mul(variance, n / (n - 1)) : variance;
+    s.runningMean.assign(tf.add(tf.mul(s.runningMean, 1 - BN_MOMENTUM), tf.mul(mean, BN_MOMENTUM)));
+    s.runningVar.assign(tf.add(tf.mul(s.runningVar, 1 - BN_MOMENTUM), tf.mul(unbiased, BN_MOMENTUM)));
+  });
+  return y;
+}
+
+/** LayerNorm over the channel axis of each pixel (NHWC), with per-channel affine: the Table 3 "LayerNorm" ablation. */
+export function layerNormChannels(x: tf.Tensor4D, weight: tf.Tensor1D, bias: tf.Tensor1D): tf.Tensor4D {
+  const { mean, variance } = tf.moments(x, -1, true);
+  return tf.add(tf.mul(tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, NORM_EPS))), weight), bias) as tf.Tensor4D;
+}
