@@ -222,3 +222,11 @@ export function createModel(nameOrConfig: string | Partial<ConvMixerConfig>, ove
 export function countTrainable(model: ConvMixerModel): number {
   return Object.values(model.params).reduce((s, v) => s + v.size, 0);
 }
+
+/**
+ * A parameter count as the paper prints it: millions with one decimal (Tables 1, 2: ImageNet models, all >= 4M) or
+ * thousands (Table 4: CIFAR-10 models, all < 2M). Without a unit, counts from 2M up are shown in millions.
+ */
+export function formatParamsAsPaper(count: number, unit: 'M' | 'K' = count >= 2e6 ? 'M' : 'K'): string {
+  return unit === 'M' ? `${(count / 1e6).toFixed(1)}M` : `${Math.round(count / 1e3)}K`;
+}
