@@ -15,7 +15,9 @@ export interface GradNorms {
 
 export function gradNorms(grads: Record<string, tf.Tensor>): GradNorms {
   const names = Object.keys(grads);
-  const squared = tf.tidy(() => tf.stack(names.map((n) => tf.sum(tf.square(grads[n]!))))).dataSync() as Float32Array;
+  const stacked = tf.tidy(() => tf.stack(names.map((n) => tf.sum(tf.square(grads[n]!)))));
+  const squared = stacked.dataSync() as Float32Array;
+  stacked.dispose();
   // Sum in float64, as the global norm is a single number; torch sums in float32 (differences ~1e-7 relative).
   let s = 0;
   for (const q of squared) s += q;
