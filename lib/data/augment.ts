@@ -1,0 +1,406 @@
+// Training augmentation with timm's semantics (the framework the paper trained with), written for uint8 HWC
+// RGB images in plain JS: per image random-resized-crop, flip, RandAugment, color jitter, then
+// normalization and random erasing on floats; per batch mixup / CutMix with smoothed soft targets.
+// Ops follow the PIL functions timm calls (ImageOps / ImageEnhance / Image.transform) so known inputs give
+// the same pixels. Every random draw comes from the given Rng, in a fixed order.
+import type { Rng } from '../rng.ts';
+
+export interface AugmentConfig {
+  /** Random-resized-crop scale range is (scaleMin, 1), aspect ratio fixed at 1; 1 disables the crop. */
+  scaleMin: number;
+  hflip: boolean;
+  /** timm 'rand-m{m}-n{n}-mstd{mstd}-inc1' (increasing-severity op set); null disables. */
+  randAugment: { n: number; m: number; mstd: number } | null;
+  /** torchvision ColorJitter(b, c, s) strength; 0 disables. */
+  colorJitter: number;
+  mixupAlpha: number;
+  cutmixAlpha: number;
+  /** Probability that a batch is mixed at all. */
+  mixupProb: number;
+  /** Probability of CutMix instead of mixup when both alphas are > 0. */
+  mixupSwitchProb: number;
+  labelSmoothing: number;
+  /** Random-erasing probability (after normalization); 0 disables. */
+  reprob: number;
+  remode: 'pixel' | 'rand' | 'const';
+}
+
+/**
+ * The paper's CIFAR-10 recipe. The paper (Sec. 3, App. B) trained CIFAR-10 with timm using "RandAug, mixup,
+ * cutmix, random erasing, gradient norm clipping, and the standard augmentations in timm", without listing
+ * values; so each value comes from the closest published source:
+ * - scaleMin 0.75: the paper's "random scaling" for CIFAR (App. B) and `--scale 0.75` in locuslab/convmixer-cifar10 train.py.
+ * - hflip: timm default (--hflip 0.5).
+ * - RandAugment n=2 m=9 mstd=0.5 (inc1): `--aa rand-m9-mstd0.5-inc1` in the locuslab/convmixer README ("exactly the
+ *   settings we used"). (The convmixer-cifar10 script's `--ra-n 2 --ra-m 12` is torchvision's RandAugment, 31 magnitude
+ *   bins, i.e. a different scale; its README says it does not replicate the paper and has no mixup/CutMix.)
+ * - colorJitter 0: timm turns color jitter off whenever RandAugment is on.
+ * - mixup 0.5, CutMix 0.5: `--mixup 0.5 --cutmix 0.5` (locuslab/convmixer README); mixupProb 1 and switch 0.5 are timm defaults.
+ * - labelSmoothing 0.1: timm default (--smoothing 0.1).
+ * - reprob 0.25, remode pixel: `--reprob 0.25 --remode pixel` (locuslab/convmixer README).
+ */
+export const PAPER_CIFAR_AUGMENT: AugmentConfig = {
+  scaleMin: 0.75, hflip: true, randAugment: { n: 2, m: 9, mstd: 0.5 }, colorJitter: 0,
+  mixupAlpha: 0.5, cutmixAlpha: 0.5, mixupProb: 1, mixupSwitchProb: 0.5, labelSmoothing: 0.1, reprob: 0.25, remode: 'pixel',
+};
+
+/** No augmentation at all (one-hot targets): for evaluation-like training batches and tests. */
+export const NO_AUGMENT: AugmentConfig = {
+  scaleMin: 1, hflip: false, randAugment: null, colorJitter: 0,
+  mixupAlpha: 0, cutmixAlpha: 0, mixupProb: 1, mixupSwitchProb: 0.5, labelSmoothing: 0, reprob: 0, remode: 'pixel',
+};
+
+/** CIFAR-10 channel statistics, as in locuslab/convmixer-cifar10. */
+export const CIFAR10_MEAN: [number, number, number] = [0.4914, 0.4822, 0.4465];
+export const CIFAR10_STD: [number, number, number] = [0.2471, 0.2435, 0.2616];
+/** Fill color for pixels that geometric ops uncover: timm uses round(255 * mean). */
+const FILL = CIFAR10_MEAN.map((m) => Math.round(255 * m)) as [number, number, number];
+
+const clip8 = (v: number): number => (v <= 0 ? 0 : v >= 255 ? 255 : v);
+
+// ---- geometry ----------------------------------------------------------------------------------------
+
+export function hflip(src: Uint8Array, dst: Uint8Array, h: number, w: number): void {
+  for (let y = 0; y < h; y++) {
+    const row = y * w * 3;
+    for (let x = 0; x < w; x++) {
+      const s = row + x * 3, d = row + (w - 1 - x) * 3;
+      dst[d] = src[s]!; dst[d + 1] = src[s + 1]!; dst[d + 2] = src[s + 2]!;
+    }
+  }
+}
+
+/** Crop (top, left, ch, cw) resized bilinearly to h x w (pixel centers aligned, edges clamped, as PIL upsamples). */
+export function resizedCrop(src: Uint8Array, dst: Uint8Array, h: number, w: number, top: number, left: number, ch: number, cw: number): void {
+  const sy = ch / h, sx = cw / w;
+  for (let y = 0; y < h; y++) {
+    const fy = Math.min(Math.max((y + 0.5) * sy - 0.5, 0), ch - 1);
+    const y0 = Math.floor(fy), y1 = Math.min(y0 + 1, ch - 1), dy = fy - y0;
+    for (let x = 0; x < w; x++) {
+      const fx = Math.min(Math.max((x + 0.5) * sx - 0.5, 0), cw - 1);
+      const x0 = Math.floor(fx), x1 = Math.min(x0 + 1, cw - 1), dx = fx - x0;
+      const p00 = ((top + y0) * w + left + x0) * 3, p01 = ((top + y0) * w + left + x1) * 3;
+      const p10 = ((top + y1) * w + left + x0) * 3, p11 = ((top + y1) * w + left + x1) * 3;
+      const o = (y * w + x) * 3;
+      for (let c = 0; c < 3; c++) {
+        const a = src[p00 + c]! + (src[p01 + c]! - src[p00 + c]!) * dx;
+        const b = src[p10 + c]! + (src[p11 + c]! - src[p10 + c]!) * dx;
+        dst[o + c] = Math.round(a + (b - a) * dy);
+      }
+    }
+  }
+}
+
+/**
+ * PIL's Image.transform(AFFINE, (a,b,c,d,e,f)) with bilinear sampling: output pixel (x, y) samples the input at
+ * (a*(x+.5) + b*(y+.5) + c, d*(x+.5) + e*(y+.5) + f); samples outside the image get the fill color.
+ */
+export function affine(src: Uint8Array, dst: Uint8Array, h: number, w: number, m: readonly number[], fill: readonly number[] = FILL): void {
+  const [a, b, c, d, e, f] = m as [number, number, number, number, number, number];
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const o = (y * w + x) * 3;
+      const xin = a * (x + 0.5) + b * (y + 0.5) + c, yin = d * (x + 0.5) + e * (y + 0.5) + f;
+      if (xin < 0 || xin >= w || yin < 0 || yin >= h) { dst[o] = fill[0]!; dst[o + 1] = fill[1]!; dst[o + 2] = fill[2]!; continue; }
+      const fx = xin - 0.5, fy = yin - 0.5;
+      const x0 = Math.floor(fx), y0 = Math.floor(fy), dx = fx - x0, dy = fy - y0;
+      const xa = Math.max(x0, 0), xb = Math.min(x0 + 1, w - 1), ya = Math.max(y0, 0), yb = Math.min(y0 + 1, h - 1);
+      for (let ch = 0; ch < 3; ch++) {
+        const p = src[(ya * w + xa) * 3 + ch]!, q = src[(ya * w + xb) * 3 + ch]!;
+        const r = src[(yb * w + xa) * 3 + ch]!, s = src[(yb * w + xb) * 3 + ch]!;
+        const top = p + (q - p) * dx, bot = r + (s - r) * dx;
+        dst[o + ch] = clip8(Math.round(top + (bot - top) * dy));
+      }
+    }
+  }
+}
+
+/** PIL Image.rotate(degrees) about the center (counter-clockwise for positive degrees). */
+export function rotateMatrix(degrees: number, h: number, w: number): number[] {
+  const t = (-degrees * Math.PI) / 180;
+  const r15 = (v: number): number => Math.round(v * 1e15) / 1e15;
+  const a = r15(Math.cos(t)), b = r15(Math.sin(t)), d = -b, e = a;
+  const cx = w / 2, cy = h / 2;
+  return [a, b, a * -cx + b * -cy + cx, d, e, d * -cx + e * -cy + cy];
+}
+
+// ---- pixel ops (PIL ImageOps / ImageEnhance semantics) ----------------------------------------------
+
+function applyLut(img: Uint8Array, lut: Uint8Array, perChannel = false): void {
+  for (let i = 0; i < img.length; i++) img[i] = lut[perChannel ? (i % 3) * 256 + img[i]! : img[i]!]!;
+}
+
+const LUT = new Uint8Array(768);
+
+export function invert(img: Uint8Array): void {
+  for (let i = 0; i < img.length; i++) img[i] = 255 - img[i]!;
+}
+
+/** Keeps the `bits` most significant bits (PIL ImageOps.posterize); bits >= 8 is identity, as in timm. */
+export function posterize(img: Uint8Array, bits: number): void {
+  if (bits >= 8) return;
+  const mask = ~((1 << (8 - bits)) - 1) & 0xff;
+  for (let i = 0; i < img.length; i++) img[i] = img[i]! & mask;
+}
+
+/** Inverts pixels >= thresh (PIL ImageOps.solarize). */
+export function solarize(img: Uint8Array, thresh: number): void {
+  for (let i = 0; i < img.length; i++) if (img[i]! >= thresh) img[i] = 255 - img[i]!;
+}
+
+/** Adds `add` to pixels below thresh, saturating (timm solarize_add). */
+export function solarizeAdd(img: Uint8Array, add: number, thresh = 128): void {
+  for (let i = 0; i < img.length; i++) if (img[i]! < thresh) img[i] = Math.min(255, img[i]! + add);
+}
+
+/** Per-channel histogram stretch to [0, 255] (PIL ImageOps.autocontrast, cutoff 0). */
+export function autoContrast(img: Uint8Array): void {
+  for (let c = 0; c < 3; c++) {
+    let lo = 255, hi = 0;
+    for (let i = c; i < img.length; i += 3) { const v = img[i]!; if (v < lo) lo = v; if (v > hi) hi = v; }
+    for (let v = 0; v < 256; v++) {
+      if (hi <= lo) { LUT[c * 256 + v] = v; continue; }
+      const scale = 255 / (hi - lo), offset = -lo * scale;
+      LUT[c * 256 + v] = clip8(Math.trunc(v * scale + offset));
+    }
+  }
+  applyLut(img, LUT, true);
+}
+
+const HIST = new Int32Array(256);
+
+/** Per-channel histogram equalization (PIL ImageOps.equalize). */
+export function equalize(img: Uint8Array): void {
+  for (let c = 0; c < 3; c++) {
+    HIST.fill(0);
+    for (let i = c; i < img.length; i += 3) HIST[img[i]!]!++;
+    let total = 0, last = 0;
+    for (let v = 0; v < 256; v++) if (HIST[v]!) { total += HIST[v]!; last = HIST[v]!; }
+    const step = Math.floor((total - last) / 255);
+    let n = Math.floor(step / 2);
+    for (let v = 0; v < 256; v++) {
+      LUT[c * 256 + v] = step ? Math.min(255, Math.floor(n / step)) : v;
+      n += HIST[v]!;
+    }
+  }
+  applyLut(img, LUT, true);
+}
+
+/** PIL Image.blend(degenerate, img, factor): degenerate + factor * (img - degenerate), truncated and clipped. */
+function blendInto(img: Uint8Array, degenerate: Uint8Array | number, factor: number): void {
+  for (let i = 0; i < img.length; i++) {
+    const d = typeof degenerate === 'number' ? degenerate : degenerate[i]!;
+    img[i] = clip8(Math.trunc(d + factor * (img[i]! - d)));
+  }
+}
+
+/** ITU-R 601-2 luma as PIL's RGB->L conversion computes it (fixed point, rounded). */
+const luma = (r: number, g: number, b: number): number => (r * 19595 + g * 38470 + b * 7471 + 0x8000) >> 16;
+
+/** Saturation (ImageEnhance.Color): blend with the grayscale image. */
+export function color(img: Uint8Array, factor: number, scratch: Uint8Array): void {
+  for (let i = 0; i < img.length; i += 3) scratch[i] = scratch[i + 1] = scratch[i + 2] = luma(img[i]!, img[i + 1]!, img[i + 2]!);
+  blendInto(img, scratch.subarray(0, img.length), factor);
+}
+
+/** ImageEnhance.Contrast: blend with a flat image at the rounded mean luma. */
+export function contrast(img: Uint8Array, factor: number): void {
+  let sum = 0;
+  for (let i = 0; i < img.length; i += 3) sum += luma(img[i]!, img[i + 1]!, img[i + 2]!);
+  blendInto(img, Math.floor(sum / (img.length / 3) + 0.5), factor);
+}
+
+/** ImageEnhance.Brightness: blend with black. */
+export function brightness(img: Uint8Array, factor: number): void {
+  blendInto(img, 0, factor);
+}
+
+/** ImageEnhance.Sharpness: blend with PIL's SMOOTH filter (3x3, center 5, /13; border pixels unchanged). */
+export function sharpness(img: Uint8Array, factor: number, h: number, w: number, scratch: Uint8Array): void {
+  scratch.set(img);
+  for (let y = 1; y < h - 1; y++) {
+    for (let x = 1; x < w - 1; x++) {
+      for (let c = 0; c < 3; c++) {
+        let s = 4 * img[(y * w + x) * 3 + c]!;
+        for (let dy = -1; dy <= 1; dy++) for (let dx = -1; dx <= 1; dx++) s += img[((y + dy) * w + x + dx) * 3 + c]!;
+        scratch[(y * w + x) * 3 + c] = clip8(Math.round(s / 13));
+      }
+    }
+  }
+  blendInto(img, scratch.subarray(0, img.length), factor);
+}
+
+// ---- RandAugment (timm, increasing-severity op set) ----------------------------------------------------
+
+type Op = (img: Uint8Array, tmp: Uint8Array, h: number, w: number, level: number, rng: Rng) => void;
+
+const negate = (v: number, rng: Rng): number => (rng.next() > 0.5 ? -v : v);
+const geometric = (matrix: (level: number, rng: Rng, h: number, w: number) => number[]): Op => (img, tmp, h, w, level, rng) => {
+  const m = matrix(level, rng, h, w);
+  tmp.set(img);
+  affine(tmp, img, h, w, m);
+};
+// 'Increasing' enhance level: factor 1 +- 0.9*level/10, at least 0.1.
+const enhanceFactor = (level: number, rng: Rng): number => Math.max(0.1, 1 + negate((level / 10) * 0.9, rng));
+
+/** timm's _RAND_INCREASING_TRANSFORMS, in timm's order, with timm's level -> argument mappings. */
+export const RAND_OPS: [string, Op][] = [
+  ['AutoContrast', (img) => autoContrast(img)],
+  ['Equalize', (img) => equalize(img)],
+  ['Invert', (img) => invert(img)],
+  ['Rotate', geometric((l, rng, h, w) => rotateMatrix(negate((l / 10) * 30, rng), h, w))],
+  ['PosterizeIncreasing', (img, _t, _h, _w, l) => posterize(img, 4 - Math.trunc((l / 10) * 4))],
+  ['SolarizeIncreasing', (img, _t, _h, _w, l) => solarize(img, 256 - Math.trunc((l / 10) * 256))],
+  ['SolarizeAdd', (img, _t, _h, _w, l) => solarizeAdd(img, Math.trunc((l / 10) * 110))],
+  ['ColorIncreasing', (img, tmp, _h, _w, l, rng) => color(img, enhanceFactor(l, rng), tmp)],
+  ['ContrastIncreasing', (img, _t, _h, _w, l, rng) => contrast(img, enhanceFactor(l, rng))],
+  ['BrightnessIncreasing', (img, _t, _h, _w, l, rng) => brightness(img, enhanceFactor(l, rng))],
+  ['SharpnessIncreasing', (img, tmp, h, w, l, rng) => sharpness(img, enhanceFactor(l, rng), h, w, tmp)],
+  ['ShearX', geometric((l, rng) => [1, negate((l / 10) * 0.3, rng), 0, 0, 1, 0])],
+  ['ShearY', geometric((l, rng) => [1, 0, 0, negate((l / 10) * 0.3, rng), 1, 0])],
+  ['TranslateXRel', geometric((l, rng, _h, w) => [1, 0, negate((l / 10) * 0.45, rng) * w, 0, 1, 0])],
+  ['TranslateYRel', geometric((l, rng, h) => [1, 0, 0, 0, 1, negate((l / 10) * 0.45, rng) * h])],
+];
+
+/**
+ * timm RandAugment: n ops chosen with replacement; each applied with probability 0.5 at magnitude
+ * m + mstd * N(0, 1), clipped to [0, 10]. Returns the names of the ops applied (for tests and logs).
+ */
+export function randAugment(img: Uint8Array, tmp: Uint8Array, h: number, w: number, cfg: { n: number; m: number; mstd: number }, rng: Rng): string[] {
+  const chosen: number[] = [];
+  for (let i = 0; i < cfg.n; i++) chosen.push(rng.int(RAND_OPS.length));
+  const applied: string[] = [];
+  for (const k of chosen) {
+    if (rng.next() > 0.5) continue;
+    let mag = cfg.m;
+    if (cfg.mstd > 0) mag = cfg.m + cfg.mstd * rng.normal();
+    mag = Math.max(0, Math.min(mag, 10));
+    const [name, op] = RAND_OPS[k]!;
+    op(img, tmp, h, w, mag, rng);
+    applied.push(name);
+  }
+  return applied;
+}
+
+// ---- per-image pipeline ------------------------------------------------------------------------------
+
+/** torchvision ColorJitter(s, s, s): brightness, contrast, saturation factors in [1-s, 1+s], applied in random order. */
+export function colorJitter(img: Uint8Array, tmp: Uint8Array, strength: number, rng: Rng): void {
+  const order = rng.shuffle([0, 1, 2]);
+  const lo = Math.max(0, 1 - strength), hi = 1 + strength;
+  for (const k of order) {
+    const f = rng.uniform(lo, hi);
+    if (k === 0) brightness(img, f); else if (k === 1) contrast(img, f); else color(img, f, tmp);
+  }
+}
+
+/**
+ * Crop, flip, RandAugment and color jitter, in place on `img` (h*w*3 uint8); `tmp` is scratch of the same size.
+ * Crop: timm/torchvision RandomResizedCrop with scale (scaleMin, 1) and ratio 1: side = round(sqrt(scale)*size).
+ */
+export function augmentImage(img: Uint8Array, tmp: Uint8Array, h: number, w: number, aug: AugmentConfig, rng: Rng): void {
+  if (aug.scaleMin < 1) {
+    const s = rng.uniform(aug.scaleMin, 1);
+    const side = Math.sqrt(s * h * w);
+    const cw = Math.min(w, Math.max(1, Math.round(side))), ch = Math.min(h, Math.max(1, Math.round(side)));
+    const top = rng.int(h - ch + 1), left = rng.int(w - cw + 1);
+    tmp.set(img);
+    resizedCrop(tmp, img, h, w, top, left, ch, cw);
+  }
+  if (aug.hflip && rng.next() < 0.5) { tmp.set(img); hflip(tmp, img, h, w); }
+  if (aug.randAugment) randAugment(img, tmp, h, w, aug.randAugment, rng);
+  if (aug.colorJitter > 0) colorJitter(img, tmp, aug.colorJitter, rng);
+}
+
+/** uint8 HWC -> float (x/255 - mean)/std, written at x[offset...]. */
+export function normalizeInto(img: Uint8Array, x: Float32Array, offset: number, mean = CIFAR10_MEAN, std = CIFAR10_STD): void {
+  for (let i = 0; i < img.length; i++) {
+    const c = i % 3;
+    x[offset + i] = (img[i]! / 255 - mean[c]!) / std[c]!;
+  }
+}
+
+/**
+ * timm RandomErasing (one box, area 0.02-1/3 of the image, log-uniform aspect 0.3-3.3, up to 10 tries) on a
+ * normalized HWC image at x[offset...]. 'pixel': N(0,1) per value; 'rand': N(0,1) per channel; 'const': 0.
+ * Returns the box, or null when nothing was erased.
+ */
+export function randomErase(x: Float32Array, offset: number, h: number, w: number, p: number, mode: AugmentConfig['remode'], rng: Rng): { top: number; left: number; eh: number; ew: number } | null {
+  if (p <= 0 || rng.next() > p) return null;
+  const area = h * w, logLo = Math.log(0.3), logHi = Math.log(1 / 0.3);
+  for (let attempt = 0; attempt < 10; attempt++) {
+    const target = rng.uniform(0.02, 1 / 3) * area;
+    const aspect = Math.exp(rng.uniform(logLo, logHi));
+    const eh = Math.round(Math.sqrt(target * aspect)), ew = Math.round(Math.sqrt(target / aspect));
+    if (!(ew < w && eh < h)) continue;
+    const top = rng.int(h - eh + 1), left = rng.int(w - ew + 1);
+    const chan = mode === 'rand' ? [rng.normal(), rng.normal(), rng.normal()] : [0, 0, 0];
+    for (let y = top; y < top + eh; y++) {
+      for (let xx = left; xx < left + ew; xx++) {
+        const o = offset + (y * w + xx) * 3;
+        for (let c = 0; c < 3; c++) x[o + c] = mode === 'pixel' ? rng.normal() : chan[c]!;
+      }
+    }
+    return { top, left, eh, ew };
+  }
+  return null;
+}
+
+// ---- batch-level mixing (timm Mixup, mode 'batch') ------------------------------------------------
+
+export interface MixInfo { lam: number; cutmix: boolean; box: { yl: number; yh: number; xl: number; xh: number } | null }
+
+/**
+ * Mixes a normalized NHWC batch in place with its reversed self (image i with image n-1-i), one lambda per
+ * batch, and writes soft targets: lam * smooth(y) + (1 - lam) * smooth(flip(y)), where smooth puts
+ * 1 - s + s/k on the label and s/k elsewhere. CutMix pastes a box of area about (1 - lam) and then sets
+ * lam to 1 - (clipped box area) / (h*w).
+ */
+export function mixBatch(x: Float32Array, labels: ArrayLike<number>, n: number, h: number, w: number, classes: number, aug: AugmentConfig, rng: Rng, y: Float32Array): MixInfo {
+  let lam = 1, cutmix = false;
+  const mixOn = aug.mixupAlpha > 0 || aug.cutmixAlpha > 0;
+  if (mixOn && rng.next() < aug.mixupProb) {
+    if (aug.mixupAlpha > 0 && aug.cutmixAlpha > 0) {
+      cutmix = rng.next() < aug.mixupSwitchProb;
+      lam = cutmix ? rng.beta(aug.cutmixAlpha, aug.cutmixAlpha) : rng.beta(aug.mixupAlpha, aug.mixupAlpha);
+    } else if (aug.mixupAlpha > 0) {
+      lam = rng.beta(aug.mixupAlpha, aug.mixupAlpha);
+    } else {
+      cutmix = true;
+      lam = rng.beta(aug.cutmixAlpha, aug.cutmixAlpha);
+    }
+  }
+  let box: MixInfo['box'] = null;
+  const px = h * w * 3;
+  if (lam < 1) {
+    const orig = x.slice(0, n * px);
+    if (cutmix) {
+      const ratio = Math.sqrt(1 - lam);
+      const cutH = Math.trunc(h * ratio), cutW = Math.trunc(w * ratio);
+      const cy = rng.int(h), cx = rng.int(w);
+      const clamp = (v: number, hi: number): number => Math.min(Math.max(v, 0), hi);
+      box = { yl: clamp(cy - (cutH >> 1), h), yh: clamp(cy + (cutH >> 1), h), xl: clamp(cx - (cutW >> 1), w), xh: clamp(cx + (cutW >> 1), w) };
+      lam = 1 - ((box.yh - box.yl) * (box.xh - box.xl)) / (h * w);
+      for (let i = 0; i < n; i++) {
+        const src = (n - 1 - i) * px, dst = i * px;
+        for (let yy = box.yl; yy < box.yh; yy++) {
+          const a = (yy * w + box.xl) * 3, b = (yy * w + box.xh) * 3;
+          x.set(orig.subarray(src + a, src + b), dst + a);
+        }
+      }
+    } else {
+      for (let i = 0; i < n; i++) {
+        const src = (n - 1 - i) * px, dst = i * px;
+        for (let k = 0; k < px; k++) x[dst + k] = lam * orig[dst + k]! + (1 - lam) * orig[src + k]!;
+      }
+    }
+  }
+  const off = aug.labelSmoothing / classes, on = 1 - aug.labelSmoothing + off;
+  for (let i = 0; i < n; i++) {
+    const row = i * classes;
+    for (let c = 0; c < classes; c++) y[row + c] = off;
+    y[row + labels[i]!] += lam * (on - off);
+    y[row + labels[n - 1 - i]!] += (1 - lam) * (on - off);
+  }
+  return { lam, cutmix, box };
+}
