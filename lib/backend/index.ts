@@ -1,23 +1,158 @@
-// Backend choice, in one place: `tensorflow` (tfjs-node / tfjs-node-gpu, if installed) > native cpu (this repo's
-// addon) > plain cpu (tfjs's JS kernels). Overridable with --backend or CONVMIXER_BACKEND.
-// NOTE: placeholder until the native engine lands (issue 5); it always picks tfjs's plain cpu backend.
+// Backend choice, in one place: `tensorflow` (tfjs-node-gpu / tfjs-node, if really installed) > `native` (this
+// repo's addon, registered on tfjs's cpu backend) > `cpu` (tfjs's JS kernels). `auto` takes the first available;
+// --backend (train, bench) or CONVMIXER_BACKEND forces one, and a forced backend that is not available is an error.
+import { createRequire } from 'node:module';
 import * as tf from '@tensorflow/tfjs';
+import { UserError } from '../errors.ts';
+import { loadAddon, registerNativeKernels, setNativeKernelsActive, type NativeAddon } from './native.ts';
 
 export type BackendName = 'tensorflow' | 'native' | 'cpu';
+export const BACKEND_CHOICES = ['auto', 'tensorflow', 'native', 'cpu'] as const;
+export type BackendChoice = (typeof BACKEND_CHOICES)[number];
 
 export interface BackendInfo {
-  /** What run records print, e.g. 'native-cpu (avx2, 2 threads)' or 'cpu (tfjs JS kernels)'. */
+  /** What run records store, e.g. 'native-cpu (AVX2+FMA, 2 threads)' or 'cpu (tfjs JS kernels)'. */
   description: string;
   name: BackendName;
 }
 
-let current: BackendInfo | null = null;
+export interface BackendProbe {
+  available: boolean;
+  /** Why it is or is not available. */
+  detail: string;
+}
 
-export async function initBackend(choice: BackendName | 'auto' = (process.env.CONVMIXER_BACKEND as BackendName | undefined) ?? 'auto'): Promise<BackendInfo> {
-  if (current && (choice === 'auto' || choice === current.name)) return current;
+/** A --backend / CONVMIXER_BACKEND value, checked; `source` names where it came from for the error message. */
+export function parseBackendChoice(raw: string | undefined, source = '--backend'): BackendChoice {
+  if (raw === undefined || raw === '') return 'auto';
+  if ((BACKEND_CHOICES as readonly string[]).includes(raw)) return raw as BackendChoice;
+  throw new UserError(`${source}: expected one of ${BACKEND_CHOICES.join(', ')}, got '${raw}'`);
+}
+
+const TF_NODE_PACKAGES = ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'] as const;
+
+/** Whether a real TensorFlow binding is installed. Resolves package.json first: this repo aliases the name
+ * @tensorflow/tfjs-node to plain @tensorflow/tfjs (an npm override for danfojs), which must not count. */
+export function probeTensorflow(): BackendProbe & { pkg?: string } {
+  const req = createRequire(import.meta.url);
+  const notes: string[] = [];
+  for (const pkg of TF_NODE_PACKAGES) {
+    let meta: { name?: string; version?: string };
+    try {
+      meta = req(`${pkg}/package.json`) as { name?: string; version?: string };
+    } catch {
+      notes.push(`${pkg} not installed`);
+      continue;
+    }
+    if (meta.name !== pkg) {
+      notes.push(`${pkg} resolves to ${meta.name}@${meta.version} (an npm alias), not the TensorFlow binding`);
+      continue;
+    }
+    return { available: true, detail: `${pkg}@${meta.version}`, pkg };
+  }
+  return { available: false, detail: notes.join('; ') };
+}
+
+export function probeNative(): BackendProbe & { addon?: NativeAddon } {
+  const { addon, reason } = loadAddon();
+  if (!addon) return { available: false, detail: reason };
+  return { available: true, detail: `${addon.isa}, ${addon.threads} threads`, addon };
+}
+
+let current: (BackendInfo & { choice: BackendChoice; threads?: number }) | null = null;
+let warnedNoNative = false;
+
+async function useTensorflow(pkg: string): Promise<BackendInfo | string> {
+  try {
+    await import(pkg);
+  } catch (err) {
+    return `import ${pkg} failed: ${(err as Error).message.split('\n')[0]}`;
+  }
+  if (!(await tf.setBackend('tensorflow'))) return `${pkg} is installed but its 'tensorflow' backend did not initialize`;
+  await tf.ready();
+  return { name: 'tensorflow', description: `tensorflow (${pkg})` };
+}
+
+// tfjs's cpu backend prints an "install tfjs-node to speed things up" banner on its first tensor; here that advice
+// is what the native engine (or the backend choice above) already answers, so the first write happens quietly.
+function silenceCpuBanner(): void {
+  const warn = console.warn;
+  console.warn = (...args: unknown[]) => {
+    if (!String(args[0]).includes('looks like you are running TensorFlow.js in Node.js')) warn(...args);
+  };
+  try {
+    tf.dispose(tf.scalar(0));
+  } finally {
+    console.warn = warn;
+  }
+}
+
+async function useNative(addon: NativeAddon, threads?: number): Promise<BackendInfo> {
   await tf.setBackend('cpu');
   await tf.ready();
-  current = { name: 'cpu', description: 'cpu (tfjs JS kernels)' };
-  void choice;
-  return current;
+  silenceCpuBanner();
+  await registerNativeKernels(addon);
+  setNativeKernelsActive(true);
+  const n = addon.setThreads(threads ?? 0); // 0: CONVMIXER_THREADS or all hardware threads
+  return { name: 'native', description: `native-cpu (${addon.isa}, ${n} thread${n === 1 ? '' : 's'})` };
+}
+
+async function useCpu(): Promise<BackendInfo> {
+  await tf.setBackend('cpu');
+  await tf.ready();
+  silenceCpuBanner();
+  setNativeKernelsActive(false);
+  return { name: 'cpu', description: 'cpu (tfjs JS kernels)' };
+}
+
+/** Which backend a choice resolves to, given what is available, and why; throws a UserError for a forced
+ * backend that is not available. Pure, so the rule is testable without installing anything. */
+export function chooseBackend(choice: BackendChoice, probes: { tensorflow: BackendProbe; native: BackendProbe }): { name: BackendName; why: string } {
+  if (choice !== 'auto') {
+    if (choice !== 'cpu' && !probes[choice].available) throw new UserError(`backend '${choice}' is not available: ${probes[choice].detail}`);
+    return { name: choice, why: `forced (${choice})` };
+  }
+  if (probes.tensorflow.available) return { name: 'tensorflow', why: 'auto: tensorflow binding installed' };
+  if (probes.native.available) return { name: 'native', why: `auto: tensorflow unavailable (${probes.tensorflow.detail}); native engine built` };
+  return { name: 'cpu', why: `auto: tensorflow unavailable (${probes.tensorflow.detail}); native engine unavailable (${probes.native.detail})` };
+}
+
+/** The --backend value if given, else CONVMIXER_BACKEND, else auto; invalid values are one-line UserErrors. */
+export function backendChoiceFrom(flag: string | undefined, env = process.env.CONVMIXER_BACKEND): BackendChoice {
+  return flag !== undefined ? parseBackendChoice(flag, '--backend') : parseBackendChoice(env, 'CONVMIXER_BACKEND');
+}
+
+/**
+ * Picks and initializes the backend; call before using tfjs. `choice`: a --backend value (undefined: env
+ * CONVMIXER_BACKEND, else auto). `threads`: size of the native engine's thread pool (default: CONVMIXER_THREADS
+ * or all hardware threads).
+ */
+export async function initBackend(choice?: string, opts: { threads?: number } = {}): Promise<BackendInfo> {
+  const parsed = backendChoiceFrom(choice);
+  if (current && current.choice === parsed && current.threads === opts.threads) return { name: current.name, description: current.description };
+  const tfProbe = probeTensorflow();
+  const nativeProbe = parsed === 'cpu' || (parsed === 'auto' && tfProbe.available) ? { available: false, detail: 'not probed' } : probeNative();
+  let { name } = chooseBackend(parsed, { tensorflow: tfProbe, native: nativeProbe });
+  let info: BackendInfo | null = null;
+  if (name === 'tensorflow') {
+    const res = await useTensorflow(tfProbe.pkg!);
+    if (typeof res !== 'string') info = res;
+    else if (parsed === 'tensorflow') throw new UserError(`backend 'tensorflow' is not available: ${res}`);
+    else {
+      console.warn(`convmixer: ${res}; falling back`);
+      const fallbackProbe = probeNative();
+      Object.assign(nativeProbe, fallbackProbe);
+      name = fallbackProbe.available ? 'native' : 'cpu';
+    }
+  }
+  if (!info && name === 'native') info = await useNative(nativeProbe.addon!, opts.threads);
+  if (!info) {
+    if (parsed === 'auto' && !warnedNoNative) {
+      warnedNoNative = true;
+      console.warn('convmixer: native engine not built (see build/native-status.json); using tfjs JS kernels');
+    }
+    info = await useCpu();
+  }
+  current = { ...info, choice: parsed, threads: opts.threads };
+  return info;
 }

@@ -1,0 +1,121 @@
+// The native CPU engine on tfjs's `cpu` backend: loads build/Release/convmixer_native.node, snapshots tfjs's own
+// JS kernels, and lets each kernel family (gemm here; depthwise and elementwise when their files exist) swap in
+// native kernels. Tensors stay the cpu backend's typed arrays, so every kernel not replaced keeps working, and
+// the snapshot lets tests run the same code with the JS originals (withJsKernels) to compare.
+import { createRequire } from 'node:module';
+import { existsSync, readFileSync } from 'node:fs';
+import * as tf from '@tensorflow/tfjs';
+import type { KernelConfig, KernelFunc } from '@tensorflow/tfjs';
+import { registerGemmKernels, type GemmAddon } from './kernels-gemm.ts';
+
+/** The addon's exports (native/addon.cc); kernel families add their own functions. */
+export interface NativeAddon extends GemmAddon {
+  /** Worker threads of the addon's pool. */
+  threads: number;
+  /** Instruction set the GEMM micro-kernel was compiled for, e.g. 'AVX-512' or 'AVX2+FMA'. */
+  isa: string;
+  /** Resizes the pool (n <= 0: CONVMIXER_THREADS or the hardware threads); returns the new size. */
+  setThreads(n: number): number;
+  [fn: string]: unknown;
+}
+
+export type OriginalKernel = (name: string) => KernelFunc | undefined;
+type RegisterFamily = (addon: NativeAddon, original: OriginalKernel) => string[];
+
+const root = new URL('../../', import.meta.url);
+export const ADDON_PATH = new URL('build/Release/convmixer_native.node', root).pathname;
+export const NATIVE_STATUS_PATH = new URL('build/native-status.json', root).pathname;
+
+// Families in other files, registered only when their file is there (they are developed separately).
+const OPTIONAL_FAMILIES: { file: string; register: string }[] = [
+  { file: './kernels-depthwise.ts', register: 'registerDepthwiseKernels' },
+  { file: './kernels-elementwise.ts', register: 'registerElementwiseKernels' },
+];
+
+/** The addon, or why it is not available (not built, failed to build, failed to load). */
+export function loadAddon(): { addon: NativeAddon; reason: null } | { addon: null; reason: string } {
+  if (!existsSync(ADDON_PATH)) {
+    let why = 'not built';
+    try {
+      const status = JSON.parse(readFileSync(NATIVE_STATUS_PATH, 'utf8')) as { ok: boolean; error: string | null };
+      if (!status.ok) why = `build failed: ${status.error ?? 'unknown error'}`;
+    } catch {
+      // no status file: the install script never ran (or CONVMIXER_SKIP_NATIVE=1)
+    }
+    return { addon: null, reason: `${why} (${ADDON_PATH} missing; run npm run build:native)` };
+  }
+  try {
+    return { addon: createRequire(import.meta.url)(ADDON_PATH) as NativeAddon, reason: null };
+  } catch (err) {
+    return { addon: null, reason: `failed to load ${ADDON_PATH}: ${(err as Error).message.split('\n')[0]}` };
+  }
+}
+
+export interface NativeRegistration {
+  addon: NativeAddon;
+  /** Kernel names replaced, per family. */
+  families: Record<string, string[]>;
+}
+
+let registration: NativeRegistration | null = null;
+const originals = new Map<string, KernelConfig>();
+const natives = new Map<string, KernelConfig>();
+
+/** tfjs's own JS kernel for `name` on the cpu backend, as it was before any native kernel replaced it. */
+export function originalKernel(name: string): KernelFunc | undefined {
+  return (originals.get(name) ?? tf.getKernel(name, 'cpu'))?.kernelFunc;
+}
+
+/** Registers every native kernel family on the cpu backend (once); returns what was replaced. */
+export async function registerNativeKernels(addon: NativeAddon): Promise<NativeRegistration> {
+  if (registration) return registration;
+  for (const config of tf.getKernelsForBackend('cpu')) originals.set(config.kernelName, config);
+  const original: OriginalKernel = (name) => originals.get(name)?.kernelFunc;
+  const families: Record<string, string[]> = { gemm: registerGemmKernels(addon, original) };
+  for (const fam of OPTIONAL_FAMILIES) {
+    const url = new URL(fam.file, import.meta.url);
+    if (!existsSync(url)) continue;
+    const mod = (await import(url.href)) as Record<string, unknown>;
+    const register = mod[fam.register] as RegisterFamily | undefined;
+    if (typeof register === 'function') families[fam.file.replace(/^\.\/kernels-|\.ts$/g, '')] = register(addon, original);
+  }
+  for (const name of Object.values(families).flat()) {
+    const config = tf.getKernel(name, 'cpu');
+    if (config) natives.set(name, config);
+  }
+  registration = { addon, families };
+  return registration;
+}
+
+/** Kernel names the native engine replaced (empty until registerNativeKernels ran). */
+export function nativeKernelNames(): string[] {
+  return [...natives.keys()];
+}
+
+function install(configs: Map<string, KernelConfig>, names: Iterable<string>): void {
+  for (const name of names) {
+    const config = configs.get(name);
+    if (!config) continue;
+    if (tf.getKernel(name, 'cpu')) tf.unregisterKernel(name, 'cpu');
+    tf.registerKernel(config);
+  }
+}
+
+/** Puts the native kernels (true) or tfjs's JS originals (false) in the cpu registry; a no-op before registration. */
+export function setNativeKernelsActive(active: boolean): void {
+  install(active ? natives : originals, natives.keys());
+}
+
+/**
+ * Runs fn with tfjs's JS kernels in place of the native ones (all of them, or just `names`), then puts the native
+ * ones back. Synchronous on purpose: an awaited callback could let unrelated code run on the wrong kernels.
+ */
+export function withJsKernels<T>(fn: () => T, names: Iterable<string> = natives.keys()): T {
+  const swapped = [...names].filter((n) => natives.has(n) && originals.has(n));
+  install(originals, swapped);
+  try {
+    return fn();
+  } finally {
+    install(natives, swapped);
+  }
+}

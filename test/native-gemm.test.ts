@@ -1,0 +1,231 @@
+// Native GEMM-family kernels (native/gemm.cc via lib/backend/kernels-gemm.ts) against tfjs's own JS kernels on the
+// same cpu backend: conv2d forward and gradients (1x1 fast path, patch embedding, im2col with strides, 'same' with
+// even kernels, explicit and numeric padding), fused conv2d, matMul / batched matMul / fused matMul with
+// transposes and gradients; plus the raw SGEMM against a float64 reference and thread-count invariance.
+// Every native comparison also checks that the addon really ran (a silent JS fallback would compare JS with JS).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs';
+import { initBackend } from '../lib/backend/index.ts';
+import { loadAddon, nativeKernelNames, originalKernel, withJsKernels, type NativeAddon } from '../lib/backend/native.ts';
+import { createRng, type Rng } from '../lib/rng.ts';
+
+const loaded = loadAddon();
+const addon = loaded.addon as NativeAddon | null;
+const skip = addon ? false : `native addon not available: ${loaded.reason}`;
+
+// Counts calls of the addon's GEMM-family functions, so a test can tell the native path from a JS fallback.
+const calls = new Map<string, number>();
+let ready = false;
+async function setup(): Promise<void> {
+  if (ready) return;
+  await initBackend('native');
+  for (const fn of ['gemm', 'matmul', 'conv2d', 'conv2dBackpropInput', 'conv2dBackpropFilter'] as const) {
+    const real = addon![fn] as (...a: unknown[]) => void;
+    (addon as unknown as Record<string, unknown>)[fn] = (...a: unknown[]) => {
+      calls.set(fn, (calls.get(fn) ?? 0) + 1);
+      return real(...a);
+    };
+  }
+  ready = true;
+}
+
+/** Runs fn with the JS kernels and with the native ones; returns both results and the addon calls of the native run. */
+function both(fn: () => tf.Tensor | tf.Tensor[]): { js: Float32Array[]; native: Float32Array[]; nativeCalls: Map<string, number> } {
+  const run = (): Float32Array[] =>
+    tf.tidy(() => [fn()].flat()).map((t) => {
+      const v = t.dataSync() as Float32Array;
+      t.dispose();
+      return v;
+    });
+  const js = withJsKernels(run);
+  calls.clear();
+  const native = run();
+  return { js, native, nativeCalls: new Map(calls) };
+}
+
+function assertClose(actual: Float32Array, expected: Float32Array, what: string, rtol = 1e-4): void {
+  assert.equal(actual.length, expected.length, `${what}: length`);
+  // Relative to the output's scale: float32 sums of many products differ in the last bits with summation order.
+  let scale = 0;
+  for (const v of expected) scale = Math.max(scale, Math.abs(v));
+  for (let i = 0; i < expected.length; i++) {
+    const err = Math.abs(actual[i]! - expected[i]!);
+    if (!(err <= rtol * (Math.abs(expected[i]!) + scale * 0.1) + 1e-6)) {
+      assert.fail(`${what}: element ${i} native ${actual[i]} vs JS ${expected[i]} (scale ${scale})`);
+    }
+  }
+}
+
+function randn(rng: Rng, shape: number[]): tf.Tensor {
+  const n = shape.reduce((a, b) => a * b, 1);
+  const v = new Float32Array(n);
+  for (let i = 0; i < n; i++) v[i] = rng.next() * 2 - 1;
+  return tf.tensor(v, shape);
+}
+
+type Pad = 'same' | 'valid' | number | [[number, number], [number, number], [number, number], [number, number]];
+interface ConvCase { what: string; n: number; h: number; w: number; cin: number; cout: number; kh: number; kw: number; stride: number | [number, number]; pad: Pad }
+const convCases: ConvCase[] = [
+  { what: '1x1 pointwise (GEMM fast path, K > KC, partial tiles)', n: 2, h: 12, w: 12, cin: 300, cout: 70, kh: 1, kw: 1, stride: 1, pad: 'same' },
+  { what: '1x1 pointwise, many rows', n: 3, h: 10, w: 9, cin: 32, cout: 48, kh: 1, kw: 1, stride: 1, pad: 'valid' },
+  { what: 'patch embedding p=2 (kernel = stride, valid)', n: 2, h: 8, w: 8, cin: 3, cout: 40, kh: 2, kw: 2, stride: 2, pad: 'valid' },
+  { what: 'patch embedding p=7, size not a multiple of p', n: 1, h: 23, w: 16, cin: 3, cout: 24, kh: 7, kw: 7, stride: 7, pad: 'valid' },
+  { what: '3x3 same, stride 1', n: 2, h: 9, w: 7, cin: 5, cout: 33, kh: 3, kw: 3, stride: 1, pad: 'same' },
+  { what: 'even 4x4 kernel, same (extra pad bottom/right)', n: 2, h: 8, w: 9, cin: 6, cout: 17, kh: 4, kw: 4, stride: 1, pad: 'same' },
+  { what: 'even 2x4 kernel, same, stride 2', n: 1, h: 9, w: 10, cin: 7, cout: 12, kh: 2, kw: 4, stride: 2, pad: 'same' },
+  { what: '5x5 stride 2 same', n: 3, h: 11, w: 10, cin: 8, cout: 20, kh: 5, kw: 5, stride: 2, pad: 'same' },
+  { what: '3x3 stride [1,2] valid', n: 2, h: 7, w: 12, cin: 4, cout: 9, kh: 3, kw: 3, stride: [1, 2], pad: 'valid' },
+  { what: 'explicit asymmetric padding', n: 2, h: 6, w: 7, cin: 5, cout: 11, kh: 3, kw: 2, stride: 1, pad: [[0, 0], [2, 0], [1, 3], [0, 0]] },
+  { what: 'numeric padding 1, stride 2', n: 1, h: 9, w: 9, cin: 6, cout: 10, kh: 3, kw: 3, stride: 2, pad: 1 },
+  { what: 'kernel larger than the image, same', n: 2, h: 4, w: 5, cin: 3, cout: 8, kh: 7, kw: 7, stride: 1, pad: 'same' },
+];
+
+for (const [i, cs] of convCases.entries()) {
+  test(`conv2d forward + dx + dw match JS: ${cs.what}`, { skip }, async () => {
+    await setup();
+    const rng = createRng(200 + i);
+    const x = randn(rng, [cs.n, cs.h, cs.w, cs.cin]) as tf.Tensor4D;
+    const w = randn(rng, [cs.kh, cs.kw, cs.cin, cs.cout]) as tf.Tensor4D;
+    const conv = (a: tf.Tensor4D, b: tf.Tensor4D) => tf.conv2d(a, b, cs.stride, cs.pad as 'same');
+    const dy = randn(rng, conv(x, w).shape);
+    const r = both(() => {
+      const y = conv(x, w);
+      const [gx, gw] = tf.grads((a: tf.Tensor, b: tf.Tensor) => conv(a as tf.Tensor4D, b as tf.Tensor4D).mul(dy).sum())([x, w]);
+      return [y, gx!, gw!];
+    });
+    assert.ok(r.nativeCalls.get('conv2d')! >= 2, 'native conv2d ran (forward, and again inside tf.grads)');
+    assert.equal(r.nativeCalls.get('conv2dBackpropInput'), 1, 'native backprop input ran');
+    assert.equal(r.nativeCalls.get('conv2dBackpropFilter'), 1, 'native backprop filter ran');
+    assertClose(r.native[0]!, r.js[0]!, 'forward');
+    assertClose(r.native[1]!, r.js[1]!, 'dx');
+    assertClose(r.native[2]!, r.js[2]!, 'dw');
+    tf.dispose([x, w, dy]);
+  });
+}
+
+test('fused conv2d (per-channel bias + relu, scalar bias + linear, no bias + relu) matches JS, with gradients', { skip }, async () => {
+  await setup();
+  const rng = createRng(31);
+  const x = randn(rng, [2, 8, 8, 12]) as tf.Tensor4D;
+  const w = randn(rng, [3, 3, 12, 20]) as tf.Tensor4D;
+  const biases = [randn(rng, [20]), randn(rng, [1]), undefined];
+  for (const [j, activation] of (['relu', 'linear', 'relu'] as const).entries()) {
+    const bias = biases[j];
+    const f = (a: tf.Tensor, b: tf.Tensor) => tf.fused.conv2d({ x: a as tf.Tensor4D, filter: b as tf.Tensor4D, strides: 1, pad: 'same', bias, activation });
+    const r = both(() => {
+      const [gx, gw] = tf.grads((a: tf.Tensor, b: tf.Tensor) => f(a, b).square().sum())([x, w]);
+      return [f(x, w), gx!, gw!];
+    });
+    assert.ok(r.nativeCalls.get('conv2d')! >= 1, `native fused conv ran (${activation})`);
+    r.native.forEach((v, k) => assertClose(v, r.js[k]!, `fused ${activation} bias ${bias?.shape ?? 'none'} output ${k}`));
+  }
+});
+
+test('unsupported cases fall back to the JS kernel: dilated conv, prelu activation', { skip }, async () => {
+  await setup();
+  const rng = createRng(41);
+  const x = randn(rng, [1, 9, 9, 4]) as tf.Tensor4D;
+  const w = randn(rng, [3, 3, 4, 6]) as tf.Tensor4D;
+  const alpha = randn(rng, [6]);
+  const r = both(() => [
+    tf.conv2d(x, w, 1, 'same', 'NHWC', 2),
+    tf.fused.conv2d({ x, filter: w, strides: 1, pad: 'valid', activation: 'prelu', preluActivationWeights: alpha }),
+  ]);
+  assert.equal(r.nativeCalls.get('conv2d') ?? 0, 0, 'no native call for unsupported cases');
+  assertClose(r.native[0]!, r.js[0]!, 'dilated');
+  assertClose(r.native[1]!, r.js[1]!, 'prelu');
+});
+
+// noGrad: tfjs's own BatchMatMul gradient does not reduce over broadcast batch dims, so only the forward is compared.
+interface MatCase { what: string; a: number[]; b: number[]; ta: boolean; tb: boolean; noGrad?: boolean }
+const matCases: MatCase[] = [
+  { what: '2-D', a: [37, 53], b: [53, 29], ta: false, tb: false },
+  { what: '2-D transposeA', a: [53, 37], b: [53, 29], ta: true, tb: false },
+  { what: '2-D transposeB', a: [37, 53], b: [29, 53], ta: false, tb: true },
+  { what: '2-D both transposed, large enough for the blocked path', a: [300, 130], b: [70, 300], ta: true, tb: true },
+  { what: 'batched 3-D', a: [3, 7, 11], b: [3, 11, 5], ta: false, tb: false },
+  { what: 'batched 4-D, transposeB', a: [2, 3, 6, 9], b: [2, 3, 4, 9], ta: false, tb: true },
+  { what: 'batch broadcast: 2-D times 3-D', a: [6, 8], b: [4, 8, 5], ta: false, tb: false, noGrad: true },
+  { what: 'batch broadcast: [1,..] times [3,..], transposeA', a: [1, 8, 6], b: [3, 8, 5], ta: true, tb: false, noGrad: true },
+];
+
+for (const [i, mc] of matCases.entries()) {
+  test(`matMul forward + gradients match JS: ${mc.what}`, { skip }, async () => {
+    await setup();
+    const rng = createRng(300 + i);
+    const a = randn(rng, mc.a), b = randn(rng, mc.b);
+    const mm = (p: tf.Tensor, q: tf.Tensor) => tf.matMul(p, q, mc.ta, mc.tb);
+    const dy = randn(rng, mm(a, b).shape);
+    const r = both(() => {
+      if (mc.noGrad) return [mm(a, b)];
+      const [ga, gb] = tf.grads((p: tf.Tensor, q: tf.Tensor) => mm(p, q).mul(dy).sum())([a, b]);
+      return [mm(a, b), ga!, gb!];
+    });
+    assert.ok(r.nativeCalls.get('matmul')! >= (mc.noGrad ? 1 : 3), 'native matmul ran for forward (and both gradients)');
+    assertClose(r.native[0]!, r.js[0]!, 'forward');
+    if (!mc.noGrad) {
+      assertClose(r.native[1]!, r.js[1]!, 'da');
+      assertClose(r.native[2]!, r.js[2]!, 'db');
+    }
+    tf.dispose([a, b, dy]);
+  });
+}
+
+test('fused matMul (bias + relu, transposes) matches JS, with gradients', { skip }, async () => {
+  await setup();
+  const rng = createRng(51);
+  const a = randn(rng, [24, 16]), b = randn(rng, [10, 24]), bias = randn(rng, [10]);
+  const f = (p: tf.Tensor, q: tf.Tensor) => tf.fused.matMul({ a: p as tf.Tensor2D, b: q as tf.Tensor2D, transposeA: true, transposeB: true, bias, activation: 'relu' });
+  const r = both(() => {
+    const [ga, gb] = tf.grads((p: tf.Tensor, q: tf.Tensor) => f(p, q).square().sum())([a, b]);
+    return [f(a, b), ga!, gb!];
+  });
+  assert.ok(r.nativeCalls.get('matmul')! >= 1, 'native fused matmul ran');
+  r.native.forEach((v, k) => assertClose(v, r.js[k]!, `fused matmul output ${k}`));
+});
+
+test('raw SGEMM matches a float64 reference for every transpose combination and accumulates', { skip }, () => {
+  const rng = createRng(61);
+  const [m, n, k] = [131, 70, 301]; // crosses the MR/NR tiles, the MC block and the KC block
+  const A = Float32Array.from({ length: m * k }, () => rng.next() * 2 - 1);
+  const B = Float32Array.from({ length: k * n }, () => rng.next() * 2 - 1);
+  for (const ta of [false, true]) {
+    for (const tb of [false, true]) {
+      const C = new Float32Array(m * n).fill(1);
+      addon!.gemm(ta, tb, m, n, k, A, B, C, true); // accumulate onto ones
+      let maxErr = 0;
+      for (let i = 0; i < m; i++) {
+        for (let j = 0; j < n; j++) {
+          let s = 1;
+          for (let p = 0; p < k; p++) s += (ta ? A[p * m + i]! : A[i * k + p]!) * (tb ? B[j * k + p]! : B[p * n + j]!);
+          maxErr = Math.max(maxErr, Math.abs(C[i * n + j]! - s));
+        }
+      }
+      assert.ok(maxErr < 1e-4, `transA=${ta} transB=${tb}: max abs error ${maxErr}`);
+    }
+  }
+});
+
+test('results do not depend on the thread count (each output element has one fixed summation order)', { skip }, async () => {
+  await setup();
+  const rng = createRng(71);
+  const x = randn(rng, [2, 10, 10, 64]) as tf.Tensor4D, w = randn(rng, [1, 1, 64, 96]) as tf.Tensor4D;
+  const run = (threads: number) => {
+    addon!.setThreads(threads);
+    return tf.tidy(() => tf.conv2d(x, w, 1, 'same').dataSync() as Float32Array);
+  };
+  const one = run(1), two = run(2), three = run(3);
+  addon!.setThreads(0);
+  assert.deepEqual(two, one);
+  assert.deepEqual(three, one);
+});
+
+test('withJsKernels swaps the JS originals in and the native kernels back', { skip }, async () => {
+  await setup();
+  assert.ok(nativeKernelNames().includes('Conv2D') && nativeKernelNames().includes('BatchMatMul'));
+  const nativeConv = tf.getKernel('Conv2D', 'cpu')!.kernelFunc;
+  assert.notEqual(nativeConv, originalKernel('Conv2D'));
+  withJsKernels(() => assert.equal(tf.getKernel('Conv2D', 'cpu')!.kernelFunc, originalKernel('Conv2D')));
+  assert.equal(tf.getKernel('Conv2D', 'cpu')!.kernelFunc, nativeConv);
+});
