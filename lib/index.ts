@@ -3,3 +3,7 @@ export * from './errors.ts';
 export * from './io.ts';
 export * from './runRecord.ts';
 export * from './backend/index.ts';
+export * from './report/plots.ts';
+export * from './report/tables.ts';
+export * from './report/overview.ts';
+export * from './report/architecture.ts';

@@ -1,0 +1,69 @@
+// The "# Params" columns of the paper's Tables 1, 2 and 4 reproduced three ways: as printed (reference value),
+// by equation 4 (paramCount), and by counting the trainable variables of a built model. Building the ImageNet-size
+// models just to count them is slow and heavy, so only models under `buildLimit` parameters are built.
+// Also: learning curves of training records, as plotly figures.
+import { MODELS, countTrainable, createModel, formatParamsAsPaper, paramCount } from '../models/convmixer.ts';
+import { PARAM_DISCREPANCIES, convMixerParamRows } from '../paper/tables.ts';
+import type { RunRecord } from '../runRecord.ts';
+import { lineFigure, type Figure } from './plots.ts';
+import type { Badge } from './tables.ts';
+
+export interface ParamsRow {
+  where: string;
+  model: string;
+  /** As printed in the paper (reference value), e.g. '51.6M'. */
+  printed: string;
+  /** Equation 4, exact. */
+  eq4: number;
+  /** Equation 4 rounded the way the paper rounds that table. */
+  eq4AsPrinted: string;
+  /** Trainable parameters of the built model; null when not built (over buildLimit). */
+  built: number | null;
+  status: Badge;
+  note: string;
+}
+
+/** Every printed ConvMixer "# Params" value of Tables 1, 2 and 4 (and the Appendix B text) against Eq. 4 and the built model. */
+export function paramsTable(opts: { buildLimit?: number; tables?: string[] } = {}): ParamsRow[] {
+  const limit = opts.buildLimit ?? 2e6;
+  const builtCache = new Map<string, number>();
+  const rows = convMixerParamRows().filter((r) => !opts.tables || opts.tables.some((t) => r.where.startsWith(t)));
+  return rows.map((r) => {
+    const config = MODELS[r.model];
+    if (!config) throw new Error(`paper row '${r.where}' names model '${r.model}', which is not in MODELS`);
+    const eq4 = paramCount(config);
+    const printed = r.unit === 'M' ? `${r.printed.toFixed(1)}M` : `${r.printed}K`;
+    const eq4AsPrinted = formatParamsAsPaper(eq4, r.unit);
+    let built: number | null = null;
+    if (eq4 <= limit) {
+      if (!builtCache.has(r.model)) {
+        const model = createModel(r.model, undefined, { seed: 0 });
+        builtCache.set(r.model, countTrainable(model));
+        model.dispose();
+      }
+      built = builtCache.get(r.model)!;
+    }
+    const known = PARAM_DISCREPANCIES.find((d) => d.model === r.model);
+    const matches = eq4AsPrinted === printed && (built === null || built === eq4);
+    const status: Badge = matches ? 'matches' : 'discrepancy';
+    const note = built !== null && built !== eq4 ? `built model has ${built}, Eq. 4 gives ${eq4}` : !matches ? (known?.note ?? 'printed value differs from Eq. 4') : '';
+    return { where: r.where, model: r.model, printed, eq4, eq4AsPrinted, built, status, note };
+  });
+}
+
+/** Test accuracy (%) and training loss per epoch of training records, one trace per run. */
+export function learningCurveFigures(records: RunRecord[]): { accuracy: Figure; loss: Figure } {
+  const runs = records.filter((r) => (r.epochs?.length ?? 0) > 0);
+  const label = (r: RunRecord) => `${r.id} (${r.profile}${r.status === 'finished' ? '' : `, ${r.status}`})`;
+  const accuracy = lineFigure(runs.map((r) => ({
+    name: label(r),
+    x: r.epochs!.map((e) => e.epoch!),
+    y: r.epochs!.map((e) => (typeof e.testAcc === 'number' ? e.testAcc * 100 : null)),
+  })), { title: 'Test accuracy per epoch', xTitle: 'epoch', yTitle: 'test accuracy (%)' });
+  const loss = lineFigure(runs.map((r) => ({
+    name: label(r),
+    x: r.epochs!.map((e) => e.epoch!),
+    y: r.epochs!.map((e) => (typeof e.trainLoss === 'number' ? e.trainLoss : null)),
+  })), { title: 'Training loss per epoch', xTitle: 'epoch', yTitle: 'train loss (soft-target CE)' });
+  return { accuracy, loss };
+}

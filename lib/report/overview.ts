@@ -1,0 +1,144 @@
+// Status of every reproduced table, computed from run records and the paper's reference values: which rows have
+// a record, the reproduced accuracy next to the paper's, the delta, the profile it ran at, and a status badge.
+// Tables without any record are listed as not reproduced yet. Used by notebooks/00-overview.ipynb.
+import { spawnSync } from 'node:child_process';
+import { PROFILES, type Profile, type RunRecord } from '../runRecord.ts';
+import { TABLE1, TABLE2, TABLE3, TABLE4 } from '../paper/tables.ts';
+import type { Badge } from './tables.ts';
+import { REPO_ROOT } from './paths.ts';
+
+export type ExperimentId = 'table1' | 'table2' | 'table3' | 'table4' | 'cifar10-demo';
+
+export interface ExperimentInfo {
+  id: ExperimentId;
+  title: string;
+  /** What the paper's table measures (reference description). */
+  what: string;
+  /** Number of rows in the paper's table (reference data), 0 for the demo. */
+  paperRows: number;
+}
+
+export const EXPERIMENTS: ExperimentInfo[] = [
+  { id: 'table1', title: 'Table 1 — ConvMixers vs. other simple models (ImageNet-1k)', what: 'top-1 accuracy, parameters, throughput', paperRows: TABLE1.length },
+  { id: 'table2', title: 'Table 2 — comparison with other simple models (ImageNet-1k, Appendix A)', what: 'top-1 accuracy, parameters, throughput', paperRows: TABLE2.length },
+  { id: 'table3', title: 'Table 3 — ablation of ConvMixer-256/8 (CIFAR-10)', what: 'CIFAR-10 accuracy per architecture/recipe change', paperRows: TABLE3.length },
+  { id: 'table4', title: 'Table 4 — tiny ConvMixers on CIFAR-10', what: 'CIFAR-10 accuracy and # params per width/depth/kernel/patch', paperRows: TABLE4.length },
+  { id: 'cifar10-demo', title: 'CIFAR-10 demo run (not a paper table)', what: 'a small real training run: test accuracy per epoch', paperRows: 0 },
+];
+
+export interface StatusRow {
+  experiment: ExperimentId;
+  /** The paper row (or model) the record reproduces. */
+  row: string;
+  profile: Profile | null;
+  /** Reproduced accuracy in %, from the run record. */
+  reproduced: number | null;
+  /** The paper's accuracy in % (reference value), when the record maps to a paper row. */
+  paper: number | null;
+  delta: number | null;
+  status: Badge;
+  runId: string | null;
+  epochs: number | null;
+}
+
+/** Accuracy in percent: run records store fractions (0..1), the paper prints percents. */
+export function asPercent(v: unknown): number | null {
+  if (typeof v !== 'number' || !Number.isFinite(v)) return null;
+  return v <= 1 ? v * 100 : v;
+}
+
+interface ArchKey { dim: number; depth: number; kernelSize: number; patchSize: number }
+
+/** The model a training record used: its registry name and architecture, wherever the recipe put them. */
+export function recordModel(rec: RunRecord): { name: string | null; arch: ArchKey | null } {
+  const cfg = rec.config as Record<string, unknown>;
+  const model = cfg.model;
+  const name = typeof cfg.modelName === 'string' ? cfg.modelName : typeof model === 'string' ? model : null;
+  const m = (model && typeof model === 'object' ? model : cfg) as Record<string, unknown>;
+  const arch = ['dim', 'depth', 'kernelSize', 'patchSize'].every((k) => typeof m[k] === 'number')
+    ? { dim: m.dim as number, depth: m.depth as number, kernelSize: m.kernelSize as number, patchSize: m.patchSize as number }
+    : null;
+  return { name, arch };
+}
+
+/** The paper row a record reproduces and the paper's accuracy for it (reference value), if any. */
+export function paperMatch(rec: RunRecord): { row: string; paper: number | null } | null {
+  const { name, arch } = recordModel(rec);
+  if (rec.experiment === 'table4' && arch) {
+    const r = TABLE4.find((t) => t.width === arch.dim && t.depth === arch.depth && t.kernelSize === arch.kernelSize && t.patchSize === arch.patchSize);
+    if (r) return { row: `ConvMixer-${r.width}/${r.depth} k${r.kernelSize} p${r.patchSize}`, paper: r.accuracy };
+  }
+  if (rec.experiment === 'table3') {
+    const ablation = (rec.config as Record<string, unknown>).ablation;
+    const r = TABLE3.find((t) => (typeof ablation === 'string' && (t.ablation === ablation || t.recipeChange === ablation)) || (name !== null && t.model === name && ablation === undefined));
+    if (r) return { row: r.ablation, paper: r.accuracy };
+  }
+  if ((rec.experiment === 'table1' || rec.experiment === 'table2') && name) {
+    const r = (rec.experiment === 'table1' ? TABLE1 : TABLE2).find((t) => t.model === name);
+    if (r) return { row: `${r.network} k${r.kernelSize} p${r.patchSize}`, paper: r.top1 };
+  }
+  return null;
+}
+
+/**
+ * The badge for one record. Only runs at the paper's full settings (profile 'paper') are judged against the
+ * paper: within 0.5 points 'reproduced', within 1.5 'close', else 'differs'. Shorter profiles are 'partial'.
+ */
+export function statusOf(rec: RunRecord, delta: number | null): Badge {
+  if (rec.status === 'running') return 'running';
+  if (rec.status === 'failed') return 'failed';
+  if (rec.profile !== 'paper' || delta === null) return 'partial';
+  const d = Math.abs(delta);
+  return d <= 0.5 ? 'reproduced' : d <= 1.5 ? 'close' : 'differs';
+}
+
+/** One row per training record (newest per experiment+row), plus a 'not yet' row for every experiment without records. */
+export function experimentStatus(records: RunRecord[], opts: { profile?: Profile } = {}): StatusRow[] {
+  const train = records.filter((r) => r.kind === 'train' && (!opts.profile || r.profile === opts.profile));
+  const rows: StatusRow[] = [];
+  for (const exp of EXPERIMENTS) {
+    const seen = new Set<string>();
+    const mine = train.filter((r) => r.experiment === exp.id).sort((a, b) => b.startedAt.localeCompare(a.startedAt));
+    for (const rec of mine) {
+      const match = paperMatch(rec);
+      const { name, arch } = recordModel(rec);
+      const label = match?.row ?? name ?? (arch ? `ConvMixer-${arch.dim}/${arch.depth} k${arch.kernelSize} p${arch.patchSize}` : rec.id);
+      const key = `${label}|${rec.profile}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      const reproduced = asPercent(rec.metrics.testAcc);
+      const paper = match?.paper ?? null;
+      const delta = reproduced !== null && paper !== null ? reproduced - paper : null;
+      rows.push({ experiment: exp.id, row: label, profile: rec.profile, reproduced, paper, delta, status: statusOf(rec, delta), runId: rec.id, epochs: rec.epochs?.length ?? null });
+    }
+    if (mine.length === 0) rows.push({ experiment: exp.id, row: `(${exp.paperRows ? `${exp.paperRows} paper rows` : 'no run'})`, profile: null, reproduced: null, paper: null, delta: null, status: 'not yet', runId: null, epochs: null });
+  }
+  return rows;
+}
+
+/**
+ * The profile a report should be built at: the most thorough profile that has finished records
+ * (paper > quick > smoke), or 'smoke' when there are none.
+ */
+export function profileWithRecords(records: RunRecord[]): Profile {
+  const finished = new Set(records.filter((r) => r.status === 'finished').map((r) => r.profile));
+  for (const p of [...PROFILES].reverse()) if (finished.has(p)) return p;
+  return 'smoke';
+}
+
+/**
+ * "Re-run an experiment only when asked or when no record exists for its profile": a notebook that owns an
+ * experiment calls this with the CLI arguments that produce the record (e.g. ['train', '--experiment', 'table4',
+ * ...]). It runs `convmixer <args> --profile P` in a child process when `rerun` is true or no finished record of
+ * that experiment and profile exists, and returns the matching records either way. Notebooks stay free of training code.
+ */
+export function ensureRecords(opts: { experiment: string; profile: Profile; rerun: boolean; cliArgs: string[]; load: (filter: Partial<RunRecord>) => RunRecord[] }): { ran: boolean; records: RunRecord[] } {
+  const existing = opts.load({ experiment: opts.experiment, profile: opts.profile, status: 'finished' });
+  if (existing.length > 0 && !opts.rerun) return { ran: false, records: existing };
+  const res = spawnSync(process.execPath, ['bin/convmixer.mjs', ...opts.cliArgs, '--profile', opts.profile], { cwd: REPO_ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  // Through console, so the output lands in the notebook cell (the kernel redirects console, not file descriptors).
+  if (res.stdout) console.log(res.stdout.trimEnd());
+  if (res.stderr) console.error(res.stderr.trimEnd());
+  if (res.status !== 0) throw new Error(`convmixer ${opts.cliArgs.join(' ')} --profile ${opts.profile} failed with exit code ${res.status}`);
+  return { ran: true, records: opts.load({ experiment: opts.experiment, profile: opts.profile, status: 'finished' }) };
+}
