@@ -144,3 +144,51 @@ test('safetensors: reads F16 and BF16, rejects bad offsets with the file named',
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('predict: preprocessing and the CLI agree with the model on the same input', async () => {
+  const { preprocessFor, loadImage, command } = await import('../lib/cli/predict.ts');
+  const { classNamesFor } = await import('../lib/data/classNames.ts');
+  const sharp = (await import('sharp')).default;
+  const dir = mkdtempSync(join(tmpdir(), 'convmixer-predict-'));
+  try {
+    const image = join(dir, 'flat.png');
+    await sharp({ create: { width: 64, height: 48, channels: 3, background: { r: 200, g: 30, b: 90 } } }).png().toFile(image);
+    const config = { dim: 8, depth: 1, kernelSize: 3, patchSize: 4, numClasses: 10 };
+    const model = createModel(config, {}, { seed: 7 });
+    const weights = join(dir, 'w.safetensors');
+    saveWeights(model, weights);
+    const cifar = preprocessFor(model.config);
+    const x = await loadImage(image, cifar);
+    assert.equal(x.length, 32 * 32 * 3);
+    // A flat color stays flat through resize and crop: every pixel is (c / 255 - mean) / std with CIFAR-10 statistics.
+    const expected = [200, 30, 90].map((c, i) => (c / 255 - [0.4914, 0.4822, 0.4465][i]!) / [0.2471, 0.2435, 0.2616][i]!);
+    close3(x, expected);
+    assert.equal(preprocessFor({ ...model.config, numClasses: 1000 }).size, 224);
+    const probs = tf.tidy(() => tf.softmax(model.apply(tf.tensor4d(x, [1, 32, 32, 3]))).dataSync());
+    const best = probs.indexOf(Math.max(...probs));
+    const lines: string[] = [];
+    const log = console.log;
+    console.log = (s: string) => lines.push(s);
+    try {
+      const rc = await command.run(['--dim', '8', '--depth', '1', '--kernel', '3', '--patch', '4', '--classes', '10', '--weights', weights, '--json', image]);
+      assert.equal(rc, 0);
+    } finally {
+      console.log = log;
+    }
+    const out = JSON.parse(lines.join('\n')) as Array<{ top: Array<{ index: number; name: string; prob: number }> }>;
+    assert.equal(out[0]!.top.length, 5);
+    assert.equal(out[0]!.top[0]!.index, best);
+    assert.equal(out[0]!.top[0]!.name, classNamesFor(10)[best]);
+    assert.ok(Math.abs(out[0]!.top[0]!.prob - probs[best]!) < 1e-6);
+    const imagenet = classNamesFor(1000);
+    assert.equal(imagenet.length, 1000);
+    assert.deepEqual([imagenet[0], imagenet[1], imagenet[999]], ['tench, Tinca tinca', 'goldfish, Carassius auratus', 'toilet tissue, toilet paper, bathroom tissue']);
+    model.dispose();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+function close3(x: Float32Array, rgb: number[]): void {
+  for (let i = 0; i < x.length; i++) assert.ok(Math.abs(x[i]! - rgb[i % 3]!) < 1e-5, `pixel value ${i}: ${x[i]} vs ${rgb[i % 3]}`);
+}

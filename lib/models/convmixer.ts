@@ -82,16 +82,16 @@ export const MODELS: Record<string, ConvMixerConfig> = {
 
 /** A named config, or a partial one on top of the paper code's defaults (dim and depth required), plus overrides; validated. */
 export function resolveConfig(nameOrConfig: string | Partial<ConvMixerConfig>, overrides: Partial<ConvMixerConfig> = {}): ConvMixerConfig {
+  const defined = (o: Partial<ConvMixerConfig>): Partial<ConvMixerConfig> => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
   let base: Partial<ConvMixerConfig>;
   if (typeof nameOrConfig === 'string') {
     const named = MODELS[nameOrConfig];
     if (!named) throw new UserError(`unknown model '${nameOrConfig}' (expected one of: ${Object.keys(MODELS).join(', ')})`);
     base = named;
   } else {
-    base = { ...DEFAULTS, ...nameOrConfig };
+    base = { ...DEFAULTS, ...defined(nameOrConfig) };
   }
-  const defined = Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined));
-  const parsed = configSchema.safeParse({ ...base, ...defined });
+  const parsed = configSchema.safeParse({ ...base, ...defined(overrides) });
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     throw new UserError(`model config: ${issue.path.join('.') || 'config'}: ${issue.message}`);

@@ -1,0 +1,95 @@
+// `convmixer predict`: top-k classes of image files under a ConvMixer with given (PyTorch safetensors) weights.
+// Preprocessing follows what the weights were trained with: 1000-class (ImageNet) models get timm's ConvMixer eval
+// transform (bicubic resize of the shorter side to 224 / 0.96 = 233, center crop 224, ImageNet mean/std); other models
+// get the CIFAR-10 one (resize/center-crop to 32x32, CIFAR-10 mean/std).
+import sharp from 'sharp';
+import * as tf from '@tensorflow/tfjs';
+import type { Command } from './main.ts';
+import { parseFlags, numberFlag } from './args.ts';
+import { MODEL_FLAGS, MODEL_FLAGS_HELP, configFromFlags, describeConfig, type ModelFlagValues } from './modelFlags.ts';
+import { UserError } from '../errors.ts';
+import { initBackend } from '../backend/index.ts';
+import { createModel, type ConvMixerConfig } from '../models/convmixer.ts';
+import { loadWeights } from '../models/weights.ts';
+import { classNamesFor, IMAGENET_MEAN, IMAGENET_STD } from '../data/classNames.ts';
+import { CIFAR10_MEAN, CIFAR10_STD } from '../data/augment.ts';
+
+const HELP = `usage: convmixer predict --model NAME --weights FILE.safetensors [--top K] [--json] IMAGE...
+
+Prints the top-K (default 5) classes of each image. Weights: a PyTorch ConvMixer state dict saved as safetensors,
+in timm's key layout (stem/blocks/head) or the paper's nn.Sequential one (0.weight, 2.*, 3+i.*, ...).
+
+${MODEL_FLAGS_HELP}
+  --weights FILE          safetensors checkpoint (required)
+  --top K                 how many classes to print (default 5)
+  --json                  print [{image, top: [{index, name, prob}]}] as JSON`;
+
+export interface Preprocess { size: number; resizeTo: number; mean: readonly number[]; std: readonly number[] }
+
+/** The eval transform for a model: ImageNet (timm crop_pct 0.96, bicubic) for 1000 classes, CIFAR-10 otherwise. */
+export function preprocessFor(config: ConvMixerConfig): Preprocess {
+  return config.numClasses === 1000
+    ? { size: 224, resizeTo: Math.floor(224 / 0.96), mean: IMAGENET_MEAN, std: IMAGENET_STD }
+    : { size: 32, resizeTo: 32, mean: CIFAR10_MEAN, std: CIFAR10_STD };
+}
+
+/** Decodes an image file to a normalized NHWC float32 array of one image (size x size x 3). */
+export async function loadImage(path: string, p: Preprocess): Promise<Float32Array> {
+  let pixels: Buffer, info: sharp.OutputInfo;
+  try {
+    const img = sharp(path).removeAlpha().toColourspace('srgb');
+    const { width = 0, height = 0 } = await img.metadata();
+    if (!width || !height) throw new Error('no size');
+    const scale = p.resizeTo / Math.min(width, height);
+    const w = Math.max(p.size, Math.round(width * scale)), h = Math.max(p.size, Math.round(height * scale));
+    ({ data: pixels, info } = await img
+      .resize({ width: w, height: h, fit: 'fill', kernel: 'cubic' })
+      .extract({ left: Math.floor((w - p.size) / 2), top: Math.floor((h - p.size) / 2), width: p.size, height: p.size })
+      .raw().toBuffer({ resolveWithObject: true }));
+  } catch (err) {
+    throw new UserError(`${path}: cannot read as an image (${(err as Error).message.split('\n')[0]})`);
+  }
+  if (info.channels !== 3) throw new UserError(`${path}: expected 3 color channels after conversion, got ${info.channels}`);
+  const x = new Float32Array(pixels.length);
+  for (let i = 0; i < pixels.length; i++) x[i] = (pixels[i]! / 255 - p.mean[i % 3]!) / p.std[i % 3]!;
+  return x;
+}
+
+export const command: Command = {
+  summary: 'top-5 classes of images with given weights',
+  async run(argv) {
+    const { values, positionals, help } = parseFlags<ModelFlagValues & { weights?: string; top?: string; json?: boolean }>(
+      argv, { ...MODEL_FLAGS, weights: { type: 'string' }, top: { type: 'string' }, json: { type: 'boolean' } }, true);
+    if (help) {
+      console.log(HELP);
+      return 0;
+    }
+    const config = configFromFlags(values);
+    if (!values.weights) throw new UserError('--weights FILE.safetensors is required');
+    if (positionals.length === 0) throw new UserError('give at least one IMAGE file');
+    const top = numberFlag('top', values.top, { int: true, min: 1, max: config.numClasses }) ?? Math.min(5, config.numClasses);
+    await initBackend();
+    const model = createModel(config);
+    loadWeights(model, values.weights);
+    const names = classNamesFor(config.numClasses);
+    const pre = preprocessFor(config);
+    const results: Array<{ image: string; top: Array<{ index: number; name: string; prob: number }> }> = [];
+    for (const image of positionals) {
+      const x = await loadImage(image, pre);
+      const probs = tf.tidy(() => tf.softmax(model.apply(tf.tensor4d(x, [1, pre.size, pre.size, 3]))).dataSync());
+      const order = Array.from(probs.keys()).sort((a, b) => probs[b]! - probs[a]!).slice(0, top);
+      results.push({ image, top: order.map((index) => ({ index, name: names[index]!, prob: probs[index]! })) });
+    }
+    model.dispose();
+    if (values.json) {
+      console.log(JSON.stringify(results, null, 2));
+      return 0;
+    }
+    console.log(`${describeConfig(config, values.model)}; weights ${values.weights}`);
+    for (const r of results) {
+      console.log(`\n${r.image}`);
+      r.top.forEach((t, i) => console.log(`  ${i + 1}. ${(100 * t.prob).toFixed(2).padStart(6)}%  ${t.name} (class ${t.index})`));
+    }
+    return 0;
+  },
+};
