@@ -6,8 +6,9 @@
 //   augmentation; weight decay 0 for most Table 4 rows) + the authors' only published command line (locuslab/convmixer
 //   README, ImageNet: --opt adamw --sched onecycle --lr 0.01 --aa rand-m9-mstd0.5-inc1 --mixup 0.5 --cutmix 0.5
 //   --reprob 0.25 --remode pixel --opt-eps 1e-3 --clip-grad 1.0) + timm's defaults for what neither states
-//   (batch 128, label smoothing 0.1, random-resized-crop scale 0.08-1, hflip 0.5, no colour jitter when RandAugment
-//   is on, no weight decay on biases and norm parameters).
+//   (batch 128, no weight decay on biases and norm parameters). The augmentation values are lib/data/augment.ts's
+//   PAPER_CIFAR_AUGMENT (its comment gives the source of each: scale 0.75, hflip, RandAugment m9 n2 mstd0.5, no colour
+//   jitter, mixup 0.5, CutMix 0.5, smoothing 0.1, erasing 0.25 pixel).
 // - quick: the official CIFAR-10 script (locuslab/convmixer-cifar10 train.py) defaults: ConvMixer-256/8 k5 p2,
 //   25 epochs, lr-max 0.01, AdamW wd 0.01 on all parameters, eps 1e-8, --clip-norm (max norm 1.0), scale 0.75,
 //   hflip, RandAugment n1 m8, colour jitter 0.1, random erasing 0.25 (zeros), plain cross-entropy (smoothing 0), no
@@ -18,6 +19,7 @@ import { z } from 'zod';
 import { UserError } from '../errors.ts';
 import type { Profile } from '../runRecord.ts';
 import { resolveConfig, type ConvMixerConfig } from '../models/convmixer.ts';
+import { PAPER_CIFAR_AUGMENT } from '../data/augment.ts';
 
 const prob = z.number().min(0).max(1);
 const nonneg = z.number().min(0);
@@ -112,8 +114,7 @@ export const PROFILE_DEFAULTS: Record<Profile, ProfileDefaults> = {
     modelName: 'convmixer_256_8', modelOverrides: {},
     epochs: 200, batchSize: 128, evalBatchSize: 500, lrMax: 0.01, weightDecay: 0, decayBiasAndNorm: false,
     beta1: 0.9, beta2: 0.999, eps: 1e-3, clipNorm: 1,
-    augment: { scaleMin: 0.08, hflip: true, randAugment: { n: 2, m: 9, mstd: 0.5 }, colorJitter: 0, mixupAlpha: 0.5, cutmixAlpha: 0.5,
-      mixupProb: 1, mixupSwitchProb: 0.5, labelSmoothing: 0.1, reprob: 0.25, remode: 'pixel' },
+    augment: { ...PAPER_CIFAR_AUGMENT },
     evaluate: true,
   },
 };
@@ -154,7 +155,9 @@ export function buildRecipe(profile: Profile, overrides: RecipeOverrides = {}): 
     const issue = parsed.error.issues[0]!;
     const path = issue.path.join('.');
     const flag = FLAG_FOR_KEY[path] ?? FLAG_FOR_KEY[issue.path.slice(0, 2).join('.')] ?? path;
-    throw new UserError(`--${flag}: ${issue.message.toLowerCase()}${'received' in issue ? ` (got ${JSON.stringify(issue.received)})` : ''}`);
+    const got = issue.path.reduce<unknown>((v, k) => (v as Record<string | number, unknown> | undefined)?.[k], candidate);
+    const expected = issue.code === 'invalid_enum_value' ? `expected one of ${issue.options.join(', ')}` : issue.message.toLowerCase();
+    throw new UserError(`--${flag}: ${expected}, got ${JSON.stringify(got)}`);
   }
   if (model.numClasses !== 10) throw new UserError(`--classes: CIFAR-10 has 10 classes, the model has ${model.numClasses}`);
   return { ...(parsed.data as unknown as Recipe), model };

@@ -1,0 +1,283 @@
+// The training loop of the paper's recipe: per epoch a seeded shuffle, augmented batches, forward/backward,
+// global grad-norm clipping, an AdamW step at the one-cycle lr of that step; then evaluation on the test split,
+// a checkpoint and the run record (status 'running' until the last epoch, so a crash leaves an honest partial record).
+import * as tf from '@tensorflow/tfjs';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { UserError } from '../errors.ts';
+import { createRng, type Rng } from '../rng.ts';
+import { initBackend } from '../backend/index.ts';
+import { newRunRecord, finishRunRecord, saveRunRecord, RESULTS_DIR, type RunRecord } from '../runRecord.ts';
+import { createModel, paramCount, type ConvMixerModel } from '../models/convmixer.ts';
+import { loadCifar10, type ImageDataset } from '../data/cifar10.ts';
+import { balancedSubset } from '../data/subset.ts';
+import { trainBatch, evalBatch } from '../data/batch.ts';
+import { createAdamW, decaysExceptBiasAndNorm, type AdamW } from './adamw.ts';
+import { oneCycleSchedule } from './schedule.ts';
+import { softTargetCrossEntropy, evalBatchStats } from './loss.ts';
+import { gradNorms, clipGradsByGlobalNorm } from './clip.ts';
+import { saveCheckpoint, loadCheckpoint, runCheckpointDir, CHECKPOINTS_DIR, type TensorRecord } from './checkpoint.ts';
+import { firstRecipeDifference, FLAG_FOR_KEY, type Recipe, type TrainConfig } from './config.ts';
+import type { TrainProgress } from './progress.ts';
+
+export type EpochMetrics = {
+  epoch: number;        // 1-based: epochs completed after this one
+  lr: number;           // lr of the epoch's last step
+  trainLoss: number;    // mean soft-target CE over the epoch's training images
+  testLoss: number | null;
+  testAcc: number | null;
+  gradNorm: number;     // mean pre-clipping global gradient norm
+  seconds: number;      // training + evaluation time of the epoch
+  imgPerSec: number;    // training images per second
+};
+
+/** Run records hold numbers only: epochs without evaluation leave testLoss/testAcc out. */
+function recordEpochs(epochs: EpochMetrics[]): Record<string, number>[] {
+  return epochs.map((e) => Object.fromEntries(Object.entries(e).filter(([, v]) => v !== null)) as Record<string, number>);
+}
+
+export interface TrainHooks {
+  onEpoch?(m: EpochMetrics, record: RunRecord): void;
+  onProgress?(p: TrainProgress): void;
+  /** Aborting stops after the current step; the record is saved as 'failed' (resume continues from the last checkpoint). */
+  signal?: AbortSignal;
+  /** Datasets to use instead of loading CIFAR-10 (tests). */
+  data?: { train: ImageDataset; test: ImageDataset };
+  resultsDir?: string;
+  checkpointRoot?: string;
+  /** One-line messages (resumed from ..., saved ...). */
+  log?(line: string): void;
+}
+
+export interface TrainResult {
+  record: RunRecord;
+  recordPath: string;
+  model: ConvMixerModel;
+  epochs: EpochMetrics[];
+}
+
+/** Training stopped because a loss, gradient or parameter became NaN/Inf; names the step and the first such parameter. */
+export class TrainingDivergedError extends UserError {
+  override name = 'TrainingDivergedError';
+}
+
+/** Keys of a recipe that the run record and checkpoint store, as plain JSON. */
+function recipeOf(config: TrainConfig): Recipe {
+  const { run: _run, ...recipe } = config;
+  return recipe;
+}
+
+/** A data-order/augmentation stream independent of the model's init stream, derived from the same seed. */
+function dataRng(seed: number): Rng {
+  return createRng((Math.imul(seed ^ 0x5bd1e995, 0x27d4eb2d) ^ 0x9e3779b9) >>> 0);
+}
+
+function collectTensors(model: ConvMixerModel, opt: AdamW): TensorRecord {
+  const out: TensorRecord = {};
+  for (const [n, v] of Object.entries(model.params)) out[`param.${n}`] = { shape: [...v.shape], data: v.dataSync() as Float32Array };
+  for (const [n, v] of Object.entries(model.buffers)) out[`buffer.${n}`] = { shape: [...v.shape], data: v.dataSync() as Float32Array };
+  for (const [k, t] of Object.entries(opt.exportState().tensors)) out[`opt.${k}`] = t;
+  return out;
+}
+
+function restoreTensors(model: ConvMixerModel, opt: AdamW, tensors: TensorRecord, optimizerStep: number, where: string): void {
+  const take = (key: string, v: tf.Variable): void => {
+    const t = tensors[key];
+    if (!t) throw new UserError(`checkpoint ${where} lacks tensor '${key}'`);
+    if (t.shape.join('x') !== v.shape.join('x')) throw new UserError(`checkpoint ${where}: '${key}' has shape [${t.shape}], the model expects [${v.shape}]`);
+    v.assign(tf.tensor(t.data, t.shape, 'float32'));
+  };
+  for (const [n, v] of Object.entries(model.params)) take(`param.${n}`, v);
+  for (const [n, v] of Object.entries(model.buffers)) take(`buffer.${n}`, v);
+  const optTensors: TensorRecord = {};
+  for (const [k, t] of Object.entries(tensors)) if (k.startsWith('opt.')) optTensors[k.slice(4)] = t;
+  try {
+    opt.importState({ step: optimizerStep, tensors: optTensors });
+  } catch (err) {
+    throw new UserError(`checkpoint ${where}: ${(err as Error).message}`);
+  }
+}
+
+/** Sum of each parameter, read back in one go: NaN/Inf exactly where a parameter holds a non-finite value (or overflows). */
+function paramSums(vars: tf.Variable[]): Float32Array {
+  const stacked = tf.tidy(() => tf.stack(vars.map((v) => tf.sum(v))));
+  const sums = stacked.dataSync() as Float32Array;
+  stacked.dispose();
+  return sums;
+}
+
+/** Index of the first non-finite value in a vector of per-parameter reductions, or -1. */
+function firstNonFinite(values: ArrayLike<number>): number {
+  for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i]!)) return i;
+  return -1;
+}
+
+async function loadData(config: TrainConfig, hooks: TrainHooks): Promise<{ train: ImageDataset; test: ImageDataset }> {
+  let { train, test } = hooks.data ?? {
+    train: await loadCifar10('train', { root: config.run.dataRoot }),
+    test: await loadCifar10('test', { root: config.run.dataRoot }),
+  };
+  if (config.trainSubset > 0 && config.trainSubset < train.n) train = balancedSubset(train, config.trainSubset, config.seed);
+  if (config.testSubset > 0 && config.testSubset < test.n) test = balancedSubset(test, config.testSubset, config.seed + 1);
+  return { train, test };
+}
+
+function evaluate(model: ConvMixerModel, test: ImageDataset, batchSize: number): { loss: number; acc: number } {
+  let lossSum = 0, correct = 0;
+  for (let start = 0; start < test.n; start += batchSize) {
+    const b = evalBatch(test, start, Math.min(batchSize, test.n - start));
+    const x = tf.tensor4d(b.x, [b.n, test.height, test.width, 3]);
+    const logits = model.apply(x, { training: false });
+    const s = evalBatchStats(logits, b.labels);
+    lossSum += s.lossSum;
+    correct += s.correct;
+    x.dispose();
+    logits.dispose();
+  }
+  return { loss: lossSum / test.n, acc: correct / test.n };
+}
+
+export async function trainRun(config: TrainConfig, hooks: TrainHooks = {}): Promise<TrainResult> {
+  const log = hooks.log ?? (() => {});
+  const resultsDir = hooks.resultsDir ?? RESULTS_DIR;
+  const recipe = recipeOf(config);
+  const backend = await initBackend(config.run.backend);
+  const { train, test } = await loadData(config, hooks);
+
+  const runId = config.run.runId ?? `${config.experiment}-train-${config.profile}-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+  const ckptDir = runCheckpointDir(runId, hooks.checkpointRoot ?? CHECKPOINTS_DIR);
+  const model = createModel(config.model, undefined, { seed: config.seed });
+  const opt = createAdamW(model.params, {
+    beta1: config.beta1, beta2: config.beta2, eps: config.eps, weightDecay: config.weightDecay,
+    decays: config.decayBiasAndNorm ? undefined : decaysExceptBiasAndNorm,
+  });
+  const rng = dataRng(config.seed);
+  const stepsPerEpoch = Math.ceil(train.n / config.batchSize);
+  const schedule = oneCycleSchedule(config.lrMax, config.epochs);
+  const epochs: EpochMetrics[] = [];
+  let startEpoch = 0, globalStep = 0, trainSeconds = 0;
+
+  const recordConfig = { ...recipe, explicit: config.run.explicit, resumable: config.run.checkpoint, trainImages: train.n, testImages: test.n, params: paramCount(config.model), stepsPerEpoch };
+  let record = newRunRecord({ kind: 'train', experiment: config.experiment, profile: config.profile, seed: config.seed, config: recordConfig, backend: backend.description, id: runId });
+
+  const saved = config.run.checkpoint ? loadCheckpoint(ckptDir) : null;
+  if (config.run.resume) {
+    if (!saved) throw new UserError(`--resume: run '${runId}' has no checkpoint under ${ckptDir}`);
+    const diff = firstRecipeDifference(saved.manifest.recipe, recipe);
+    if (diff) {
+      const flag = FLAG_FOR_KEY[diff.key] ?? FLAG_FOR_KEY[diff.key.split('.').slice(0, 2).join('.')] ?? diff.key;
+      throw new UserError(`--resume: '${diff.key}' (--${flag}) differs from the checkpoint: saved ${JSON.stringify(diff.saved)}, now ${JSON.stringify(diff.current)}`);
+    }
+    restoreTensors(model, opt, saved.tensors, saved.manifest.step, saved.dir);
+    rng.setState(saved.manifest.rngState);
+    startEpoch = saved.manifest.epoch;
+    globalStep = saved.manifest.step;
+    trainSeconds = saved.manifest.trainSeconds;
+    epochs.push(...(saved.manifest.epochs as EpochMetrics[]));
+    const prevPath = join(resultsDir, `${runId}.json`);
+    if (existsSync(prevPath)) {
+      const prev = JSON.parse(readFileSync(prevPath, 'utf8')) as RunRecord;
+      record = { ...record, startedAt: prev.startedAt };
+    }
+    record.notes = `resumed at epoch ${startEpoch} (step ${globalStep}) on ${new Date().toISOString()}`;
+    log(`resumed run ${runId} from ${saved.dir} (epoch ${startEpoch}/${config.epochs}, step ${globalStep})`);
+  } else if (saved) {
+    throw new UserError(`--run-id: run '${runId}' already has a checkpoint (${saved.dir}); add --resume to continue it or pick another --run-id`);
+  }
+  record.epochs = recordEpochs(epochs);
+  let recordPath = saveRunRecord(record, resultsDir);
+
+  const paramNames = Object.keys(model.params);
+  const varList = paramNames.map((n) => model.params[n]!);
+  const nameOfVar = new Map(varList.map((v, i) => [v.name, paramNames[i]!]));
+  const totalSteps = stepsPerEpoch * config.epochs;
+  const processStart = performance.now();
+  let processImages = 0;
+
+  const fail = (message: string, cause: 'diverged' | 'aborted'): never => {
+    record = finishRunRecord({ ...record, epochs: recordEpochs(epochs), notes: [record.notes, message].filter(Boolean).join('; ') }, { trainSeconds }, 'failed');
+    recordPath = saveRunRecord(record, resultsDir);
+    if (cause === 'diverged') throw new TrainingDivergedError(message);
+    throw new UserError(message);
+  };
+
+  for (let epoch = startEpoch; epoch < config.epochs; epoch++) {
+    const epochStart = performance.now();
+    const order = rng.shuffle(Uint32Array.from({ length: train.n }, (_, i) => i)) as Uint32Array;
+    let lossSum = 0, normSum = 0, seen = 0, lr = 0;
+    for (let i = 0; i < stepsPerEpoch; i++) {
+      if (hooks.signal?.aborted) fail(`interrupted in epoch ${epoch + 1} at step ${globalStep}; continue with --resume --run-id ${runId}`, 'aborted');
+      const idx = order.subarray(i * config.batchSize, Math.min(train.n, (i + 1) * config.batchSize));
+      const batch = trainBatch(train, idx, config.augment, rng);
+      lr = schedule.forStep(epoch, i, stepsPerEpoch);
+      const x = tf.tensor4d(batch.x, [batch.n, train.height, train.width, 3]);
+      const y = tf.tensor2d(batch.y, [batch.n, train.classes.length]);
+      const { value, grads: byVar } = tf.variableGrads(() => softTargetCrossEntropy(model.apply(x, { training: true }), y), varList);
+      x.dispose();
+      y.dispose();
+      const loss = value.dataSync()[0]!;
+      value.dispose();
+      let grads: Record<string, tf.Tensor> = {};
+      for (const [vn, g] of Object.entries(byVar)) grads[nameOfVar.get(vn)!] = g;
+      const norms = gradNorms(grads);
+      const badGrad = firstNonFinite(norms.squared);
+      if (!Number.isFinite(loss) || badGrad >= 0) {
+        tf.dispose(grads);
+        // A non-finite parameter (e.g. loaded or from the previous step) poisons every gradient; name it rather than the first gradient.
+        const badValue = firstNonFinite(paramSums(varList));
+        const where = badValue >= 0 ? `values in '${paramNames[badValue]}'` : badGrad >= 0 ? `gradient of '${norms.names[badGrad]}'` : 'loss';
+        fail(`training diverged at step ${globalStep + 1} (epoch ${epoch + 1}): non-finite ${where} (loss ${loss}, lr ${lr.toPrecision(3)}); try a lower --lr-max or --clip-norm`, 'diverged');
+      }
+      if (config.clipNorm > 0) grads = clipGradsByGlobalNorm(grads, config.clipNorm, norms.total);
+      opt.apply(grads, lr);
+      tf.dispose(grads);
+      globalStep++;
+      // One reduction per parameter, read back together: the first parameter whose values turned NaN/Inf.
+      const badParam = firstNonFinite(paramSums(varList));
+      if (badParam >= 0) fail(`training diverged at step ${globalStep} (epoch ${epoch + 1}): non-finite values in '${paramNames[badParam]}' after the update (lr ${lr.toPrecision(3)}); try a lower --lr-max or --clip-norm`, 'diverged');
+
+      lossSum += loss * batch.n;
+      normSum += norms.total;
+      seen += batch.n;
+      processImages += batch.n;
+      if (hooks.onProgress) {
+        const imgPerSec = processImages / ((performance.now() - processStart) / 1000);
+        const stepsLeft = totalSteps - globalStep;
+        hooks.onProgress({ epoch, epochs: config.epochs, step: i + 1, stepsPerEpoch, globalStep, totalSteps, loss: lossSum / seen, lr, imgPerSec, etaSec: (stepsLeft * config.batchSize) / imgPerSec });
+      }
+    }
+    const trainSec = (performance.now() - epochStart) / 1000;
+    const ev = config.evaluate ? evaluate(model, test, config.evalBatchSize) : null;
+    const seconds = (performance.now() - epochStart) / 1000;
+    trainSeconds += seconds;
+    const m: EpochMetrics = {
+      epoch: epoch + 1, lr, trainLoss: lossSum / seen, testLoss: ev?.loss ?? null, testAcc: ev?.acc ?? null,
+      gradNorm: normSum / stepsPerEpoch, seconds, imgPerSec: seen / trainSec,
+    };
+    epochs.push(m);
+    if (config.run.checkpoint) {
+      saveCheckpoint(ckptDir, { runId, recipe: recipe as unknown as Record<string, unknown>, epoch: epoch + 1, step: globalStep, rngState: rng.getState(), epochs, trainSeconds }, collectTensors(model, opt));
+    }
+    record = { ...record, epochs: recordEpochs(epochs) };
+    recordPath = saveRunRecord(record, resultsDir);
+    hooks.onEpoch?.(m, record);
+  }
+
+  const accs = epochs.map((e) => e.testAcc).filter((a): a is number => a !== null);
+  const best = accs.length ? Math.max(...accs) : null;
+  const last = epochs[epochs.length - 1];
+  record = finishRunRecord({ ...record, epochs: recordEpochs(epochs) }, {
+    testAcc: last?.testAcc ?? null,
+    testLoss: last?.testLoss ?? null,
+    bestTestAcc: best,
+    bestEpoch: best === null ? null : epochs.find((e) => e.testAcc === best)!.epoch,
+    trainLoss: last?.trainLoss ?? null,
+    trainSeconds,
+    imgPerSec: epochs.length ? epochs.reduce((s, e) => s + e.imgPerSec, 0) / epochs.length : null,
+    steps: globalStep,
+    params: paramCount(config.model),
+  });
+  recordPath = saveRunRecord(record, resultsDir);
+  opt.dispose();
+  return { record, recordPath, model, epochs };
+}

@@ -1,0 +1,162 @@
+// Resumable training on a tiny model (dim 8, depth 1, k3, p2) and tiny synthetic 8x8 data, with every augmentation on:
+// 2 epochs straight must equal 1 epoch + interrupt + resume 1 epoch, bit for bit (weights and metrics).
+// Also: a changed recipe is refused naming the key, a damaged checkpoint gives a clear error, and a NaN stops
+// training with the step and the parameter.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, writeFileSync, rmSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import * as tf from '@tensorflow/tfjs';
+import { createRng } from '../lib/rng.ts';
+import { resolveConfig } from '../lib/models/convmixer.ts';
+import { readSafetensors, writeSafetensors } from '../lib/models/safetensors.ts';
+import type { ImageDataset } from '../lib/data/cifar10.ts';
+import { buildRecipe, type TrainConfig } from '../lib/train/config.ts';
+import { trainRun, TrainingDivergedError } from '../lib/train/loop.ts';
+import { UserError } from '../lib/errors.ts';
+
+await tf.setBackend('cpu');
+
+const CLASSES = ['c0', 'c1', 'c2', 'c3', 'c4', 'c5', 'c6', 'c7', 'c8', 'c9'];
+
+/** n images of 8x8: class c is a noisy colour gradient whose direction and tint depend on c, so a model can learn it. */
+function synthetic(n: number, seed: number, name: string): ImageDataset {
+  const rng = createRng(seed);
+  const images = new Uint8Array(n * 8 * 8 * 3);
+  const labels = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    const c = i % 10;
+    labels[i] = c;
+    for (let y = 0; y < 8; y++) for (let x = 0; x < 8; x++) for (let ch = 0; ch < 3; ch++) {
+      const base = ((c + ch) % 3) * 60 + (c < 5 ? x : y) * 12 + rng.int(40);
+      images[((i * 8 + y) * 8 + x) * 3 + ch] = Math.min(255, base);
+    }
+  }
+  return { name, images, labels, n, height: 8, width: 8, classes: CLASSES };
+}
+
+const data = { train: synthetic(40, 1, 'synthetic-train'), test: synthetic(20, 2, 'synthetic-test') };
+
+function tinyConfig(runId: string, extra: Partial<TrainConfig> = {}): TrainConfig {
+  // Smoke profile's augmentations (random-resized crop, flip, RandAugment, jitter, mixup/CutMix, smoothing, erasing) stay on,
+  // so the resumed run must restore the augmentation rng state too.
+  const recipe = buildRecipe('smoke', {
+    model: resolveConfig({ dim: 8, depth: 1, kernelSize: 3, patchSize: 2, numClasses: 10 }), modelName: null,
+    epochs: 2, batchSize: 16, evalBatchSize: 20, trainSubset: 0, testSubset: 0, lrMax: 0.01, experiment: 'test-resume',
+  });
+  return { ...recipe, ...extra, run: { runId, resume: false, backend: 'cpu', explicit: [], checkpoint: true, ...(extra.run ?? {}) } };
+}
+
+function dirs(): { resultsDir: string; checkpointRoot: string } {
+  const root = mkdtempSync(join(tmpdir(), 'convmixer-train-'));
+  return { resultsDir: join(root, 'results'), checkpointRoot: join(root, 'checkpoints') };
+}
+
+const weights = (m: { params: Record<string, tf.Variable>; buffers: Record<string, tf.Variable> }): Record<string, number[]> =>
+  Object.fromEntries([...Object.entries(m.params), ...Object.entries(m.buffers)].map(([k, v]) => [k, Array.from(v.dataSync())]));
+const stripTimes = (epochs: Record<string, unknown>[]): Record<string, unknown>[] => epochs.map(({ seconds: _s, imgPerSec: _i, ...rest }) => rest);
+
+test('resume: 2 epochs straight == 1 epoch, interrupt, resume 1 epoch (weights, buffers and metrics identical)', async () => {
+  const d1 = dirs();
+  const straight = await trainRun(tinyConfig('straight'), { ...d1, data });
+  assert.equal(straight.record.status, 'finished');
+  assert.equal(straight.epochs.length, 2);
+  assert.ok(straight.epochs.every((e) => Number.isFinite(e.trainLoss) && e.testAcc !== null));
+
+  const d2 = dirs();
+  const abort = new AbortController();
+  await assert.rejects(
+    trainRun(tinyConfig('split'), { ...d2, data, signal: abort.signal, onEpoch: (e) => { if (e.epoch === 1) abort.abort(); } }),
+    (err: Error) => err instanceof UserError && /interrupted in epoch 2 at step 3; continue with --resume --run-id split/.test(err.message),
+  );
+  const partial = JSON.parse(readFileSync(join(d2.resultsDir, 'split.json'), 'utf8'));
+  assert.equal(partial.status, 'failed');
+  assert.equal(partial.epochs.length, 1);
+
+  const resumed = await trainRun(tinyConfig('split', { run: { runId: 'split', resume: true, backend: 'cpu', explicit: [], checkpoint: true } }), { ...d2, data });
+  assert.equal(resumed.record.status, 'finished');
+  assert.deepEqual(weights(resumed.model), weights(straight.model));
+  assert.deepEqual(stripTimes(resumed.epochs), stripTimes(straight.epochs));
+  assert.equal(resumed.record.metrics['testAcc'], straight.record.metrics['testAcc']);
+  assert.equal(resumed.record.metrics['steps'], 6);
+  assert.match(resumed.record.notes ?? '', /resumed at epoch 1 \(step 3\)/);
+  // Only the newest checkpoint folder is kept.
+  assert.deepEqual(readdirSync(join(d2.checkpointRoot, 'split')).sort(), ['LATEST', 'epoch-0002']);
+
+  // Starting a run whose id already has a checkpoint, without --resume, is refused.
+  await assert.rejects(trainRun(tinyConfig('split'), { ...d2, data }), /already has a checkpoint .*add --resume/);
+  straight.model.dispose();
+  resumed.model.dispose();
+});
+
+test('resume: a changed recipe is refused with one line naming the key and flag', async () => {
+  const d = dirs();
+  const abort = new AbortController();
+  await assert.rejects(trainRun(tinyConfig('cfg'), { ...d, data, signal: abort.signal, onEpoch: () => abort.abort() }));
+  const changed = tinyConfig('cfg', { lrMax: 0.02, run: { runId: 'cfg', resume: true, backend: 'cpu', explicit: [], checkpoint: true } });
+  await assert.rejects(trainRun(changed, { ...d, data }), (err: Error) => {
+    assert.ok(err instanceof UserError);
+    assert.equal(err.message, `--resume: 'lrMax' (--lr-max) differs from the checkpoint: saved 0.01, now 0.02`);
+    return true;
+  });
+  const noCkpt = tinyConfig('nothing-here', { run: { runId: 'nothing-here', resume: true, backend: 'cpu', explicit: [], checkpoint: true } });
+  await assert.rejects(trainRun(noCkpt, { ...d, data }), /--resume: run 'nothing-here' has no checkpoint/);
+});
+
+test('checkpoint: a truncated tensor file or broken manifest gives a clear one-line error', async () => {
+  const d = dirs();
+  const abort = new AbortController();
+  await assert.rejects(trainRun(tinyConfig('bad'), { ...d, data, signal: abort.signal, onEpoch: () => abort.abort() }));
+  const ckpt = join(d.checkpointRoot, 'bad', 'epoch-0001');
+  const resume = tinyConfig('bad', { run: { runId: 'bad', resume: true, backend: 'cpu', explicit: [], checkpoint: true } });
+  const tensors = readFileSync(join(ckpt, 'state.safetensors'));
+  writeFileSync(join(ckpt, 'state.safetensors'), tensors.subarray(0, tensors.length - 100));
+  await assert.rejects(trainRun(resume, { ...d, data }), (err: Error) => {
+    assert.ok(err instanceof UserError);
+    assert.match(err.message, /^checkpoint .*epoch-0001 is damaged: state\.safetensors does not match the sha256 in state\.json/);
+    assert.ok(!err.message.includes('\n'));
+    return true;
+  });
+  writeFileSync(join(ckpt, 'state.safetensors'), tensors);
+  const manifest = readFileSync(join(ckpt, 'state.json'), 'utf8');
+  writeFileSync(join(ckpt, 'state.json'), manifest.slice(0, 50));
+  await assert.rejects(trainRun(resume, { ...d, data }), /is damaged: state\.json unreadable \(not JSON\)/);
+  rmSync(join(ckpt, 'state.json'));
+  await assert.rejects(trainRun(resume, { ...d, data }), /is damaged: state\.json unreadable \(ENOENT\)/);
+});
+
+test('NaN guard: a NaN injected into a parameter stops training, naming the step and the parameter', async () => {
+  const d = dirs();
+  const abort = new AbortController();
+  await assert.rejects(trainRun(tinyConfig('nan'), { ...d, data, signal: abort.signal, onEpoch: () => abort.abort() }));
+  // Poison one weight of the pointwise conv in the saved checkpoint (and re-sign it so it loads).
+  const ckpt = join(d.checkpointRoot, 'nan', 'epoch-0001');
+  const stored = readSafetensors(join(ckpt, 'state.safetensors'));
+  stored['param.blocks.0.1.weight']!.data[5] = NaN;
+  writeSafetensors(join(ckpt, 'state.safetensors'), stored);
+  const manifest = JSON.parse(readFileSync(join(ckpt, 'state.json'), 'utf8'));
+  manifest.tensorsSha256 = createHash('sha256').update(readFileSync(join(ckpt, 'state.safetensors'))).digest('hex');
+  writeFileSync(join(ckpt, 'state.json'), JSON.stringify(manifest));
+  const resume = tinyConfig('nan', { run: { runId: 'nan', resume: true, backend: 'cpu', explicit: [], checkpoint: true } });
+  await assert.rejects(trainRun(resume, { ...d, data }), (err: Error) => {
+    assert.ok(err instanceof TrainingDivergedError);
+    assert.match(err.message, /^training diverged at step 4 \(epoch 2\): non-finite values in 'blocks\.0\.1\.weight'/);
+    return true;
+  });
+  const rec = JSON.parse(readFileSync(join(d.resultsDir, 'nan.json'), 'utf8'));
+  assert.equal(rec.status, 'failed');
+  assert.match(rec.notes, /non-finite values in 'blocks\.0\.1\.weight'/);
+});
+
+test('NaN guard: a huge learning rate overflows and is caught at the first bad step', async () => {
+  const d = dirs();
+  // lr 1e30 with eps 1e-8: the first AdamW step moves weights by ~1e30, the next forward pass overflows to Inf/NaN.
+  const cfg = tinyConfig('huge', { lrMax: 1e30 } as Partial<TrainConfig>);
+  await assert.rejects(trainRun({ ...cfg, clipNorm: 0 }, { ...d, data }), (err: Error) => {
+    assert.ok(err instanceof TrainingDivergedError, String(err));
+    assert.match(err.message, /^training diverged at step \d+ \(epoch 1\): non-finite (values in|gradient of) '[a-z0-9_.]+'/);
+    return true;
+  });
+});
