@@ -64,6 +64,10 @@ test('rotate by 90 degrees turns a known 3x3 image counter-clockwise (PIL conven
   // translate x by one pixel: output(x) = input(x + 1); the uncovered column gets round(255 * CIFAR10_MEAN)
   affine(src, dst, 3, 3, [1, 0, 1, 0, 1, 0]);
   assert.deepEqual(Array.from(dst.subarray(0, 9)), [1, 1, 1, 2, 2, 2, 125, 123, 114]);
+  // half-pixel shift samples between pixel centers; PIL truncates: (0+1)/2 -> 0, (1+11)/2 -> 6
+  const row = gray(1, 3, (_y, x) => [0, 1, 11][x]!), out = new Uint8Array(9);
+  affine(row, out, 1, 3, [1, 0, 0.5, 0, 1, 0]);
+  assert.deepEqual(channel0(out), [0, 6, 125]);
 });
 
 test('autocontrast stretches [50, 100] to [0, 255]; equalize maps a 3-level histogram as PIL does', () => {

@@ -70,7 +70,11 @@ export function hflip(src: Uint8Array, dst: Uint8Array, h: number, w: number): v
   }
 }
 
-/** Crop (top, left, ch, cw) resized bilinearly to h x w (pixel centers aligned, edges clamped, as PIL upsamples). */
+/**
+ * Crop (top, left, ch, cw) resized bilinearly to h x w (pixel centers aligned, edges clamped, rounded), which is
+ * what PIL's triangle-filter resample computes when upsampling, up to PIL's intermediate rounding between its
+ * horizontal and vertical passes (at most one gray level).
+ */
 export function resizedCrop(src: Uint8Array, dst: Uint8Array, h: number, w: number, top: number, left: number, ch: number, cw: number): void {
   const sy = ch / h, sx = cw / w;
   for (let y = 0; y < h; y++) {
@@ -93,7 +97,9 @@ export function resizedCrop(src: Uint8Array, dst: Uint8Array, h: number, w: numb
 
 /**
  * PIL's Image.transform(AFFINE, (a,b,c,d,e,f)) with bilinear sampling: output pixel (x, y) samples the input at
- * (a*(x+.5) + b*(y+.5) + c, d*(x+.5) + e*(y+.5) + f); samples outside the image get the fill color.
+ * (a*(x+.5) + b*(y+.5) + c, d*(x+.5) + e*(y+.5) + f); samples outside the image get the fill color, neighbours
+ * past the border are clamped, and the result is truncated (Pillow's Geometry.c bilinear_filter32RGB).
+ * timm picks bilinear or bicubic at random per op; this uses bilinear always.
  */
 export function affine(src: Uint8Array, dst: Uint8Array, h: number, w: number, m: readonly number[], fill: readonly number[] = FILL): void {
   const [a, b, c, d, e, f] = m as [number, number, number, number, number, number];
@@ -109,7 +115,7 @@ export function affine(src: Uint8Array, dst: Uint8Array, h: number, w: number, m
         const p = src[(ya * w + xa) * 3 + ch]!, q = src[(ya * w + xb) * 3 + ch]!;
         const r = src[(yb * w + xa) * 3 + ch]!, s = src[(yb * w + xb) * 3 + ch]!;
         const top = p + (q - p) * dx, bot = r + (s - r) * dx;
-        dst[o + ch] = clip8(Math.round(top + (bot - top) * dy));
+        dst[o + ch] = Math.trunc(top + (bot - top) * dy); // PIL casts to UINT8 (truncates)
       }
     }
   }
