@@ -29,12 +29,15 @@ test('ops: GELU is the exact erf form (torch F.gelu values), not the tanh approx
   assert.ok(Math.abs(y[8]! - tanh[8]!) > 4e-4); // at x = 2.5 the two forms differ by 4.4e-4
 });
 
-test("ops: depthwise 'same' with an even kernel pads like PyTorch padding='same' (k=4: 1 before, 2 after)", () => {
-  // torch 1.13: F.conv2d(x, w, padding='same') with x = (arange(25) % 7) - 3 as 1x1x5x5, w = (arange(16) % 5) - 2 as 1x1x4x4
-  const x = Array.from({ length: 25 }, (_, i) => (i % 7) - 3);
-  const w = Array.from({ length: 16 }, (_, i) => (i % 5) - 2);
-  const torch = [7, 14, 14, -11, -9, -13, 1, 20, 20, -4, -7, -23, -18, 6, 22, 21, 2, -15, -15, -6, -1, 20, 3, -3, -6];
-  const y = tf.tidy(() => tf.depthwiseConv2d(tf.tensor4d(x, [1, 5, 5, 1]), tf.tensor4d(w, [4, 4, 1, 1]), 1, 'same').dataSync());
+test("ops: depthwise 'same' with an even kernel pads like PyTorch padding='same' (k=8: 3 before, 4 after, as Table 4 uses)", () => {
+  // torch 1.13: F.conv2d(x, w, padding='same') with x = (arange(81) % 7) - 3 as 1x1x9x9, w = (arange(64) % 5) - 2 as 1x1x8x8.
+  // (Padding 4 before / 3 after would differ by up to 53 here, so this pins the side that gets the extra row/column.)
+  const x = Array.from({ length: 81 }, (_, i) => (i % 7) - 3);
+  const w = Array.from({ length: 64 }, (_, i) => (i % 5) - 2);
+  const torch = [0, 0, -4, -21, 14, 14, -10, -14, -4, -21, -17, 22, 16, -12, -18, 20, 21, -13, 21, 26, -20, -3, 12, 10, -24, -19, 28,
+    -19, -2, 8, 2, -28, 18, 32, -9, -26, 16, -25, -27, 26, 31, -19, -35, 5, 30, -19, 35, 20, -22, -10, 15, 26, -16, -18, 2, -16, -1,
+    10, -7, -27, 6, 24, 4, 14, 3, -18, -15, 27, 31, -18, -28, -4, -17, -9, 30, 9, -22, -15, 8, 19, -9];
+  const y = tf.tidy(() => tf.depthwiseConv2d(tf.tensor4d(x, [1, 9, 9, 1]), tf.tensor4d(w, [8, 8, 1, 1]), 1, 'same').dataSync());
   assert.deepEqual(Array.from(y), torch);
 });
 
@@ -58,12 +61,17 @@ test('model: same seed gives identical weights and outputs; init is PyTorch defa
 
 test('model: variable input size; output is [batch, classes]; stem floors like PyTorch', () => {
   const m = createModel({ dim: 8, depth: 1, kernelSize: 5, patchSize: 2, numClasses: 3 });
-  for (const [h, w] of [[32, 32], [40, 24], [33, 17]] as const) {
-    const x = tf.ones([2, h, w, 3]) as tf.Tensor4D;
-    const y = m.apply(x);
+  for (const [h, w] of [[32, 32], [40, 24]] as const) {
+    const y = tf.tidy(() => m.apply(tf.ones([2, h, w, 3]) as tf.Tensor4D));
     assert.deepEqual(y.shape, [2, 3]);
-    tf.dispose([x, y]);
+    y.dispose();
   }
+  // PyTorch's strided conv drops the last row/column that does not fill a patch: 33x17 acts as its 32x16 crop.
+  const [odd, crop] = tf.tidy(() => {
+    const x = tf.randomNormal([1, 33, 17, 3], 0, 1, 'float32', 8) as tf.Tensor4D;
+    return [m.apply(x).dataSync(), m.apply(tf.slice(x, [0, 0, 0, 0], [1, 32, 16, 3])).dataSync()];
+  });
+  assert.deepEqual(odd, crop);
   m.dispose();
 });
 
