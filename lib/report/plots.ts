@@ -4,6 +4,7 @@
 // their <head>; in an interactive Jupyter session the first figure inlines the bundle once (there is no stable
 // URL Jupyter would serve it from). Headless runs (the executor sets CONVMIXER_NOTEBOOK_HEADLESS) never inline it,
 // so stored notebooks stay small.
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 
@@ -41,9 +42,10 @@ function scriptSafeJson(value: unknown): string {
  */
 export function figureHtml(fig: Figure, opts: { id?: string; height?: number; inlineBundle?: boolean } = {}): string {
   figureCounter += 1;
-  const id = opts.id ?? `fig-${process.pid.toString(36)}-${figureCounter}`;
   const height = opts.height ?? 360;
   const layout = { height, margin: { l: 60, r: 20, t: 40, b: 50 }, hovermode: 'closest', ...fig.layout };
+  // Deterministic ids (content hash + counter) keep re-executed notebooks diff-stable.
+  const id = opts.id ?? `fig-${createHash('sha1').update(JSON.stringify(fig)).digest('hex').slice(0, 10)}-${figureCounter}`;
   const inline = opts.inlineBundle ?? (!process.env.CONVMIXER_NOTEBOOK_HEADLESS && !bundleInlined);
   let bundle = '';
   if (inline) {
