@@ -1,0 +1,44 @@
+// Runs scripts/bench_torch.py (PyTorch, reference tooling only) for the same model and settings as this engine's
+// benchmark, with the first Python that can import torch: $PYTHON, python3, /usr/bin/python3.
+import { spawnSync } from 'node:child_process';
+import { UserError } from '../errors.ts';
+import type { ConvMixerConfig } from '../models/convmixer.ts';
+import type { BenchMode } from './engine.ts';
+
+export const TORCH_SCRIPT = new URL('../../scripts/bench_torch.py', import.meta.url).pathname;
+
+export interface TorchResult {
+  ms_per_img: number;
+  img_per_s: number;
+  step_ms: number[];
+  peak_rss_mib: number;
+  threads: number;
+  torch: string;
+  python: string;
+}
+
+/** The first candidate interpreter that can `import torch`, or null. */
+export function findTorchPython(candidates = [process.env.PYTHON, 'python3', '/usr/bin/python3']): string | null {
+  for (const py of candidates) {
+    if (!py) continue;
+    const res = spawnSync(py, ['-c', 'import torch'], { stdio: 'ignore', timeout: 60_000 });
+    if (res.status === 0) return py;
+  }
+  return null;
+}
+
+export function benchTorch(o: { config: ConvMixerConfig; mode: BenchMode; batch: number; imageSize: number; steps: number; warmup: number; threads: number; seed: number }): TorchResult {
+  const python = findTorchPython();
+  if (!python) throw new UserError('--vs torch: no Python with PyTorch found (tried $PYTHON, python3, /usr/bin/python3)');
+  const c = o.config;
+  if (c.norm !== 'batchnorm' || !c.residualDepthwise || c.residualPointwise || c.inChannels !== 3) {
+    throw new UserError('--vs torch: the PyTorch reference is the paper\'s Appendix D model (BatchNorm, residual around the depthwise part only, 3 input channels)');
+  }
+  const args = [TORCH_SCRIPT, '--mode', o.mode, '--dim', String(c.dim), '--depth', String(c.depth), '--kernel', String(c.kernelSize),
+    '--patch', String(c.patchSize), '--classes', String(c.numClasses), '--activation', c.activation, '--batch', String(o.batch),
+    '--image-size', String(o.imageSize), '--steps', String(o.steps), '--warmup', String(o.warmup), '--threads', String(o.threads), '--seed', String(o.seed)];
+  const res = spawnSync(python, args, { encoding: 'utf8', maxBuffer: 16 << 20 });
+  if (res.status !== 0) throw new Error(`bench_torch.py failed (exit ${res.status ?? res.error}): ${(res.stderr || '').trim().split('\n').slice(-3).join(' | ')}`);
+  const lastLine = res.stdout.trim().split('\n').pop() ?? '';
+  return { ...(JSON.parse(lastLine) as Omit<TorchResult, 'python'>), python };
+}

@@ -1,0 +1,115 @@
+// `convmixer bench train|infer`: images per second of this engine for one ConvMixer, optionally next to PyTorch
+// (same model, batch, image size and threads, run in the same invocation), with the peak memory of each side.
+// Writes a run record (kind 'bench') so the numbers shown anywhere else come from a recorded run.
+import type { Command } from './main.ts';
+import { numberFlag, parseFlags } from './args.ts';
+import { MODEL_FLAGS, MODEL_FLAGS_HELP, configFromFlags, describeConfig, type ModelFlagValues } from './modelFlags.ts';
+import { UserError } from '../errors.ts';
+import { BACKEND_CHOICES, initBackend } from '../backend/index.ts';
+import { benchSteps, profileStep, type BenchMode, type BenchResult } from '../bench/engine.ts';
+import { benchTorch, type TorchResult } from '../bench/torch.ts';
+import { finishRunRecord, newRunRecord, saveRunRecord } from '../runRecord.ts';
+
+const HELP = `usage: convmixer bench train|infer [--model NAME | --dim D --depth N --kernel K --patch P --classes C]
+                       [--batch 16] [--image-size 32] [--steps 5] [--warmup 2] [--threads N] [--vs torch]
+                       [--backend ${BACKEND_CHOICES.join('|')}] [--profile] [--json] [--seed 0]
+
+Times training steps (forward in training mode + softmax cross-entropy + backward + SGD update) or inference
+steps (forward, eval mode) on random images, and prints ms/img and img/s. Writes a run record (kind 'bench').
+
+${MODEL_FLAGS_HELP}
+  --batch B               images per step (default 16)
+  --image-size S          square input size in pixels (default 32)
+  --steps N --warmup W    timed steps (default 5) after untimed warm-up steps (default 2)
+  --threads N             threads of the native engine and of PyTorch (default: CONVMIXER_THREADS or all cores)
+  --vs torch              also run the same benchmark in PyTorch (scripts/bench_torch.py) and print the ratio
+  --backend X             tfjs backend (default: CONVMIXER_BACKEND or auto)
+  --profile               also print the kernels that take the time in one step (tf.profile)
+  --json                  print one JSON object: ms_per_img, img_per_s, peak_rss_mib (and torch_ms_per_img,
+                          torch_peak_rss_mib, ratio = ms_per_img / torch_ms_per_img with --vs torch)
+
+example: convmixer bench train --dim 256 --depth 8 --kernel 9 --patch 1 --classes 10 --vs torch`;
+
+interface BenchFlags extends ModelFlagValues {
+  batch?: string; 'image-size'?: string; steps?: string; warmup?: string; threads?: string; vs?: string;
+  backend?: string; profile?: boolean; json?: boolean; seed?: string;
+}
+
+const f2 = (v: number): string => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
+
+export const command: Command = {
+  summary: 'train/infer speed of this engine, optionally vs PyTorch',
+  async run(argv) {
+    const { values, positionals, help } = parseFlags<BenchFlags>(argv, {
+      ...MODEL_FLAGS, batch: { type: 'string' }, 'image-size': { type: 'string' }, steps: { type: 'string' }, warmup: { type: 'string' },
+      threads: { type: 'string' }, vs: { type: 'string' }, backend: { type: 'string' }, profile: { type: 'boolean' }, json: { type: 'boolean' },
+      seed: { type: 'string' },
+    }, true);
+    if (help) {
+      console.log(HELP);
+      return 0;
+    }
+    if (positionals.length !== 1 || (positionals[0] !== 'train' && positionals[0] !== 'infer')) {
+      throw new UserError(`expected one mode, train or infer, got '${positionals.join(' ')}'`);
+    }
+    const mode = positionals[0] as BenchMode;
+    if (values.vs !== undefined && values.vs !== 'torch') throw new UserError(`--vs: expected 'torch', got '${values.vs}'`);
+    const config = configFromFlags(values);
+    const batch = numberFlag('batch', values.batch, { int: true, min: 1 }) ?? 16;
+    const imageSize = numberFlag('image-size', values['image-size'], { int: true, min: config.patchSize }) ?? 32;
+    const steps = numberFlag('steps', values.steps, { int: true, min: 1 }) ?? 5;
+    const warmup = numberFlag('warmup', values.warmup, { int: true, min: 0 }) ?? 2;
+    const threads = numberFlag('threads', values.threads, { int: true, min: 1, max: 256 });
+    const seed = numberFlag('seed', values.seed, { int: true, min: 0 }) ?? 0;
+
+    const backend = await initBackend(values.backend, { threads });
+    const effectiveThreads = threads ?? (Number(process.env.CONVMIXER_THREADS) || (await import('node:os')).availableParallelism());
+    const settings = { mode, batch, imageSize, steps, warmup, threads: effectiveThreads, seed };
+    let record = newRunRecord({ kind: 'bench', experiment: 'bench', profile: 'quick', seed, config: { model: config, ...settings, vs: values.vs ?? null }, backend: backend.description });
+    const log = (s: string): void => {
+      if (!values.json) console.log(s);
+    };
+    log(`${describeConfig(config, values.model)}`);
+    log(`${mode}, batch ${batch}, ${imageSize}x${imageSize}, ${steps} timed steps after ${warmup} warm-up, backend ${backend.description}`);
+
+    let ours: BenchResult;
+    let torch: TorchResult | null = null;
+    try {
+      ours = benchSteps({ config, mode, batch, imageSize, steps, warmup, seed });
+      log(`this engine: ${f2(ours.msPerImg)} ms/img, ${f2(ours.imgPerSec)} img/s, peak RSS ${ours.peakRssMiB.toFixed(0)} MiB`);
+      if (values.vs === 'torch') {
+        torch = benchTorch({ config, mode, batch, imageSize, steps, warmup, threads: effectiveThreads, seed });
+        log(`PyTorch ${torch.torch} (${torch.threads} threads): ${f2(torch.ms_per_img)} ms/img, ${f2(torch.img_per_s)} img/s, peak RSS ${torch.peak_rss_mib.toFixed(0)} MiB`);
+        log(`ratio (this engine / PyTorch ms per image): ${(ours.msPerImg / torch.ms_per_img).toFixed(2)}x; memory ratio ${(ours.peakRssMiB / torch.peak_rss_mib).toFixed(2)}x`);
+      }
+    } catch (err) {
+      saveRunRecord(finishRunRecord(record, { error: (err as Error).message.split('\n')[0]! }, 'failed'));
+      throw err;
+    }
+
+    const metrics: Record<string, number | string | null> = {
+      msPerImg: ours.msPerImg, imgPerSec: ours.imgPerSec, peakRssMiB: ours.peakRssMiB, stepMsMin: Math.min(...ours.stepMs),
+      torchMsPerImg: torch?.ms_per_img ?? null, torchPeakRssMiB: torch?.peak_rss_mib ?? null, torchVersion: torch?.torch ?? null,
+      ratio: torch ? ours.msPerImg / torch.ms_per_img : null, memoryRatio: torch ? ours.peakRssMiB / torch.peak_rss_mib : null,
+    };
+    record = finishRunRecord(record, metrics);
+    const path = saveRunRecord(record);
+
+    if (values.profile) {
+      const prof = await profileStep({ config, mode, batch, imageSize, steps: 1, warmup: 1, seed });
+      log(`\nkernels in one ${mode} step (tf.profile, ${f2(prof.totalMs)} ms of kernel time):`);
+      for (const k of prof.kernels.slice(0, 15)) log(`  ${k.name.padEnd(38)} ${f2(k.ms).padStart(8)} ms  ${((100 * k.ms) / prof.totalMs).toFixed(1).padStart(5)}%  ${k.calls} calls`);
+    }
+    if (values.json) {
+      console.log(JSON.stringify({
+        mode, model: config, batch, image_size: imageSize, steps, warmup, threads: effectiveThreads, backend: backend.description,
+        ms_per_img: ours.msPerImg, img_per_s: ours.imgPerSec, peak_rss_mib: ours.peakRssMiB,
+        ...(torch ? { torch_ms_per_img: torch.ms_per_img, torch_img_per_s: torch.img_per_s, torch_peak_rss_mib: torch.peak_rss_mib, torch_version: torch.torch, ratio: ours.msPerImg / torch.ms_per_img, memory_ratio: ours.peakRssMiB / torch.peak_rss_mib } : {}),
+        record: path,
+      }));
+    } else {
+      log(`run record: ${path}`);
+    }
+    return 0;
+  },
+};
