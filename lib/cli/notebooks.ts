@@ -21,6 +21,8 @@ their outputs in the .ipynb and stops at the first failing cell (exit 1, naming 
 export interface RunManyOptions {
   params: Record<string, ParamValue>;
   cellTimeoutMs?: number;
+  /** Pass each notebook only the overrides it declares, with no error for a name none declares (the report's knobs). */
+  allowUnused?: boolean;
   log?: (line: string) => void;
 }
 
@@ -29,12 +31,12 @@ export async function runNotebooks(paths: string[], opts: RunManyOptions): Promi
   const log = opts.log ?? ((l: string) => console.error(l));
   const declaredBy = new Map(paths.map((p) => [p, notebookParameters(p)]));
   const unused = Object.keys(opts.params).filter((k) => ![...declaredBy.values()].some((names) => names.includes(k)));
-  if (paths.length > 1 && unused.length > 0) throw new UserError(`no notebook has a parameter '${unused[0]}'`);
+  if (paths.length > 1 && !opts.allowUnused && unused.length > 0) throw new UserError(`no notebook has a parameter '${unused[0]}'`);
   const results: RunResult[] = [];
   for (const path of paths) {
     // Only pass the overrides a notebook declares, so `--profile` applies to all and a knob to the ones that have it.
     const declared = declaredBy.get(path)!;
-    const params = paths.length > 1 ? Object.fromEntries(Object.entries(opts.params).filter(([k]) => declared.includes(k))) : opts.params;
+    const params = paths.length > 1 || opts.allowUnused ? Object.fromEntries(Object.entries(opts.params).filter(([k]) => declared.includes(k))) : opts.params;
     log(`notebooks: running ${relative(process.cwd(), path)}${Object.keys(params).length ? ` with ${JSON.stringify(params)}` : ''}`);
     const res = await runNotebook(path, { params, cellTimeoutMs: opts.cellTimeoutMs });
     results.push(res);

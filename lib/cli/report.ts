@@ -1,0 +1,76 @@
+// `convmixer report` (= `npm run report`): run every notebook at the profile whose run records exist (nothing is
+// retrained unless --rerun), then render reports/index.html; optionally check it in headless Chromium.
+import type { Command } from './main.ts';
+import { parseFlags } from './args.ts';
+import { UserError } from '../errors.ts';
+import { loadRunRecords, PROFILES, type Profile } from '../runRecord.ts';
+import { profileWithRecords } from '../report/overview.ts';
+import { listNotebooks, NOTEBOOKS_DIR, REPORTS_DIR } from '../report/paths.ts';
+import { renderReport } from '../report/render.ts';
+import { runNotebooks } from './notebooks.ts';
+import { join, relative } from 'node:path';
+
+const USAGE = `usage: convmixer report [--profile P] [--rerun] [--no-run] [--check] [--screenshots] [--out DIR]
+
+Runs notebooks/*.ipynb with the tslab kernel at the profile whose run records exist (the most thorough of
+paper > quick > smoke with finished records; --profile to choose) and renders the static HTML report.
+  --profile P     run the notebooks at profile P (${PROFILES.join('|')})
+  --rerun         pass rerun=true to notebooks that declare it (they re-run their experiment)
+  --no-run        only render the notebooks' stored outputs
+  --check         open the rendered report in headless Chromium and fail on console errors / undrawn figures
+  --screenshots   with the check, save a screenshot of every page to reports/screenshots/
+  --out DIR       output folder (default reports/)`;
+
+export const command: Command = {
+  summary: 'run notebooks from shipped run records and render reports/index.html',
+  async run(argv) {
+    const { values, help } = parseFlags<{ profile?: string; rerun?: boolean; 'no-run'?: boolean; check?: boolean; screenshots?: boolean; out?: string }>(argv, {
+      profile: { type: 'string' },
+      rerun: { type: 'boolean' },
+      'no-run': { type: 'boolean' },
+      check: { type: 'boolean' },
+      screenshots: { type: 'boolean' },
+      out: { type: 'string' },
+    });
+    if (help) {
+      console.log(USAGE);
+      return 0;
+    }
+    if (values.profile !== undefined && !(PROFILES as readonly string[]).includes(values.profile)) {
+      throw new UserError(`--profile: expected one of ${PROFILES.join(', ')}, got '${values.profile}'`);
+    }
+    const notebooks = listNotebooks();
+    if (notebooks.length === 0) throw new UserError(`no notebooks in ${NOTEBOOKS_DIR}`);
+    const outDir = values.out ?? REPORTS_DIR;
+    const started = Date.now();
+
+    if (!values['no-run']) {
+      const profile = (values.profile as Profile | undefined) ?? profileWithRecords(loadRunRecords());
+      console.error(`report: profile ${profile}${values.profile ? '' : ' (from the run records present)'}`);
+      const params = { profile, ...(values.rerun ? { rerun: true } : {}) };
+      // A knob no notebook declares (rerun, for notebooks that train nothing) is simply not passed.
+      const results = await runNotebooks(notebooks, { params, allowUnused: true });
+      if (!results.every((r) => r.ok)) {
+        // Render anyway so the failing cell can be read in the report, but exit non-zero.
+        renderReport(notebooks, outDir);
+        console.error(`report: a notebook failed; rendered what there is to ${relative(process.cwd(), join(outDir, 'index.html'))}`);
+        return 1;
+      }
+    }
+    const rendered = renderReport(notebooks, outDir);
+    console.log(`report: ${relative(process.cwd(), rendered.index)} (${rendered.pages.length} notebook pages) in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+
+    if (values.check || values.screenshots) {
+      const { browserProblems, checkReportInBrowser, chromiumAvailable, CHROMIUM_PATH } = await import('../report/browser.ts');
+      if (!chromiumAvailable()) throw new UserError(`--check: no Chromium at ${CHROMIUM_PATH} (install Debian's chromium or set CHROMIUM_PATH)`);
+      const check = await checkReportInBrowser(rendered.index, { screenshotsDir: values.screenshots ? join(outDir, 'screenshots') : undefined });
+      const problems = browserProblems(check);
+      const figures = [check.index, ...check.pages].reduce((n, p) => n + p.figures.length, 0);
+      console.log(`report: browser check: ${check.pages.length} pages reached from the index, ${figures} plotly figures drawn, ${problems.length} problems`);
+      for (const p of problems) console.error(`  ${p}`);
+      if (values.screenshots) console.log(`report: screenshots in ${relative(process.cwd(), join(outDir, 'screenshots'))}/`);
+      if (problems.length > 0) return 1;
+    }
+    return 0;
+  },
+};
