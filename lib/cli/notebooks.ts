@@ -5,7 +5,7 @@ import { numberFlag, parseFlags } from './args.ts';
 import { UserError } from '../errors.ts';
 import { PROFILES } from '../runRecord.ts';
 import { runNotebook, type RunResult } from '../report/executor.ts';
-import { cellSource, declaredParameters, hasTag, parseParamAssignments, readNotebook, type ParamValue } from '../report/notebook.ts';
+import { cellSource, declaredParameters, hasTag, injectParameters, parseParamAssignments, readNotebook, type ParamValue } from '../report/notebook.ts';
 import { findNotebook, listNotebooks } from '../report/paths.ts';
 import { basename, relative } from 'node:path';
 
@@ -32,11 +32,16 @@ export async function runNotebooks(paths: string[], opts: RunManyOptions): Promi
   const declaredBy = new Map(paths.map((p) => [p, notebookParameters(p)]));
   const unused = Object.keys(opts.params).filter((k) => ![...declaredBy.values()].some((names) => names.includes(k)));
   if (paths.length > 1 && !opts.allowUnused && unused.length > 0) throw new UserError(`no notebook has a parameter '${unused[0]}'`);
+  // Only pass the overrides a notebook declares, so `--profile` applies to all and a knob to the ones that have it.
+  const paramsFor = (path: string) => {
+    const declared = declaredBy.get(path)!;
+    return paths.length > 1 || opts.allowUnused ? Object.fromEntries(Object.entries(opts.params).filter(([k]) => declared.includes(k))) : opts.params;
+  };
+  // Check every override against its notebook before any kernel starts.
+  for (const path of paths) injectParameters(readNotebook(path), paramsFor(path), path);
   const results: RunResult[] = [];
   for (const path of paths) {
-    // Only pass the overrides a notebook declares, so `--profile` applies to all and a knob to the ones that have it.
-    const declared = declaredBy.get(path)!;
-    const params = paths.length > 1 || opts.allowUnused ? Object.fromEntries(Object.entries(opts.params).filter(([k]) => declared.includes(k))) : opts.params;
+    const params = paramsFor(path);
     log(`notebooks: running ${relative(process.cwd(), path)}${Object.keys(params).length ? ` with ${JSON.stringify(params)}` : ''}`);
     const res = await runNotebook(path, { params, cellTimeoutMs: opts.cellTimeoutMs });
     results.push(res);

@@ -94,7 +94,8 @@ export function outputHtml(o: NotebookOutput): string {
       return `<pre class="output stream ${o.name}">${escapeHtml(text)}</pre>`;
     }
     case 'error': {
-      const text = stripAnsi([`${o.ename}: ${o.evalue}`, ...(o.traceback ?? [])].join('\n'));
+      // Jupyter tracebacks already start with the message; without one, show 'Name: message'.
+      const text = stripAnsi(o.traceback?.length ? o.traceback.join('\n') : `${o.ename}: ${o.evalue}`);
       return `<pre class="output error">${escapeHtml(text)}</pre>`;
     }
     case 'display_data':

@@ -1,0 +1,98 @@
+// Notebook execution: parameter parsing/injection (unit), a tiny fixture notebook really run through the tslab
+// kernel with overrides, and a deliberately broken notebook making `convmixer notebooks run` fail with the cell number.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { UserError } from '../lib/errors.ts';
+import { runNotebook } from '../lib/report/executor.ts';
+import { cellSource, declaredParameters, injectParameters, parseParamAssignments, readNotebook, type Notebook } from '../lib/report/notebook.ts';
+
+const FIXTURES = new URL('./fixtures/notebooks/', import.meta.url).pathname;
+const ROOT = new URL('..', import.meta.url).pathname;
+
+function scratchCopy(name: string): { dir: string; path: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'convmixer-nb-test-'));
+  const path = join(dir, name);
+  copyFileSync(join(FIXTURES, name), path);
+  return { dir, path };
+}
+
+test('parseParamAssignments: JSON values when they parse, strings otherwise', () => {
+  assert.deepEqual(parseParamAssignments(['profile=quick', 'epochs=3', 'rerun=true', 'lr=1e-3', 'name="a b"', 'list=[1,2]', 'obj={"a":1}', 'empty=']), {
+    profile: 'quick', epochs: 3, rerun: true, lr: 0.001, name: 'a b', list: [1, 2], obj: '{"a":1}', empty: '',
+  });
+  assert.throws(() => parseParamAssignments(['no-equals']), UserError);
+  assert.throws(() => parseParamAssignments(['1x=3']), /identifier/);
+});
+
+test('declaredParameters finds top-level const/let/var names', () => {
+  assert.deepEqual(declaredParameters("const profile: string = 'quick';\nlet n = 2;\n  var x_1 = [];\n// const commented = 1\nfoo(const_like);"), ['profile', 'n', 'x_1']);
+});
+
+test('injectParameters adds one tagged cell after the parameters cell, replacing earlier injections; unknown names fail', () => {
+  const nb = readNotebook(join(FIXTURES, 'tiny.ipynb'));
+  const once = injectParameters(nb, { greeting: 'hey', repeat: 3 });
+  assert.equal(once.cells.length, nb.cells.length + 1);
+  const at = once.cells.findIndex((c) => c.metadata.tags?.includes('parameters'));
+  const injected = once.cells[at + 1]!;
+  assert.deepEqual(injected.metadata.tags, ['injected-parameters']);
+  assert.equal(cellSource(injected), '// Injected parameters\nconst greeting = "hey";\nconst repeat = 3;');
+  const twice = injectParameters(once as Notebook, { repeat: 5 });
+  assert.equal(twice.cells.filter((c) => c.metadata.tags?.includes('injected-parameters')).length, 1);
+  assert.equal(cellSource(twice.cells[at + 1]!), '// Injected parameters\nconst repeat = 5;');
+  assert.equal(injectParameters(once as Notebook, {}).cells.length, nb.cells.length);
+  assert.throws(() => injectParameters(nb, { greting: 'typo' }, 'tiny.ipynb'), /no parameter 'greting'.*greeting, repeat/);
+});
+
+test('runNotebook runs the tiny fixture in the tslab kernel with overrides and stores the outputs', async () => {
+  const { dir, path } = scratchCopy('tiny.ipynb');
+  try {
+    const res = await runNotebook(path, { params: { greeting: 'hey', repeat: 3 } });
+    assert.equal(res.ok, true, res.failure?.message);
+    const nb = readNotebook(path);
+    const outputsOf = (id: string) => nb.cells.find((c) => c.id === id)!.outputs!;
+    // parameters -> injected cell -> computed values: the override reached every later cell.
+    assert.deepEqual(outputsOf('compute'), [{ output_type: 'stream', name: 'stdout', text: 'hey hey hey\n' }]);
+    assert.deepEqual(outputsOf('display'), [{ output_type: 'display_data', data: { 'text/html': '<p id="tiny-out">HEY x 3</p>' }, metadata: {} }]);
+    // tslab sends expression values as stdout, not execute_result.
+    assert.deepEqual(outputsOf('expr'), [{ output_type: 'stream', name: 'stdout', text: '21\n' }]);
+    assert.deepEqual(nb.cells.map((c) => c.execution_count ?? null), [null, 1, 2, 3, 4, 5]);
+    assert.deepEqual((nb.metadata.convmixer as { status: string }).status, 'ok');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('convmixer notebooks run: a broken notebook fails at its cell number, exit 1, earlier outputs kept, later cells not run', () => {
+  const { dir, path } = scratchCopy('broken.ipynb');
+  try {
+    const res = spawnSync(process.execPath, ['bin/convmixer.mjs', 'notebooks', 'run', path], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+    assert.equal(res.status, 1, res.stderr);
+    assert.match(res.stderr, /broken\.ipynb: cell 3 failed \(throw new Error\('deliberately broken cell'\);\)/);
+    assert.match(res.stderr, /Error: deliberately broken cell/);
+    const nb = readNotebook(path);
+    assert.deepEqual(nb.cells[1]!.outputs, [{ output_type: 'stream', name: 'stdout', text: 'first cell ran 42\n' }]);
+    assert.ok(nb.cells[2]!.outputs!.some((o) => o.output_type === 'stream' && o.name === 'stderr' && o.text.includes('deliberately broken cell')));
+    assert.deepEqual(nb.cells[3]!.outputs, []);
+    assert.equal(nb.cells[3]!.execution_count, null);
+    assert.deepEqual(nb.metadata.convmixer && (nb.metadata.convmixer as { failedCell: number }).failedCell, 3);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('convmixer notebooks run: a parameter the notebook lacks is a one-line error (exit 2), nothing executed', () => {
+  const { dir, path } = scratchCopy('tiny.ipynb');
+  try {
+    const before = readFileSync(path, 'utf8');
+    const res = spawnSync(process.execPath, ['bin/convmixer.mjs', 'notebooks', 'run', path, '-p', 'greting=x'], { cwd: ROOT, encoding: 'utf8', timeout: 30_000 });
+    assert.equal(res.status, 2);
+    assert.equal(res.stderr.trim(), "convmixer notebooks: tiny.ipynb: no parameter 'greting' in its parameters cell (it has: greeting, repeat)");
+    assert.equal(readFileSync(path, 'utf8'), before);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
