@@ -11,7 +11,7 @@ import { renderReport, stripAnsi, markdownHtml } from '../lib/report/render.ts';
 import { dataFrameHtml, rowsHtml, rawHtml, badgeHtml, formatValue } from '../lib/report/tables.ts';
 import { figureHtml, lineFigure, plotlyBundlePath } from '../lib/report/plots.ts';
 import { experimentStatus, profileWithRecords, asPercent } from '../lib/report/overview.ts';
-import { paramsTable } from '../lib/report/architecture.ts';
+import { learningCurveFigures, paramsTable } from '../lib/report/architecture.ts';
 import { cellSource, declaredParameters, hasTag, readNotebook } from '../lib/report/notebook.ts';
 import { listNotebooks, REPO_ROOT } from '../lib/report/paths.ts';
 import { PARAM_DISCREPANCIES, TABLE4 } from '../lib/paper/tables.ts';
@@ -132,6 +132,16 @@ test('paramsTable: printed # Params vs Eq. 4 vs built models; exactly the record
   assert.deepEqual([r128.printed, r128.eq4, r128.eq4AsPrinted, r128.status], ['103K', 128 * (4 * (64 + 128 + 6) + 3 + 10 + 3) + 10, '103K', 'matches']);
   const all = paramsTable({ buildLimit: 0 });
   assert.deepEqual(all.filter((r) => r.status === 'discrepancy').map((r) => [r.model, r.printed, r.eq4]).sort(), PARAM_DISCREPANCIES.map((d) => [d.model, d.printed, d.computed]).sort());
+});
+
+test('learningCurveFigures: one trace per run with records, accuracy in percent, missing evaluations as gaps', () => {
+  const run = record({ id: 'demo', experiment: 'cifar10-demo', profile: 'quick', epochs: [{ epoch: 1, trainLoss: 2.1, testAcc: 0.31 }, { epoch: 2, trainLoss: 1.7 }, { epoch: 3, trainLoss: 1.5, testAcc: 0.52 }] });
+  const { accuracy, loss } = learningCurveFigures([run, record({ id: 'empty', epochs: [] })]);
+  assert.equal(accuracy.data.length, 1);
+  assert.equal(accuracy.data[0]!.name, 'demo (quick)');
+  assert.deepEqual(accuracy.data[0]!.x, [1, 2, 3]);
+  assert.deepEqual(accuracy.data[0]!.y.map((v) => (v === null ? null : Math.round(v * 100) / 100)), [31, null, 52]);
+  assert.deepEqual(loss.data[0]!.y, [2.1, 1.7, 1.5]);
 });
 
 test('_quarto.yml parses and renders every shipped notebook with plotly.js bundled locally', () => {

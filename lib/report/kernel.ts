@@ -93,6 +93,9 @@ export async function startKernel(opts: { cwd: string; env?: Record<string, stri
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   // Kernel output outside cells (startup failures, warnings) is kept for error messages.
+  // Never leave an orphaned kernel behind when this process exits early (Ctrl-C, uncaught error).
+  const killOnExit = () => { child.kill('SIGKILL'); };
+  process.once('exit', killOnExit);
   let kernelLog = '';
   const keepLog = (b: Buffer) => { kernelLog = (kernelLog + b.toString()).slice(-4000); };
   child.stdout!.on('data', keepLog);
@@ -226,6 +229,7 @@ export async function startKernel(opts: { cwd: string; env?: Record<string, stri
         });
       }
     }
+    process.removeListener('exit', killOnExit);
     shell.close();
     control.close();
     iopub.close();
