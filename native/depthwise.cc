@@ -32,33 +32,39 @@ inline void TapRange(long out, long stride, long pad, long size, long k, long* l
   if (*hi < *lo) *hi = *lo;
 }
 
+// 8 floats, unaligned loads/stores (GCC/Clang vector extension: AVX/AVX2/AVX-512VL or NEON, whatever -march gives).
+typedef float V8 __attribute__((vector_size(32), aligned(4)));
+constexpr long kVecs = kBlock / 8;
+
 // P output pixels (x columns ox0 .. ox0+P-1, all with the full tap range [kc0, kc1)) of one channel block.
+// The P*kVecs accumulators stay in registers; each weight vector is loaded once per tap for all P pixels.
 template <long P>
 inline void DwBlock(const float* xrow0, long xPixStride, const float* w, const float* bias, float* out, long c0,
                     const DwShape& s, long kr0, long kr1, long kc0, long kc1, bool relu) {
-  float acc[P][kBlock];
-  for (long p = 0; p < P; ++p)
-    for (long c = 0; c < kBlock; ++c) acc[p][c] = bias ? bias[c0 + c] : 0.f;
+  V8 acc[P][kVecs];
+  for (long v = 0; v < kVecs; ++v) {
+    V8 b = bias ? *reinterpret_cast<const V8*>(bias + c0 + 8 * v) : V8{};
+    for (long p = 0; p < P; ++p) acc[p][v] = b;
+  }
   for (long kr = kr0; kr < kr1; ++kr) {
     const float* xr = xrow0 + kr * s.w * s.c + c0;
     const float* wr = w + kr * s.kw * s.c + c0;
     for (long kc = kc0; kc < kc1; ++kc) {
       const float* wp = wr + kc * s.c;
       const float* xp = xr + kc * s.c;
-      for (long p = 0; p < P; ++p) {
-        const float* xq = xp + p * xPixStride;
-#pragma GCC unroll 32
-        for (long c = 0; c < kBlock; ++c) acc[p][c] += xq[c] * wp[c];
+      for (long v = 0; v < kVecs; ++v) {
+        const V8 wv = *reinterpret_cast<const V8*>(wp + 8 * v);
+        for (long p = 0; p < P; ++p) acc[p][v] += *reinterpret_cast<const V8*>(xp + p * xPixStride + 8 * v) * wv;
       }
     }
   }
-  for (long p = 0; p < P; ++p) {
-    float* o = out + p * s.c + c0;
-    if (relu)
-      for (long c = 0; c < kBlock; ++c) o[c] = acc[p][c] > 0.f ? acc[p][c] : 0.f;
-    else
-      for (long c = 0; c < kBlock; ++c) o[c] = acc[p][c];
-  }
+  const V8 zero{};
+  for (long p = 0; p < P; ++p)
+    for (long v = 0; v < kVecs; ++v) {
+      V8 r = acc[p][v];
+      if (relu) r = r > zero ? r : zero;
+      *reinterpret_cast<V8*>(out + p * s.c + c0 + 8 * v) = r;
+    }
 }
 
 // Channel tail [c0, c): one pixel, runtime channel count.

@@ -64,6 +64,12 @@ function size(shape: number[]): number {
   return shape.reduce((a, b) => a * b, 1);
 }
 
+/** An output buffer without the zero fill (the native kernels write every element): ~3 ms saved per 16 MB. */
+function outputBuffer(n: number): Float32Array {
+  const bytes = Buffer.allocUnsafeSlow(n * 4);
+  return new Float32Array(bytes.buffer, bytes.byteOffset, n);
+}
+
 function fallback(original: (name: string) => KernelFunc | undefined, name: string): KernelFunc {
   const fn = original(name);
   return fn ?? (() => { throw new Error(`native ${name}: unsupported case and no JS kernel to fall back to`); });
@@ -84,7 +90,7 @@ function makeKernels(addon: DepthwiseAddon, original: (name: string) => KernelFu
     const xv = float32Of(backend, x), wv = float32Of(backend, filter);
     if (!xv || !wv || x.shape.length !== 4 || !supported(attrs, filter.shape)) return js.forward(args);
     const { dims, outShape } = convDims(x.shape, filter.shape, attrs);
-    const y = new Float32Array(size(outShape));
+    const y = outputBuffer(size(outShape));
     addon.depthwiseForward(xv, wv, null, y, dims, false);
     return backend.makeTensorInfo(outShape, 'float32', y);
   };
@@ -102,7 +108,7 @@ function makeKernels(addon: DepthwiseAddon, original: (name: string) => KernelFu
     if (!xv || !wv || x.shape.length !== 4 || !supported(attrs, filter.shape) || !biasOk || preluActivationWeights ||
         (activation !== 'linear' && activation !== 'relu')) return js.fused(args);
     const { dims, outShape } = convDims(x.shape, filter.shape, attrs);
-    const y = new Float32Array(size(outShape));
+    const y = outputBuffer(size(outShape));
     addon.depthwiseForward(xv, wv, bv, y, dims, activation === 'relu');
     return backend.makeTensorInfo(outShape, 'float32', y);
   };
@@ -114,7 +120,7 @@ function makeKernels(addon: DepthwiseAddon, original: (name: string) => KernelFu
     const dyv = float32Of(backend, dy), wv = float32Of(backend, filter);
     if (!dyv || !wv || !supported(attrs, filter.shape)) return js.input(args);
     const { dims } = convDims(attrs.inputShape, filter.shape, attrs);
-    const dx = new Float32Array(size(attrs.inputShape));
+    const dx = outputBuffer(size(attrs.inputShape));
     addon.depthwiseBackpropInput(dyv, wv, dx, dims);
     return backend.makeTensorInfo([...attrs.inputShape], 'float32', dx);
   };
@@ -126,7 +132,7 @@ function makeKernels(addon: DepthwiseAddon, original: (name: string) => KernelFu
     const xv = float32Of(backend, x), dyv = float32Of(backend, dy);
     if (!xv || !dyv || x.shape.length !== 4 || !supported(attrs, attrs.filterShape)) return js.filter(args);
     const { dims } = convDims(x.shape, attrs.filterShape, attrs);
-    const dw = new Float32Array(size(attrs.filterShape));
+    const dw = outputBuffer(size(attrs.filterShape));
     addon.depthwiseBackpropFilter(xv, dyv, dw, dims);
     return backend.makeTensorInfo([...attrs.filterShape], 'float32', dw);
   };
