@@ -58,7 +58,7 @@ export function learningCurveFigures(records: RunRecord[]): { accuracy: Figure; 
   const accuracy = lineFigure(runs.map((r) => ({
     name: label(r),
     x: r.epochs!.map((e) => e.epoch!),
-    y: r.epochs!.map((e) => (typeof e.testAcc === 'number' ? e.testAcc * 100 : null)),
+    y: r.epochs!.map((e) => (typeof e.testAcc === 'number' ? Math.round(e.testAcc * 1e4) / 100 : null)),
   })), { title: 'Test accuracy per epoch', xTitle: 'epoch', yTitle: 'test accuracy (%)' });
   const loss = lineFigure(runs.map((r) => ({
     name: label(r),
