@@ -56,7 +56,7 @@ export function rowsHtml(rows: Record<string, unknown>[], opts: { columns?: stri
   return tableHtml(columns, rows.map((r) => columns.map((c) => r[c])), { caption: opts.caption, digits: opts.digits });
 }
 
-export type Badge = 'reproduced' | 'close' | 'differs' | 'partial' | 'running' | 'failed' | 'not yet' | 'matches' | 'discrepancy';
+export type Badge = 'reproduced' | 'close' | 'differs' | 'partial' | 'running' | 'finished' | 'failed' | 'not yet' | 'matches' | 'discrepancy';
 
 export function badgeHtml(status: Badge): string {
   return `<span class="badge badge-${status.replace(/\s+/g, '-')}">${escapeHtml(status)}</span>`;
@@ -70,6 +70,6 @@ export const TABLE_CSS = `<style>
 .data-table thead th{background:#f3f5f7}
 .data-table caption{caption-side:top;text-align:left;font-weight:600;padding:4px 0}
 .badge{display:inline-block;padding:1px 7px;border-radius:9px;font-size:12px;color:#fff;background:#6e7781}
-.badge-reproduced,.badge-matches{background:#1a7f37}.badge-close{background:#4d8f2a}.badge-differs,.badge-discrepancy{background:#bc4c00}
+.badge-reproduced,.badge-matches,.badge-finished{background:#1a7f37}.badge-close{background:#4d8f2a}.badge-differs,.badge-discrepancy{background:#bc4c00}
 .badge-partial,.badge-running{background:#0969da}.badge-failed{background:#cf222e}.badge-not-yet{background:#8c959f}
 </style>`;
