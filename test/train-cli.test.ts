@@ -42,6 +42,8 @@ test('train flags: profile defaults, explicit overrides, model flags keep the pr
   assert.equal(k9.model.kernelSize, 9);
   assert.equal(k9.model.patchSize, 2);
   assert.equal(k9.model.dim, 256);
+  assert.equal(trainConfigFromFlags({ resume: true, 'run-id': 'r1' }).run.useSavedRecipe, true);
+  assert.equal(trainConfigFromFlags({ resume: true, 'run-id': 'r1', epochs: '3' }).run.useSavedRecipe, false);
   const named = trainConfigFromFlags({ model: 'convmixer_128_4', patch: '2', kernel: '5' });
   assert.deepEqual([named.modelName, named.model.dim, named.model.depth, named.model.patchSize, named.model.kernelSize], ['convmixer_128_4', 128, 4, 2, 5]);
 });

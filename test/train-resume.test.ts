@@ -85,6 +85,15 @@ test('resume: 2 epochs straight == 1 epoch, interrupt, resume 1 epoch (weights, 
   // Only the newest checkpoint folder is kept.
   assert.deepEqual(readdirSync(join(d2.checkpointRoot, 'split')).sort(), ['LATEST', 'epoch-0002']);
 
+  // `--resume --run-id` alone: the requested recipe (here a different lr) is replaced by the checkpoint's own.
+  const d3 = dirs();
+  const abort3 = new AbortController();
+  await assert.rejects(trainRun(tinyConfig('adopt'), { ...d3, data, signal: abort3.signal, onEpoch: () => abort3.abort() }));
+  const adopted = await trainRun(tinyConfig('adopt', { lrMax: 0.5, run: { runId: 'adopt', resume: true, useSavedRecipe: true, backend: 'cpu', explicit: [], checkpoint: true } }), { ...d3, data });
+  assert.deepEqual(weights(adopted.model), weights(straight.model));
+  assert.equal(adopted.record.config['lrMax'], 0.01);
+  adopted.model.dispose();
+
   // Starting a run whose id already has a checkpoint, without --resume, is refused.
   await assert.rejects(trainRun(tinyConfig('split'), { ...d2, data }), /already has a checkpoint .*add --resume/);
   straight.model.dispose();

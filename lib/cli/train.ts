@@ -121,6 +121,8 @@ export function trainConfigFromFlags(values: Values): TrainConfig {
     explicit: Object.keys(values).filter((k) => values[k] !== undefined && !runOnly.has(k)).sort(),
     checkpoint: values['no-checkpoint'] !== true,
   };
+  // `--resume --run-id ID` with no recipe flags (and no --profile) continues with the checkpoint's own recipe.
+  run.useSavedRecipe = run.resume && run.explicit.length === 0 && values['profile'] === undefined;
   return { ...recipe, run };
 }
 

@@ -84,6 +84,8 @@ export interface RunOptions {
   explicit: string[];
   /** Write a checkpoint after every epoch (tests may turn it off). */
   checkpoint: boolean;
+  /** With resume: take the recipe from the checkpoint (no recipe flags were given) instead of checking it. */
+  useSavedRecipe?: boolean;
 }
 
 export type TrainConfig = Recipe & { run: RunOptions };

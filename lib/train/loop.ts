@@ -137,15 +137,20 @@ function evaluate(model: ConvMixerModel, test: ImageDataset, batchSize: number):
   return { loss: lossSum / test.n, acc: correct / test.n };
 }
 
-export async function trainRun(config: TrainConfig, hooks: TrainHooks = {}): Promise<TrainResult> {
+export async function trainRun(requested: TrainConfig, hooks: TrainHooks = {}): Promise<TrainResult> {
   const log = hooks.log ?? (() => {});
   const resultsDir = hooks.resultsDir ?? RESULTS_DIR;
+  const runId = requested.run.runId ?? `${requested.experiment}-train-${requested.profile}-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+  const ckptDir = runCheckpointDir(runId, hooks.checkpointRoot ?? CHECKPOINTS_DIR);
+  const saved = requested.run.checkpoint ? loadCheckpoint(ckptDir) : null;
+  // `--resume --run-id ID` alone continues with the saved recipe; with recipe flags, those must match it (checked below).
+  const config: TrainConfig = requested.run.resume && requested.run.useSavedRecipe && saved
+    ? { ...(saved.manifest.recipe as unknown as Recipe), run: requested.run }
+    : requested;
   const recipe = recipeOf(config);
   const backend = await initBackend(config.run.backend);
   const { train, test } = await loadData(config, hooks);
 
-  const runId = config.run.runId ?? `${config.experiment}-train-${config.profile}-${new Date().toISOString().replace(/[:.]/g, '-')}`;
-  const ckptDir = runCheckpointDir(runId, hooks.checkpointRoot ?? CHECKPOINTS_DIR);
   const model = createModel(config.model, undefined, { seed: config.seed });
   const opt = createAdamW(model.params, {
     beta1: config.beta1, beta2: config.beta2, eps: config.eps, weightDecay: config.weightDecay,
@@ -160,7 +165,6 @@ export async function trainRun(config: TrainConfig, hooks: TrainHooks = {}): Pro
   const recordConfig = { ...recipe, explicit: config.run.explicit, resumable: config.run.checkpoint, trainImages: train.n, testImages: test.n, params: paramCount(config.model), stepsPerEpoch };
   let record = newRunRecord({ kind: 'train', experiment: config.experiment, profile: config.profile, seed: config.seed, config: recordConfig, backend: backend.description, id: runId });
 
-  const saved = config.run.checkpoint ? loadCheckpoint(ckptDir) : null;
   if (config.run.resume) {
     if (!saved) throw new UserError(`--resume: run '${runId}' has no checkpoint under ${ckptDir}`);
     const diff = firstRecipeDifference(saved.manifest.recipe, recipe);
@@ -177,7 +181,7 @@ export async function trainRun(config: TrainConfig, hooks: TrainHooks = {}): Pro
     const prevPath = join(resultsDir, `${runId}.json`);
     if (existsSync(prevPath)) {
       const prev = JSON.parse(readFileSync(prevPath, 'utf8')) as RunRecord;
-      record = { ...record, startedAt: prev.startedAt };
+      record = { ...record, startedAt: prev.startedAt, config: { ...record.config, explicit: prev.config['explicit'] ?? record.config['explicit'] } };
     }
     record.notes = `resumed at epoch ${startEpoch} (step ${globalStep}) on ${new Date().toISOString()}`;
     log(`resumed run ${runId} from ${saved.dir} (epoch ${startEpoch}/${config.epochs}, step ${globalStep})`);
