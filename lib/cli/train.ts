@@ -141,7 +141,8 @@ export const command: Command = {
     const config = trainConfigFromFlags(values);
     const { trainRun } = await import('../train/loop.ts');
     const m = config.model;
-    console.log(`train: ${config.modelName ?? 'custom'} (dim ${m.dim}, depth ${m.depth}, kernel ${m.kernelSize}, patch ${m.patchSize}, ${m.activation}, ${m.norm}), ` +
+    if (config.run.useSavedRecipe) console.log(`train: resuming run ${config.run.runId} with the recipe saved in its checkpoint`);
+    else console.log(`train: ${config.modelName ?? 'custom'} (dim ${m.dim}, depth ${m.depth}, kernel ${m.kernelSize}, patch ${m.patchSize}, ${m.activation}, ${m.norm}), ` +
       `profile ${config.profile}, ${config.epochs} epochs, batch ${config.batchSize}, lr-max ${config.lrMax}, wd ${config.weightDecay}, seed ${config.seed}`);
     const bar = values['quiet'] ? null : createProgressBar();
     const abort = new AbortController();
@@ -158,9 +159,9 @@ export const command: Command = {
         signal: abort.signal,
         log: (line) => { bar?.clear(); console.log(line); },
         onProgress: bar ? (p) => bar.update(p) : undefined,
-        onEpoch: (e) => {
+        onEpoch: (e, record) => {
           bar?.clear();
-          console.log(`epoch ${e.epoch}/${config.epochs}  lr ${e.lr.toPrecision(3)}  train loss ${e.trainLoss.toFixed(4)}  ` +
+          console.log(`epoch ${e.epoch}/${record.config['epochs']}  lr ${e.lr.toPrecision(3)}  train loss ${e.trainLoss.toFixed(4)}  ` +
             `test loss ${e.testLoss === null ? '-' : e.testLoss.toFixed(4)}  test acc ${pct(e.testAcc)}  ${e.seconds.toFixed(1)} s  ${e.imgPerSec.toFixed(1)} img/s`);
         },
       });
