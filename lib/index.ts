@@ -4,6 +4,7 @@ export * from './io.ts';
 export * from './runRecord.ts';
 export * from './backend/index.ts';
 export * from './backend/native.ts';
+export * from './backend/fused.ts';
 export * from './bench/engine.ts';
 export * from './bench/torch.ts';
 export * from './models/convmixer.ts';

@@ -40,6 +40,7 @@ static Napi::Value SetThreads(const Napi::CallbackInfo& info) {
 void InitGemm(Napi::Env env, Napi::Object exports);       // gemm.cc: GEMM, Conv2D (im2col/1x1), MatMul, backprops
 void InitDepthwise(Napi::Env env, Napi::Object exports);  // depthwise.cc: depthwise conv forward/backprops
 void InitElementwise(Napi::Env env, Napi::Object exports);  // elementwise.cc: GELU, BN, reductions, ...
+void InitFused(Napi::Env env, Napi::Object exports);        // fused.cc: bias + activation + BatchNorm (+ residual), fwd/bwd
 }  // namespace cm
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -48,6 +49,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   cm::InitGemm(env, exports);
   cm::InitDepthwise(env, exports);
   cm::InitElementwise(env, exports);
+  cm::InitFused(env, exports);
   return exports;
 }
 

@@ -5,7 +5,7 @@ import * as tf from '@tensorflow/tfjs';
 import { z } from 'zod';
 import { UserError } from '../errors.ts';
 import { createRng } from '../rng.ts';
-import { activate, batchNorm, layerNormChannels } from './ops.ts';
+import { activate, biasActBatchNorm, layerNormChannels } from './ops.ts';
 
 export interface ConvMixerConfig {
   dim: number; depth: number; kernelSize: number; patchSize: number; numClasses: number; inChannels: number;
@@ -185,26 +185,30 @@ export function createModel(nameOrConfig: string | Partial<ConvMixerConfig>, ove
   params['head.weight'] = uniform([d, n], d);
   params['head.bias'] = uniform([n], d);
 
-  const norm = (x: tf.Tensor4D, name: string, training: boolean): tf.Tensor4D => {
-    const weight = params[`${name}.weight`] as tf.Tensor1D, bias = params[`${name}.bias`] as tf.Tensor1D;
-    if (config.norm === 'layernorm') return layerNormChannels(x, weight, bias);
-    return batchNorm(x, { weight, bias, runningMean: buffers[`${name}.running_mean`]!, runningVar: buffers[`${name}.running_var`]! }, training);
-  };
-  const act = (x: tf.Tensor4D): tf.Tensor4D => activate(x, config.activation);
   const w4 = (key: string): tf.Tensor4D => params[key] as tf.Tensor4D;
   const b = (key: string): tf.Tensor1D => params[key] as tf.Tensor1D;
   const add4 = (x: tf.Tensor4D, y: tf.Tensor): tf.Tensor4D => tf.add(x, y);
+  /** norm(act(z + conv bias)) (+ residual): the tail of every conv layer. BatchNorm goes through biasActBatchNorm (fused on the native engine). */
+  const tail = (z: tf.Tensor4D, conv: string, name: string, training: boolean, residual: tf.Tensor4D | null = null): tf.Tensor4D => {
+    const weight = b(`${name}.weight`), bias = b(`${name}.bias`);
+    if (config.norm === 'batchnorm') {
+      const state = { weight, bias, runningMean: buffers[`${name}.running_mean`]!, runningVar: buffers[`${name}.running_var`]! };
+      return biasActBatchNorm(z, b(`${conv}.bias`), state, config.activation, training, residual);
+    }
+    const y = layerNormChannels(activate(add4(z, b(`${conv}.bias`)), config.activation), weight, bias);
+    return residual ? add4(y, residual) : y;
+  };
 
   const apply = (x: tf.Tensor4D, o: { training?: boolean } = {}): tf.Tensor2D => tf.tidy(() => {
     const training = o.training === true;
     // Patch embedding: conv with kernel = stride = p; PyTorch floors the output size like tfjs 'valid'.
-    let h = norm(act(add4(tf.conv2d(x, w4('stem.0.weight'), p, 'valid'), b('stem.0.bias'))), 'stem.2', training);
+    let h = tail(tf.conv2d(x, w4('stem.0.weight'), p, 'valid'), 'stem.0', 'stem.2', training);
     for (let i = 0; i < depth; i++) {
       // tfjs 'same' pads floor((k-1)/2) before and the rest after, exactly like PyTorch padding='same' (also for even k).
-      const dw = norm(act(add4(tf.depthwiseConv2d(h, w4(`blocks.${i}.0.fn.0.weight`), 1, 'same'), b(`blocks.${i}.0.fn.0.bias`))), `blocks.${i}.0.fn.2`, training);
-      const mixed = config.residualDepthwise ? add4(dw, h) : dw;
-      const pw = norm(act(add4(tf.conv2d(mixed, w4(`blocks.${i}.1.weight`), 1, 'valid'), b(`blocks.${i}.1.bias`))), `blocks.${i}.3`, training);
-      h = config.residualPointwise ? add4(pw, mixed) : pw;
+      const dwConv = tf.depthwiseConv2d(h, w4(`blocks.${i}.0.fn.0.weight`), 1, 'same');
+      const mixed = tail(dwConv, `blocks.${i}.0.fn.0`, `blocks.${i}.0.fn.2`, training, config.residualDepthwise ? h : null);
+      const pwConv = tf.conv2d(mixed, w4(`blocks.${i}.1.weight`), 1, 'valid');
+      h = tail(pwConv, `blocks.${i}.1`, `blocks.${i}.3`, training, config.residualPointwise ? mixed : null);
     }
     const pooled = tf.mean(h, [1, 2]) as tf.Tensor2D;
     return tf.add(tf.matMul(pooled, params['head.weight'] as tf.Tensor2D), b('head.bias'));

@@ -1,6 +1,7 @@
 // The few non-convolution ops ConvMixer needs, written with plain tfjs ops so they work under tf.grads /
 // tf.variableGrads and so a native engine can speed them up by replacing the underlying kernels (erf, moments, ...).
 import * as tf from '@tensorflow/tfjs';
+import { fusedActNorm, nativeFusedAvailable } from '../backend/fused.ts';
 
 /** PyTorch's BatchNorm2d / LayerNorm defaults. */
 export const NORM_EPS = 1e-5;
@@ -42,6 +43,20 @@ export function batchNorm(x: tf.Tensor4D, s: BatchNormState, training: boolean):
     s.runningVar.assign(tf.add(tf.mul(s.runningVar, 1 - BN_MOMENTUM), tf.mul(unbiased, BN_MOMENTUM)));
   });
   return y;
+}
+
+/**
+ * A ConvMixer layer tail with BatchNorm: batchNorm(act(z + bias)) (+ residual). On the native engine this is one fused
+ * native op forward and backward (lib/backend/fused.ts; CONVMIXER_FUSED=0 turns it off); otherwise the plain tfjs ops above.
+ */
+export function biasActBatchNorm(z: tf.Tensor4D, bias: tf.Tensor1D, s: BatchNormState, activation: 'gelu' | 'relu', training: boolean,
+  residual: tf.Tensor4D | null = null): tf.Tensor4D {
+  if (nativeFusedAvailable()) {
+    return fusedActNorm(z, bias, s.weight, s.bias, { activation, training, runningMean: s.runningMean, runningVar: s.runningVar,
+      eps: NORM_EPS, momentum: BN_MOMENTUM, residual });
+  }
+  const y = batchNorm(activate(tf.add(z, bias), activation), s, training);
+  return residual ? tf.add(y, residual) : y;
 }
 
 /** LayerNorm over the channel axis of each pixel (NHWC), with per-channel affine: the Table 3 "LayerNorm" ablation. */

@@ -1,0 +1,125 @@
+// Fused ConvMixer layer tail on the native engine: BN(act(z + bias)) (+ residual) in one native forward call and one
+// native backward call (native/fused.cc), wrapped in tf.customGrad so tf.grads / tf.variableGrads see an ordinary op.
+// The plain-tfjs composition in lib/models/ops.ts is the reference; the model uses this op only while
+// nativeFusedAvailable() says the native engine is active (and CONVMIXER_FUSED is not '0').
+import * as tf from '@tensorflow/tfjs';
+import type { TensorInfo } from '@tensorflow/tfjs';
+import { loadAddon, nativeKernelNames, originalKernel } from './native.ts';
+
+/** The functions of the addon this file uses (native/fused.cc). */
+export interface FusedAddon {
+  /** training: mean/variance are outputs (batch statistics, biased variance); eval: inputs (running statistics). */
+  fusedActNormForward(z: Float32Array, bias: Float32Array, gamma: Float32Array, beta: Float32Array, residual: Float32Array | null,
+    y: Float32Array, mean: Float32Array, variance: Float32Array, invstd: Float32Array, m: number, c: number, relu: boolean, training: boolean, eps: number): void;
+  fusedActNormBackward(dy: Float32Array, z: Float32Array, bias: Float32Array, gamma: Float32Array, mean: Float32Array, invstd: Float32Array,
+    dz: Float32Array, dbias: Float32Array, dgamma: Float32Array, dbeta: Float32Array, m: number, c: number, relu: boolean, training: boolean): void;
+}
+
+export interface FusedActNormOptions {
+  activation: 'gelu' | 'relu';
+  /** Batch statistics (and a running-statistics update) when true; running statistics when false. */
+  training: boolean;
+  runningMean: tf.Variable;
+  runningVar: tf.Variable;
+  eps: number;
+  /** PyTorch momentum: running = (1 - m) * running + m * batch (unbiased variance). */
+  momentum: number;
+  /** Added after the norm (ConvMixer's residual); its gradient is dy. */
+  residual?: tf.Tensor4D | null;
+}
+
+let addonSlot: FusedAddon | null | undefined;
+function fusedAddon(): FusedAddon | null {
+  if (addonSlot === undefined) {
+    const { addon } = loadAddon();
+    const fns = addon as unknown as Partial<FusedAddon> | null;
+    addonSlot = fns && typeof fns.fusedActNormForward === 'function' && typeof fns.fusedActNormBackward === 'function' ? (fns as FusedAddon) : null;
+  }
+  return addonSlot;
+}
+
+/**
+ * Whether the model should use the fused op: the active backend is tfjs's cpu backend with the native kernels
+ * installed (not the plain cpu / tensorflow backends, not inside withJsKernels), the addon has the fused functions,
+ * and CONVMIXER_FUSED is not '0' (read on every call, so it can be switched at run time).
+ */
+export function nativeFusedAvailable(): boolean {
+  if (process.env.CONVMIXER_FUSED === '0') return false;
+  if (tf.getBackend() !== 'cpu') return false;
+  const names = nativeKernelNames();
+  const probe = names.includes('Conv2D') ? 'Conv2D' : names[0];
+  if (probe === undefined) return false;
+  const installed = tf.getKernel(probe, 'cpu');
+  if (!installed || installed.kernelFunc === originalKernel(probe)) return false;
+  return fusedAddon() !== null;
+}
+
+interface CpuBackend {
+  data: { get(dataId: TensorInfo['dataId']): { values?: unknown } };
+}
+
+/** The cpu backend's own array for a float32 tensor (no copy). */
+function valuesOf(t: tf.Tensor): Float32Array {
+  const v = (tf.backend() as unknown as CpuBackend).data.get(t.dataId).values;
+  return v instanceof Float32Array ? v : (t.dataSync() as Float32Array);
+}
+
+/** An output buffer without the zero fill: the native code writes every element. */
+function outputBuffer(n: number): Float32Array {
+  const bytes = Buffer.allocUnsafeSlow(n * 4);
+  return new Float32Array(bytes.buffer, bytes.byteOffset, n);
+}
+
+/** A tensor over `values` without copying them (the cpu backend keeps the array it is given). */
+function tensorOver<R extends tf.Rank>(values: Float32Array, shape: number[]): tf.Tensor<R> {
+  return tf.engine().makeTensor(values, shape, 'float32') as tf.Tensor<R>;
+}
+
+/** running = (1 - m) * running + m * batch, in float32 like the plain path's tf ops. */
+function updateRunning(running: tf.Variable, batch: Float32Array, momentum: number, factor = 1): void {
+  const old = valuesOf(running);
+  const next = new Float32Array(old.length);
+  for (let c = 0; c < old.length; c++) next[c] = Math.fround(old[c]! * (1 - momentum)) + Math.fround(Math.fround(batch[c]! * factor) * momentum);
+  running.assign(tensorOver<tf.Rank.R1>(next, [old.length]));
+}
+
+/**
+ * BatchNorm2d(act(z + bias)) (+ residual) over NHWC z, per-channel statistics over N, H, W, as PyTorch computes it
+ * (see ops.ts#batchNorm); the native engine must be active (nativeFusedAvailable()).
+ */
+export function fusedActNorm(z: tf.Tensor4D, bias: tf.Tensor1D, gamma: tf.Tensor1D, beta: tf.Tensor1D, o: FusedActNormOptions): tf.Tensor4D {
+  const addon = fusedAddon();
+  if (!addon) throw new Error('fusedActNorm: the native addon has no fused functions (npm run build:native)');
+  const c = z.shape[3], m = z.size / c;
+  const relu = o.activation === 'relu';
+  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const save = args[args.length - 1] as tf.GradSaveFunc;
+    const [zt, bt, gt, betat, rt] = args.slice(0, -1) as tf.Tensor[];
+    const y = outputBuffer(m * c);
+    const mean = new Float32Array(c), variance = new Float32Array(c), invstd = new Float32Array(c);
+    if (!o.training) {
+      mean.set(valuesOf(o.runningMean));
+      variance.set(valuesOf(o.runningVar));
+    }
+    addon.fusedActNormForward(valuesOf(zt!), valuesOf(bt!), valuesOf(gt!), valuesOf(betat!), rt ? valuesOf(rt) : null,
+      y, mean, variance, invstd, m, c, relu, o.training, o.eps);
+    if (o.training) {
+      updateRunning(o.runningMean, mean, o.momentum);
+      updateRunning(o.runningVar, variance, o.momentum, m > 1 ? m / (m - 1) : 1);
+    }
+    save([zt!, bt!, gt!, tensorOver(mean, [c]), tensorOver(invstd, [c])]);
+    const value = tensorOver<tf.Rank.R4>(y, z.shape);
+    const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {
+      const [sz, sb, sg, smean, sinvstd] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+      const dz = outputBuffer(m * c);
+      const dbias = new Float32Array(c), dgamma = new Float32Array(c), dbeta = new Float32Array(c);
+      addon.fusedActNormBackward(valuesOf(dy), valuesOf(sz), valuesOf(sb), valuesOf(sg), valuesOf(smean), valuesOf(sinvstd),
+        dz, dbias, dgamma, dbeta, m, c, relu, o.training);
+      const grads: tf.Tensor[] = [tensorOver(dz, z.shape), tensorOver(dbias, [c]), tensorOver(dgamma, [c]), tensorOver(dbeta, [c])];
+      if (rt) grads.push(dy.clone());
+      return grads;
+    };
+    return { value, gradFunc };
+  });
+  return (o.residual ? op(z, bias, gamma, beta, o.residual) : op(z, bias, gamma, beta)) as tf.Tensor4D;
+}

@@ -1,0 +1,331 @@
+// Fused ConvMixer layer tail over NHWC float32, viewed as [M rows = N*H*W, C channels]:
+//   y = BN(act(z + bias)) (+ residual), act = exact GELU (erf form) or ReLU, BN with per-channel statistics over M.
+// tfjs would run this as ~15 separate JS elementwise kernels (plus their gradients); here it is 2 passes forward and
+// 2 backward. The backward recomputes act(z + bias) from z instead of keeping extra M x C tensors alive.
+// Determinism: rows are split into a fixed number of blocks (independent of the thread count); each block sums its
+// channels in double, and blocks are reduced in block order.
+#include <napi.h>
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+#include "parallel.h"
+
+namespace cm {
+namespace {
+
+typedef float V8 __attribute__((vector_size(32), aligned(4)));
+typedef int32_t I8 __attribute__((vector_size(32), aligned(4)));
+typedef double D8 __attribute__((vector_size(64)));  // only in std::vector / on the stack: naturally aligned
+
+inline V8 Splat(float v) { return V8{v, v, v, v, v, v, v, v}; }
+inline V8 Min(V8 a, V8 b) { return a < b ? a : b; }
+inline V8 Max(V8 a, V8 b) { return a > b ? a : b; }
+// Lane-wise conversions (GCC 12's C++ has no __builtin_convert_vector; these loops compile to one instruction each).
+inline I8 Trunc(V8 v) {
+  I8 r;
+  for (int i = 0; i < 8; ++i) r[i] = static_cast<int32_t>(v[i]);
+  return r;
+}
+inline V8 ToFloat(I8 v) {
+  V8 r;
+  for (int i = 0; i < 8; ++i) r[i] = static_cast<float>(v[i]);
+  return r;
+}
+
+// erf(x) for float32: x * P(x^2) / Q(x^2) on [-4, 4] (outside, erf is +-1 in float32); Eigen's fast erf coefficients,
+// max error a few float32 ulp.
+inline V8 Erf(V8 x) {
+  x = Max(Min(x, Splat(4.f)), Splat(-4.f));
+  const V8 x2 = x * x;
+  V8 p = Splat(-2.72614225801306e-10f);
+  p = p * x2 + Splat(2.77068142495902e-08f);
+  p = p * x2 + Splat(-2.10102402082508e-06f);
+  p = p * x2 + Splat(-5.69250639462346e-05f);
+  p = p * x2 + Splat(-7.34990630326855e-04f);
+  p = p * x2 + Splat(-2.95459980854025e-03f);
+  p = p * x2 + Splat(-1.60960333262415e-02f);
+  V8 q = Splat(-1.45660718464996e-05f);
+  q = q * x2 + Splat(-2.13374055278905e-04f);
+  q = q * x2 + Splat(-1.68282697438203e-03f);
+  q = q * x2 + Splat(-7.37332916720468e-03f);
+  q = q * x2 + Splat(-1.42647390514189e-02f);
+  return x * p / q;
+}
+
+// exp(x) for x <= 0 (here x = -u^2/2): 2^n * e^r with |r| <= ln2/2 and a degree-6 polynomial (Cephes expf),
+// flushed to 0 below -87.
+inline V8 ExpNeg(V8 x) {
+  x = Max(x, Splat(-87.f));
+  const I8 ni = Trunc(x * Splat(1.44269504088896341f) + Splat(-0.5f));  // round(x / ln2) for x <= 0
+  const V8 n = ToFloat(ni);
+  V8 r = x - n * Splat(0.693359375f);
+  r = r - n * Splat(-2.12194440e-4f);
+  V8 p = Splat(1.9875691500e-4f);
+  p = p * r + Splat(1.3981999507e-3f);
+  p = p * r + Splat(8.3334519073e-3f);
+  p = p * r + Splat(4.1665795894e-2f);
+  p = p * r + Splat(1.6666665459e-1f);
+  p = p * r + Splat(5.0000001201e-1f);
+  p = p * r * r + r + Splat(1.f);
+  const I8 bits = (ni + 127) << 23;
+  V8 scale;
+  std::memcpy(&scale, &bits, sizeof scale);
+  return p * scale;
+}
+
+constexpr float kInvSqrt2 = 0.70710678118654752f;
+constexpr float kInvSqrt2Pi = 0.39894228040143268f;
+
+// act(u) and, when wanted, act'(u).
+inline V8 Act(V8 u, bool relu) {
+  if (relu) return Max(u, Splat(0.f));
+  return Splat(0.5f) * u * (Splat(1.f) + Erf(u * Splat(kInvSqrt2)));
+}
+inline V8 ActWithGrad(V8 u, bool relu, V8* grad) {
+  if (relu) {
+    const V8 zero = Splat(0.f);
+    *grad = u > zero ? Splat(1.f) : zero;
+    return Max(u, zero);
+  }
+  const V8 cdf = Splat(0.5f) * (Splat(1.f) + Erf(u * Splat(kInvSqrt2)));
+  *grad = cdf + u * Splat(kInvSqrt2Pi) * ExpNeg(Splat(-0.5f) * u * u);
+  return u * cdf;
+}
+
+// Channel vectors: channels [8j, 8j+8) of a row; the last one may be partial (padded with zeros on load).
+inline V8 Load(const float* p, long n) {
+  if (n == 8) return *reinterpret_cast<const V8*>(p);
+  V8 v = Splat(0.f);
+  for (long i = 0; i < n; ++i) v[i] = p[i];
+  return v;
+}
+inline void Store(float* p, V8 v, long n) {
+  if (n == 8) {
+    *reinterpret_cast<V8*>(p) = v;
+    return;
+  }
+  for (long i = 0; i < n; ++i) p[i] = v[i];
+}
+inline D8 Wide(V8 v) {
+  D8 r;
+  for (int i = 0; i < 8; ++i) r[i] = v[i];
+  return r;
+}
+
+struct Dims {
+  long m, c;
+  long vecs() const { return (c + 7) / 8; }
+  long lanes(long j) const { return std::min<long>(8, c - 8 * j); }
+};
+
+// Row blocks: a fixed split so that sums do not depend on the number of threads.
+constexpr long kRowsPerBlock = 256;
+constexpr long kMaxBlocks = 64;
+long BlockCount(long m) { return std::max<long>(1, std::min(kMaxBlocks, (m + kRowsPerBlock - 1) / kRowsPerBlock)); }
+
+// Runs body(row_lo, row_hi, sums) per block, where sums holds `k` D8 accumulators per channel vector (zeroed), then
+// adds the blocks' sums in block order into out[k][vecs].
+template <typename Body>
+void BlockedSums(const Dims& d, int k, std::vector<D8>* out, Body body) {
+  const long blocks = BlockCount(d.m), vecs = d.vecs(), step = (d.m + blocks - 1) / blocks;
+  std::vector<D8> partial(static_cast<size_t>(blocks * k * vecs), D8{});
+  ParallelFor(blocks, 1, [&](long b0, long b1) {
+    for (long b = b0; b < b1; ++b) {
+      const long lo = b * step, hi = std::min(d.m, lo + step);
+      if (lo < hi) body(lo, hi, partial.data() + b * k * vecs);
+    }
+  });
+  out->assign(static_cast<size_t>(k * vecs), D8{});
+  for (long b = 0; b < blocks; ++b)
+    for (long i = 0; i < k * vecs; ++i) (*out)[i] += partial[b * k * vecs + i];
+}
+
+// Elementwise pass with no sums, over row chunks.
+template <typename Body>
+void Rows(const Dims& d, Body body) {
+  ParallelFor(d.m, std::max<long>(1, 16384 / std::max<long>(d.c, 1)), body);
+}
+
+struct Args {
+  Dims d;
+  const float *z, *bias, *gamma, *beta, *residual;
+  bool relu, training;
+  float eps;
+};
+
+// Forward. training: y = act, mean/var (biased) = batch statistics of act; eval: mean/var are the running ones (inputs).
+// invstd = 1/sqrt(var + eps) is written in both modes (the backward uses it).
+void Forward(const Args& a, float* y, float* mean, float* var, float* invstd) {
+  const Dims d = a.d;
+  const long vecs = d.vecs();
+  if (a.training) {
+    std::vector<D8> sums;
+    BlockedSums(d, 2, &sums, [&](long lo, long hi, D8* s) {
+      for (long r = lo; r < hi; ++r)
+        for (long j = 0; j < vecs; ++j) {
+          const long n = d.lanes(j), off = r * d.c + 8 * j;
+          V8 v = Act(Load(a.z + off, n) + Load(a.bias + 8 * j, n), a.relu);
+          if (n < 8) for (long i = n; i < 8; ++i) v[i] = 0.f;
+          Store(y + off, v, n);
+          const D8 w = Wide(v);
+          s[j] += w;
+          s[vecs + j] += w * w;
+        }
+    });
+    for (long c = 0; c < d.c; ++c) {
+      const double mu = sums[c / 8][c % 8] / d.m;
+      const double v = std::max(0.0, sums[vecs + c / 8][c % 8] / d.m - mu * mu);
+      mean[c] = static_cast<float>(mu);
+      var[c] = static_cast<float>(v);
+    }
+  }
+  for (long c = 0; c < d.c; ++c) invstd[c] = static_cast<float>(1.0 / std::sqrt(static_cast<double>(var[c]) + a.eps));
+  // y = (act - mean) * (gamma * invstd) + beta (+ residual)
+  std::vector<float> scale(vecs * 8, 0.f), shift(vecs * 8, 0.f);
+  for (long c = 0; c < d.c; ++c) {
+    scale[c] = a.gamma[c] * invstd[c];
+    shift[c] = a.beta[c] - mean[c] * scale[c];
+  }
+  Rows(d, [&](long lo, long hi) {
+    for (long r = lo; r < hi; ++r)
+      for (long j = 0; j < vecs; ++j) {
+        const long n = d.lanes(j), off = r * d.c + 8 * j;
+        const V8 act = a.training ? Load(y + off, n) : Act(Load(a.z + off, n) + Load(a.bias + 8 * j, n), a.relu);
+        V8 out = act * Load(scale.data() + 8 * j, 8) + Load(shift.data() + 8 * j, 8);
+        if (a.residual) out += Load(a.residual + off, n);
+        Store(y + off, out, n);
+      }
+  });
+}
+
+// Backward: dz, dbias, dgamma, dbeta from dy (the residual's gradient is dy itself). Training mode includes the
+// gradient through the batch statistics.
+void Backward(const Args& a, const float* dy, const float* mean, const float* invstd, float* dz, float* dbias,
+              float* dgamma, float* dbeta) {
+  const Dims d = a.d;
+  const long vecs = d.vecs();
+  std::vector<float> mu(vecs * 8, 0.f), is(vecs * 8, 0.f), g(vecs * 8, 0.f);
+  std::copy(mean, mean + d.c, mu.begin());
+  std::copy(invstd, invstd + d.c, is.begin());
+  std::copy(a.gamma, a.gamma + d.c, g.begin());
+  // Pass 1: sum(dy), sum(dy * xhat).
+  std::vector<D8> s1;
+  BlockedSums(d, 2, &s1, [&](long lo, long hi, D8* s) {
+    for (long r = lo; r < hi; ++r)
+      for (long j = 0; j < vecs; ++j) {
+        const long n = d.lanes(j), off = r * d.c + 8 * j;
+        const V8 act = Act(Load(a.z + off, n) + Load(a.bias + 8 * j, n), a.relu);
+        const V8 xhat = (act - Load(mu.data() + 8 * j, 8)) * Load(is.data() + 8 * j, 8);
+        const V8 g_ = Load(dy + off, n);  // zero in padded lanes
+        s[j] += Wide(g_);
+        s[vecs + j] += Wide(g_ * xhat);
+      }
+  });
+  std::vector<float> k0(vecs * 8, 0.f), k1(vecs * 8, 0.f), k2(vecs * 8, 0.f);
+  for (long c = 0; c < d.c; ++c) {
+    const double sdy = s1[c / 8][c % 8], sdyx = s1[vecs + c / 8][c % 8];
+    dbeta[c] = static_cast<float>(sdy);
+    dgamma[c] = static_cast<float>(sdyx);
+    // dact = k0 * dy - k1 - k2 * xhat, with k1 = k2 = 0 in eval mode (statistics are constants there).
+    k0[c] = g[c] * is[c];
+    k1[c] = a.training ? static_cast<float>(k0[c] * sdy / d.m) : 0.f;
+    k2[c] = a.training ? static_cast<float>(k0[c] * sdyx / d.m) : 0.f;
+  }
+  // Pass 2: dz = dact * act'(z + bias), and sum(dz) = dbias.
+  std::vector<D8> s2;
+  BlockedSums(d, 1, &s2, [&](long lo, long hi, D8* s) {
+    for (long r = lo; r < hi; ++r)
+      for (long j = 0; j < vecs; ++j) {
+        const long n = d.lanes(j), off = r * d.c + 8 * j;
+        V8 grad;
+        const V8 act = ActWithGrad(Load(a.z + off, n) + Load(a.bias + 8 * j, n), a.relu, &grad);
+        const V8 xhat = (act - Load(mu.data() + 8 * j, 8)) * Load(is.data() + 8 * j, 8);
+        V8 dact = Load(k0.data() + 8 * j, 8) * Load(dy + off, n) - Load(k1.data() + 8 * j, 8) - Load(k2.data() + 8 * j, 8) * xhat;
+        V8 out = dact * grad;
+        if (n < 8) for (long i = n; i < 8; ++i) out[i] = 0.f;
+        Store(dz + off, out, n);
+        s[j] += Wide(out);
+      }
+  });
+  for (long c = 0; c < d.c; ++c) dbias[c] = static_cast<float>(s2[c / 8][c % 8]);
+}
+
+// ---- N-API glue ----
+
+bool Fail(const Napi::Env& env, const char* msg) {
+  Napi::TypeError::New(env, msg).ThrowAsJavaScriptException();
+  return false;
+}
+
+// A Float32Array argument of at least `need` elements (null allowed when `optional`).
+bool GetF32(const Napi::CallbackInfo& info, size_t i, long need, float** ptr, bool optional = false) {
+  Napi::Value v = info[i];
+  if (optional && (v.IsNull() || v.IsUndefined())) {
+    *ptr = nullptr;
+    return true;
+  }
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+    return Fail(info.Env(), "fused: expected a Float32Array argument");
+  Napi::Float32Array arr = v.As<Napi::Float32Array>();
+  if (arr.ElementLength() < static_cast<size_t>(need)) return Fail(info.Env(), "fused: buffer smaller than [M, C] require");
+  *ptr = arr.Data();
+  return true;
+}
+
+// opts: Int32Array/Float64 as plain args: m, c, relu, training, eps.
+bool GetDims(const Napi::CallbackInfo& info, size_t i, Dims* d) {
+  if (!info[i].IsNumber() || !info[i + 1].IsNumber()) return Fail(info.Env(), "fused: expected M and C as numbers");
+  d->m = info[i].As<Napi::Number>().Int64Value();
+  d->c = info[i + 1].As<Napi::Number>().Int64Value();
+  if (d->m <= 0 || d->c <= 0) return Fail(info.Env(), "fused: M and C must be positive");
+  return true;
+}
+
+// fusedActNormForward(z, bias, gamma, beta, residual | null, y, mean, var, invstd, M, C, relu, training, eps)
+// training: mean/var are outputs (batch statistics, biased var); eval: inputs (running statistics).
+Napi::Value FusedForward(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Args a{};
+  float *z, *bias, *gamma, *beta, *residual, *y, *mean, *var, *invstd;
+  if (!GetDims(info, 9, &a.d)) return env.Undefined();
+  const long mc = a.d.m * a.d.c, c = a.d.c;
+  if (!GetF32(info, 0, mc, &z) || !GetF32(info, 1, c, &bias) || !GetF32(info, 2, c, &gamma) || !GetF32(info, 3, c, &beta) ||
+      !GetF32(info, 4, mc, &residual, true) || !GetF32(info, 5, mc, &y) || !GetF32(info, 6, c, &mean) ||
+      !GetF32(info, 7, c, &var) || !GetF32(info, 8, c, &invstd))
+    return env.Undefined();
+  a.z = z, a.bias = bias, a.gamma = gamma, a.beta = beta, a.residual = residual;
+  a.relu = info[11].ToBoolean().Value();
+  a.training = info[12].ToBoolean().Value();
+  a.eps = info[13].IsNumber() ? info[13].As<Napi::Number>().FloatValue() : 1e-5f;
+  Forward(a, y, mean, var, invstd);
+  return env.Undefined();
+}
+
+// fusedActNormBackward(dy, z, bias, gamma, mean, invstd, dz, dbias, dgamma, dbeta, M, C, relu, training)
+Napi::Value FusedBackward(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Args a{};
+  float *dy, *z, *bias, *gamma, *mean, *invstd, *dz, *dbias, *dgamma, *dbeta;
+  if (!GetDims(info, 10, &a.d)) return env.Undefined();
+  const long mc = a.d.m * a.d.c, c = a.d.c;
+  if (!GetF32(info, 0, mc, &dy) || !GetF32(info, 1, mc, &z) || !GetF32(info, 2, c, &bias) || !GetF32(info, 3, c, &gamma) ||
+      !GetF32(info, 4, c, &mean) || !GetF32(info, 5, c, &invstd) || !GetF32(info, 6, mc, &dz) ||
+      !GetF32(info, 7, c, &dbias) || !GetF32(info, 8, c, &dgamma) || !GetF32(info, 9, c, &dbeta))
+    return env.Undefined();
+  a.z = z, a.bias = bias, a.gamma = gamma;
+  a.relu = info[12].ToBoolean().Value();
+  a.training = info[13].ToBoolean().Value();
+  Backward(a, dy, mean, invstd, dz, dbias, dgamma, dbeta);
+  return env.Undefined();
+}
+
+}  // namespace
+
+void InitFused(Napi::Env env, Napi::Object exports) {
+  exports.Set("fusedActNormForward", Napi::Function::New(env, FusedForward, "fusedActNormForward"));
+  exports.Set("fusedActNormBackward", Napi::Function::New(env, FusedBackward, "fusedActNormBackward"));
+}
+
+}  // namespace cm

@@ -1,0 +1,199 @@
+// The fused native layer tail (lib/backend/fused.ts, native/fused.cc) vs the plain-tfjs composition it replaces
+// (ops.ts: bias add -> gelu/relu -> BatchNorm train/eval -> + residual), computed with tfjs's own JS kernels:
+// outputs, running statistics and gradients; then a whole ConvMixer with CONVMIXER_FUSED on vs off, and the
+// PyTorch reference logits (shared/reference, if present) with the fused path active.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { initBackend } from '../lib/backend/index.ts';
+import { fusedActNorm, nativeFusedAvailable } from '../lib/backend/fused.ts';
+import { loadAddon, withJsKernels } from '../lib/backend/native.ts';
+import { activate, batchNorm, BN_MOMENTUM, NORM_EPS } from '../lib/models/ops.ts';
+import { createModel, type ConvMixerConfig } from '../lib/models/convmixer.ts';
+import { readSafetensors } from '../lib/models/safetensors.ts';
+import { loadWeights } from '../lib/models/weights.ts';
+import { createRng } from '../lib/rng.ts';
+
+const addon = loadAddon().addon as unknown as Record<string, unknown> | null;
+const skip = addon && typeof addon['fusedActNormForward'] === 'function' ? false : 'native addon with fused ops not built (npm run build:native)';
+if (!skip) await initBackend('native');
+
+function randomTensor(shape: number[], seed: number, scale = 1, offset = 0): tf.Tensor {
+  const rng = createRng(seed);
+  const n = shape.reduce((a, b) => a * b, 1);
+  const data = new Float32Array(n);
+  for (let i = 0; i < n; i++) data[i] = offset + scale * rng.uniform(-1, 1);
+  return tf.tensor(data, shape);
+}
+
+/** max |a - b| / max(|b|_inf, floor): differences relative to the reference's scale. */
+function relErr(a: ArrayLike<number>, b: ArrayLike<number>, floor = 1e-3): number {
+  assert.equal(a.length, b.length);
+  let diff = 0, scale = floor;
+  for (let i = 0; i < a.length; i++) {
+    diff = Math.max(diff, Math.abs(a[i]! - b[i]!));
+    scale = Math.max(scale, Math.abs(b[i]!));
+  }
+  return diff / scale;
+}
+
+interface Case { shape: [number, number, number, number]; activation: 'gelu' | 'relu'; training: boolean; residual: boolean }
+const CASES: Case[] = [
+  { shape: [2, 5, 7, 12], activation: 'gelu', training: true, residual: true },   // C not a multiple of 8
+  { shape: [2, 5, 7, 12], activation: 'gelu', training: false, residual: true },
+  { shape: [3, 4, 4, 16], activation: 'relu', training: true, residual: false },
+  { shape: [3, 4, 4, 16], activation: 'relu', training: false, residual: false },
+  { shape: [4, 9, 9, 24], activation: 'gelu', training: true, residual: false },  // > 256 rows: several row blocks
+  { shape: [1, 3, 3, 5], activation: 'gelu', training: false, residual: false },
+];
+
+/** Runs one layer tail (fused or plain) and returns y, the updated running stats, and d(sum(y * w))/d{z, bias, gamma, beta, residual}. */
+function layerTail(c: Case, seed: number, fused: boolean): Float32Array[] {
+  const ch = c.shape[3];
+  const z = randomTensor(c.shape, seed, 2) as tf.Tensor4D;
+  const bias = randomTensor([ch], seed + 1, 0.5) as tf.Tensor1D;
+  const gamma = randomTensor([ch], seed + 2, 0.5, 1) as tf.Tensor1D;
+  const beta = randomTensor([ch], seed + 3, 0.5) as tf.Tensor1D;
+  const residual = c.residual ? (randomTensor(c.shape, seed + 4) as tf.Tensor4D) : null;
+  const weights = randomTensor(c.shape, seed + 5);
+  const runningMean = tf.variable(randomTensor([ch], seed + 6, 0.3), false);
+  const runningVar = tf.variable(randomTensor([ch], seed + 7, 0.5, 1.2), false);
+  const forward = (zz: tf.Tensor, b: tf.Tensor, g: tf.Tensor, be: tf.Tensor, r?: tf.Tensor): tf.Tensor => {
+    if (fused) {
+      return fusedActNorm(zz as tf.Tensor4D, b as tf.Tensor1D, g as tf.Tensor1D, be as tf.Tensor1D, {
+        activation: c.activation, training: c.training, runningMean, runningVar, eps: NORM_EPS, momentum: BN_MOMENTUM, residual: (r as tf.Tensor4D) ?? null });
+    }
+    const y = batchNorm(activate(tf.add(zz, b) as tf.Tensor4D, c.activation), { weight: g as tf.Tensor1D, bias: be as tf.Tensor1D, runningMean, runningVar }, c.training);
+    return r ? tf.add(y, r) : y;
+  };
+  const inputs = [z, bias, gamma, beta, ...(residual ? [residual] : [])];
+  const run = (): Float32Array[] => {
+    const { value, grads } = tf.valueAndGrads((...xs: tf.Tensor[]) => tf.sum(tf.mul(forward(xs[0]!, xs[1]!, xs[2]!, xs[3]!, xs[4]), weights)))(inputs);
+    const y = tf.tidy(() => forward(z, bias, gamma, beta, residual ?? undefined));
+    const out = [y, ...grads].map((t) => t.dataSync() as Float32Array);
+    tf.dispose([value, y, ...grads]);
+    return out;
+  };
+  // The plain reference runs on tfjs's JS kernels, not on any native kernel.
+  const [y, ...grads] = fused ? run() : withJsKernels(run);
+  const stats = [runningMean.dataSync() as Float32Array, runningVar.dataSync() as Float32Array];
+  tf.dispose([...inputs, weights, runningMean, runningVar]);
+  return [y!, ...stats, ...grads];
+}
+
+const NAMES = ['y', 'running_mean', 'running_var', 'dz', 'dbias', 'dgamma', 'dbeta', 'dresidual'];
+
+for (const [i, c] of CASES.entries()) {
+  test(`fused act+BN: ${c.activation} ${c.training ? 'train' : 'eval'}${c.residual ? ' +residual' : ''} ${c.shape.join('x')} matches the plain tfjs ops`, { skip }, () => {
+    const seed = 100 + 10 * i;
+    const fused = layerTail(c, seed, true);
+    const plain = layerTail(c, seed, false);
+    assert.equal(fused.length, plain.length);
+    for (let k = 0; k < fused.length; k++) {
+      const err = relErr(fused[k]!, plain[k]!);
+      assert.ok(err < 2e-5, `${NAMES[k]}: relative error ${err.toExponential(2)}`);
+    }
+    // The running statistics really moved in training (the two runs update them twice: grads pass + forward pass).
+    const initialMean = randomTensor([c.shape[3]], seed + 6, 0.3).dataSync();
+    const moved = relErr(fused[1]!, initialMean);
+    assert.ok(c.training ? moved > 1e-3 : moved === 0, `running_mean moved by ${moved}`);
+  });
+}
+
+test('fused act+BN: GELU is the exact erf form (PyTorch values), not the tanh approximation', { skip }, () => {
+  // One channel, two rows: with training BN, y = +-1 * gamma + beta whatever GELU gives; so use eval with mean 0, var 1 - eps.
+  const u = [-3, -1, -0.5, 0.25, 1, 2.5];
+  // torch.nn.functional.gelu(torch.tensor(u, dtype=torch.float64)) (exact erf GELU), rounded to 9 digits.
+  const expected = [-0.00404969409, -0.158655254, -0.154268769, 0.149676581, 0.841344746, 2.48447584];
+  const runningMean = tf.variable(tf.zeros([1]), false), runningVar = tf.variable(tf.fill([1], 1 - NORM_EPS), false);
+  const y = fusedActNorm(tf.tensor4d(u, [1, 1, 6, 1]), tf.zeros([1]), tf.ones([1]), tf.zeros([1]),
+    { activation: 'gelu', training: false, runningMean, runningVar, eps: NORM_EPS, momentum: BN_MOMENTUM });
+  const got = y.dataSync();
+  for (let k = 0; k < u.length; k++) assert.ok(Math.abs(got[k]! - expected[k]!) < 2e-6 * Math.max(1, Math.abs(expected[k]!)), `gelu(${u[k]}) = ${got[k]}, torch ${expected[k]}`);
+  tf.dispose([y, runningMean, runningVar]);
+});
+
+test('nativeFusedAvailable: true on the native engine, false on plain cpu, inside withJsKernels, and with CONVMIXER_FUSED=0', { skip }, async () => {
+  assert.equal(nativeFusedAvailable(), true);
+  assert.equal(withJsKernels(() => nativeFusedAvailable()), false);
+  process.env.CONVMIXER_FUSED = '0';
+  try {
+    assert.equal(nativeFusedAvailable(), false);
+  } finally {
+    delete process.env.CONVMIXER_FUSED;
+  }
+  await initBackend('cpu');
+  try {
+    assert.equal(nativeFusedAvailable(), false);
+  } finally {
+    await initBackend('native');
+  }
+  assert.equal(nativeFusedAvailable(), true);
+});
+
+/** Logits, gradients of a loss wrt every parameter, and the BN buffers after the call, with the fused path on or off. */
+function modelRun(config: Partial<ConvMixerConfig>, training: boolean, fused: boolean): Record<string, Float32Array> {
+  const previous = process.env.CONVMIXER_FUSED;
+  process.env.CONVMIXER_FUSED = fused ? '1' : '0';
+  try {
+    assert.equal(nativeFusedAvailable(), fused);
+    const model = createModel(config, {}, { seed: 11 });
+    const x = randomTensor([4, 16, 16, 3], 21) as tf.Tensor4D;
+    const w = randomTensor([4, config.numClasses!], 22);
+    const out: Record<string, Float32Array> = {};
+    const { value, grads } = tf.variableGrads(() => {
+      const logits = model.apply(x, { training });
+      out['logits'] = logits.dataSync() as Float32Array;
+      return tf.sum(tf.mul(logits, w)) as tf.Scalar;
+    });
+    // variableGrads keys grads by tfjs variable name (a global counter): name them by parameter instead.
+    for (const [k, v] of Object.entries(model.params)) out[`grad ${k}`] = grads[v.name]!.dataSync() as Float32Array;
+    for (const [k, b] of Object.entries(model.buffers)) out[k] = b.dataSync() as Float32Array;
+    tf.dispose([x, w, value, ...Object.values(grads)]);
+    model.dispose();
+    return out;
+  } finally {
+    if (previous === undefined) delete process.env.CONVMIXER_FUSED;
+    else process.env.CONVMIXER_FUSED = previous;
+  }
+}
+
+for (const [label, config] of [
+  ['gelu dim 16 depth 2 k5 p2', { dim: 16, depth: 2, kernelSize: 5, patchSize: 2, numClasses: 10 }],
+  ['relu +residual in Eq. 3, dim 12 depth 2 k3 p2', { dim: 12, depth: 2, kernelSize: 3, patchSize: 2, numClasses: 10, activation: 'relu', residualPointwise: true }],
+] as [string, Partial<ConvMixerConfig>][]) {
+  for (const training of [true, false]) {
+    test(`model (${label}, ${training ? 'train' : 'eval'}): same logits, gradients and running stats with the fused path on and off`, { skip }, () => {
+      const on = modelRun(config, training, true);
+      const off = modelRun(config, training, false);
+      assert.deepEqual(Object.keys(on).sort(), Object.keys(off).sort());
+      assert.ok(Object.keys(on).length > 20);
+      for (const k of Object.keys(off)) {
+        const err = relErr(on[k]!, off[k]!);
+        assert.ok(err < 1e-4, `${k}: relative error ${err.toExponential(2)}`);
+      }
+    });
+  }
+}
+
+const REF = new URL('../../shared/reference/', import.meta.url).pathname;
+const REF_WEIGHTS = join(REF, 'convmixer_64_4_k5_p2.weights.safetensors');
+const REF_IO = join(REF, 'convmixer_64_4_k5_p2.io.safetensors');
+const skipRef = skip || (existsSync(REF_WEIGHTS) && existsSync(REF_IO) ? false : `PyTorch reference not found at ${REF}`);
+
+test('model with the fused path active gives the PyTorch reference logits within 1e-4 (eval)', { skip: skipRef }, () => {
+  assert.equal(nativeFusedAvailable(), true);
+  const io = readSafetensors(REF_IO);
+  const model = createModel('convmixer_64_4_k5_p2', {}, { seed: 1 });
+  loadWeights(model, REF_WEIGHTS);
+  const x = tf.tensor4d(io['input_nhwc']!.data, io['input_nhwc']!.shape as [number, number, number, number]);
+  const y = model.apply(x);
+  const expected = io['logits']!.data;
+  let diff = 0;
+  y.dataSync().forEach((v, i) => (diff = Math.max(diff, Math.abs(v - expected[i]!))));
+  assert.ok(diff < 1e-4, `max |logit - torch| = ${diff}`);
+  tf.dispose([x, y]);
+  model.dispose();
+});
