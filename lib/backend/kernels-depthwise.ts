@@ -85,7 +85,7 @@ function makeKernels(addon: DepthwiseAddon, original: (name: string) => KernelFu
 
   const forward: KernelFunc = (args) => {
     const backend = args.backend as CpuBackend;
-    const { x, filter } = args.inputs;
+    const { x, filter } = args.inputs as Record<'x' | 'filter', TensorInfo>;
     const attrs = args.attrs as unknown as ConvAttrs;
     const xv = float32Of(backend, x), wv = float32Of(backend, filter);
     if (!xv || !wv || x.shape.length !== 4 || !supported(attrs, filter.shape)) return js.forward(args);
@@ -97,7 +97,8 @@ function makeKernels(addon: DepthwiseAddon, original: (name: string) => KernelFu
 
   const fused: KernelFunc = (args) => {
     const backend = args.backend as CpuBackend;
-    const { x, filter, bias, preluActivationWeights } = args.inputs;
+    const { x, filter } = args.inputs as Record<'x' | 'filter', TensorInfo>;
+    const { bias, preluActivationWeights } = args.inputs;
     const attrs = args.attrs as unknown as ConvAttrs & { activation?: string };
     const activation = attrs.activation ?? 'linear';
     const xv = float32Of(backend, x), wv = float32Of(backend, filter);
@@ -115,7 +116,7 @@ function makeKernels(addon: DepthwiseAddon, original: (name: string) => KernelFu
 
   const backpropInput: KernelFunc = (args) => {
     const backend = args.backend as CpuBackend;
-    const { dy, filter } = args.inputs;
+    const { dy, filter } = args.inputs as Record<'dy' | 'filter', TensorInfo>;
     const attrs = args.attrs as unknown as ConvAttrs & { inputShape: [number, number, number, number] };
     const dyv = float32Of(backend, dy), wv = float32Of(backend, filter);
     if (!dyv || !wv || !supported(attrs, filter.shape)) return js.input(args);
@@ -127,7 +128,7 @@ function makeKernels(addon: DepthwiseAddon, original: (name: string) => KernelFu
 
   const backpropFilter: KernelFunc = (args) => {
     const backend = args.backend as CpuBackend;
-    const { x, dy } = args.inputs;
+    const { x, dy } = args.inputs as Record<'x' | 'dy', TensorInfo>;
     const attrs = args.attrs as unknown as ConvAttrs & { filterShape: [number, number, number, number] };
     const xv = float32Of(backend, x), dyv = float32Of(backend, dy);
     if (!xv || !dyv || x.shape.length !== 4 || !supported(attrs, attrs.filterShape)) return js.filter(args);
