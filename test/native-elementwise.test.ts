@@ -170,6 +170,18 @@ test('GELU (exact erf form) and its gradient match JS', { skip }, async () => {
   tf.dispose(x);
 });
 
+test('Tile: repeating size-1 dims (native) and general tiling (JS fallback) match JS', { skip }, async () => {
+  await setup();
+  const rng = createRng(700);
+  const c = randn(rng, [1, 1, 1, 40]), m = randn(rng, [2, 1, 3]);
+  const r = both(() => [tf.tile(c, [3, 5, 4, 1]), tf.tile(m, [1, 4, 1]), tf.tile(m, [2, 2, 2])]);
+  assert.deepEqual(r.native[0], r.js[0]);
+  assert.deepEqual(r.native[1], r.js[1]);
+  assert.deepEqual(r.native[2], r.js[2]);
+  assert.equal(r.native[0][40 * 7 + 5], c.dataSync()[5]);
+  tf.dispose([c, m]);
+});
+
 test('non-float32 inputs go to the JS kernels', { skip }, async () => {
   await setup();
   const a = tf.tensor1d([1, 2, 3], 'int32'), b = tf.tensor1d([4, 5, 6], 'int32');

@@ -25,7 +25,8 @@ const BINARY_OPS = { Add: 0, Sub: 1, Multiply: 2, RealDiv: 3, SquaredDifference:
 const UNARY_OPS = { Neg: 0, Square: 1, Exp: 2, Erf: 3, Sqrt: 4, Rsqrt: 5, Abs: 7, Reciprocal: 8 } as const;
 const MAX_RANK = 6;
 
-export const ELEMENTWISE_KERNELS = [...Object.keys(BINARY_OPS), ...Object.keys(UNARY_OPS), 'FusedBatchNorm', 'Sum', 'Mean'];
+export const ELEMENTWISE_KERNELS = [...Object.keys(BINARY_OPS), ...Object.keys(UNARY_OPS), 'FusedBatchNorm', 'Sum', 'Mean', 'Tile'];
+const ONE = Float32Array.of(1);
 
 function float32Of(backend: CpuBackend, t: TensorInfo | undefined): Float32Array | null {
   if (!t || t.dtype !== 'float32') return null;
@@ -156,6 +157,23 @@ function makeKernels(addon: ElementwiseAddon, original: (name: string) => Kernel
       return backend.makeTensorInfo(plan.outShape, 'float32', out);
     };
   }
+
+  // Tile that only repeats size-1 dims (tfjs's BatchNorm gradient tiles [1,1,1,C] to NHWC) is a broadcast:
+  // x * 1 with the ones repeated everywhere (x * 1 keeps -0 and NaN, unlike x + 0).
+  const jsTile = fallback(original, 'Tile');
+  kernels.Tile = (args) => {
+    const backend = args.backend as CpuBackend;
+    const { x } = args.inputs as Record<'x', TensorInfo>;
+    const { reps } = args.attrs as { reps: number[] };
+    const xv = float32Of(backend, x);
+    const outShape = x.shape.map((n, d) => n * (reps[d] ?? 1));
+    const plan = xv && reps.length === x.shape.length && x.shape.every((n, d) => n === 1 || reps[d] === 1)
+      ? broadcastPlan(x.shape, outShape) : null;
+    if (!xv || !plan || size(outShape) === 0) return jsTile(args);
+    const out = outputBuffer(size(outShape));
+    addon.binary(BINARY_OPS.Multiply, xv, ONE, out, plan.dims, plan.aStrides, new Int32Array(plan.dims.length));
+    return backend.makeTensorInfo(outShape, 'float32', out);
+  };
   return kernels;
 }
 
