@@ -252,6 +252,38 @@ void Backward(const Args& a, const float* dy, const float* mean, const float* in
   for (long c = 0; c < d.c; ++c) dbias[c] = static_cast<float>(s2[c / 8][c % 8]);
 }
 
+// dst += src (the residual's gradient joining the depthwise conv's input gradient).
+void AddInto(float* dst, const float* src, long n) {
+  ParallelFor(n, 1 << 16, [&](long lo, long hi) {
+    for (long i = lo; i < hi; ++i) dst[i] += src[i];
+  });
+}
+
+// Global average pooling over H*W of NHWC x ([n, hw, c] -> [n, c]) and its gradient (dy / hw broadcast).
+void AvgPoolForward(const float* x, float* y, long n, long hw, long c) {
+  ParallelFor(n, 1, [&](long lo, long hi) {
+    std::vector<double> acc(c);
+    for (long b = lo; b < hi; ++b) {
+      std::fill(acc.begin(), acc.end(), 0.0);
+      for (long p = 0; p < hw; ++p) {
+        const float* row = x + (b * hw + p) * c;
+        for (long k = 0; k < c; ++k) acc[k] += row[k];
+      }
+      for (long k = 0; k < c; ++k) y[b * c + k] = static_cast<float>(acc[k] / hw);
+    }
+  });
+}
+void AvgPoolBackward(const float* dy, float* dx, long n, long hw, long c) {
+  const float inv = 1.f / static_cast<float>(hw);
+  ParallelFor(n * hw, std::max<long>(1, 16384 / c), [&](long lo, long hi) {
+    for (long r = lo; r < hi; ++r) {
+      const float* g = dy + (r / hw) * c;
+      float* out = dx + r * c;
+      for (long k = 0; k < c; ++k) out[k] = g[k] * inv;
+    }
+  });
+}
+
 // ---- N-API glue ----
 
 bool Fail(const Napi::Env& env, const char* msg) {
@@ -321,11 +353,49 @@ Napi::Value FusedBackward(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+long Count(const Napi::CallbackInfo& info, size_t i) {
+  return info[i].IsNumber() ? info[i].As<Napi::Number>().Int64Value() : -1;
+}
+
+// addInto(dst, src): dst += src elementwise, same length.
+Napi::Value AddIntoJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  float *dst, *src;
+  if (!GetF32(info, 0, 0, &dst) || !GetF32(info, 1, 0, &src)) return env.Undefined();
+  const long n = static_cast<long>(info[0].As<Napi::Float32Array>().ElementLength());
+  if (static_cast<long>(info[1].As<Napi::Float32Array>().ElementLength()) != n) {
+    Fail(env, "fused: addInto needs arrays of the same length");
+    return env.Undefined();
+  }
+  AddInto(dst, src, n);
+  return env.Undefined();
+}
+
+// avgPoolForward(x, y, n, hw, c) / avgPoolBackward(dy, dx, n, hw, c)
+Napi::Value AvgPool(const Napi::CallbackInfo& info, bool backward) {
+  Napi::Env env = info.Env();
+  const long n = Count(info, 2), hw = Count(info, 3), c = Count(info, 4);
+  if (n <= 0 || hw <= 0 || c <= 0) {
+    Fail(env, "fused: avgPool expects positive n, hw, c");
+    return env.Undefined();
+  }
+  float *a, *b;
+  if (!GetF32(info, 0, backward ? n * c : n * hw * c, &a) || !GetF32(info, 1, backward ? n * hw * c : n * c, &b)) return env.Undefined();
+  if (backward) AvgPoolBackward(a, b, n, hw, c);
+  else AvgPoolForward(a, b, n, hw, c);
+  return env.Undefined();
+}
+Napi::Value AvgPoolForwardJs(const Napi::CallbackInfo& info) { return AvgPool(info, false); }
+Napi::Value AvgPoolBackwardJs(const Napi::CallbackInfo& info) { return AvgPool(info, true); }
+
 }  // namespace
 
 void InitFused(Napi::Env env, Napi::Object exports) {
   exports.Set("fusedActNormForward", Napi::Function::New(env, FusedForward, "fusedActNormForward"));
   exports.Set("fusedActNormBackward", Napi::Function::New(env, FusedBackward, "fusedActNormBackward"));
+  exports.Set("addInto", Napi::Function::New(env, AddIntoJs, "addInto"));
+  exports.Set("avgPoolForward", Napi::Function::New(env, AvgPoolForwardJs, "avgPoolForward"));
+  exports.Set("avgPoolBackward", Napi::Function::New(env, AvgPoolBackwardJs, "avgPoolBackward"));
 }
 
 }  // namespace cm

@@ -5,7 +5,7 @@ import * as tf from '@tensorflow/tfjs';
 import { z } from 'zod';
 import { UserError } from '../errors.ts';
 import { createRng } from '../rng.ts';
-import { activate, biasActBatchNorm, layerNormChannels } from './ops.ts';
+import { activate, biasActBatchNorm, depthwiseActBatchNorm, globalAvgPool, layerNormChannels, type BatchNormState } from './ops.ts';
 
 export interface ConvMixerConfig {
   dim: number; depth: number; kernelSize: number; patchSize: number; numClasses: number; inChannels: number;
@@ -189,14 +189,21 @@ export function createModel(nameOrConfig: string | Partial<ConvMixerConfig>, ove
   const b = (key: string): tf.Tensor1D => params[key] as tf.Tensor1D;
   const add4 = (x: tf.Tensor4D, y: tf.Tensor): tf.Tensor4D => tf.add(x, y);
   /** norm(act(z + conv bias)) (+ residual): the tail of every conv layer. BatchNorm goes through biasActBatchNorm (fused on the native engine). */
+  const bnState = (name: string): BatchNormState =>
+    ({ weight: b(`${name}.weight`), bias: b(`${name}.bias`), runningMean: buffers[`${name}.running_mean`]!, runningVar: buffers[`${name}.running_var`]! });
   const tail = (z: tf.Tensor4D, conv: string, name: string, training: boolean, residual: tf.Tensor4D | null = null): tf.Tensor4D => {
-    const weight = b(`${name}.weight`), bias = b(`${name}.bias`);
-    if (config.norm === 'batchnorm') {
-      const state = { weight, bias, runningMean: buffers[`${name}.running_mean`]!, runningVar: buffers[`${name}.running_var`]! };
-      return biasActBatchNorm(z, b(`${conv}.bias`), state, config.activation, training, residual);
-    }
-    const y = layerNormChannels(activate(add4(z, b(`${conv}.bias`)), config.activation), weight, bias);
+    if (config.norm === 'batchnorm') return biasActBatchNorm(z, b(`${conv}.bias`), bnState(name), config.activation, training, residual);
+    const y = layerNormChannels(activate(add4(z, b(`${conv}.bias`)), config.activation), b(`${name}.weight`), b(`${name}.bias`));
     return residual ? add4(y, residual) : y;
+  };
+  /** The depthwise half of block i: norm(act(depthwise(h) + bias)) (+ h). */
+  const depthwiseHalf = (h: tf.Tensor4D, i: number, training: boolean): tf.Tensor4D => {
+    const conv = `blocks.${i}.0.fn.0`, name = `blocks.${i}.0.fn.2`;
+    if (config.norm === 'batchnorm') {
+      return depthwiseActBatchNorm(h, w4(`${conv}.weight`), b(`${conv}.bias`), bnState(name), config.activation, training, config.residualDepthwise);
+    }
+    // tfjs 'same' pads floor((k-1)/2) before and the rest after, exactly like PyTorch padding='same' (also for even k).
+    return tail(tf.depthwiseConv2d(h, w4(`${conv}.weight`), 1, 'same'), conv, name, training, config.residualDepthwise ? h : null);
   };
 
   const apply = (x: tf.Tensor4D, o: { training?: boolean } = {}): tf.Tensor2D => tf.tidy(() => {
@@ -204,13 +211,11 @@ export function createModel(nameOrConfig: string | Partial<ConvMixerConfig>, ove
     // Patch embedding: conv with kernel = stride = p; PyTorch floors the output size like tfjs 'valid'.
     let h = tail(tf.conv2d(x, w4('stem.0.weight'), p, 'valid'), 'stem.0', 'stem.2', training);
     for (let i = 0; i < depth; i++) {
-      // tfjs 'same' pads floor((k-1)/2) before and the rest after, exactly like PyTorch padding='same' (also for even k).
-      const dwConv = tf.depthwiseConv2d(h, w4(`blocks.${i}.0.fn.0.weight`), 1, 'same');
-      const mixed = tail(dwConv, `blocks.${i}.0.fn.0`, `blocks.${i}.0.fn.2`, training, config.residualDepthwise ? h : null);
+      const mixed = depthwiseHalf(h, i, training);
       const pwConv = tf.conv2d(mixed, w4(`blocks.${i}.1.weight`), 1, 'valid');
       h = tail(pwConv, `blocks.${i}.1`, `blocks.${i}.3`, training, config.residualPointwise ? mixed : null);
     }
-    const pooled = tf.mean(h, [1, 2]) as tf.Tensor2D;
+    const pooled = globalAvgPool(h);
     return tf.add(tf.matMul(pooled, params['head.weight'] as tf.Tensor2D), b('head.bias'));
   });
 

@@ -1,7 +1,7 @@
 // The few non-convolution ops ConvMixer needs, written with plain tfjs ops so they work under tf.grads /
 // tf.variableGrads and so a native engine can speed them up by replacing the underlying kernels (erf, moments, ...).
 import * as tf from '@tensorflow/tfjs';
-import { fusedActNorm, nativeFusedAvailable } from '../backend/fused.ts';
+import { fusedActNorm, fusedDepthwiseBlock, fusedGlobalAvgPool, nativeFusedAvailable } from '../backend/fused.ts';
 
 /** PyTorch's BatchNorm2d / LayerNorm defaults. */
 export const NORM_EPS = 1e-5;
@@ -57,6 +57,25 @@ export function biasActBatchNorm(z: tf.Tensor4D, bias: tf.Tensor1D, s: BatchNorm
   }
   const y = batchNorm(activate(tf.add(z, bias), activation), s, training);
   return residual ? tf.add(y, residual) : y;
+}
+
+/**
+ * ConvMixer's depthwise half with BatchNorm: biasActBatchNorm(depthwiseConv2d(h, filter, 'same'), ...) + (residual ? h : 0).
+ * On the native engine one fused op (its backward also joins the residual's gradient natively); otherwise plain tfjs.
+ */
+export function depthwiseActBatchNorm(h: tf.Tensor4D, filter: tf.Tensor4D, bias: tf.Tensor1D, s: BatchNormState, activation: 'gelu' | 'relu',
+  training: boolean, residual: boolean): tf.Tensor4D {
+  if (nativeFusedAvailable()) {
+    return fusedDepthwiseBlock(h, filter, bias, s.weight, s.bias, { activation, training, runningMean: s.runningMean, runningVar: s.runningVar,
+      eps: NORM_EPS, momentum: BN_MOMENTUM, residual });
+  }
+  // tfjs 'same' pads floor((k-1)/2) before and the rest after, exactly like PyTorch padding='same' (also for even k).
+  return biasActBatchNorm(tf.depthwiseConv2d(h, filter, 1, 'same'), bias, s, activation, training, residual ? h : null);
+}
+
+/** Global average pooling of NHWC x to [N, C] (native forward/backward on the native engine). */
+export function globalAvgPool(x: tf.Tensor4D): tf.Tensor2D {
+  return nativeFusedAvailable() ? fusedGlobalAvgPool(x) : (tf.mean(x, [1, 2]) as tf.Tensor2D);
 }
 
 /** LayerNorm over the channel axis of each pixel (NHWC), with per-channel affine: the Table 3 "LayerNorm" ablation. */
