@@ -15,38 +15,39 @@
 namespace cm {
 namespace {
 
-typedef float V8 __attribute__((vector_size(32), aligned(4)));
-typedef int32_t I8 __attribute__((vector_size(32), aligned(4)));
-typedef double D8 __attribute__((vector_size(64)));  // only in std::vector / on the stack: naturally aligned
+constexpr int kL = 16;  // lanes: one AVX-512 register (two AVX2 ones elsewhere; GCC splits vector types as the target needs)
+typedef float VF __attribute__((vector_size(4 * kL), aligned(4)));
+typedef int32_t VI __attribute__((vector_size(4 * kL), aligned(4)));
+typedef double VD __attribute__((vector_size(8 * kL)));  // only in std::vector / on the stack: naturally aligned
 
-inline V8 Splat(float v) { return V8{v, v, v, v, v, v, v, v}; }
-inline V8 Min(V8 a, V8 b) { return a < b ? a : b; }
-inline V8 Max(V8 a, V8 b) { return a > b ? a : b; }
+inline VF Splat(float v) { return v - VF{}; }
+inline VF Min(VF a, VF b) { return a < b ? a : b; }
+inline VF Max(VF a, VF b) { return a > b ? a : b; }
 // Lane-wise conversions (GCC 12's C++ has no __builtin_convert_vector; these loops compile to one instruction each).
-inline I8 Trunc(V8 v) {
-  I8 r;
-  for (int i = 0; i < 8; ++i) r[i] = static_cast<int32_t>(v[i]);
+inline VI Trunc(VF v) {
+  VI r;
+  for (int i = 0; i < kL; ++i) r[i] = static_cast<int32_t>(v[i]);
   return r;
 }
-inline V8 ToFloat(I8 v) {
-  V8 r;
-  for (int i = 0; i < 8; ++i) r[i] = static_cast<float>(v[i]);
+inline VF ToFloat(VI v) {
+  VF r;
+  for (int i = 0; i < kL; ++i) r[i] = static_cast<float>(v[i]);
   return r;
 }
 
 // erf(x) for float32: x * P(x^2) / Q(x^2) on [-4, 4] (outside, erf is +-1 in float32); Eigen's fast erf coefficients,
 // max error a few float32 ulp.
-inline V8 Erf(V8 x) {
+inline VF Erf(VF x) {
   x = Max(Min(x, Splat(4.f)), Splat(-4.f));
-  const V8 x2 = x * x;
-  V8 p = Splat(-2.72614225801306e-10f);
+  const VF x2 = x * x;
+  VF p = Splat(-2.72614225801306e-10f);
   p = p * x2 + Splat(2.77068142495902e-08f);
   p = p * x2 + Splat(-2.10102402082508e-06f);
   p = p * x2 + Splat(-5.69250639462346e-05f);
   p = p * x2 + Splat(-7.34990630326855e-04f);
   p = p * x2 + Splat(-2.95459980854025e-03f);
   p = p * x2 + Splat(-1.60960333262415e-02f);
-  V8 q = Splat(-1.45660718464996e-05f);
+  VF q = Splat(-1.45660718464996e-05f);
   q = q * x2 + Splat(-2.13374055278905e-04f);
   q = q * x2 + Splat(-1.68282697438203e-03f);
   q = q * x2 + Splat(-7.37332916720468e-03f);
@@ -56,21 +57,21 @@ inline V8 Erf(V8 x) {
 
 // exp(x) for x <= 0 (here x = -u^2/2): 2^n * e^r with |r| <= ln2/2 and a degree-6 polynomial (Cephes expf),
 // flushed to 0 below -87.
-inline V8 ExpNeg(V8 x) {
+inline VF ExpNeg(VF x) {
   x = Max(x, Splat(-87.f));
-  const I8 ni = Trunc(x * Splat(1.44269504088896341f) + Splat(-0.5f));  // round(x / ln2) for x <= 0
-  const V8 n = ToFloat(ni);
-  V8 r = x - n * Splat(0.693359375f);
+  const VI ni = Trunc(x * Splat(1.44269504088896341f) + Splat(-0.5f));  // round(x / ln2) for x <= 0
+  const VF n = ToFloat(ni);
+  VF r = x - n * Splat(0.693359375f);
   r = r - n * Splat(-2.12194440e-4f);
-  V8 p = Splat(1.9875691500e-4f);
+  VF p = Splat(1.9875691500e-4f);
   p = p * r + Splat(1.3981999507e-3f);
   p = p * r + Splat(8.3334519073e-3f);
   p = p * r + Splat(4.1665795894e-2f);
   p = p * r + Splat(1.6666665459e-1f);
   p = p * r + Splat(5.0000001201e-1f);
   p = p * r * r + r + Splat(1.f);
-  const I8 bits = (ni + 127) << 23;
-  V8 scale;
+  const VI bits = (ni + 127) << 23;
+  VF scale;
   std::memcpy(&scale, &bits, sizeof scale);
   return p * scale;
 }
@@ -79,45 +80,45 @@ constexpr float kInvSqrt2 = 0.70710678118654752f;
 constexpr float kInvSqrt2Pi = 0.39894228040143268f;
 
 // act(u) and, when wanted, act'(u).
-inline V8 Act(V8 u, bool relu) {
+inline VF Act(VF u, bool relu) {
   if (relu) return Max(u, Splat(0.f));
   return Splat(0.5f) * u * (Splat(1.f) + Erf(u * Splat(kInvSqrt2)));
 }
-inline V8 ActWithGrad(V8 u, bool relu, V8* grad) {
+inline VF ActWithGrad(VF u, bool relu, VF* grad) {
   if (relu) {
-    const V8 zero = Splat(0.f);
+    const VF zero = Splat(0.f);
     *grad = u > zero ? Splat(1.f) : zero;
     return Max(u, zero);
   }
-  const V8 cdf = Splat(0.5f) * (Splat(1.f) + Erf(u * Splat(kInvSqrt2)));
+  const VF cdf = Splat(0.5f) * (Splat(1.f) + Erf(u * Splat(kInvSqrt2)));
   *grad = cdf + u * Splat(kInvSqrt2Pi) * ExpNeg(Splat(-0.5f) * u * u);
   return u * cdf;
 }
 
-// Channel vectors: channels [8j, 8j+8) of a row; the last one may be partial (padded with zeros on load).
-inline V8 Load(const float* p, long n) {
-  if (n == 8) return *reinterpret_cast<const V8*>(p);
-  V8 v = Splat(0.f);
+// Channel vectors: channels [kL*j, kL*j + kL) of a row; the last one may be partial (padded with zeros on load).
+inline VF Load(const float* p, long n) {
+  if (n == kL) return *reinterpret_cast<const VF*>(p);
+  VF v = Splat(0.f);
   for (long i = 0; i < n; ++i) v[i] = p[i];
   return v;
 }
-inline void Store(float* p, V8 v, long n) {
-  if (n == 8) {
-    *reinterpret_cast<V8*>(p) = v;
+inline void Store(float* p, VF v, long n) {
+  if (n == kL) {
+    *reinterpret_cast<VF*>(p) = v;
     return;
   }
   for (long i = 0; i < n; ++i) p[i] = v[i];
 }
-inline D8 Wide(V8 v) {
-  D8 r;
-  for (int i = 0; i < 8; ++i) r[i] = v[i];
+inline VD Wide(VF v) {
+  VD r;
+  for (int i = 0; i < kL; ++i) r[i] = v[i];
   return r;
 }
 
 struct Dims {
   long m, c;
-  long vecs() const { return (c + 7) / 8; }
-  long lanes(long j) const { return std::min<long>(8, c - 8 * j); }
+  long vecs() const { return (c + kL - 1) / kL; }
+  long lanes(long j) const { return std::min<long>(kL, c - kL * j); }
 };
 
 // Row blocks: a fixed split so that sums do not depend on the number of threads.
@@ -125,19 +126,19 @@ constexpr long kRowsPerBlock = 256;
 constexpr long kMaxBlocks = 64;
 long BlockCount(long m) { return std::max<long>(1, std::min(kMaxBlocks, (m + kRowsPerBlock - 1) / kRowsPerBlock)); }
 
-// Runs body(row_lo, row_hi, sums) per block, where sums holds `k` D8 accumulators per channel vector (zeroed), then
+// Runs body(row_lo, row_hi, sums) per block, where sums holds `k` VD accumulators per channel vector (zeroed), then
 // adds the blocks' sums in block order into out[k][vecs].
 template <typename Body>
-void BlockedSums(const Dims& d, int k, std::vector<D8>* out, Body body) {
+void BlockedSums(const Dims& d, int k, std::vector<VD>* out, Body body) {
   const long blocks = BlockCount(d.m), vecs = d.vecs(), step = (d.m + blocks - 1) / blocks;
-  std::vector<D8> partial(static_cast<size_t>(blocks * k * vecs), D8{});
+  std::vector<VD> partial(static_cast<size_t>(blocks * k * vecs), VD{});
   ParallelFor(blocks, 1, [&](long b0, long b1) {
     for (long b = b0; b < b1; ++b) {
       const long lo = b * step, hi = std::min(d.m, lo + step);
       if (lo < hi) body(lo, hi, partial.data() + b * k * vecs);
     }
   });
-  out->assign(static_cast<size_t>(k * vecs), D8{});
+  out->assign(static_cast<size_t>(k * vecs), VD{});
   for (long b = 0; b < blocks; ++b)
     for (long i = 0; i < k * vecs; ++i) (*out)[i] += partial[b * k * vecs + i];
 }
@@ -161,29 +162,29 @@ void Forward(const Args& a, float* y, float* mean, float* var, float* invstd) {
   const Dims d = a.d;
   const long vecs = d.vecs();
   if (a.training) {
-    std::vector<D8> sums;
-    BlockedSums(d, 2, &sums, [&](long lo, long hi, D8* s) {
+    std::vector<VD> sums;
+    BlockedSums(d, 2, &sums, [&](long lo, long hi, VD* s) {
       for (long r = lo; r < hi; ++r)
         for (long j = 0; j < vecs; ++j) {
-          const long n = d.lanes(j), off = r * d.c + 8 * j;
-          V8 v = Act(Load(a.z + off, n) + Load(a.bias + 8 * j, n), a.relu);
-          if (n < 8) for (long i = n; i < 8; ++i) v[i] = 0.f;
+          const long n = d.lanes(j), off = r * d.c + kL * j;
+          VF v = Act(Load(a.z + off, n) + Load(a.bias + kL * j, n), a.relu);
+          if (n < kL) for (long i = n; i < kL; ++i) v[i] = 0.f;
           Store(y + off, v, n);
-          const D8 w = Wide(v);
+          const VD w = Wide(v);
           s[j] += w;
           s[vecs + j] += w * w;
         }
     });
     for (long c = 0; c < d.c; ++c) {
-      const double mu = sums[c / 8][c % 8] / d.m;
-      const double v = std::max(0.0, sums[vecs + c / 8][c % 8] / d.m - mu * mu);
+      const double mu = sums[c / kL][c % kL] / d.m;
+      const double v = std::max(0.0, sums[vecs + c / kL][c % kL] / d.m - mu * mu);
       mean[c] = static_cast<float>(mu);
       var[c] = static_cast<float>(v);
     }
   }
   for (long c = 0; c < d.c; ++c) invstd[c] = static_cast<float>(1.0 / std::sqrt(static_cast<double>(var[c]) + a.eps));
   // y = (act - mean) * (gamma * invstd) + beta (+ residual)
-  std::vector<float> scale(vecs * 8, 0.f), shift(vecs * 8, 0.f);
+  std::vector<float> scale(vecs * kL, 0.f), shift(vecs * kL, 0.f);
   for (long c = 0; c < d.c; ++c) {
     scale[c] = a.gamma[c] * invstd[c];
     shift[c] = a.beta[c] - mean[c] * scale[c];
@@ -191,9 +192,9 @@ void Forward(const Args& a, float* y, float* mean, float* var, float* invstd) {
   Rows(d, [&](long lo, long hi) {
     for (long r = lo; r < hi; ++r)
       for (long j = 0; j < vecs; ++j) {
-        const long n = d.lanes(j), off = r * d.c + 8 * j;
-        const V8 act = a.training ? Load(y + off, n) : Act(Load(a.z + off, n) + Load(a.bias + 8 * j, n), a.relu);
-        V8 out = act * Load(scale.data() + 8 * j, 8) + Load(shift.data() + 8 * j, 8);
+        const long n = d.lanes(j), off = r * d.c + kL * j;
+        const VF act = a.training ? Load(y + off, n) : Act(Load(a.z + off, n) + Load(a.bias + kL * j, n), a.relu);
+        VF out = act * Load(scale.data() + kL * j, kL) + Load(shift.data() + kL * j, kL);
         if (a.residual) out += Load(a.residual + off, n);
         Store(y + off, out, n);
       }
@@ -206,26 +207,26 @@ void Backward(const Args& a, const float* dy, const float* mean, const float* in
               float* dgamma, float* dbeta) {
   const Dims d = a.d;
   const long vecs = d.vecs();
-  std::vector<float> mu(vecs * 8, 0.f), is(vecs * 8, 0.f), g(vecs * 8, 0.f);
+  std::vector<float> mu(vecs * kL, 0.f), is(vecs * kL, 0.f), g(vecs * kL, 0.f);
   std::copy(mean, mean + d.c, mu.begin());
   std::copy(invstd, invstd + d.c, is.begin());
   std::copy(a.gamma, a.gamma + d.c, g.begin());
   // Pass 1: sum(dy), sum(dy * xhat).
-  std::vector<D8> s1;
-  BlockedSums(d, 2, &s1, [&](long lo, long hi, D8* s) {
+  std::vector<VD> s1;
+  BlockedSums(d, 2, &s1, [&](long lo, long hi, VD* s) {
     for (long r = lo; r < hi; ++r)
       for (long j = 0; j < vecs; ++j) {
-        const long n = d.lanes(j), off = r * d.c + 8 * j;
-        const V8 act = Act(Load(a.z + off, n) + Load(a.bias + 8 * j, n), a.relu);
-        const V8 xhat = (act - Load(mu.data() + 8 * j, 8)) * Load(is.data() + 8 * j, 8);
-        const V8 g_ = Load(dy + off, n);  // zero in padded lanes
+        const long n = d.lanes(j), off = r * d.c + kL * j;
+        const VF act = Act(Load(a.z + off, n) + Load(a.bias + kL * j, n), a.relu);
+        const VF xhat = (act - Load(mu.data() + kL * j, kL)) * Load(is.data() + kL * j, kL);
+        const VF g_ = Load(dy + off, n);  // zero in padded lanes
         s[j] += Wide(g_);
         s[vecs + j] += Wide(g_ * xhat);
       }
   });
-  std::vector<float> k0(vecs * 8, 0.f), k1(vecs * 8, 0.f), k2(vecs * 8, 0.f);
+  std::vector<float> k0(vecs * kL, 0.f), k1(vecs * kL, 0.f), k2(vecs * kL, 0.f);
   for (long c = 0; c < d.c; ++c) {
-    const double sdy = s1[c / 8][c % 8], sdyx = s1[vecs + c / 8][c % 8];
+    const double sdy = s1[c / kL][c % kL], sdyx = s1[vecs + c / kL][c % kL];
     dbeta[c] = static_cast<float>(sdy);
     dgamma[c] = static_cast<float>(sdyx);
     // dact = k0 * dy - k1 - k2 * xhat, with k1 = k2 = 0 in eval mode (statistics are constants there).
@@ -234,22 +235,22 @@ void Backward(const Args& a, const float* dy, const float* mean, const float* in
     k2[c] = a.training ? static_cast<float>(k0[c] * sdyx / d.m) : 0.f;
   }
   // Pass 2: dz = dact * act'(z + bias), and sum(dz) = dbias.
-  std::vector<D8> s2;
-  BlockedSums(d, 1, &s2, [&](long lo, long hi, D8* s) {
+  std::vector<VD> s2;
+  BlockedSums(d, 1, &s2, [&](long lo, long hi, VD* s) {
     for (long r = lo; r < hi; ++r)
       for (long j = 0; j < vecs; ++j) {
-        const long n = d.lanes(j), off = r * d.c + 8 * j;
-        V8 grad;
-        const V8 act = ActWithGrad(Load(a.z + off, n) + Load(a.bias + 8 * j, n), a.relu, &grad);
-        const V8 xhat = (act - Load(mu.data() + 8 * j, 8)) * Load(is.data() + 8 * j, 8);
-        V8 dact = Load(k0.data() + 8 * j, 8) * Load(dy + off, n) - Load(k1.data() + 8 * j, 8) - Load(k2.data() + 8 * j, 8) * xhat;
-        V8 out = dact * grad;
-        if (n < 8) for (long i = n; i < 8; ++i) out[i] = 0.f;
+        const long n = d.lanes(j), off = r * d.c + kL * j;
+        VF grad;
+        const VF act = ActWithGrad(Load(a.z + off, n) + Load(a.bias + kL * j, n), a.relu, &grad);
+        const VF xhat = (act - Load(mu.data() + kL * j, kL)) * Load(is.data() + kL * j, kL);
+        VF dact = Load(k0.data() + kL * j, kL) * Load(dy + off, n) - Load(k1.data() + kL * j, kL) - Load(k2.data() + kL * j, kL) * xhat;
+        VF out = dact * grad;
+        if (n < kL) for (long i = n; i < kL; ++i) out[i] = 0.f;
         Store(dz + off, out, n);
         s[j] += Wide(out);
       }
   });
-  for (long c = 0; c < d.c; ++c) dbias[c] = static_cast<float>(s2[c / 8][c % 8]);
+  for (long c = 0; c < d.c; ++c) dbias[c] = static_cast<float>(s2[c / kL][c % kL]);
 }
 
 // dst += src (the residual's gradient joining the depthwise conv's input gradient).
