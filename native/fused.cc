@@ -18,7 +18,9 @@ namespace {
 constexpr int kL = 16;  // lanes: one AVX-512 register (two AVX2 ones elsewhere; GCC splits vector types as the target needs)
 typedef float VF __attribute__((vector_size(4 * kL), aligned(4)));
 typedef int32_t VI __attribute__((vector_size(4 * kL), aligned(4)));
-typedef double VD __attribute__((vector_size(8 * kL)));  // only in std::vector / on the stack: naturally aligned
+// Accumulators (only in std::vector / on the stack): naturally aligned.
+typedef float VA __attribute__((vector_size(4 * kL)));
+typedef double VD __attribute__((vector_size(8 * kL)));
 
 inline VF Splat(float v) { return v - VF{}; }
 inline VF Min(VF a, VF b) { return a < b ? a : b; }
@@ -109,7 +111,7 @@ inline void Store(float* p, VF v, long n) {
   }
   for (long i = 0; i < n; ++i) p[i] = v[i];
 }
-inline VD Wide(VF v) {
+inline VD Wide(VA v) {
   VD r;
   for (int i = 0; i < kL; ++i) r[i] = v[i];
   return r;
@@ -126,21 +128,30 @@ constexpr long kRowsPerBlock = 256;
 constexpr long kMaxBlocks = 64;
 long BlockCount(long m) { return std::max<long>(1, std::min(kMaxBlocks, (m + kRowsPerBlock - 1) / kRowsPerBlock)); }
 
-// Runs body(row_lo, row_hi, sums) per block, where sums holds `k` VD accumulators per channel vector (zeroed), then
-// adds the blocks' sums in block order into out[k][vecs].
+// Runs body(row_lo, row_hi, acc) over each block in runs of kFlushRows rows, where acc holds `k` float accumulators per
+// channel vector (zeroed before each run); after each run they are added into the block's double sums. Then the
+// blocks' sums are added in block order into out[k][vecs]. Floats over a few rows keep the inner loop cheap; doubles
+// across them keep long sums exact enough.
+constexpr long kFlushRows = 16;
 template <typename Body>
 void BlockedSums(const Dims& d, int k, std::vector<VD>* out, Body body) {
-  const long blocks = BlockCount(d.m), vecs = d.vecs(), step = (d.m + blocks - 1) / blocks;
-  std::vector<VD> partial(static_cast<size_t>(blocks * k * vecs), VD{});
+  const long blocks = BlockCount(d.m), vecs = d.vecs(), step = (d.m + blocks - 1) / blocks, n = k * vecs;
+  std::vector<VD> partial(static_cast<size_t>(blocks * n), VD{});
   ParallelFor(blocks, 1, [&](long b0, long b1) {
+    std::vector<VA> acc(static_cast<size_t>(n));
     for (long b = b0; b < b1; ++b) {
-      const long lo = b * step, hi = std::min(d.m, lo + step);
-      if (lo < hi) body(lo, hi, partial.data() + b * k * vecs);
+      VD* sums = partial.data() + b * n;
+      const long hi = std::min(d.m, (b + 1) * step);
+      for (long lo = b * step; lo < hi; lo += kFlushRows) {
+        std::fill(acc.begin(), acc.end(), VA{});
+        body(lo, std::min(hi, lo + kFlushRows), acc.data());
+        for (long i = 0; i < n; ++i) sums[i] += Wide(acc[i]);
+      }
     }
   });
-  out->assign(static_cast<size_t>(k * vecs), VD{});
+  out->assign(static_cast<size_t>(n), VD{});
   for (long b = 0; b < blocks; ++b)
-    for (long i = 0; i < k * vecs; ++i) (*out)[i] += partial[b * k * vecs + i];
+    for (long i = 0; i < n; ++i) (*out)[i] += partial[b * n + i];
 }
 
 // Elementwise pass with no sums, over row chunks.
@@ -162,23 +173,29 @@ void Forward(const Args& a, float* y, float* mean, float* var, float* invstd) {
   const Dims d = a.d;
   const long vecs = d.vecs();
   if (a.training) {
+    // Sums of (act - shift) and its square, shift = the first row's act: without the shift, E[x^2] - E[x]^2 would
+    // cancel catastrophically for channels whose mean is large against their spread.
+    std::vector<float> shift0(vecs * kL, 0.f);
+    for (long j = 0; j < vecs; ++j) {
+      const long n = d.lanes(j);
+      Store(shift0.data() + kL * j, Act(Load(a.z + kL * j, n) + Load(a.bias + kL * j, n), a.relu), n);
+    }
     std::vector<VD> sums;
-    BlockedSums(d, 2, &sums, [&](long lo, long hi, VD* s) {
+    BlockedSums(d, 2, &sums, [&](long lo, long hi, VA* s) {
       for (long r = lo; r < hi; ++r)
         for (long j = 0; j < vecs; ++j) {
           const long n = d.lanes(j), off = r * d.c + kL * j;
           VF v = Act(Load(a.z + off, n) + Load(a.bias + kL * j, n), a.relu);
-          if (n < kL) for (long i = n; i < kL; ++i) v[i] = 0.f;
           Store(y + off, v, n);
-          const VD w = Wide(v);
-          s[j] += w;
+          const VF w = v - Load(shift0.data() + kL * j, kL);
+          s[j] += w;  // padded lanes: act(0) - 0 = 0
           s[vecs + j] += w * w;
         }
     });
     for (long c = 0; c < d.c; ++c) {
-      const double mu = sums[c / kL][c % kL] / d.m;
-      const double v = std::max(0.0, sums[vecs + c / kL][c % kL] / d.m - mu * mu);
-      mean[c] = static_cast<float>(mu);
+      const double m1 = sums[c / kL][c % kL] / d.m;
+      const double v = std::max(0.0, sums[vecs + c / kL][c % kL] / d.m - m1 * m1);
+      mean[c] = static_cast<float>(shift0[c] + m1);
       var[c] = static_cast<float>(v);
     }
   }
@@ -213,15 +230,15 @@ void Backward(const Args& a, const float* dy, const float* mean, const float* in
   std::copy(a.gamma, a.gamma + d.c, g.begin());
   // Pass 1: sum(dy), sum(dy * xhat).
   std::vector<VD> s1;
-  BlockedSums(d, 2, &s1, [&](long lo, long hi, VD* s) {
+  BlockedSums(d, 2, &s1, [&](long lo, long hi, VA* s) {
     for (long r = lo; r < hi; ++r)
       for (long j = 0; j < vecs; ++j) {
         const long n = d.lanes(j), off = r * d.c + kL * j;
         const VF act = Act(Load(a.z + off, n) + Load(a.bias + kL * j, n), a.relu);
         const VF xhat = (act - Load(mu.data() + kL * j, kL)) * Load(is.data() + kL * j, kL);
         const VF g_ = Load(dy + off, n);  // zero in padded lanes
-        s[j] += Wide(g_);
-        s[vecs + j] += Wide(g_ * xhat);
+        s[j] += g_;
+        s[vecs + j] += g_ * xhat;
       }
   });
   std::vector<float> k0(vecs * kL, 0.f), k1(vecs * kL, 0.f), k2(vecs * kL, 0.f);
@@ -236,7 +253,7 @@ void Backward(const Args& a, const float* dy, const float* mean, const float* in
   }
   // Pass 2: dz = dact * act'(z + bias), and sum(dz) = dbias.
   std::vector<VD> s2;
-  BlockedSums(d, 1, &s2, [&](long lo, long hi, VD* s) {
+  BlockedSums(d, 1, &s2, [&](long lo, long hi, VA* s) {
     for (long r = lo; r < hi; ++r)
       for (long j = 0; j < vecs; ++j) {
         const long n = d.lanes(j), off = r * d.c + kL * j;
@@ -247,7 +264,7 @@ void Backward(const Args& a, const float* dy, const float* mean, const float* in
         VF out = dact * grad;
         if (n < kL) for (long i = n; i < kL; ++i) out[i] = 0.f;
         Store(dz + off, out, n);
-        s[j] += Wide(out);
+        s[j] += out;
       }
   });
   for (long c = 0; c < d.c; ++c) dbias[c] = static_cast<float>(s2[c / kL][c % kL]);

@@ -39,7 +39,7 @@ function relErr(a: ArrayLike<number>, b: ArrayLike<number>, floor = 1e-3): numbe
   return diff / scale;
 }
 
-interface Case { shape: [number, number, number, number]; activation: 'gelu' | 'relu'; training: boolean; residual: boolean }
+interface Case { shape: [number, number, number, number]; activation: 'gelu' | 'relu'; training: boolean; residual: boolean; zScale?: number; zOffset?: number; tol?: number }
 const CASES: Case[] = [
   { shape: [2, 5, 7, 12], activation: 'gelu', training: true, residual: true },   // C not a multiple of 8
   { shape: [2, 5, 7, 12], activation: 'gelu', training: false, residual: true },
@@ -47,12 +47,15 @@ const CASES: Case[] = [
   { shape: [3, 4, 4, 16], activation: 'relu', training: false, residual: false },
   { shape: [4, 9, 9, 24], activation: 'gelu', training: true, residual: false },  // > 256 rows: several row blocks
   { shape: [1, 3, 3, 5], activation: 'gelu', training: false, residual: false },
+  // Mean 50, spread 0.05: the batch variance must not come from E[x^2] - E[x]^2 in float32 (that would be off by
+  // orders of magnitude: 1e-1 here). Looser tolerance: float32 spacing at 50 (3.8e-6) is already ~1e-4 of the spread, in both paths.
+  { shape: [2, 8, 8, 16], activation: 'relu', training: true, residual: false, zScale: 0.05, zOffset: 50, tol: 1e-3 },
 ];
 
 /** Runs one layer tail (fused or plain) and returns y, the updated running stats, and d(sum(y * w))/d{z, bias, gamma, beta, residual}. */
 function layerTail(c: Case, seed: number, fused: boolean): Float32Array[] {
   const ch = c.shape[3];
-  const z = randomTensor(c.shape, seed, 2) as tf.Tensor4D;
+  const z = randomTensor(c.shape, seed, c.zScale ?? 2, c.zOffset ?? 0) as tf.Tensor4D;
   const bias = randomTensor([ch], seed + 1, 0.5) as tf.Tensor1D;
   const gamma = randomTensor([ch], seed + 2, 0.5, 1) as tf.Tensor1D;
   const beta = randomTensor([ch], seed + 3, 0.5) as tf.Tensor1D;
@@ -86,14 +89,16 @@ function layerTail(c: Case, seed: number, fused: boolean): Float32Array[] {
 const NAMES = ['y', 'running_mean', 'running_var', 'dz', 'dbias', 'dgamma', 'dbeta', 'dresidual'];
 
 for (const [i, c] of CASES.entries()) {
-  test(`fused act+BN: ${c.activation} ${c.training ? 'train' : 'eval'}${c.residual ? ' +residual' : ''} ${c.shape.join('x')} matches the plain tfjs ops`, { skip }, () => {
+  test(`fused act+BN: ${c.activation} ${c.training ? 'train' : 'eval'}${c.residual ? ' +residual' : ''} ${c.shape.join('x')}${c.zOffset ? ` z ~ ${c.zOffset} +- ${c.zScale}` : ''} matches the plain tfjs ops`, { skip }, () => {
     const seed = 100 + 10 * i;
     const fused = layerTail(c, seed, true);
     const plain = layerTail(c, seed, false);
     assert.equal(fused.length, plain.length);
+    const dzScale = Math.max(...plain[3]!.map(Math.abs));
     for (let k = 0; k < fused.length; k++) {
-      const err = relErr(fused[k]!, plain[k]!);
-      assert.ok(err < 2e-5, `${NAMES[k]}: relative error ${err.toExponential(2)}`);
+      // dbias = sum(dz) nearly cancels in training BN: measure its error against the size of the summands.
+      const err = relErr(fused[k]!, plain[k]!, NAMES[k] === 'dbias' ? dzScale : 1e-3);
+      assert.ok(err < (c.tol ?? 2e-5), `${NAMES[k]}: relative error ${err.toExponential(2)}`);
     }
     // The running statistics really moved in training (the two runs update them twice: grads pass + forward pass).
     const initialMean = randomTensor([c.shape[3]], seed + 6, 0.3).dataSync();
