@@ -209,11 +209,17 @@ export function createModel(nameOrConfig: string | Partial<ConvMixerConfig>, ove
   const apply = (x: tf.Tensor4D, o: { training?: boolean } = {}): tf.Tensor2D => tf.tidy(() => {
     const training = o.training === true;
     // Patch embedding: conv with kernel = stride = p; PyTorch floors the output size like tfjs 'valid'.
-    let h = tail(tf.conv2d(x, w4('stem.0.weight'), p, 'valid'), 'stem.0', 'stem.2', training);
+    // Activations are disposed as soon as the next layer has consumed them, so memory holds about one block's worth
+    // instead of the whole network's until tidy ends. (A gradient tape keeps its own references to what backward needs.)
+    const stemConv = tf.conv2d(x, w4('stem.0.weight'), p, 'valid');
+    let h = tail(stemConv, 'stem.0', 'stem.2', training);
+    stemConv.dispose();
     for (let i = 0; i < depth; i++) {
       const mixed = depthwiseHalf(h, i, training);
       const pwConv = tf.conv2d(mixed, w4(`blocks.${i}.1.weight`), 1, 'valid');
-      h = tail(pwConv, `blocks.${i}.1`, `blocks.${i}.3`, training, config.residualPointwise ? mixed : null);
+      const next = tail(pwConv, `blocks.${i}.1`, `blocks.${i}.3`, training, config.residualPointwise ? mixed : null);
+      tf.dispose([h, mixed, pwConv]);
+      h = next;
     }
     const pooled = globalAvgPool(h);
     return tf.add(tf.matMul(pooled, params['head.weight'] as tf.Tensor2D), b('head.bias'));
