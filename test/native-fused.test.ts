@@ -164,6 +164,20 @@ test('fused global average pool: forward and gradient match tf.mean over H, W', 
   tf.dispose([x, w]);
 });
 
+test('fused act+BN: bit-identical results with 1 and 3 threads (fixed row blocks, sums reduced in order)', { skip }, () => {
+  const native = loadAddon().addon!;
+  const c: Case = { shape: [4, 16, 16, 40], activation: 'gelu', training: true, residual: true };
+  try {
+    native.setThreads(1);
+    const one = layerTail(c, 500, true);
+    native.setThreads(3);
+    const three = layerTail(c, 500, true);
+    for (let k = 0; k < one.length; k++) assert.deepEqual(three[k], one[k], NAMES[k]);
+  } finally {
+    native.setThreads(0);
+  }
+});
+
 test('fused act+BN: GELU is the exact erf form (PyTorch values), not the tanh approximation', { skip }, () => {
   // One channel, two rows: with training BN, y = +-1 * gamma + beta whatever GELU gives; so use eval with mean 0, var 1 - eps.
   const u = [-3, -1, -0.5, 0.25, 1, 2.5];
