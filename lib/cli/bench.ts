@@ -8,11 +8,15 @@ import { UserError } from '../errors.ts';
 import { BACKEND_CHOICES, initBackend } from '../backend/index.ts';
 import { benchSteps, profileStep, type BenchMode, type BenchResult } from '../bench/engine.ts';
 import { benchTorch, type TorchResult } from '../bench/torch.ts';
-import { finishRunRecord, newRunRecord, saveRunRecord } from '../runRecord.ts';
+import { finishRunRecord, loadRunRecords, newRunRecord, saveRunRecord } from '../runRecord.ts';
+import { benchTable, replaceBenchTable } from '../bench/table.ts';
+import { atomicWrite } from '../io.ts';
+import { readFileSync } from 'node:fs';
 
 const HELP = `usage: convmixer bench train|infer [--model NAME | --dim D --depth N --kernel K --patch P --classes C]
                        [--batch 16] [--image-size 32] [--steps 5] [--warmup 2] [--threads N] [--vs torch]
                        [--backend ${BACKEND_CHOICES.join('|')}] [--profile] [--json] [--seed 0]
+       convmixer bench table [--update-readme]
 
 Times training steps (forward in training mode + softmax cross-entropy + backward + SGD update) or inference
 steps (forward, eval mode) on random images, and prints ms/img and img/s. Writes a run record (kind 'bench').
@@ -28,11 +32,14 @@ ${MODEL_FLAGS_HELP}
   --json                  print one JSON object: ms_per_img, img_per_s, peak_rss_mib (and torch_ms_per_img,
                           torch_peak_rss_mib, ratio = ms_per_img / torch_ms_per_img with --vs torch)
 
+\`bench table\` prints the markdown table of the newest --vs torch record per workload (reports/results/);
+--update-readme writes it between the bench-table markers of README.md.
+
 example: convmixer bench train --dim 256 --depth 8 --kernel 9 --patch 1 --classes 10 --vs torch`;
 
 interface BenchFlags extends ModelFlagValues {
   batch?: string; 'image-size'?: string; steps?: string; warmup?: string; threads?: string; vs?: string;
-  backend?: string; profile?: boolean; json?: boolean; seed?: string;
+  backend?: string; profile?: boolean; json?: boolean; seed?: string; 'update-readme'?: boolean;
 }
 
 const f2 = (v: number): string => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
@@ -43,10 +50,20 @@ export const command: Command = {
     const { values, positionals, help } = parseFlags<BenchFlags>(argv, {
       ...MODEL_FLAGS, batch: { type: 'string' }, 'image-size': { type: 'string' }, steps: { type: 'string' }, warmup: { type: 'string' },
       threads: { type: 'string' }, vs: { type: 'string' }, backend: { type: 'string' }, profile: { type: 'boolean' }, json: { type: 'boolean' },
-      seed: { type: 'string' },
+      seed: { type: 'string' }, 'update-readme': { type: 'boolean' },
     }, true);
     if (help) {
       console.log(HELP);
+      return 0;
+    }
+    if (positionals[0] === 'table') {
+      const table = benchTable(loadRunRecords({ kind: 'bench' }));
+      console.log(table);
+      if (values['update-readme']) {
+        const readme = new URL('../../README.md', import.meta.url).pathname;
+        atomicWrite(readme, replaceBenchTable(readFileSync(readme, 'utf8'), table));
+        console.log(`updated ${readme}`);
+      }
       return 0;
     }
     if (positionals.length !== 1 || (positionals[0] !== 'train' && positionals[0] !== 'infer')) {
