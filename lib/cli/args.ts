@@ -18,7 +18,10 @@ export function parseFlags<T = Record<string, string | boolean | string[] | unde
     const { help, ...rest } = values as Record<string, unknown>;
     return { values: rest as T, positionals, help: help === true };
   } catch (err) {
-    throw new UserError((err as Error).message.split('\n')[0]!);
+    const first = (err as Error).message.split('\n')[0]!;
+    // parseArgs reads '--epochs -1' as a flag followed by another flag: say how to pass such a value.
+    const ambiguous = /^Option '(--[\w-]+)' argument is ambiguous/.exec(first);
+    throw new UserError(ambiguous ? `${ambiguous[1]}: a value starting with '-' must be written ${ambiguous[1]}=VALUE` : first);
   }
 }
 
