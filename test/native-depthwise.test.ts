@@ -2,77 +2,13 @@
 // gradients (tf.grad through tf.depthwiseConv2d) for strides 1/2, 'same'/'valid'/explicit padding, odd/even k.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import * as tf from '@tensorflow/tfjs';
-import type { KernelFunc } from '@tensorflow/tfjs';
 import { DEPTHWISE_KERNELS, registerDepthwiseKernels, type DepthwiseAddon } from '../lib/backend/kernels-depthwise.ts';
 import { createRng } from '../lib/rng.ts';
+import { assertClose, kernelHarness, loadBuiltAddon, randn } from './helpers/native.ts';
 
-const addonPath = new URL('../build/Release/convmixer_native.node', import.meta.url).pathname;
-const addon = existsSync(addonPath) ? (createRequire(import.meta.url)(addonPath) as DepthwiseAddon) : null;
-const skip = addon ? false : 'native addon not built (npm run build:native)';
-
-// Kernel sets to swap in and out of tfjs's registry: the JS originals and the native replacements.
-type KernelSet = Map<string, KernelFunc>;
-function currentKernels(names: readonly string[]): KernelSet {
-  return new Map(names.map((n) => [n, tf.getKernel(n, 'cpu')!.kernelFunc]));
-}
-function useKernels(set: KernelSet): void {
-  for (const [kernelName, kernelFunc] of set) {
-    if (tf.getKernel(kernelName, 'cpu')) tf.unregisterKernel(kernelName, 'cpu');
-    tf.registerKernel({ kernelName, backendName: 'cpu', kernelFunc });
-  }
-}
-
-let jsKernels: KernelSet;
-let nativeKernels: KernelSet;
-async function setup(): Promise<void> {
-  if (nativeKernels) return;
-  await tf.setBackend('cpu');
-  jsKernels = currentKernels(DEPTHWISE_KERNELS);
-  const replaced = registerDepthwiseKernels(addon!, (n) => jsKernels.get(n));
-  assert.deepEqual([...replaced].sort(), [...DEPTHWISE_KERNELS].sort());
-  nativeKernels = currentKernels(DEPTHWISE_KERNELS);
-  useKernels(jsKernels);
-}
-
-/** Runs fn with the JS kernels and with the native ones; returns both results as plain arrays. */
-function both(fn: () => tf.Tensor | tf.Tensor[]): { js: Float32Array[]; native: Float32Array[] } {
-  const run = (set: KernelSet): Float32Array[] => {
-    useKernels(set);
-    try {
-      return tf.tidy(() => [fn()].flat()).map((t) => {
-        const v = t.dataSync() as Float32Array;
-        t.dispose();
-        return v;
-      });
-    } finally {
-      useKernels(jsKernels);
-    }
-  };
-  return { js: run(jsKernels), native: run(nativeKernels) };
-}
-
-function assertClose(actual: Float32Array, expected: Float32Array, what: string, rtol = 1e-4): void {
-  assert.equal(actual.length, expected.length, `${what}: length`);
-  // Tolerance relative to the output's scale: sums of many float32 products differ in the last bits by order.
-  let scale = 0;
-  for (const v of expected) scale = Math.max(scale, Math.abs(v));
-  for (let i = 0; i < expected.length; i++) {
-    const err = Math.abs(actual[i] - expected[i]);
-    if (!(err <= rtol * (Math.abs(expected[i]) + scale * 0.1) + 1e-6)) {
-      assert.fail(`${what}: element ${i} native ${actual[i]} vs JS ${expected[i]} (scale ${scale})`);
-    }
-  }
-}
-
-function randn(rng: ReturnType<typeof createRng>, shape: number[]): tf.Tensor {
-  const n = shape.reduce((a, b) => a * b, 1);
-  const v = new Float32Array(n);
-  for (let i = 0; i < n; i++) v[i] = rng.next() * 2 - 1;
-  return tf.tensor(v, shape);
-}
+const { addon, skip } = loadBuiltAddon<DepthwiseAddon>();
+const { setup, both, withNative } = kernelHarness(DEPTHWISE_KERNELS, (original) => registerDepthwiseKernels(addon!, original));
 
 type Pad = 'same' | 'valid' | [[number, number], [number, number], [number, number], [number, number]];
 interface Case { n: number; h: number; w: number; c: number; k: number; stride: 1 | 2; pad: Pad }
@@ -140,8 +76,7 @@ test('unsupported cases (channel multiplier 2, dilation 2) fall back to JS and s
 test('native depthwise matches a hand-computed answer: 1x1 image, 3x3 kernel, same padding', { skip }, async () => {
   await setup();
   // Only the centre tap touches the single pixel: y = x * w[1,1] per channel; dw[1,1] = x * dy, others 0.
-  useKernels(nativeKernels);
-  try {
+  withNative(() => {
     const x = tf.tensor4d([2, -3], [1, 1, 1, 2]);
     const w = tf.tensor4d(Array.from({ length: 18 }, (_, i) => i), [3, 3, 2, 1]);
     assert.deepEqual(Array.from(tf.depthwiseConv2d(x, w, 1, 'same').dataSync()), [2 * 8, -3 * 9]);
@@ -150,7 +85,5 @@ test('native depthwise matches a hand-computed answer: 1x1 image, 3x3 kernel, sa
     expected[8] = 2;
     expected[9] = -3;
     assert.deepEqual(Array.from(gw.dataSync()), expected);
-  } finally {
-    useKernels(jsKernels);
-  }
+  });
 });

@@ -3,73 +3,16 @@
 // the last axis, GELU and its gradient, batch norm forward and gradient through tf.moments.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import * as tf from '@tensorflow/tfjs';
-import type { KernelFunc } from '@tensorflow/tfjs';
 import { ELEMENTWISE_KERNELS, broadcastPlan, reducePlan, registerElementwiseKernels, type ElementwiseAddon } from '../lib/backend/kernels-elementwise.ts';
-import { createRng } from '../lib/rng.ts';
+import { createRng, type Rng } from '../lib/rng.ts';
+import { assertClose, kernelHarness, loadBuiltAddon, randn as uniform } from './helpers/native.ts';
 
-const addonPath = new URL('../build/Release/convmixer_native.node', import.meta.url).pathname;
-const addon = existsSync(addonPath) ? (createRequire(import.meta.url)(addonPath) as ElementwiseAddon) : null;
-const skip = addon ? false : 'native addon not built (npm run build:native)';
+const { addon, skip } = loadBuiltAddon<ElementwiseAddon>();
+const { setup, both, withNative } = kernelHarness(ELEMENTWISE_KERNELS, (original) => registerElementwiseKernels(addon!, original));
 
-type KernelSet = Map<string, KernelFunc>;
-function currentKernels(names: readonly string[]): KernelSet {
-  return new Map(names.map((n) => [n, tf.getKernel(n, 'cpu')!.kernelFunc]));
-}
-function useKernels(set: KernelSet): void {
-  for (const [kernelName, kernelFunc] of set) {
-    if (tf.getKernel(kernelName, 'cpu')) tf.unregisterKernel(kernelName, 'cpu');
-    tf.registerKernel({ kernelName, backendName: 'cpu', kernelFunc });
-  }
-}
-
-let jsKernels: KernelSet;
-let nativeKernels: KernelSet;
-async function setup(): Promise<void> {
-  if (nativeKernels) return;
-  await tf.setBackend('cpu');
-  jsKernels = currentKernels(ELEMENTWISE_KERNELS);
-  const replaced = registerElementwiseKernels(addon!, (n) => jsKernels.get(n));
-  assert.deepEqual([...replaced].sort(), [...ELEMENTWISE_KERNELS].sort());
-  nativeKernels = currentKernels(ELEMENTWISE_KERNELS);
-  useKernels(jsKernels);
-}
-
-function both(fn: () => tf.Tensor | tf.Tensor[]): { js: Float32Array[]; native: Float32Array[] } {
-  const run = (set: KernelSet): Float32Array[] => {
-    useKernels(set);
-    try {
-      return tf.tidy(() => [fn()].flat()).map((t) => {
-        const v = t.dataSync() as Float32Array;
-        t.dispose();
-        return v;
-      });
-    } finally {
-      useKernels(jsKernels);
-    }
-  };
-  return { js: run(jsKernels), native: run(nativeKernels) };
-}
-
-function assertClose(actual: Float32Array, expected: Float32Array, what: string, rtol = 1e-4): void {
-  assert.equal(actual.length, expected.length, `${what}: length`);
-  let scale = 0;
-  for (const v of expected) scale = Math.max(scale, Math.abs(v));
-  for (let i = 0; i < expected.length; i++) {
-    const err = Math.abs(actual[i] - expected[i]);
-    if (!(err <= rtol * (Math.abs(expected[i]) + scale * 0.1) + 1e-6)) {
-      assert.fail(`${what}: element ${i} native ${actual[i]} vs JS ${expected[i]} (scale ${scale})`);
-    }
-  }
-}
-
-function randn(rng: ReturnType<typeof createRng>, shape: number[], lo = -2, hi = 2): tf.Tensor {
-  const n = shape.reduce((a, b) => a * b, 1);
-  const v = new Float32Array(n);
-  for (let i = 0; i < n; i++) v[i] = lo + (hi - lo) * rng.next();
-  return tf.tensor(v, shape);
+function randn(rng: Rng, shape: number[], lo = -2, hi = 2): tf.Tensor {
+  return uniform(rng, shape, lo, hi);
 }
 
 test('broadcastPlan merges dims and marks repeated ones with stride 0', () => {
@@ -185,14 +128,11 @@ test('Tile: repeating size-1 dims (native) and general tiling (JS fallback) matc
 test('non-float32 inputs go to the JS kernels', { skip }, async () => {
   await setup();
   const a = tf.tensor1d([1, 2, 3], 'int32'), b = tf.tensor1d([4, 5, 6], 'int32');
-  useKernels(nativeKernels);
-  try {
+  withNative(() => {
     const s = tf.add(a, b);
     assert.equal(s.dtype, 'int32');
     assert.deepEqual(Array.from(s.dataSync()), [5, 7, 9]);
     assert.deepEqual(Array.from(tf.sum(a).dataSync()), [6]);
     assert.deepEqual(Array.from(tf.neg(a).dataSync()), [-1, -2, -3]);
-  } finally {
-    useKernels(jsKernels);
-  }
+  });
 });

@@ -9,6 +9,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../lib/backend/index.ts';
 import { loadAddon, nativeKernelNames, originalKernel, withJsKernels, type NativeAddon } from '../lib/backend/native.ts';
 import { createRng, type Rng } from '../lib/rng.ts';
+import { assertClose, randn } from './helpers/native.ts';
 
 const loaded = loadAddon();
 const addon = loaded.addon as NativeAddon | null;
@@ -44,25 +45,6 @@ function both(fn: () => tf.Tensor | tf.Tensor[]): { js: Float32Array[]; native: 
   return { js, native, nativeCalls: new Map(calls) };
 }
 
-function assertClose(actual: Float32Array, expected: Float32Array, what: string, rtol = 1e-4): void {
-  assert.equal(actual.length, expected.length, `${what}: length`);
-  // Relative to the output's scale: float32 sums of many products differ in the last bits with summation order.
-  let scale = 0;
-  for (const v of expected) scale = Math.max(scale, Math.abs(v));
-  for (let i = 0; i < expected.length; i++) {
-    const err = Math.abs(actual[i]! - expected[i]!);
-    if (!(err <= rtol * (Math.abs(expected[i]!) + scale * 0.1) + 1e-6)) {
-      assert.fail(`${what}: element ${i} native ${actual[i]} vs JS ${expected[i]} (scale ${scale})`);
-    }
-  }
-}
-
-function randn(rng: Rng, shape: number[]): tf.Tensor {
-  const n = shape.reduce((a, b) => a * b, 1);
-  const v = new Float32Array(n);
-  for (let i = 0; i < n; i++) v[i] = rng.next() * 2 - 1;
-  return tf.tensor(v, shape);
-}
 
 type Pad = 'same' | 'valid' | number | [[number, number], [number, number], [number, number], [number, number]];
 interface ConvCase { what: string; n: number; h: number; w: number; cin: number; cout: number; kh: number; kw: number; stride: number | [number, number]; pad: Pad }

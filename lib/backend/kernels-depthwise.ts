@@ -4,8 +4,7 @@
 // non-float32, activations other than linear/relu, scalar or prelu bias) go to the saved JS kernel.
 import * as tf from '@tensorflow/tfjs';
 import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs';
-
-type DataId = TensorInfo['dataId'];
+import { type ConvAttrs, type CpuBackend, dilationsAreOne, float32Of, size } from './kernelUtil.ts';
 
 /** The functions of the addon this file uses (B1's NativeAddon is a superset). */
 export interface DepthwiseAddon {
@@ -14,37 +13,12 @@ export interface DepthwiseAddon {
   depthwiseBackpropFilter(x: Float32Array, dy: Float32Array, dw: Float32Array, dims: Int32Array): void;
 }
 
-/** The parts of tfjs's MathBackendCPU that kernels use. */
-interface CpuBackend {
-  data: { get(dataId: DataId): { values?: unknown } };
-  makeTensorInfo(shape: number[], dtype: 'float32', values: Float32Array): TensorInfo;
-}
-
-type PadAttr = 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
-interface ConvAttrs {
-  strides: [number, number] | number;
-  pad: PadAttr;
-  dilations?: [number, number] | number | null;
-  dimRoundingMode?: 'floor' | 'round' | 'ceil';
-  dataFormat?: 'NHWC' | 'NCHW';
-}
-
 export const DEPTHWISE_KERNELS = [
   'DepthwiseConv2dNative',
   'FusedDepthwiseConv2D',
   'DepthwiseConv2dNativeBackpropInput',
   'DepthwiseConv2dNativeBackpropFilter',
 ] as const;
-
-function float32Of(backend: CpuBackend, t: TensorInfo | undefined): Float32Array | null {
-  if (!t || t.dtype !== 'float32') return null;
-  const v = backend.data.get(t.dataId).values;
-  return v instanceof Float32Array ? v : null;
-}
-
-function dilationsAreOne(d: ConvAttrs['dilations']): boolean {
-  return d == null || (typeof d === 'number' ? d === 1 : d[0] === 1 && d[1] === 1);
-}
 
 /** tfjs's conv geometry for NHWC x and an [kh, kw, C, 1] filter, packed as native/depthwise.cc's `dims`. */
 function convDims(xShape: number[], filterShape: number[], attrs: ConvAttrs): { dims: Int32Array; outShape: number[] } {
@@ -58,10 +32,6 @@ function convDims(xShape: number[], filterShape: number[], attrs: ConvAttrs): { 
 
 function supported(attrs: ConvAttrs, filterShape: number[]): boolean {
   return filterShape.length === 4 && filterShape[3] === 1 && dilationsAreOne(attrs.dilations) && attrs.dataFormat !== 'NCHW';
-}
-
-function size(shape: number[]): number {
-  return shape.reduce((a, b) => a * b, 1);
 }
 
 /** An output buffer without the zero fill (the native kernels write every element): ~3 ms saved per 16 MB. */

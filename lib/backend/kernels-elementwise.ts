@@ -5,6 +5,7 @@
 // channel nor scalar go to the saved JS kernel.
 import * as tf from '@tensorflow/tfjs';
 import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs';
+import { type CpuBackend, float32Of, size } from './kernelUtil.ts';
 
 /** The functions of the addon this file uses (B1's NativeAddon is a superset). */
 export interface ElementwiseAddon {
@@ -15,11 +16,6 @@ export interface ElementwiseAddon {
   reduce(x: Float32Array, out: Float32Array, outer: number, reduce: number, inner: number, scale: number): void;
 }
 
-interface CpuBackend {
-  data: { get(dataId: TensorInfo['dataId']): { values?: unknown } };
-  makeTensorInfo(shape: number[], dtype: 'float32', values: Float32Array): TensorInfo;
-}
-
 // Op codes of native/elementwise.cc.
 const BINARY_OPS = { Add: 0, Sub: 1, Multiply: 2, RealDiv: 3, SquaredDifference: 4 } as const;
 const UNARY_OPS = { Neg: 0, Square: 1, Exp: 2, Erf: 3, Sqrt: 4, Rsqrt: 5, Abs: 7, Reciprocal: 8 } as const;
@@ -27,16 +23,6 @@ const MAX_RANK = 6;
 
 export const ELEMENTWISE_KERNELS = [...Object.keys(BINARY_OPS), ...Object.keys(UNARY_OPS), 'FusedBatchNorm', 'Sum', 'Mean', 'Tile'];
 const ONE = Float32Array.of(1);
-
-function float32Of(backend: CpuBackend, t: TensorInfo | undefined): Float32Array | null {
-  if (!t || t.dtype !== 'float32') return null;
-  const v = backend.data.get(t.dataId).values;
-  return v instanceof Float32Array ? v : null;
-}
-
-function size(shape: number[]): number {
-  return shape.reduce((a, b) => a * b, 1);
-}
 
 /** An output buffer without the zero fill (the native kernels write every element). */
 function outputBuffer(n: number): Float32Array {

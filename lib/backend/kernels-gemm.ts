@@ -6,8 +6,7 @@
 // JS kernel.
 import * as tf from '@tensorflow/tfjs';
 import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs';
-
-type DataId = TensorInfo['dataId'];
+import { type ConvAttrs, type CpuBackend, dilationsAreOne, float32Of, size } from './kernelUtil.ts';
 
 /** The functions of the addon this file uses (lib/backend/native.ts's NativeAddon is a superset). */
 export interface GemmAddon {
@@ -21,39 +20,11 @@ export interface GemmAddon {
   conv2dBackpropFilter(x: Float32Array, dy: Float32Array, dw: Float32Array, ...shape: number[]): void;
 }
 
-/** The parts of tfjs's MathBackendCPU that kernels use. */
-interface CpuBackend {
-  data: { get(dataId: DataId): { values?: unknown } };
-  makeTensorInfo(shape: number[], dtype: 'float32', values: Float32Array): TensorInfo;
-}
-
-type PadAttr = 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
-interface ConvAttrs {
-  strides: [number, number] | number;
-  pad: PadAttr;
-  dilations?: [number, number] | number | null;
-  dimRoundingMode?: 'floor' | 'round' | 'ceil';
-  dataFormat?: 'NHWC' | 'NCHW';
-}
 type Shape4 = [number, number, number, number];
 
 export const GEMM_KERNELS = ['Conv2D', 'FusedConv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter', 'BatchMatMul', '_FusedMatMul'] as const;
 
 const ACTIVATIONS: Record<string, number> = { linear: 0, relu: 1 };
-
-function float32Of(backend: CpuBackend, t: TensorInfo | undefined): Float32Array | null {
-  if (!t || t.dtype !== 'float32') return null;
-  const v = backend.data.get(t.dataId).values;
-  return v instanceof Float32Array ? v : null;
-}
-
-function size(shape: readonly number[]): number {
-  return shape.reduce((a, b) => a * b, 1);
-}
-
-function dilationsAreOne(d: ConvAttrs['dilations']): boolean {
-  return d == null || (typeof d === 'number' ? d === 1 : d[0] === 1 && d[1] === 1);
-}
 
 function convSupported(attrs: ConvAttrs, xShape: readonly number[], filterShape: readonly number[]): boolean {
   return xShape.length === 4 && filterShape.length === 4 && dilationsAreOne(attrs.dilations) && attrs.dataFormat !== 'NCHW';

@@ -1,0 +1,99 @@
+// Shared harness for the native-kernel tests: load the addon if built, swap a family's kernels in and out of
+// tfjs's cpu registry (JS originals vs native replacements), run a function under both, and compare with a
+// tolerance relative to the output's scale.
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import * as tf from '@tensorflow/tfjs';
+import type { KernelFunc } from '@tensorflow/tfjs';
+import type { Rng } from '../../lib/rng.ts';
+
+const addonPath = new URL('../../build/Release/convmixer_native.node', import.meta.url).pathname;
+
+/** The built addon (typed as the caller's view of it), or null with a skip reason for node:test. */
+export function loadBuiltAddon<T>(): { addon: T | null; skip: false | string } {
+  const addon = existsSync(addonPath) ? (createRequire(import.meta.url)(addonPath) as T) : null;
+  return { addon, skip: addon ? false : 'native addon not built (npm run build:native)' };
+}
+
+export type KernelSet = Map<string, KernelFunc>;
+
+function currentKernels(names: readonly string[]): KernelSet {
+  return new Map(names.map((n) => [n, tf.getKernel(n, 'cpu')!.kernelFunc]));
+}
+
+export function useKernels(set: KernelSet): void {
+  for (const [kernelName, kernelFunc] of set) {
+    if (tf.getKernel(kernelName, 'cpu')) tf.unregisterKernel(kernelName, 'cpu');
+    tf.registerKernel({ kernelName, backendName: 'cpu', kernelFunc });
+  }
+}
+
+export interface KernelHarness {
+  /** Registers the native family once (asserting it replaced exactly `names`), leaving the JS kernels active. */
+  setup(): Promise<void>;
+  /** Runs fn with the JS kernels and with the native ones; returns both results as plain arrays. */
+  both(fn: () => tf.Tensor | tf.Tensor[]): { js: Float32Array[]; native: Float32Array[] };
+  /** Runs fn with the native kernels active, restoring the JS ones afterwards. */
+  withNative<T>(fn: () => T): T;
+}
+
+export function kernelHarness(
+  names: readonly string[],
+  register: (original: (name: string) => KernelFunc | undefined) => string[],
+): KernelHarness {
+  let jsKernels: KernelSet;
+  let nativeKernels: KernelSet | undefined;
+  const withSet = <T>(set: KernelSet, fn: () => T): T => {
+    useKernels(set);
+    try {
+      return fn();
+    } finally {
+      useKernels(jsKernels);
+    }
+  };
+  const run = (fn: () => tf.Tensor | tf.Tensor[]): Float32Array[] =>
+    tf.tidy(() => [fn()].flat()).map((t) => {
+      const v = t.dataSync() as Float32Array;
+      t.dispose();
+      return v;
+    });
+  return {
+    async setup() {
+      if (nativeKernels) return;
+      await tf.setBackend('cpu');
+      jsKernels = currentKernels(names);
+      const replaced = register((n) => jsKernels.get(n));
+      assert.deepEqual([...replaced].sort(), [...names].sort());
+      nativeKernels = currentKernels(names);
+      useKernels(jsKernels);
+    },
+    both(fn) {
+      return { js: withSet(jsKernels, () => run(fn)), native: withSet(nativeKernels!, () => run(fn)) };
+    },
+    withNative(fn) {
+      return withSet(nativeKernels!, fn);
+    },
+  };
+}
+
+export function assertClose(actual: Float32Array, expected: Float32Array, what: string, rtol = 1e-4): void {
+  assert.equal(actual.length, expected.length, `${what}: length`);
+  // Tolerance relative to the output's scale: sums of many float32 products differ in the last bits by order.
+  let scale = 0;
+  for (const v of expected) scale = Math.max(scale, Math.abs(v));
+  for (let i = 0; i < expected.length; i++) {
+    const err = Math.abs(actual[i]! - expected[i]!);
+    if (!(err <= rtol * (Math.abs(expected[i]!) + scale * 0.1) + 1e-6)) {
+      assert.fail(`${what}: element ${i} native ${actual[i]} vs JS ${expected[i]} (scale ${scale})`);
+    }
+  }
+}
+
+/** Uniform values in [lo, hi) as a tensor of the given shape. */
+export function randn(rng: Rng, shape: number[], lo = -1, hi = 1): tf.Tensor {
+  const n = shape.reduce((a, b) => a * b, 1);
+  const v = new Float32Array(n);
+  for (let i = 0; i < n; i++) v[i] = lo + (hi - lo) * rng.next();
+  return tf.tensor(v, shape);
+}
