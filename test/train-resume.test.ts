@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs';
 import { createRng } from '../lib/rng.ts';
-import { resolveConfig } from '../lib/models/convmixer.ts';
+import { createModel, resolveConfig } from '../lib/models/convmixer.ts';
+import { loadWeights } from '../lib/models/weights.ts';
 import { readSafetensors, writeSafetensors } from '../lib/models/safetensors.ts';
 import type { ImageDataset } from '../lib/data/cifar10.ts';
 import { buildRecipe, type TrainConfig } from '../lib/train/config.ts';
@@ -82,8 +83,14 @@ test('resume: 2 epochs straight == 1 epoch, interrupt, resume 1 epoch (weights, 
   assert.equal(resumed.record.metrics['testAcc'], straight.record.metrics['testAcc']);
   assert.equal(resumed.record.metrics['steps'], 6);
   assert.match(resumed.record.notes ?? '', /resumed at epoch 1 \(step 3\)/);
-  // Only the newest checkpoint folder is kept.
-  assert.deepEqual(readdirSync(join(d2.checkpointRoot, 'split')).sort(), ['LATEST', 'epoch-0002']);
+  // Only the newest checkpoint folder is kept, beside the final weights in PyTorch layout.
+  assert.deepEqual(readdirSync(join(d2.checkpointRoot, 'split')).sort(), ['LATEST', 'epoch-0002', 'final.weights.safetensors']);
+  // The final weights load into a fresh model and reproduce the trained one exactly.
+  assert.match(String(resumed.record.metrics['weightsFile']), /split\/final\.weights\.safetensors$/);
+  const reloaded = createModel(resumed.model.config, {}, { seed: 99 });
+  loadWeights(reloaded, join(d2.checkpointRoot, 'split', 'final.weights.safetensors'));
+  assert.deepEqual(weights(reloaded), weights(resumed.model));
+  reloaded.dispose();
 
   // `--resume --run-id` alone: the requested recipe (here a different lr) is replaced by the checkpoint's own.
   const d3 = dirs();

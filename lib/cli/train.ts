@@ -169,6 +169,7 @@ export const command: Command = {
       console.log(`finished: test acc ${pct(r['testAcc'] as number | null)} (best ${pct(r['bestTestAcc'] as number | null)} at epoch ${r['bestEpoch'] ?? '-'}), ` +
         `${(r['trainSeconds'] as number).toFixed(0)} s of training`);
       console.log(`run record: ${result.recordPath}`);
+      if (r['weightsFile']) console.log(`weights: ${r['weightsFile']} (convmixer predict --weights ...)`);
       result.model.dispose();
       return 0;
     } finally {

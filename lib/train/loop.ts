@@ -3,12 +3,13 @@
 // a checkpoint and the run record (status 'running' until the last epoch, so a crash leaves an honest partial record).
 import * as tf from '@tensorflow/tfjs';
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { UserError } from '../errors.ts';
 import { createRng, type Rng } from '../rng.ts';
 import { initBackend } from '../backend/index.ts';
 import { newRunRecord, finishRunRecord, saveRunRecord, RESULTS_DIR, type RunRecord } from '../runRecord.ts';
 import { createModel, paramCount, type ConvMixerModel } from '../models/convmixer.ts';
+import { saveWeights } from '../models/weights.ts';
 import { loadCifar10, type ImageDataset } from '../data/cifar10.ts';
 import { balancedSubset } from '../data/subset.ts';
 import { trainBatch, evalBatch } from '../data/batch.ts';
@@ -267,6 +268,9 @@ export async function trainRun(requested: TrainConfig, hooks: TrainHooks = {}): 
     hooks.onEpoch?.(m, record);
   }
 
+  // The trained model in PyTorch's (timm) layout, usable by `convmixer predict --weights` and by PyTorch itself.
+  const weightsFile = config.run.checkpoint ? join(ckptDir, 'final.weights.safetensors') : null;
+  if (weightsFile) saveWeights(model, weightsFile, { runId, epochs: String(epochs.length) });
   const accs = epochs.map((e) => e.testAcc).filter((a): a is number => a !== null);
   const best = accs.length ? Math.max(...accs) : null;
   const last = epochs[epochs.length - 1];
@@ -280,6 +284,8 @@ export async function trainRun(requested: TrainConfig, hooks: TrainHooks = {}): 
     imgPerSec: epochs.length ? epochs.reduce((s, e) => s + e.imgPerSec, 0) / epochs.length : null,
     steps: globalStep,
     params: paramCount(config.model),
+    // Relative to the repository, so records stay meaningful on other machines.
+    weightsFile: weightsFile && relative(resolve(RESULTS_DIR, '../..'), weightsFile),
   });
   recordPath = saveRunRecord(record, resultsDir);
   opt.dispose();
