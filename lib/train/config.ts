@@ -11,7 +11,8 @@
 //   jitter, mixup 0.5, CutMix 0.5, smoothing 0.1, erasing 0.25 pixel).
 // - quick: the official CIFAR-10 script (locuslab/convmixer-cifar10 train.py) defaults: ConvMixer-256/8 k5 p2,
 //   25 epochs, lr-max 0.01, AdamW wd 0.01 on all parameters, eps 1e-8, --clip-norm (max norm 1.0), scale 0.75,
-//   hflip, RandAugment n1 m8, colour jitter 0.1, random erasing 0.25 (zeros), plain cross-entropy (smoothing 0), no
+//   hflip, RandAugment n1 m8 (torchvision's scale: magnitude 8 of 30 bins; our RandAugment uses timm's 0-10 scale,
+//   so that is m = 8 * 10 / 30 = 2.67 here — TORCHVISION_RA_M8), colour jitter 0.1, random erasing 0.25 (zeros), plain cross-entropy (smoothing 0), no
 //   mixup/CutMix. Changed for 2 CPU cores: batch 128 instead of 512 (more steps on the small subsets), and a class-balanced
 //   5,000-image train subset evaluated on 1,000 test images.
 // - smoke: seconds on tfjs's JS kernels, every code path on (augmentations, mixup/CutMix, clipping), tiny model and data.
@@ -90,6 +91,9 @@ export interface RunOptions {
 
 export type TrainConfig = Recipe & { run: RunOptions };
 
+/** The official CIFAR script's torchvision RandAugment(magnitude=8, 31 bins) on timm's 0-10 magnitude scale. */
+const TORCHVISION_RA_M8 = (8 * 10) / 30;
+
 type ProfileDefaults = Omit<Recipe, 'model' | 'modelName' | 'profile' | 'experiment' | 'seed'> & { modelName: string; modelOverrides: Partial<ConvMixerConfig> };
 
 export const PROFILE_DEFAULTS: Record<Profile, ProfileDefaults> = {
@@ -98,7 +102,7 @@ export const PROFILE_DEFAULTS: Record<Profile, ProfileDefaults> = {
     modelName: 'convmixer_128_4', modelOverrides: { dim: 32, depth: 2, kernelSize: 3, patchSize: 4 },
     epochs: 1, batchSize: 64, evalBatchSize: 200, lrMax: 0.01, weightDecay: 0.01, decayBiasAndNorm: true,
     beta1: 0.9, beta2: 0.999, eps: 1e-8, clipNorm: 1,
-    augment: { scaleMin: 0.75, hflip: true, randAugment: { n: 1, m: 8, mstd: 0 }, colorJitter: 0.1, mixupAlpha: 0.8, cutmixAlpha: 1,
+    augment: { scaleMin: 0.75, hflip: true, randAugment: { n: 1, m: TORCHVISION_RA_M8, mstd: 0 }, colorJitter: 0.1, mixupAlpha: 0.8, cutmixAlpha: 1,
       mixupProb: 1, mixupSwitchProb: 0.5, labelSmoothing: 0.1, reprob: 0.25, remode: 'pixel' },
     evaluate: true,
   },
@@ -107,7 +111,7 @@ export const PROFILE_DEFAULTS: Record<Profile, ProfileDefaults> = {
     modelName: 'convmixer_256_8', modelOverrides: { kernelSize: 5, patchSize: 2 },
     epochs: 25, batchSize: 128, evalBatchSize: 250, lrMax: 0.01, weightDecay: 0.01, decayBiasAndNorm: true,
     beta1: 0.9, beta2: 0.999, eps: 1e-8, clipNorm: 1,
-    augment: { scaleMin: 0.75, hflip: true, randAugment: { n: 1, m: 8, mstd: 0 }, colorJitter: 0.1, mixupAlpha: 0, cutmixAlpha: 0,
+    augment: { scaleMin: 0.75, hflip: true, randAugment: { n: 1, m: TORCHVISION_RA_M8, mstd: 0 }, colorJitter: 0.1, mixupAlpha: 0, cutmixAlpha: 0,
       mixupProb: 1, mixupSwitchProb: 0.5, labelSmoothing: 0, reprob: 0.25, remode: 'const' },
     evaluate: true,
   },
