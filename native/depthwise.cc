@@ -81,8 +81,228 @@ inline void DwTail(const float* xrow0, const float* w, const float* bias, float*
     for (long c = c0; c < s.c; ++c) out[c] = out[c] > 0.f ? out[c] : 0.f;
 }
 
+// ---- Stride-1 kernels on packed channel slabs (the ConvMixer case) ----
+// NHWC puts a pixel's neighbours C floats apart, so the K*K input vectors an output needs sit on K*(kSeg+K-1)
+// cache lines 4*C bytes apart (with C = 256 they alias to a few L1 sets). Each task therefore copies one image's
+// 16-channel slab into a contiguous zero-padded buffer [oh+K-1][owPad+K-1][16] (padding explicit, no edge
+// cases), then runs a register-blocked kernel over it: kSeg output pixels x 16 lanes, the kSeg accumulators and
+// the K weight vectors of one filter row in registers, each input vector loaded once per filter row and used by
+// every output it touches. K is a template argument so the tap loops unroll completely.
+typedef float V16 __attribute__((vector_size(64), aligned(4)));
+#ifdef __AVX512F__
+constexpr long kSeg = 8;  // 8 accumulators + 9 weights + 1 input of 32 zmm registers
+#else
+constexpr long kSeg = 4;  // V16 is two ymm registers here: keep the working set within 16
+#endif
+constexpr long kLanes = 16;
+
+inline V16 LoadV(const float* p) { return *reinterpret_cast<const V16*>(p); }
+inline void StoreV(float* p, V16 v) { *reinterpret_cast<V16*>(p) = v; }
+
+// The padded slab of one image and channel block: buf[r][q] = x[n, r - pt, q - pl, c0 .. c0+15] (zero outside
+// the image and beyond channel c).
+struct Slab {
+  long rows, cols;  // oh + K - 1, owPad + K - 1
+  long owPad;       // ow rounded up to a multiple of kSeg
+};
+
+inline Slab SlabShape(const DwShape& s, long k) {
+  const long owPad = (s.ow + kSeg - 1) / kSeg * kSeg;
+  return Slab{s.oh + k - 1, owPad + k - 1, owPad};
+}
+
+void PackSlab(const float* xImg, const DwShape& s, const Slab& b, long c0, float* buf) {
+  const long lanes = std::min(kLanes, s.c - c0);
+  for (long r = 0; r < b.rows; ++r) {
+    const long iy = r - s.pt;
+    float* dst = buf + r * b.cols * kLanes;
+    if (iy < 0 || iy >= s.h) {
+      std::fill(dst, dst + b.cols * kLanes, 0.f);
+      continue;
+    }
+    const float* src = xImg + iy * s.w * s.c + c0;
+    for (long q = 0; q < b.cols; ++q) {
+      const long ix = q - s.pl;
+      float* d = dst + q * kLanes;
+      if (ix < 0 || ix >= s.w) std::fill(d, d + kLanes, 0.f);
+      else if (lanes == kLanes) StoreV(d, LoadV(src + ix * s.c));
+      else {
+        for (long l = 0; l < lanes; ++l) d[l] = src[ix * s.c + l];
+        std::fill(d + lanes, d + kLanes, 0.f);
+      }
+    }
+  }
+}
+
+// w[kr, kc, c0 .. c0+15] -> pw[kr*K + kc][16], zero beyond channel c.
+void PackTaps(const float* w, long taps, long c, long c0, float* pw) {
+  const long lanes = std::min(kLanes, c - c0);
+  for (long t = 0; t < taps; ++t) {
+    for (long l = 0; l < lanes; ++l) pw[t * kLanes + l] = w[t * c + c0 + l];
+    std::fill(pw + t * kLanes + lanes, pw + (t + 1) * kLanes, 0.f);
+  }
+}
+
+// Per-thread scratch, grown on demand.
+float* Scratch(long n) {
+  thread_local std::vector<float> buf;
+  if (static_cast<long>(buf.size()) < n) buf.resize(n);
+  return buf.data();
+}
+
+// acc[p] = bias + sum_{kr, kc} buf[oy + kr][ox + p + kc] * w[kr][kc]: taps in (kr, kc) order.
+template <long K>
+inline void SegmentForward(const float* buf, long cols, const float* pw, V16 bias, V16* acc) {
+  for (long p = 0; p < kSeg; ++p) acc[p] = bias;
+  for (long kr = 0; kr < K; ++kr) {
+    const float* xr = buf + kr * cols * kLanes;
+    V16 wv[K];
+#pragma GCC unroll 16
+    for (long kc = 0; kc < K; ++kc) wv[kc] = LoadV(pw + (kr * K + kc) * kLanes);
+#pragma GCC unroll 32
+    for (long i = 0; i < kSeg + K - 1; ++i) {
+      const V16 xv = LoadV(xr + i * kLanes);
+#pragma GCC unroll 16
+      for (long p = 0; p < kSeg; ++p)
+        if (i - p >= 0 && i - p < K) acc[p] += xv * wv[i - p];
+    }
+  }
+}
+
+template <long K>
+void DwForwardSlabs(const float* x, const float* w, const float* bias, float* y, const DwShape& s, bool relu) {
+  const Slab b = SlabShape(s, K);
+  const long blocks = (s.c + kLanes - 1) / kLanes;
+  ParallelFor(s.n * blocks, 1, [&](long lo, long hi) {
+    float* buf = Scratch(b.rows * b.cols * kLanes + K * K * kLanes + kLanes);
+    float* pw = buf + b.rows * b.cols * kLanes;
+    float* pb = pw + K * K * kLanes;
+    for (long task = lo; task < hi; ++task) {
+      const long n = task / blocks, c0 = task % blocks * kLanes, lanes = std::min(kLanes, s.c - c0);
+      PackSlab(x + n * s.h * s.w * s.c, s, b, c0, buf);
+      PackTaps(w, K * K, s.c, c0, pw);
+      if (bias) PackTaps(bias, 1, s.c, c0, pb);
+      else std::fill(pb, pb + kLanes, 0.f);
+      const V16 bv = LoadV(pb), zero{};
+      for (long oy = 0; oy < s.oh; ++oy) {
+        float* yRow = y + ((n * s.oh + oy) * s.ow) * s.c + c0;
+        for (long ox = 0; ox < s.ow; ox += kSeg) {
+          V16 acc[kSeg];
+          SegmentForward<K>(buf + (oy * b.cols + ox) * kLanes, b.cols, pw, bv, acc);
+          const long count = std::min(kSeg, s.ow - ox);
+          for (long p = 0; p < count; ++p) {
+            V16 r = acc[p];
+            if (relu) r = r > zero ? r : zero;
+            float* o = yRow + (ox + p) * s.c;
+            if (lanes == kLanes) StoreV(o, r);
+            else
+              for (long l = 0; l < lanes; ++l) o[l] = r[l];
+          }
+        }
+      }
+    }
+  });
+}
+
+// dy[n, :, :, c0 .. c0+15] -> buf[oy][owPad][16], zero beyond ow and beyond channel c.
+void PackGrad(const float* dyImg, const DwShape& s, const Slab& b, long c0, float* buf) {
+  const long lanes = std::min(kLanes, s.c - c0);
+  for (long oy = 0; oy < s.oh; ++oy)
+    for (long q = 0; q < b.owPad; ++q) {
+      float* d = buf + (oy * b.owPad + q) * kLanes;
+      const float* src = dyImg + (oy * s.ow + q) * s.c + c0;
+      if (q >= s.ow) std::fill(d, d + kLanes, 0.f);
+      else if (lanes == kLanes) StoreV(d, LoadV(src));
+      else {
+        for (long l = 0; l < lanes; ++l) d[l] = src[l];
+        std::fill(d + lanes, d + kLanes, 0.f);
+      }
+    }
+}
+
+// dw[kr][kc] of one image and channel block = sum_{oy, ox} xbuf[oy + kr][ox + kc] * dy[oy][ox]: the K
+// accumulators of one filter row and kSeg gradient vectors in registers, each input vector loaded once per segment.
+template <long K>
+void FilterGradSlab(const float* xbuf, const float* gbuf, const DwShape& s, const Slab& b, float* out) {
+  for (long kr = 0; kr < K; ++kr) {
+    V16 acc[K];
+    for (long kc = 0; kc < K; ++kc) acc[kc] = V16{};
+    for (long oy = 0; oy < s.oh; ++oy) {
+      const float* xr = xbuf + ((oy + kr) * b.cols) * kLanes;
+      const float* gr = gbuf + (oy * b.owPad) * kLanes;
+      for (long ox = 0; ox < b.owPad; ox += kSeg) {
+        V16 g[kSeg];
+#pragma GCC unroll 16
+        for (long p = 0; p < kSeg; ++p) g[p] = LoadV(gr + (ox + p) * kLanes);
+#pragma GCC unroll 32
+        for (long i = 0; i < kSeg + K - 1; ++i) {
+          const V16 xv = LoadV(xr + (ox + i) * kLanes);
+#pragma GCC unroll 16
+          for (long p = 0; p < kSeg; ++p)
+            if (i - p >= 0 && i - p < K) acc[i - p] += xv * g[p];
+        }
+      }
+    }
+    for (long kc = 0; kc < K; ++kc) StoreV(out + (kr * K + kc) * kLanes, acc[kc]);
+  }
+}
+
+// Each (image, channel block) task writes its own partial filter gradient; images are then added in order, so
+// the result does not depend on the thread count.
+template <long K>
+void DwBackpropFilterSlabs(const float* x, const float* dy, float* dw, const DwShape& s) {
+  const Slab b = SlabShape(s, K);
+  const long blocks = (s.c + kLanes - 1) / kLanes, taps = K * K;
+  std::vector<float> partial(s.n * blocks * taps * kLanes);
+  ParallelFor(s.n * blocks, 1, [&](long lo, long hi) {
+    float* xbuf = Scratch(b.rows * b.cols * kLanes + s.oh * b.owPad * kLanes);
+    float* gbuf = xbuf + b.rows * b.cols * kLanes;
+    for (long task = lo; task < hi; ++task) {
+      const long n = task / blocks, c0 = task % blocks * kLanes;
+      PackSlab(x + n * s.h * s.w * s.c, s, b, c0, xbuf);
+      PackGrad(dy + n * s.oh * s.ow * s.c, s, b, c0, gbuf);
+      FilterGradSlab<K>(xbuf, gbuf, s, b, partial.data() + task * taps * kLanes);
+    }
+  });
+  ParallelFor(taps, 1, [&](long lo, long hi) {
+    for (long t = lo; t < hi; ++t)
+      for (long blk = 0; blk < blocks; ++blk) {
+        V16 v{};
+        for (long n = 0; n < s.n; ++n) v += LoadV(partial.data() + ((n * blocks + blk) * taps + t) * kLanes);
+        const long c0 = blk * kLanes, lanes = std::min(kLanes, s.c - c0);
+        for (long l = 0; l < lanes; ++l) dw[t * s.c + c0 + l] = v[l];
+      }
+  });
+}
+
+bool DwBackpropFilterFast(const float* x, const float* dy, float* dw, const DwShape& s) {
+  if (s.sh != 1 || s.sw != 1 || s.kh != s.kw) return false;
+  switch (s.kw) {
+    case 3: DwBackpropFilterSlabs<3>(x, dy, dw, s); return true;
+    case 5: DwBackpropFilterSlabs<5>(x, dy, dw, s); return true;
+    case 7: DwBackpropFilterSlabs<7>(x, dy, dw, s); return true;
+    case 8: DwBackpropFilterSlabs<8>(x, dy, dw, s); return true;
+    case 9: DwBackpropFilterSlabs<9>(x, dy, dw, s); return true;
+    default: return false;
+  }
+}
+
+// The slab kernel's cases: stride 1 and a square K with an instantiation.
+bool DwForwardFast(const float* x, const float* w, const float* bias, float* y, const DwShape& s, bool relu) {
+  if (s.sh != 1 || s.sw != 1 || s.kh != s.kw) return false;
+  switch (s.kw) {
+    case 3: DwForwardSlabs<3>(x, w, bias, y, s, relu); return true;
+    case 5: DwForwardSlabs<5>(x, w, bias, y, s, relu); return true;
+    case 7: DwForwardSlabs<7>(x, w, bias, y, s, relu); return true;
+    case 8: DwForwardSlabs<8>(x, w, bias, y, s, relu); return true;
+    case 9: DwForwardSlabs<9>(x, w, bias, y, s, relu); return true;
+    default: return false;
+  }
+}
+
 // y[n, oy, ox, c] = act(bias[c] + sum_{kr,kc} x[n, oy*sh-pt+kr, ox*sw-pl+kc, c] * w[kr, kc, c]).
 void DwForward(const float* x, const float* w, const float* bias, float* y, const DwShape& s, bool relu) {
+  if (DwForwardFast(x, w, bias, y, s, relu)) return;
   const long fullBlocks = s.c / kBlock * kBlock;
   ParallelFor(s.n * s.oh, 1, [&](long lo, long hi) {
     for (long row = lo; row < hi; ++row) {
@@ -161,6 +381,7 @@ void DwBackpropInput(const float* dy, const float* w, float* dx, const DwShape& 
 // Rows (n, oy) are split into a fixed number of parts (independent of the thread count), each part sums into
 // its own buffer, and the parts are added in order: the result is the same on any number of threads.
 void DwBackpropFilter(const float* x, const float* dy, float* dw, const DwShape& s) {
+  if (DwBackpropFilterFast(x, dy, dw, s)) return;
   const long rows = s.n * s.oh, fsize = s.kh * s.kw * s.c;
   const long parts = std::min<long>(rows, 8);
   std::vector<float> partial(parts * fsize, 0.f);

@@ -21,6 +21,11 @@ const cases: Case[] = [
   { n: 2, h: 6, w: 7, c: 36, k: 3, stride: 1, pad: [[0, 0], [2, 0], [1, 3], [0, 0]] },  // explicit, asymmetric
   { n: 1, h: 7, w: 7, c: 8, k: 11, stride: 1, pad: 'same' },      // kernel larger than the image
   { n: 2, h: 12, w: 5, c: 7, k: 7, stride: 2, pad: [[0, 0], [3, 3], [1, 2], [0, 0]] },
+  // Stride-1 slab kernels: rows of several 8-pixel segments plus a partial one, C = 16k + tail, rows shorter than a segment.
+  { n: 2, h: 6, w: 19, c: 48, k: 7, stride: 1, pad: 'same' },
+  { n: 3, h: 4, w: 3, c: 17, k: 5, stride: 1, pad: 'same' },
+  { n: 1, h: 5, w: 17, c: 16, k: 9, stride: 1, pad: [[0, 0], [1, 6], [5, 2], [0, 0]] },
+  { n: 2, h: 9, w: 10, c: 20, k: 8, stride: 1, pad: 'valid' },
 ];
 
 for (const [i, cs] of cases.entries()) {
@@ -86,4 +91,25 @@ test('native depthwise matches a hand-computed answer: 1x1 image, 3x3 kernel, sa
     expected[9] = -3;
     assert.deepEqual(Array.from(gw.dataSync()), expected);
   });
+});
+
+test('stride-1 slab kernels: forward, input and filter gradients bit-identical on 1 and 3 threads', { skip }, async () => {
+  await setup();
+  const pool = addon as unknown as { setThreads(n: number): number };
+  const rng = createRng(77);
+  const x = randn(rng, [5, 11, 13, 40]) as tf.Tensor4D, w = randn(rng, [9, 9, 40, 1]) as tf.Tensor4D;
+  const dy = randn(rng, [5, 11, 13, 40]);
+  const run = (): Float32Array[] => both(() => {
+    const [dx, dw] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.depthwiseConv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, 'same').mul(dy).sum())([x, w]);
+    return [tf.depthwiseConv2d(x, w, 1, 'same'), dx!, dw!];
+  }).native;
+  try {
+    pool.setThreads(1);
+    const one = run();
+    pool.setThreads(3);
+    const three = run();
+    for (let k = 0; k < one.length; k++) assert.deepEqual(three[k], one[k], `output ${k}`);
+  } finally {
+    pool.setThreads(0);
+  }
 });
