@@ -82,7 +82,9 @@ export const command: Command = {
     const backend = await initBackend(values.backend, { threads });
     const effectiveThreads = threads ?? (Number(process.env.CONVMIXER_THREADS) || (await import('node:os')).availableParallelism());
     const settings = { mode, batch, imageSize, steps, warmup, threads: effectiveThreads, seed };
-    let record = newRunRecord({ kind: 'bench', experiment: 'bench', profile: 'quick', seed, config: { model: config, ...settings, vs: values.vs ?? null }, backend: backend.description });
+    const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+    const id = `bench-${mode}-${config.dim}-${config.depth}-k${config.kernelSize}-p${config.patchSize}-b${batch}-${stamp}`;
+    let record = newRunRecord({ id, kind: 'bench', experiment: 'bench', profile: 'quick', seed, config: { model: config, ...settings, vs: values.vs ?? null }, backend: backend.description });
     const log = (s: string): void => {
       if (!values.json) console.log(s);
     };
