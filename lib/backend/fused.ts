@@ -5,6 +5,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { TensorInfo } from '@tensorflow/tfjs';
 import { loadAddon, nativeKernelNames, originalKernel } from './native.ts';
+import { allocOutput } from './bufferPool.ts';
 
 /** The functions of the addon this file uses (native/fused.cc). */
 export interface FusedAddon {
@@ -70,10 +71,9 @@ function valuesOf(t: tf.Tensor): Float32Array {
   return v instanceof Float32Array ? v : (t.dataSync() as Float32Array);
 }
 
-/** An output buffer without the zero fill: the native code writes every element. */
+/** An output buffer from the pool (no zero fill; recycled contents are stale: the native code writes every element). */
 function outputBuffer(n: number): Float32Array {
-  const bytes = Buffer.allocUnsafeSlow(n * 4);
-  return new Float32Array(bytes.buffer, bytes.byteOffset, n);
+  return allocOutput(n);
 }
 
 /** A tensor over `values` without copying them (the cpu backend keeps the array it is given). */

@@ -6,6 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs';
 import { type CpuBackend, float32Of, size } from './kernelUtil.ts';
+import { allocOutput } from './bufferPool.ts';
 
 /** The functions of the addon this file uses (B1's NativeAddon is a superset). */
 export interface ElementwiseAddon {
@@ -24,10 +25,9 @@ const MAX_RANK = 6;
 export const ELEMENTWISE_KERNELS = [...Object.keys(BINARY_OPS), ...Object.keys(UNARY_OPS), 'FusedBatchNorm', 'Sum', 'Mean', 'Tile'];
 const ONE = Float32Array.of(1);
 
-/** An output buffer without the zero fill (the native kernels write every element). */
+/** An output buffer from the pool (no zero fill; recycled contents are stale: the native kernels write every element). */
 function outputBuffer(n: number): Float32Array {
-  const bytes = Buffer.allocUnsafeSlow(Math.max(n, 1) * 4);
-  return new Float32Array(bytes.buffer, bytes.byteOffset, n);
+  return allocOutput(n);
 }
 
 export interface BroadcastPlan { outShape: number[]; dims: Int32Array; aStrides: Int32Array; bStrides: Int32Array }

@@ -7,6 +7,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs';
 import { type ConvAttrs, type CpuBackend, dilationsAreOne, float32Of, size } from './kernelUtil.ts';
+import { allocOutput } from './bufferPool.ts';
 
 /** The functions of the addon this file uses (lib/backend/native.ts's NativeAddon is a superset). */
 export interface GemmAddon {
@@ -66,7 +67,7 @@ function makeKernels(addon: GemmAddon, original: (name: string) => KernelFunc | 
     const b = fusableBias(backend, bias, filter.shape[3]!);
     if (!b.ok) return js[name](args);
     const { shape, outShape } = convShape(x.shape, filter.shape, attrs);
-    const y = new Float32Array(size(outShape));
+    const y = allocOutput(size(outShape)); // Sgemm zero-initializes (accumulate = false)
     addon.conv2d(xv, wv, y, b.values, b.values?.length ?? 0, act, ...shape);
     return backend.makeTensorInfo(outShape, 'float32', y);
   };
@@ -78,7 +79,7 @@ function makeKernels(addon: GemmAddon, original: (name: string) => KernelFunc | 
     const dyv = float32Of(backend, dy), wv = float32Of(backend, filter);
     if (!filter || !dyv || !wv || !convSupported(attrs, attrs.inputShape, filter.shape)) return js.Conv2DBackpropInput(args);
     const { shape } = convShape(attrs.inputShape, filter.shape, attrs);
-    const dx = new Float32Array(size(attrs.inputShape));
+    const dx = allocOutput(size(attrs.inputShape)); // native code zero-fills each dx row first
     addon.conv2dBackpropInput(dyv, wv, dx, ...shape);
     return backend.makeTensorInfo([...attrs.inputShape], 'float32', dx);
   };

@@ -7,6 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import type { KernelConfig, KernelFunc } from '@tensorflow/tfjs';
 import { registerGemmKernels, type GemmAddon } from './kernels-gemm.ts';
+import { hookBackend } from './bufferPool.ts';
 
 /** The addon's exports (native/addon.cc); kernel families add their own functions. */
 export interface NativeAddon extends GemmAddon {
@@ -83,6 +84,9 @@ export async function registerNativeKernels(addon: NativeAddon): Promise<NativeR
     const config = tf.getKernel(name, 'cpu');
     if (config) natives.set(name, config);
   }
+  // Native outputs come from a recycling pool; the cpu backend tells it when their tensors are disposed.
+  const cpu = tf.findBackend('cpu');
+  if (cpu) hookBackend(cpu as unknown as Parameters<typeof hookBackend>[0]);
   registration = { addon, families };
   return registration;
 }
