@@ -25,17 +25,10 @@ typedef double VD __attribute__((vector_size(8 * kL)));
 inline VF Splat(float v) { return v - VF{}; }
 inline VF Min(VF a, VF b) { return a < b ? a : b; }
 inline VF Max(VF a, VF b) { return a > b ? a : b; }
-// Lane-wise conversions (GCC 12's C++ has no __builtin_convert_vector; these loops compile to one instruction each).
-inline VI Trunc(VF v) {
-  VI r;
-  for (int i = 0; i < kL; ++i) r[i] = static_cast<int32_t>(v[i]);
-  return r;
-}
-inline VF ToFloat(VI v) {
-  VF r;
-  for (int i = 0; i < kL; ++i) r[i] = static_cast<float>(v[i]);
-  return r;
-}
+// Lane-wise conversions: __builtin_convertvector is one instruction (vcvttps2dq / vcvtdq2ps); a per-lane loop
+// was scalarized inside the backward's GELU exp (16 vcvtsi2ss per vector): 1.17 -> 0.72 ms per 4096x128 backward.
+inline VI Trunc(VF v) { return __builtin_convertvector(v, VI); }
+inline VF ToFloat(VI v) { return __builtin_convertvector(v, VF); }
 
 // erf(x) for float32: x * P(x^2) / Q(x^2) on [-4, 4] (outside, erf is +-1 in float32); Eigen's fast erf coefficients,
 // max error a few float32 ulp.
