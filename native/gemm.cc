@@ -98,6 +98,40 @@ void MicroKernel(long kc, const float* __restrict ap, const float* __restrict bp
     for (int j = 0; j < nr; ++j) c[i * ldc + j] = (accumulate ? c[i * ldc + j] : 0.f) + tile[i * kNR + j];
 }
 
+// MicroKernel for a full MR-row tile read straight from row-major A (rows lda apart) instead of a packed panel:
+// with ConvMixer's K <= KC (one K block) every A element is used by N/NR panels anyway, and packing A row-major ->
+// k-major was a scalar strided copy of the whole activation per call (~15% of a 4096x128x128 product).
+void MicroKernelRows(long kc, const float* __restrict a, long lda, const float* __restrict bp, float* c, long ldc, int nr, bool accumulate) {
+  VFloat acc[kMR][2];
+  for (int i = 0; i < kMR; ++i) acc[i][0] = acc[i][1] = VFloat{};
+  for (long k = 0; k < kc; ++k) {
+    const VFloat b0 = *reinterpret_cast<const VFloat*>(bp + k * kNR);
+    const VFloat b1 = *reinterpret_cast<const VFloat*>(bp + k * kNR + kVW);
+    for (int i = 0; i < kMR; ++i) {
+      const VFloat ai = VFloat{} + a[i * lda + k];
+      acc[i][0] += ai * b0;
+      acc[i][1] += ai * b1;
+    }
+  }
+  for (int i = 0; i < kMR; ++i) {
+    float* row = c + i * ldc;
+    if (nr == kNR) {
+      if (accumulate) {
+        StoreU(row, LoadU(row) + acc[i][0]);
+        StoreU(row + kVW, LoadU(row + kVW) + acc[i][1]);
+      } else {
+        StoreU(row, acc[i][0]);
+        StoreU(row + kVW, acc[i][1]);
+      }
+    } else {
+      alignas(64) float tile[kNR];
+      std::memcpy(tile, &acc[i][0], sizeof(VFloat));
+      std::memcpy(tile + kVW, &acc[i][1], sizeof(VFloat));
+      for (int j = 0; j < nr; ++j) row[j] = (accumulate ? row[j] : 0.f) + tile[j];
+    }
+  }
+}
+
 struct MatRef {
   const float* p;
   long ld;
@@ -203,6 +237,7 @@ void Sgemm(long m, long n, long k, const MatRef& a, const MatRef& b, float* c, l
       long nSplit = 1;
       if (mBlocks < 2L * threads) nSplit = std::min<long>(panels, (2L * threads + mBlocks - 1) / mBlocks);
       const long panelsPerSplit = (panels + nSplit - 1) / nSplit;
+      const bool direct = !a.trans;
       ParallelFor(mBlocks * nSplit, 1, [&](long lo, long hi) {
         thread_local Scratch packedA;
         float* ap = packedA.Get(static_cast<size_t>(kMC * kc));
@@ -210,8 +245,10 @@ void Sgemm(long m, long n, long k, const MatRef& a, const MatRef& b, float* c, l
         for (long t = lo; t < hi; ++t) {
           const long mb = t / nSplit, ns = t % nSplit;
           const long i0 = mb * kMC, mc = std::min(kMC, m - i0);
+          // Row-major A: full MR-row tiles read A in place; only a last partial tile is packed (zero-padded).
+          const long fullRows = direct ? (mc / kMR) * kMR : 0;
           if (mb != packedBlock) {
-            PackA(a, i0, mc, pc, kc, ap);
+            if (mc > fullRows) PackA(a, i0 + fullRows, mc - fullRows, pc, kc, ap + fullRows * kc);
             packedBlock = mb;
           }
           const long pLo = ns * panelsPerSplit, pHi = std::min(panels, pLo + panelsPerSplit);
@@ -220,7 +257,11 @@ void Sgemm(long m, long n, long k, const MatRef& a, const MatRef& b, float* c, l
             const int nr = static_cast<int>(std::min<long>(kNR, nc - jr));
             for (long ir = 0; ir < mc; ir += kMR) {
               const int mr = static_cast<int>(std::min<long>(kMR, mc - ir));
-              MicroKernel(kc, ap + ir * kc, bp + jr * kc, c + (i0 + ir) * ldc + jc + jr, ldc, mr, nr, acc);
+              float* ct = c + (i0 + ir) * ldc + jc + jr;
+              if (ir < fullRows)
+                MicroKernelRows(kc, a.p + (i0 + ir) * a.ld + pc, a.ld, bp + jr * kc, ct, ldc, nr, acc);
+              else
+                MicroKernel(kc, ap + ir * kc, bp + jr * kc, ct, ldc, mr, nr, acc);
             }
           }
         }
