@@ -61,6 +61,9 @@ test('runNotebook runs the tiny fixture in the tslab kernel with overrides and s
     assert.deepEqual(outputsOf('expr'), [{ output_type: 'stream', name: 'stdout', text: '21\n' }]);
     assert.deepEqual(nb.cells.map((c) => c.execution_count ?? null), [null, 1, 2, 3, 4, 5]);
     assert.deepEqual((nb.metadata.convmixer as { status: string }).status, 'ok');
+    // The commit the notebook ran against is stored with its outputs (this checkout's HEAD).
+    const head = spawnSync('git', ['rev-parse', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).stdout.trim();
+    assert.equal((nb.metadata.convmixer as { gitCommit: string }).gitCommit, head);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

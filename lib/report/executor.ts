@@ -3,6 +3,7 @@
 // cell, naming it. Cells after the failing one are left unexecuted with their outputs cleared.
 import { dirname, resolve } from 'node:path';
 import { UserError } from '../errors.ts';
+import { gitState } from '../runRecord.ts';
 import { startKernel, type NotebookOutput } from './kernel.ts';
 import { cellSource, injectParameters, kernelName, readNotebook, writeNotebook, type Notebook, type ParamValue } from './notebook.ts';
 
@@ -83,8 +84,14 @@ export async function runNotebook(path: string, opts: RunOptions = {}): Promise<
   }
   nb.metadata = {
     ...nb.metadata,
-    convmixer: { executedAt: new Date().toISOString(), parameters: opts.params ?? {}, status: failure ? 'failed' : 'ok', ...(failure ? { failedCell: failure.cellNumber } : {}) },
+    convmixer: { executedAt: new Date().toISOString(), ...commitOf(), parameters: opts.params ?? {}, status: failure ? 'failed' : 'ok', ...(failure ? { failedCell: failure.cellNumber } : {}) },
   };
   writeNotebook(abs, nb);
   return { path: abs, ok: !failure, executedCells: executed, seconds: (Date.now() - started) / 1000, failure };
+}
+
+/** The code a notebook ran against, stored beside its outputs so every number on the page traces to a commit. */
+function commitOf(): { gitCommit: string; gitDirty: boolean } {
+  const { commit, dirty } = gitState();
+  return { gitCommit: commit, gitDirty: dirty };
 }

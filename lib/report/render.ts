@@ -143,9 +143,10 @@ function notebookSummary(nb: Notebook): string {
 }
 
 function runStatus(nb: Notebook): string {
-  const meta = nb.metadata.convmixer as { executedAt?: string; status?: string; failedCell?: number; parameters?: Record<string, unknown> } | undefined;
+  const meta = nb.metadata.convmixer as { executedAt?: string; status?: string; failedCell?: number; parameters?: Record<string, unknown>; gitCommit?: string; gitDirty?: boolean } | undefined;
   if (!meta?.executedAt) return 'not executed by convmixer notebooks run';
-  const params = meta.parameters && Object.keys(meta.parameters).length ? `, parameters ${JSON.stringify(meta.parameters)}` : '';
+  const commit = meta.gitCommit ? `, code ${meta.gitCommit.slice(0, 10)}${meta.gitDirty ? ' (with uncommitted changes)' : ''}` : '';
+  const params = `${commit}${meta.parameters && Object.keys(meta.parameters).length ? `, parameters ${JSON.stringify(meta.parameters)}` : ''}`;
   return meta.status === 'failed' ? `FAILED at cell ${meta.failedCell} (run ${meta.executedAt}${params})` : `executed ${meta.executedAt}${params}`;
 }
 
