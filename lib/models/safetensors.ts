@@ -69,8 +69,8 @@ export function readSafetensors(source: Uint8Array | string): Record<string, Sto
   return out;
 }
 
-/** Writes float32 tensors (in insertion order) as safetensors, atomically. */
-export function writeSafetensors(path: string, tensors: Record<string, { shape: number[]; data: Float32Array }>, metadata?: Record<string, string>): void {
+/** Writes float32 tensors (in insertion order) as safetensors, atomically; returns the bytes written. */
+export function writeSafetensors(path: string, tensors: Record<string, { shape: number[]; data: Float32Array }>, metadata?: Record<string, string>): Uint8Array {
   const header: Record<string, unknown> = {};
   if (metadata) header['__metadata__'] = metadata;
   let offset = 0;
@@ -92,4 +92,5 @@ export function writeSafetensors(path: string, tensors: Record<string, { shape: 
     for (let i = 0; i < t.data.length; i++, pos += 4) view.setFloat32(pos, t.data[i]!, true);
   }
   atomicWrite(path, bytes);
+  return bytes;
 }

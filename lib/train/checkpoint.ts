@@ -48,12 +48,11 @@ export function saveCheckpoint(runDir: string, manifest: Omit<CheckpointManifest
   const tmp = join(runDir, `.${name}.${process.pid}.tmp`);
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp);
-  const tensorsPath = join(tmp, 'state.safetensors');
-  writeSafetensors(tensorsPath, tensors, { runId: manifest.runId, epoch: String(manifest.epoch) });
+  const written = writeSafetensors(join(tmp, 'state.safetensors'), tensors, { runId: manifest.runId, epoch: String(manifest.epoch) });
   const full: CheckpointManifest = {
     format: 'convmixer-train-checkpoint', version: 1, ...manifest,
     savedAt: new Date().toISOString(),
-    tensorsSha256: createHash('sha256').update(readFileSync(tensorsPath)).digest('hex'),
+    tensorsSha256: createHash('sha256').update(written).digest('hex'), // the bytes just written, not read back
   };
   atomicWriteJson(join(tmp, 'state.json'), full);
   const final = join(runDir, name);
