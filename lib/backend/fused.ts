@@ -71,11 +71,6 @@ function valuesOf(t: tf.Tensor): Float32Array {
   return v instanceof Float32Array ? v : (t.dataSync() as Float32Array);
 }
 
-/** An output buffer from the pool (no zero fill; recycled contents are stale: the native code writes every element). */
-function outputBuffer(n: number): Float32Array {
-  return allocOutput(n);
-}
-
 /** A tensor over `values` without copying them (the cpu backend keeps the array it is given). */
 function tensorOver<R extends tf.Rank>(values: Float32Array, shape: number[]): tf.Tensor<R> {
   return tf.engine().makeTensor(values, shape, 'float32') as tf.Tensor<R>;
@@ -95,7 +90,7 @@ interface TailSaved { mean: Float32Array; invstd: Float32Array }
 function tailForward(addon: FusedAddon, z: tf.Tensor, bias: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, residual: tf.Tensor | null,
   o: FusedActNormOptions): TailSaved & { y: Float32Array } {
   const c = z.shape[3]!, m = z.size / c;
-  const y = outputBuffer(m * c);
+  const y = allocOutput(m * c);
   const mean = new Float32Array(c), variance = new Float32Array(c), invstd = new Float32Array(c);
   if (!o.training) {
     mean.set(valuesOf(o.runningMean));
@@ -114,7 +109,7 @@ function tailForward(addon: FusedAddon, z: tf.Tensor, bias: tf.Tensor, gamma: tf
 function tailBackward(addon: FusedAddon, dy: tf.Tensor, z: tf.Tensor, bias: tf.Tensor, gamma: tf.Tensor, mean: tf.Tensor, invstd: tf.Tensor,
   o: FusedActNormOptions): tf.Tensor[] {
   const c = z.shape[3]!, m = z.size / c;
-  const dz = outputBuffer(m * c);
+  const dz = allocOutput(m * c);
   const dbias = new Float32Array(c), dgamma = new Float32Array(c), dbeta = new Float32Array(c);
   addon.fusedActNormBackward(valuesOf(dy), valuesOf(z), valuesOf(bias), valuesOf(gamma), valuesOf(mean), valuesOf(invstd),
     dz, dbias, dgamma, dbeta, m, c, o.activation === 'relu', o.training);
@@ -194,7 +189,7 @@ export function fusedGlobalAvgPool(x: tf.Tensor4D): tf.Tensor2D {
     const y = new Float32Array(n * c);
     addon.avgPoolForward(valuesOf(xt), y, n, hgt * wid, c);
     const gradFunc = (dy: tf.Tensor): tf.Tensor[] => {
-      const dx = outputBuffer(n * hgt * wid * c);
+      const dx = allocOutput(n * hgt * wid * c);
       addon.avgPoolBackward(valuesOf(dy), dx, n, hgt * wid, c);
       return [tensorOver(dx, x.shape)];
     };

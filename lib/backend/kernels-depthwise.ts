@@ -4,7 +4,7 @@
 // non-float32, activations other than linear/relu, scalar or prelu bias) go to the saved JS kernel.
 import * as tf from '@tensorflow/tfjs';
 import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs';
-import { type ConvAttrs, type CpuBackend, dilationsAreOne, float32Of, size } from './kernelUtil.ts';
+import { type ConvAttrs, type CpuBackend, dilationsAreOne, float32Of, size, fallback, registerCpuKernels } from './kernelUtil.ts';
 import { allocOutput } from './bufferPool.ts';
 
 /** The functions of the addon this file uses (B1's NativeAddon is a superset). */
@@ -35,16 +35,6 @@ function supported(attrs: ConvAttrs, filterShape: number[]): boolean {
   return filterShape.length === 4 && filterShape[3] === 1 && dilationsAreOne(attrs.dilations) && attrs.dataFormat !== 'NCHW';
 }
 
-/** An output buffer from the pool (no zero fill; recycled contents are stale: the native kernels write every element). */
-function outputBuffer(n: number): Float32Array {
-  return allocOutput(n);
-}
-
-function fallback(original: (name: string) => KernelFunc | undefined, name: string): KernelFunc {
-  const fn = original(name);
-  return fn ?? (() => { throw new Error(`native ${name}: unsupported case and no JS kernel to fall back to`); });
-}
-
 function makeKernels(addon: DepthwiseAddon, original: (name: string) => KernelFunc | undefined): Record<(typeof DEPTHWISE_KERNELS)[number], KernelFunc> {
   const js = {
     forward: fallback(original, 'DepthwiseConv2dNative'),
@@ -60,7 +50,7 @@ function makeKernels(addon: DepthwiseAddon, original: (name: string) => KernelFu
     const xv = float32Of(backend, x), wv = float32Of(backend, filter);
     if (!xv || !wv || x.shape.length !== 4 || !supported(attrs, filter.shape)) return js.forward(args);
     const { dims, outShape } = convDims(x.shape, filter.shape, attrs);
-    const y = outputBuffer(size(outShape));
+    const y = allocOutput(size(outShape));
     addon.depthwiseForward(xv, wv, null, y, dims, false);
     return backend.makeTensorInfo(outShape, 'float32', y);
   };
@@ -79,7 +69,7 @@ function makeKernels(addon: DepthwiseAddon, original: (name: string) => KernelFu
     if (!xv || !wv || x.shape.length !== 4 || !supported(attrs, filter.shape) || !biasOk || preluActivationWeights ||
         (activation !== 'linear' && activation !== 'relu')) return js.fused(args);
     const { dims, outShape } = convDims(x.shape, filter.shape, attrs);
-    const y = outputBuffer(size(outShape));
+    const y = allocOutput(size(outShape));
     addon.depthwiseForward(xv, wv, bv, y, dims, activation === 'relu');
     return backend.makeTensorInfo(outShape, 'float32', y);
   };
@@ -91,7 +81,7 @@ function makeKernels(addon: DepthwiseAddon, original: (name: string) => KernelFu
     const dyv = float32Of(backend, dy), wv = float32Of(backend, filter);
     if (!dyv || !wv || !supported(attrs, filter.shape)) return js.input(args);
     const { dims } = convDims(attrs.inputShape, filter.shape, attrs);
-    const dx = outputBuffer(size(attrs.inputShape));
+    const dx = allocOutput(size(attrs.inputShape));
     addon.depthwiseBackpropInput(dyv, wv, dx, dims);
     return backend.makeTensorInfo([...attrs.inputShape], 'float32', dx);
   };
@@ -103,7 +93,7 @@ function makeKernels(addon: DepthwiseAddon, original: (name: string) => KernelFu
     const xv = float32Of(backend, x), dyv = float32Of(backend, dy);
     if (!xv || !dyv || x.shape.length !== 4 || !supported(attrs, attrs.filterShape)) return js.filter(args);
     const { dims } = convDims(x.shape, attrs.filterShape, attrs);
-    const dw = outputBuffer(size(attrs.filterShape));
+    const dw = allocOutput(size(attrs.filterShape));
     addon.depthwiseBackpropFilter(xv, dyv, dw, dims);
     return backend.makeTensorInfo([...attrs.filterShape], 'float32', dw);
   };
@@ -118,10 +108,5 @@ function makeKernels(addon: DepthwiseAddon, original: (name: string) => KernelFu
 
 /** Replaces tfjs's cpu depthwise kernels with the native ones; returns the kernel names it replaced. */
 export function registerDepthwiseKernels(addon: DepthwiseAddon, original: (name: string) => KernelFunc | undefined): string[] {
-  const kernels = makeKernels(addon, original);
-  for (const [kernelName, kernelFunc] of Object.entries(kernels)) {
-    if (tf.getKernel(kernelName, 'cpu')) tf.unregisterKernel(kernelName, 'cpu');
-    tf.registerKernel({ kernelName, backendName: 'cpu', kernelFunc });
-  }
-  return Object.keys(kernels);
+  return registerCpuKernels(makeKernels(addon, original));
 }

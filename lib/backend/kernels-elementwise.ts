@@ -5,7 +5,7 @@
 // channel nor scalar go to the saved JS kernel.
 import * as tf from '@tensorflow/tfjs';
 import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs';
-import { type CpuBackend, float32Of, size } from './kernelUtil.ts';
+import { type CpuBackend, float32Of, size, fallback, registerCpuKernels } from './kernelUtil.ts';
 import { allocOutput } from './bufferPool.ts';
 
 /** The functions of the addon this file uses (B1's NativeAddon is a superset). */
@@ -24,11 +24,6 @@ const MAX_RANK = 6;
 
 export const ELEMENTWISE_KERNELS = [...Object.keys(BINARY_OPS), ...Object.keys(UNARY_OPS), 'FusedBatchNorm', 'Sum', 'Mean', 'Tile'];
 const ONE = Float32Array.of(1);
-
-/** An output buffer from the pool (no zero fill; recycled contents are stale: the native kernels write every element). */
-function outputBuffer(n: number): Float32Array {
-  return allocOutput(n);
-}
 
 export interface BroadcastPlan { outShape: number[]; dims: Int32Array; aStrides: Int32Array; bStrides: Int32Array }
 
@@ -78,10 +73,6 @@ export function reducePlan(shape: number[], axis: number | number[] | null | und
   return { outer, reduce, inner, outShape };
 }
 
-function fallback(original: (name: string) => KernelFunc | undefined, name: string): KernelFunc {
-  return original(name) ?? (() => { throw new Error(`native ${name}: unsupported case and no JS kernel to fall back to`); });
-}
-
 function makeKernels(addon: ElementwiseAddon, original: (name: string) => KernelFunc | undefined): Record<string, KernelFunc> {
   const kernels: Record<string, KernelFunc> = {};
 
@@ -93,7 +84,7 @@ function makeKernels(addon: ElementwiseAddon, original: (name: string) => Kernel
       const av = float32Of(backend, a), bv = float32Of(backend, b);
       const plan = av && bv ? broadcastPlan(a.shape, b.shape) : null;
       if (!av || !bv || !plan || size(plan.outShape) === 0) return js(args);
-      const out = outputBuffer(size(plan.outShape));
+      const out = allocOutput(size(plan.outShape));
       addon.binary(op, av, bv, out, plan.dims, plan.aStrides, plan.bStrides);
       return backend.makeTensorInfo(plan.outShape, 'float32', out);
     };
@@ -106,7 +97,7 @@ function makeKernels(addon: ElementwiseAddon, original: (name: string) => Kernel
       const { x } = args.inputs as Record<'x', TensorInfo>;
       const xv = float32Of(backend, x);
       if (!xv) return js(args);
-      const out = outputBuffer(xv.length);
+      const out = allocOutput(xv.length);
       addon.unary(op, xv, out);
       return backend.makeTensorInfo([...x.shape], 'float32', out);
     };
@@ -124,7 +115,7 @@ function makeKernels(addon: ElementwiseAddon, original: (name: string) => Kernel
     const okLen = (v: Float32Array | null) => v === null || v.length === 1 || v.length === c;
     if (!xv || !mv || !vv || (offset && !ov) || (scale && !sv) || x.shape.length === 0 || c === 0 ||
         ![mv, vv, ov, sv].every(okLen)) return jsBatchNorm(args);
-    const out = outputBuffer(xv.length);
+    const out = allocOutput(xv.length);
     addon.batchNorm(xv, mv, vv, ov, sv, out, c, eps);
     return backend.makeTensorInfo([...x.shape], 'float32', out);
   };
@@ -138,7 +129,7 @@ function makeKernels(addon: ElementwiseAddon, original: (name: string) => Kernel
       const xv = float32Of(backend, x);
       const plan = xv ? reducePlan(x.shape, axis, keepDims) : null;
       if (!xv || !plan) return js(args);
-      const out = outputBuffer(plan.outer * plan.inner);
+      const out = allocOutput(plan.outer * plan.inner);
       addon.reduce(xv, out, plan.outer, plan.reduce, plan.inner, name === 'Mean' ? 1 / plan.reduce : 1);
       return backend.makeTensorInfo(plan.outShape, 'float32', out);
     };
@@ -156,7 +147,7 @@ function makeKernels(addon: ElementwiseAddon, original: (name: string) => Kernel
     const plan = xv && reps.length === x.shape.length && x.shape.every((n, d) => n === 1 || reps[d] === 1)
       ? broadcastPlan(x.shape, outShape) : null;
     if (!xv || !plan || size(outShape) === 0) return jsTile(args);
-    const out = outputBuffer(size(outShape));
+    const out = allocOutput(size(outShape));
     addon.binary(BINARY_OPS.Multiply, xv, ONE, out, plan.dims, plan.aStrides, new Int32Array(plan.dims.length));
     return backend.makeTensorInfo(outShape, 'float32', out);
   };
@@ -165,10 +156,5 @@ function makeKernels(addon: ElementwiseAddon, original: (name: string) => Kernel
 
 /** Replaces tfjs's cpu elementwise / BatchNorm / Sum / Mean kernels with the native ones; returns their names. */
 export function registerElementwiseKernels(addon: ElementwiseAddon, original: (name: string) => KernelFunc | undefined): string[] {
-  const kernels = makeKernels(addon, original);
-  for (const [kernelName, kernelFunc] of Object.entries(kernels)) {
-    if (tf.getKernel(kernelName, 'cpu')) tf.unregisterKernel(kernelName, 'cpu');
-    tf.registerKernel({ kernelName, backendName: 'cpu', kernelFunc });
-  }
-  return Object.keys(kernels);
+  return registerCpuKernels(makeKernels(addon, original));
 }

@@ -6,7 +6,7 @@
 // JS kernel.
 import * as tf from '@tensorflow/tfjs';
 import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs';
-import { type ConvAttrs, type CpuBackend, dilationsAreOne, float32Of, size } from './kernelUtil.ts';
+import { type ConvAttrs, type CpuBackend, dilationsAreOne, float32Of, size, fallback, registerCpuKernels } from './kernelUtil.ts';
 import { allocOutput } from './bufferPool.ts';
 
 /** The functions of the addon this file uses (lib/backend/native.ts's NativeAddon is a superset). */
@@ -46,11 +46,6 @@ function fusableBias(backend: CpuBackend, bias: TensorInfo | undefined, n: numbe
   const perChannel = v !== null && v.length === n && bias.shape[bias.shape.length - 1] === n;
   const scalar = v !== null && v.length === 1;
   return { values: v, ok: perChannel || scalar };
-}
-
-function fallback(original: (name: string) => KernelFunc | undefined, name: string): KernelFunc {
-  const fn = original(name);
-  return fn ?? (() => { throw new Error(`native ${name}: unsupported case and no JS kernel to fall back to`); });
 }
 
 function makeKernels(addon: GemmAddon, original: (name: string) => KernelFunc | undefined): Record<(typeof GEMM_KERNELS)[number], KernelFunc> {
@@ -133,10 +128,5 @@ function makeKernels(addon: GemmAddon, original: (name: string) => KernelFunc | 
 
 /** Replaces tfjs's cpu conv2d / matmul kernels with the native ones; returns the kernel names it replaced. */
 export function registerGemmKernels(addon: GemmAddon, original: (name: string) => KernelFunc | undefined): string[] {
-  const kernels = makeKernels(addon, original);
-  for (const [kernelName, kernelFunc] of Object.entries(kernels)) {
-    if (tf.getKernel(kernelName, 'cpu')) tf.unregisterKernel(kernelName, 'cpu');
-    tf.registerKernel({ kernelName, backendName: 'cpu', kernelFunc });
-  }
-  return Object.keys(kernels);
+  return registerCpuKernels(makeKernels(addon, original));
 }
