@@ -136,6 +136,13 @@ test('checkpoint: a truncated tensor file or broken manifest gives a clear one-l
     return true;
   });
   writeFileSync(join(ckpt, 'state.safetensors'), tensors);
+  const recordPath = join(d.resultsDir, 'bad.json');
+  writeFileSync(recordPath, readFileSync(recordPath, 'utf8').slice(0, 50));
+  await assert.rejects(trainRun(resume, { ...d, data }), (err: Error) => {
+    assert.ok(err instanceof UserError);
+    assert.match(err.message, /^--resume: run record .*bad\.json is unreadable \(not JSON\); fix or delete it$/);
+    return true;
+  });
   const manifest = readFileSync(join(ckpt, 'state.json'), 'utf8');
   writeFileSync(join(ckpt, 'state.json'), manifest.slice(0, 50));
   await assert.rejects(trainRun(resume, { ...d, data }), /is damaged: state\.json unreadable \(not JSON\)/);

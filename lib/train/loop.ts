@@ -181,7 +181,12 @@ export async function trainRun(requested: TrainConfig, hooks: TrainHooks = {}): 
     epochs.push(...(saved.manifest.epochs as EpochMetrics[]));
     const prevPath = join(resultsDir, `${runId}.json`);
     if (existsSync(prevPath)) {
-      const prev = JSON.parse(readFileSync(prevPath, 'utf8')) as RunRecord;
+      let prev: RunRecord;
+      try {
+        prev = JSON.parse(readFileSync(prevPath, 'utf8')) as RunRecord;
+      } catch (err) {
+        throw new UserError(`--resume: run record ${prevPath} is unreadable (${(err as NodeJS.ErrnoException).code ?? 'not JSON'}); fix or delete it`);
+      }
       record = { ...record, startedAt: prev.startedAt, config: { ...record.config, explicit: prev.config['explicit'] ?? record.config['explicit'] } };
     }
     record.notes = `resumed at epoch ${startEpoch} (step ${globalStep}) on ${new Date().toISOString()}`;
