@@ -12,7 +12,7 @@ import { initBackend } from '../backend/index.ts';
 import { createModel, type ConvMixerConfig } from '../models/convmixer.ts';
 import { loadWeights } from '../models/weights.ts';
 import { classNamesFor, IMAGENET_MEAN, IMAGENET_STD } from '../data/classNames.ts';
-import { CIFAR10_MEAN, CIFAR10_STD } from '../data/augment.ts';
+import { CIFAR10_MEAN, CIFAR10_STD, normalizeInto } from '../data/augment.ts';
 
 const HELP = `usage: convmixer predict --model NAME --weights FILE.safetensors [--top K] [--json] IMAGE...
 
@@ -51,7 +51,7 @@ export async function loadImage(path: string, p: Preprocess): Promise<Float32Arr
   }
   if (info.channels !== 3) throw new UserError(`${path}: expected 3 color channels after conversion, got ${info.channels}`);
   const x = new Float32Array(pixels.length);
-  for (let i = 0; i < pixels.length; i++) x[i] = (pixels[i]! / 255 - p.mean[i % 3]!) / p.std[i % 3]!;
+  normalizeInto(pixels, x, 0, p.mean, p.std);
   return x;
 }
 

@@ -319,7 +319,7 @@ export function augmentImage(img: Uint8Array, tmp: Uint8Array, h: number, w: num
 }
 
 /** uint8 HWC -> float (x/255 - mean)/std, written at x[offset...]. */
-export function normalizeInto(img: Uint8Array, x: Float32Array, offset: number, mean = CIFAR10_MEAN, std = CIFAR10_STD): void {
+export function normalizeInto(img: Uint8Array, x: Float32Array, offset: number, mean: readonly number[] = CIFAR10_MEAN, std: readonly number[] = CIFAR10_STD): void {
   for (let i = 0; i < img.length; i++) {
     const c = i % 3;
     x[offset + i] = (img[i]! / 255 - mean[c]!) / std[c]!;
