@@ -36,11 +36,13 @@ function toTfjsPerm(key: string, rank: number): number[] | null {
   return null;
 }
 
-/** Inverse permutation: tfjs layout back to PyTorch's. */
+/** The inverse permutation: tfjs layout back to PyTorch's ([k,k,C,1] -> [C,1,k,k], HWIO -> OIHW, [in,out] -> [out,in]). */
 function toTorchPerm(key: string, rank: number): number[] | null {
-  if (rank === 4) return /\.0\.fn\.0\.weight$/.test(key) ? [2, 3, 0, 1] /* [k,k,C,1] -> [C,1,k,k] */ : [3, 2, 0, 1] /* HWIO -> OIHW */;
-  if (rank === 2) return [1, 0];
-  return null;
+  const perm = toTfjsPerm(key, rank);
+  if (!perm) return null;
+  const inverse: number[] = [];
+  perm.forEach((axis, i) => { inverse[axis] = i; });
+  return inverse;
 }
 
 function permuteShape(shape: number[], perm: number[] | null): number[] {
