@@ -61,6 +61,16 @@ inline VFloat LoadU(const float* p) {
   return v;
 }
 inline void StoreU(float* p, VFloat v) { std::memcpy(p, &v, sizeof v); }
+// One full NR-wide row of a micro-tile: row = (accumulate ? row : 0) + acc.
+inline void StoreRow(float* row, const VFloat acc[2], bool accumulate) {
+  if (accumulate) {
+    StoreU(row, LoadU(row) + acc[0]);
+    StoreU(row + kVW, LoadU(row + kVW) + acc[1]);
+  } else {
+    StoreU(row, acc[0]);
+    StoreU(row + kVW, acc[1]);
+  }
+}
 
 // C[0:mr, 0:nr] = (accumulate ? C : 0) + Ap * Bp, where Ap is a kc x MR micro-panel (k-major) and Bp kc x NR.
 void MicroKernel(long kc, const float* __restrict ap, const float* __restrict bp, float* c, long ldc, int mr, int nr, bool accumulate) {
@@ -77,16 +87,7 @@ void MicroKernel(long kc, const float* __restrict ap, const float* __restrict bp
     }
   }
   if (mr == kMR && nr == kNR) {
-    for (int i = 0; i < kMR; ++i) {
-      float* row = c + i * ldc;
-      if (accumulate) {
-        StoreU(row, LoadU(row) + acc[i][0]);
-        StoreU(row + kVW, LoadU(row + kVW) + acc[i][1]);
-      } else {
-        StoreU(row, acc[i][0]);
-        StoreU(row + kVW, acc[i][1]);
-      }
-    }
+    for (int i = 0; i < kMR; ++i) StoreRow(c + i * ldc, acc[i], accumulate);
     return;
   }
   alignas(64) float tile[kMR * kNR];
@@ -116,13 +117,7 @@ void MicroKernelRows(long kc, const float* __restrict a, long lda, const float* 
   for (int i = 0; i < kMR; ++i) {
     float* row = c + i * ldc;
     if (nr == kNR) {
-      if (accumulate) {
-        StoreU(row, LoadU(row) + acc[i][0]);
-        StoreU(row + kVW, LoadU(row + kVW) + acc[i][1]);
-      } else {
-        StoreU(row, acc[i][0]);
-        StoreU(row + kVW, acc[i][1]);
-      }
+      StoreRow(row, acc[i], accumulate);
     } else {
       alignas(64) float tile[kNR];
       std::memcpy(tile, &acc[i][0], sizeof(VFloat));
