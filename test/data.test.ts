@@ -120,6 +120,8 @@ test('corrupt cache file is detected; a cache without manifest does not count', 
   const p = cifar10Paths(root);
   writeFileSync(p.split('test'), readFileSync(p.split('test')).subarray(0, 100));
   await assert.rejects(loadCifar10('test', { root }), /test\.bin: 100 bytes, expected 9219 \(corrupt cache\)/);
+  writeFileSync(p.manifest, readFileSync(p.manifest, 'utf8').slice(0, 40));
+  await assert.rejects(loadCifar10('test', { root }), /^UserError: \S+manifest\.json: not JSON \(damaged cache manifest\); rerun `convmixer data cifar10`$/);
   rmSync(p.manifest);
   await assert.rejects(loadCifar10('train', { root }), /not prepared/);
   rmSync(dir, { recursive: true });

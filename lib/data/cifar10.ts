@@ -223,7 +223,13 @@ function readManifest(root?: string): Cifar10Manifest {
   if (!existsSync(p.manifest)) {
     throw new UserError(`CIFAR-10 is not prepared under ${p.dir} (no ${basename(p.manifest)}); run \`convmixer data cifar10\` first (see data/README.md)`);
   }
-  const parsed = ManifestSchema.safeParse(JSON.parse(readFileSync(p.manifest, 'utf8')));
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(p.manifest, 'utf8'));
+  } catch {
+    throw new UserError(`${p.manifest}: not JSON (damaged cache manifest); rerun \`convmixer data cifar10\``);
+  }
+  const parsed = ManifestSchema.safeParse(raw);
   if (!parsed.success) throw new UserError(`${p.manifest}: not a valid cache manifest (${parsed.error.issues[0]!.path.join('.')}: ${parsed.error.issues[0]!.message}); rerun \`convmixer data cifar10\``);
   return parsed.data;
 }
