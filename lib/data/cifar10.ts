@@ -36,6 +36,9 @@ export const KNOWN_CIFAR10_ARCHIVES: KnownArchive[] = [
   },
 ];
 
+/** The pickle release is recognized (by checksum or by its data_batch_1 file) only to say what to use instead. */
+const pythonReleaseRefused = (where: string): UserError => new UserError(`${where}: the python (pickle) release of CIFAR-10 is not supported; use the binary release ${CIFAR10_BINARY_URL}`);
+
 /** Which known archive a file is, checked by name and by hash; a known name with the wrong hash is an error. */
 export function identifyArchive(file: string, d: Digests): KnownArchive | null {
   const byHash = KNOWN_CIFAR10_ARCHIVES.find((k) => k.md5 === d.md5 || k.sha256 === d.sha256) ?? null;
@@ -45,7 +48,7 @@ export function identifyArchive(file: string, d: Digests): KnownArchive | null {
     throw new UserError(`${file}: checksum mismatch (${algo} ${got}, expected ${want} for the ${byName.description}); the file is truncated or corrupt`);
   }
   if (byHash?.format === 'python') {
-    throw new UserError(`${file}: the python (pickle) release of CIFAR-10 is not supported; use the binary release ${CIFAR10_BINARY_URL}`);
+    throw pythonReleaseRefused(file);
   }
   return byHash;
 }
@@ -170,7 +173,7 @@ export function findLayout(dir: string): Layout {
   while (queue.length) {
     const [d, depth] = queue.shift()!;
     if (existsSync(join(d, 'data_batch_1.bin'))) return { kind: 'binary', dir: d };
-    if (existsSync(join(d, 'data_batch_1'))) throw new UserError(`${d}: the python (pickle) release of CIFAR-10 is not supported; use the binary release ${CIFAR10_BINARY_URL}`);
+    if (existsSync(join(d, 'data_batch_1'))) throw pythonReleaseRefused(d);
     const subs = listDirs(d);
     if (subs.includes('train') && subs.includes('test')) return { kind: 'image-folder', dir: d };
     if (depth < 2) for (const s of subs) queue.push([join(d, s), depth + 1]);
