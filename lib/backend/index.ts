@@ -91,7 +91,7 @@ async function useNative(addon: NativeAddon, threads?: number): Promise<BackendI
   await tf.setBackend('cpu');
   await tf.ready();
   silenceCpuBanner();
-  await registerNativeKernels(addon);
+  registerNativeKernels(addon);
   setNativeKernelsActive(true);
   const n = addon.setThreads(threads ?? 0); // 0: CONVMIXER_THREADS or all hardware threads
   return { name: 'native', description: `native-cpu (${addon.isa}, ${n} thread${n === 1 ? '' : 's'})` };

@@ -1,16 +1,17 @@
 // The native CPU engine on tfjs's `cpu` backend: loads build/Release/convmixer_native.node, snapshots tfjs's own
-// JS kernels, and lets each kernel family (gemm here; depthwise and elementwise when their files exist) swap in
-// native kernels. Tensors stay the cpu backend's typed arrays, so every kernel not replaced keeps working, and
+// JS kernels, and lets each kernel family (gemm, depthwise, elementwise) swap in native kernels. Tensors stay the cpu backend's typed arrays, so every kernel not replaced keeps working, and
 // the snapshot lets tests run the same code with the JS originals (withJsKernels) to compare.
 import { createRequire } from 'node:module';
 import { existsSync, readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import type { KernelConfig, KernelFunc } from '@tensorflow/tfjs';
 import { registerGemmKernels, type GemmAddon } from './kernels-gemm.ts';
+import { registerDepthwiseKernels, type DepthwiseAddon } from './kernels-depthwise.ts';
+import { registerElementwiseKernels, type ElementwiseAddon } from './kernels-elementwise.ts';
 import { hookBackend } from './bufferPool.ts';
 
 /** The addon's exports (native/addon.cc); kernel families add their own functions. */
-export interface NativeAddon extends GemmAddon {
+export interface NativeAddon extends GemmAddon, DepthwiseAddon, ElementwiseAddon {
   /** Worker threads of the addon's pool. */
   threads: number;
   /** Instruction set the GEMM micro-kernel was compiled for, e.g. 'AVX-512' or 'AVX2+FMA'. */
@@ -21,17 +22,10 @@ export interface NativeAddon extends GemmAddon {
 }
 
 export type OriginalKernel = (name: string) => KernelFunc | undefined;
-type RegisterFamily = (addon: NativeAddon, original: OriginalKernel) => string[];
 
 const root = new URL('../../', import.meta.url);
 export const ADDON_PATH = new URL('build/Release/convmixer_native.node', root).pathname;
 export const NATIVE_STATUS_PATH = new URL('build/native-status.json', root).pathname;
-
-// Families in other files, registered only when their file is there (they are developed separately).
-const OPTIONAL_FAMILIES: { file: string; register: string }[] = [
-  { file: './kernels-depthwise.ts', register: 'registerDepthwiseKernels' },
-  { file: './kernels-elementwise.ts', register: 'registerElementwiseKernels' },
-];
 
 /** The addon, or why it is not available (not built, failed to build, failed to load). */
 export function loadAddon(): { addon: NativeAddon; reason: null } | { addon: null; reason: string } {
@@ -68,18 +62,15 @@ export function originalKernel(name: string): KernelFunc | undefined {
 }
 
 /** Registers every native kernel family on the cpu backend (once); returns what was replaced. */
-export async function registerNativeKernels(addon: NativeAddon): Promise<NativeRegistration> {
+export function registerNativeKernels(addon: NativeAddon): NativeRegistration {
   if (registration) return registration;
   for (const config of tf.getKernelsForBackend('cpu')) originals.set(config.kernelName, config);
   const original: OriginalKernel = (name) => originals.get(name)?.kernelFunc;
-  const families: Record<string, string[]> = { gemm: registerGemmKernels(addon, original) };
-  for (const fam of OPTIONAL_FAMILIES) {
-    const url = new URL(fam.file, import.meta.url);
-    if (!existsSync(url)) continue;
-    const mod = (await import(url.href)) as Record<string, unknown>;
-    const register = mod[fam.register] as RegisterFamily | undefined;
-    if (typeof register === 'function') families[fam.file.replace(/^\.\/kernels-|\.ts$/g, '')] = register(addon, original);
-  }
+  const families: Record<string, string[]> = {
+    gemm: registerGemmKernels(addon, original),
+    depthwise: registerDepthwiseKernels(addon, original),
+    elementwise: registerElementwiseKernels(addon, original),
+  };
   for (const name of Object.values(families).flat()) {
     const config = tf.getKernel(name, 'cpu');
     if (config) natives.set(name, config);
