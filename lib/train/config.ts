@@ -138,6 +138,11 @@ export const FLAG_FOR_KEY: Record<string, string> = {
   'model.activation': 'activation', 'model.norm': 'norm',
 };
 
+/** The flag that sets a recipe key; a deeper key (e.g. 'augment.randAugment.n.x') falls back to its first two parts, else the key itself. */
+export function flagForKey(key: string): string {
+  return FLAG_FOR_KEY[key] ?? FLAG_FOR_KEY[key.split('.').slice(0, 2).join('.')] ?? key;
+}
+
 /** A recipe override: any recipe key, with augment (and its randAugment) merged key by key. */
 export type RecipeOverrides = Partial<Omit<Recipe, 'augment'>> & { augment?: Partial<Recipe['augment']> };
 
@@ -160,7 +165,7 @@ export function buildRecipe(profile: Profile, overrides: RecipeOverrides = {}): 
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const path = issue.path.join('.');
-    const flag = FLAG_FOR_KEY[path] ?? FLAG_FOR_KEY[issue.path.slice(0, 2).join('.')] ?? path;
+    const flag = flagForKey(path);
     const got = issue.path.reduce<unknown>((v, k) => (v as Record<string | number, unknown> | undefined)?.[k], candidate);
     const expected = issue.code === 'invalid_enum_value' ? `expected one of ${issue.options.join(', ')}` : issue.message.toLowerCase();
     throw new UserError(`--${flag}: ${expected}, got ${JSON.stringify(got)}`);

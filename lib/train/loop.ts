@@ -18,7 +18,7 @@ import { oneCycleSchedule } from './schedule.ts';
 import { softTargetCrossEntropy, evalBatchStats } from './loss.ts';
 import { gradNorms, clipGradsByGlobalNorm } from './clip.ts';
 import { saveCheckpoint, loadCheckpoint, runCheckpointDir, CHECKPOINTS_DIR, type TensorRecord } from './checkpoint.ts';
-import { firstRecipeDifference, FLAG_FOR_KEY, type Recipe, type TrainConfig } from './config.ts';
+import { firstRecipeDifference, flagForKey, type Recipe, type TrainConfig } from './config.ts';
 import type { TrainProgress } from './progress.ts';
 
 export type EpochMetrics = {
@@ -170,8 +170,7 @@ export async function trainRun(requested: TrainConfig, hooks: TrainHooks = {}): 
     if (!saved) throw new UserError(`--resume: run '${runId}' has no checkpoint under ${ckptDir}`);
     const diff = firstRecipeDifference(saved.manifest.recipe, recipe);
     if (diff) {
-      const flag = FLAG_FOR_KEY[diff.key] ?? FLAG_FOR_KEY[diff.key.split('.').slice(0, 2).join('.')] ?? diff.key;
-      throw new UserError(`--resume: '${diff.key}' (--${flag}) differs from the checkpoint: saved ${JSON.stringify(diff.saved)}, now ${JSON.stringify(diff.current)}`);
+      throw new UserError(`--resume: '${diff.key}' (--${flagForKey(diff.key)}) differs from the checkpoint: saved ${JSON.stringify(diff.saved)}, now ${JSON.stringify(diff.current)}`);
     }
     restoreTensors(model, opt, saved.tensors, saved.manifest.step, saved.dir);
     rng.setState(saved.manifest.rngState);
