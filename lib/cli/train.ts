@@ -5,7 +5,7 @@ import { parseFlags, numberFlag, type FlagSpec } from './args.ts';
 import { UserError } from '../errors.ts';
 import { PROFILES, type Profile } from '../runRecord.ts';
 import { MODEL_FLAGS, configFromFlags } from './modelFlags.ts';
-import { buildRecipe, PROFILE_DEFAULTS, type RecipeOverrides, type TrainConfig, type RunOptions } from '../train/config.ts';
+import { buildRecipe, FLAG_FOR_KEY, PROFILE_DEFAULTS, type RecipeOverrides, type TrainConfig, type RunOptions } from '../train/config.ts';
 import { createProgressBar } from '../train/progress.ts';
 
 const TRAIN_FLAGS: FlagSpec = {
@@ -37,8 +37,6 @@ augment:   --scale-min S --no-hflip --ra-n N (0 = off) --ra-m M --ra-mstd S --ji
 run:       --seed N --experiment NAME --run-id ID --resume --no-eval --no-checkpoint --backend auto|native|cpu --quiet`;
 
 type Values = Record<string, string | boolean | undefined>;
-
-const MODEL_KEYS_TO_FLAGS: Record<string, string> = { dim: 'dim', depth: 'depth', kernelSize: 'kernel', patchSize: 'patch', numClasses: 'classes', activation: 'activation', norm: 'norm' };
 
 function boolFlag(name: string, raw: string | undefined): boolean | undefined {
   if (raw === undefined) return undefined;
@@ -101,7 +99,7 @@ export function trainConfigFromFlags(values: Values): TrainConfig {
     if (merged['model'] === undefined) {
       merged['model'] = defaults.modelName;
       for (const [key, v] of Object.entries(defaults.modelOverrides)) {
-        const flag = MODEL_KEYS_TO_FLAGS[key];
+        const flag = FLAG_FOR_KEY[`model.${key}`];
         if (flag && merged[flag] === undefined) merged[flag] = String(v);
       }
     }
