@@ -12,7 +12,8 @@ namespace {
 
 constexpr long kGrain = 16384;  // elements per parallel chunk: below this a second thread costs more than it saves
 
-enum BinaryOp { kAdd = 0, kSub = 1, kMul = 2, kDiv = 3, kSquaredDiff = 4, kMaximum = 5, kMinimum = 6 };
+// Op codes shared with lib/backend/kernels-elementwise.ts (BINARY_OPS, UNARY_OPS): only ops registered there.
+enum BinaryOp { kAdd = 0, kSub = 1, kMul = 2, kDiv = 3, kSquaredDiff = 4 };
 
 template <int Op>
 inline float Apply(float a, float b) {
@@ -20,9 +21,7 @@ inline float Apply(float a, float b) {
   if (Op == kSub) return a - b;
   if (Op == kMul) return a * b;
   if (Op == kDiv) return a / b;
-  if (Op == kSquaredDiff) return (a - b) * (a - b);
-  if (Op == kMaximum) return a > b ? a : b;
-  return a < b ? a : b;
+  return (a - b) * (a - b);  // kSquaredDiff
 }
 
 // One contiguous run of n outputs; sa / sb are 1 (walk) or 0 (repeat) so the loop vectorizes in every case.
@@ -64,7 +63,7 @@ void Binary(const float* a, const float* b, float* o, const long* dims, const lo
   });
 }
 
-enum UnaryOp { kNeg = 0, kSquare = 1, kExp = 2, kErf = 3, kSqrt = 4, kRsqrt = 5, kRelu = 6, kAbs = 7, kReciprocal = 8 };
+enum UnaryOp { kNeg = 0, kSquare = 1, kExp = 2, kErf = 3, kSqrt = 4, kRsqrt = 5, kAbs = 7, kReciprocal = 8 };
 
 template <int Op>
 inline float ApplyUnary(float x) {
@@ -74,7 +73,6 @@ inline float ApplyUnary(float x) {
   if (Op == kErf) return std::erf(x);
   if (Op == kSqrt) return std::sqrt(x);
   if (Op == kRsqrt) return 1.f / std::sqrt(x);
-  if (Op == kRelu) return x < 0.f ? 0.f : x;  // NaN stays NaN, as in tfjs
   if (Op == kAbs) return std::fabs(x);
   return 1.f / x;
 }
@@ -194,8 +192,6 @@ Napi::Value BinaryFn(const Napi::CallbackInfo& info) {
     case kMul: Binary<kMul>(pa, pb, po, dims, sa, sb, r); break;
     case kDiv: Binary<kDiv>(pa, pb, po, dims, sa, sb, r); break;
     case kSquaredDiff: Binary<kSquaredDiff>(pa, pb, po, dims, sa, sb, r); break;
-    case kMaximum: Binary<kMaximum>(pa, pb, po, dims, sa, sb, r); break;
-    case kMinimum: Binary<kMinimum>(pa, pb, po, dims, sa, sb, r); break;
     default: return Fail(env, "binary: unknown op");
   }
   return env.Undefined();
@@ -218,7 +214,6 @@ Napi::Value UnaryFn(const Napi::CallbackInfo& info) {
     case kErf: Unary<kErf>(px, po, n); break;
     case kSqrt: Unary<kSqrt>(px, po, n); break;
     case kRsqrt: Unary<kRsqrt>(px, po, n); break;
-    case kRelu: Unary<kRelu>(px, po, n); break;
     case kAbs: Unary<kAbs>(px, po, n); break;
     case kReciprocal: Unary<kReciprocal>(px, po, n); break;
     default: return Fail(env, "unary: unknown op");
