@@ -25,6 +25,13 @@ export function parseFlags<T = Record<string, string | boolean | string[] | unde
   }
 }
 
+/** A flag that must be one of a fixed set of words; names the flag and the choices when it is not. */
+export function choiceFlag<T extends string>(name: string, raw: string | undefined, allowed: readonly T[]): T | undefined {
+  if (raw === undefined) return undefined;
+  if (!(allowed as readonly string[]).includes(raw)) throw new UserError(`--${name}: expected one of ${allowed.join(', ')}, got '${raw}'`);
+  return raw as T;
+}
+
 /** A numeric flag value: integer or float, within [min, max]; names the flag when it is not. */
 export function numberFlag(name: string, raw: string | undefined, opts: { int?: boolean; min?: number; max?: number } = {}): number | undefined {
   if (raw === undefined) return undefined;

@@ -1,7 +1,7 @@
 // Model-selection flags shared by `params`, `bench`, `train` and `predict`: a registry name, explicit sizes, or a name plus overrides.
 import { UserError } from '../errors.ts';
 import { resolveConfig, type ConvMixerConfig } from '../models/convmixer.ts';
-import { numberFlag, type FlagSpec } from './args.ts';
+import { choiceFlag, numberFlag, type FlagSpec } from './args.ts';
 
 export const MODEL_FLAGS = {
   model: { type: 'string' },
@@ -26,12 +26,6 @@ export interface ModelFlagValues {
   model?: string; dim?: string; depth?: string; kernel?: string; patch?: string; classes?: string; activation?: string; norm?: string;
 }
 
-function oneOf<T extends string>(flag: string, raw: string | undefined, allowed: readonly T[]): T | undefined {
-  if (raw === undefined) return undefined;
-  if (!(allowed as readonly string[]).includes(raw)) throw new UserError(`--${flag}: expected one of ${allowed.join(', ')}, got '${raw}'`);
-  return raw as T;
-}
-
 /** The config the flags describe; a one-line UserError naming the flag when they describe none. */
 export function configFromFlags(values: ModelFlagValues): ConvMixerConfig {
   const overrides: Partial<ConvMixerConfig> = {
@@ -40,8 +34,8 @@ export function configFromFlags(values: ModelFlagValues): ConvMixerConfig {
     kernelSize: numberFlag('kernel', values.kernel, { int: true, min: 1 }),
     patchSize: numberFlag('patch', values.patch, { int: true, min: 1 }),
     numClasses: numberFlag('classes', values.classes, { int: true, min: 1 }),
-    activation: oneOf('activation', values.activation, ['gelu', 'relu'] as const),
-    norm: oneOf('norm', values.norm, ['batchnorm', 'layernorm'] as const),
+    activation: choiceFlag('activation', values.activation, ['gelu', 'relu'] as const),
+    norm: choiceFlag('norm', values.norm, ['batchnorm', 'layernorm'] as const),
   };
   if (values.model !== undefined) {
     try {

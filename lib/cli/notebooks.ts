@@ -1,7 +1,7 @@
 // `convmixer notebooks run [NAME...] [-p key=value ...] [--profile P]`: executes notebooks headless with the tslab
 // kernel and stores their outputs; `convmixer notebooks list`: what there is and each one's parameters.
 import type { Command } from './main.ts';
-import { numberFlag, parseFlags } from './args.ts';
+import { choiceFlag, numberFlag, parseFlags } from './args.ts';
 import { UserError } from '../errors.ts';
 import { PROFILES } from '../runRecord.ts';
 import { runNotebook, type RunResult } from '../report/executor.ts';
@@ -86,8 +86,7 @@ export const command: Command = {
     }
     const params = parseParamAssignments(values.param ?? []);
     if (values.profile !== undefined) {
-      if (!(PROFILES as readonly string[]).includes(values.profile)) throw new UserError(`--profile: expected one of ${PROFILES.join(', ')}, got '${values.profile}'`);
-      params.profile = values.profile;
+      params.profile = choiceFlag('profile', values.profile, PROFILES)!;
     }
     const timeout = numberFlag('timeout', values.timeout, { min: 1 });
     const paths = positionals.length ? positionals.map((n) => findNotebook(n)) : listNotebooks();

@@ -1,9 +1,9 @@
 // `convmixer report` (= `npm run report`): run every notebook at the profile whose run records exist (nothing is
 // retrained unless --rerun), then render reports/index.html; optionally check it in headless Chromium.
 import type { Command } from './main.ts';
-import { parseFlags } from './args.ts';
+import { choiceFlag, parseFlags } from './args.ts';
 import { UserError } from '../errors.ts';
-import { loadRunRecords, PROFILES, type Profile } from '../runRecord.ts';
+import { loadRunRecords, PROFILES } from '../runRecord.ts';
 import { profileWithRecords } from '../report/overview.ts';
 import { listNotebooks, NOTEBOOKS_DIR, REPORTS_DIR } from '../report/paths.ts';
 import { renderReport } from '../report/render.ts';
@@ -36,16 +36,14 @@ export const command: Command = {
       console.log(USAGE);
       return 0;
     }
-    if (values.profile !== undefined && !(PROFILES as readonly string[]).includes(values.profile)) {
-      throw new UserError(`--profile: expected one of ${PROFILES.join(', ')}, got '${values.profile}'`);
-    }
+    const requestedProfile = choiceFlag('profile', values.profile, PROFILES);
     const notebooks = listNotebooks();
     if (notebooks.length === 0) throw new UserError(`no notebooks in ${NOTEBOOKS_DIR}`);
     const outDir = values.out ?? REPORTS_DIR;
     const started = Date.now();
 
     if (!values['no-run']) {
-      const profile = (values.profile as Profile | undefined) ?? profileWithRecords(loadRunRecords());
+      const profile = requestedProfile ?? profileWithRecords(loadRunRecords());
       console.error(`report: profile ${profile}${values.profile ? '' : ' (from the run records present)'}`);
       const params = { profile, ...(values.rerun ? { rerun: true } : {}) };
       // A knob no notebook declares (rerun, for notebooks that train nothing) is simply not passed.

@@ -1,7 +1,7 @@
 // `convmixer train`: trains a ConvMixer on CIFAR-10 with the paper's recipe. A profile (smoke|quick|paper) sets every
 // default; explicit flags override them, and the run record lists which keys were explicit.
 import type { Command } from './main.ts';
-import { parseFlags, numberFlag, type FlagSpec } from './args.ts';
+import { parseFlags, numberFlag, choiceFlag, type FlagSpec } from './args.ts';
 import { UserError } from '../errors.ts';
 import { PROFILES, type Profile } from '../runRecord.ts';
 import { MODEL_FLAGS, configFromFlags } from './modelFlags.ts';
@@ -49,9 +49,7 @@ function boolFlag(name: string, raw: string | undefined): boolean | undefined {
 export function trainConfigFromFlags(values: Values): TrainConfig {
   const str = (k: string): string | undefined => values[k] as string | undefined;
   const num = (k: string, int = false): number | undefined => numberFlag(k, str(k), { int });
-  const profileRaw = str('profile') ?? 'quick';
-  if (!(PROFILES as readonly string[]).includes(profileRaw)) throw new UserError(`--profile: expected one of ${PROFILES.join(', ')}, got '${profileRaw}'`);
-  const profile = profileRaw as Profile;
+  const profile: Profile = choiceFlag('profile', str('profile'), PROFILES) ?? 'quick';
   const defaults = PROFILE_DEFAULTS[profile];
 
   const o: RecipeOverrides = {};
