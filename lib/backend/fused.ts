@@ -3,9 +3,9 @@
 // The plain-tfjs composition in lib/models/ops.ts is the reference; the model uses this op only while
 // nativeFusedAvailable() says the native engine is active (and CONVMIXER_FUSED is not '0').
 import * as tf from '@tensorflow/tfjs';
-import type { TensorInfo } from '@tensorflow/tfjs';
 import { loadAddon, nativeKernelNames, originalKernel } from './native.ts';
 import { allocOutput } from './bufferPool.ts';
+import { type CpuBackend, float32Of } from './kernelUtil.ts';
 
 /** The functions of the addon this file uses (native/fused.cc). */
 export interface FusedAddon {
@@ -61,14 +61,9 @@ export function nativeFusedAvailable(): boolean {
   return fusedAddon() !== null;
 }
 
-interface CpuBackend {
-  data: { get(dataId: TensorInfo['dataId']): { values?: unknown } };
-}
-
 /** The cpu backend's own array for a float32 tensor (no copy). */
 function valuesOf(t: tf.Tensor): Float32Array {
-  const v = (tf.backend() as unknown as CpuBackend).data.get(t.dataId).values;
-  return v instanceof Float32Array ? v : (t.dataSync() as Float32Array);
+  return float32Of(tf.backend() as unknown as CpuBackend, t) ?? (t.dataSync() as Float32Array);
 }
 
 /** A tensor over `values` without copying them (the cpu backend keeps the array it is given). */
