@@ -1,7 +1,7 @@
 // The built-in renderer: executed .ipynb files -> static HTML under reports/ (index.html, pages/*.html, assets/*).
 // Markdown with math (marked + KaTeX), highlighted code (highlight.js), escaped text/stream/error outputs with ANSI
 // codes stripped, HTML/PNG/SVG outputs, plotly figures drawn by the locally bundled plotly.js. Works offline.
-import { copyFileSync, mkdirSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { basename, dirname, join } from 'node:path';
 import { Marked, type TokenizerAndRendererExtension } from 'marked';
@@ -188,12 +188,13 @@ function navHtml(pages: RenderedPage[], current: string | null, root: string): s
 function copyAssets(outDir: string): void {
   const assets = join(outDir, 'assets');
   const require = createRequire(import.meta.url);
-  mkdirSync(join(assets, 'katex', 'fonts'), { recursive: true });
-  copyFileSync(plotlyBundlePath(), join(assets, 'plotly.min.js'));
+  // Through atomicWrite like every other write, so a killed render never leaves a half-copied plotly.min.js behind.
+  const copy = (src: string, dst: string): void => atomicWrite(dst, readFileSync(src));
+  copy(plotlyBundlePath(), join(assets, 'plotly.min.js'));
   const katexDist = dirname(require.resolve('katex/dist/katex.min.css'));
-  copyFileSync(join(katexDist, 'katex.min.css'), join(assets, 'katex', 'katex.min.css'));
-  for (const f of readdirSync(join(katexDist, 'fonts'))) if (f.endsWith('.woff2')) copyFileSync(join(katexDist, 'fonts', f), join(assets, 'katex', 'fonts', f));
-  copyFileSync(require.resolve('highlight.js/styles/github.min.css'), join(assets, 'hljs-github.min.css'));
+  copy(join(katexDist, 'katex.min.css'), join(assets, 'katex', 'katex.min.css'));
+  for (const f of readdirSync(join(katexDist, 'fonts'))) if (f.endsWith('.woff2')) copy(join(katexDist, 'fonts', f), join(assets, 'katex', 'fonts', f));
+  copy(require.resolve('highlight.js/styles/github.min.css'), join(assets, 'hljs-github.min.css'));
   atomicWrite(join(assets, 'report.css'), CSS);
 }
 
