@@ -32,7 +32,7 @@ let figureCounter = 0;
 let bundleInlined = false;
 
 /** Escapes `</script` (and `<!--`) so JSON can sit inside a script element. */
-function scriptSafeJson(value: unknown): string {
+export function scriptSafeJson(value: unknown): string {
   return JSON.stringify(value).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
 }
 

@@ -12,7 +12,7 @@ import { atomicWrite } from '../io.ts';
 import { gitState } from '../runRecord.ts';
 import { cellSource, readNotebook, type Notebook, type NotebookCell } from './notebook.ts';
 import type { NotebookOutput } from './kernel.ts';
-import { plotlyBundlePath } from './plots.ts';
+import { plotlyBundlePath, scriptSafeJson } from './plots.ts';
 import { escapeHtml } from './tables.ts';
 
 hljs.registerLanguage('typescript', typescript);
@@ -82,8 +82,7 @@ function joined(v: unknown): string {
 }
 
 function plotlyJsonHtml(spec: unknown, id: string): string {
-  const json = JSON.stringify(spec).replace(/</g, '\\u003c');
-  return `<div class="plotly-figure" id="${id}" style="width:100%;height:400px"></div><script>(function(){var s=${json};Plotly.newPlot(${JSON.stringify(id)},s.data,s.layout||{},{responsive:true,displaylogo:false});})();</script>`;
+  return `<div class="plotly-figure" id="${id}" style="width:100%;height:400px"></div><script>(function(){var s=${scriptSafeJson(spec)};Plotly.newPlot(${JSON.stringify(id)},s.data,s.layout||{},{responsive:true,displaylogo:false});})();</script>`;
 }
 
 let outputCounter = 0;
