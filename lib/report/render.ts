@@ -10,7 +10,7 @@ import hljs from 'highlight.js/lib/core';
 import typescript from 'highlight.js/lib/languages/typescript';
 import { atomicWrite } from '../io.ts';
 import { gitState } from '../runRecord.ts';
-import { cellSource, readNotebook, type Notebook, type NotebookCell } from './notebook.ts';
+import { cellSource, hasTag, readNotebook, type Notebook, type NotebookCell } from './notebook.ts';
 import type { NotebookOutput } from './kernel.ts';
 import { plotlyBundlePath, scriptSafeJson } from './plots.ts';
 import { escapeHtml } from './tables.ts';
@@ -115,8 +115,7 @@ function cellHtml(cell: NotebookCell): string {
   const src = cellSource(cell);
   if (cell.cell_type === 'markdown') return `<section class="cell markdown">${markdownHtml(src)}</section>`;
   if (cell.cell_type === 'raw') return `<section class="cell raw"><pre>${escapeHtml(src)}</pre></section>`;
-  const tags = Array.isArray(cell.metadata.tags) ? cell.metadata.tags : [];
-  const label = tags.includes('parameters') ? '<span class="cell-tag">parameters</span>' : tags.includes('injected-parameters') ? '<span class="cell-tag">injected parameters</span>' : '';
+  const label = hasTag(cell, 'parameters') ? '<span class="cell-tag">parameters</span>' : hasTag(cell, 'injected-parameters') ? '<span class="cell-tag">injected parameters</span>' : '';
   const count = cell.execution_count ?? ' ';
   const code = hljs.highlight(src, { language: 'typescript' }).value;
   const outputs = (cell.outputs ?? []).map(outputHtml).join('\n');
