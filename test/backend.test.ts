@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { backendChoiceFrom, chooseBackend, initBackend, parseBackendChoice, probeNative, probeTensorflow } from '../lib/backend/index.ts';
-import { originalKernel } from '../lib/backend/native.ts';
+import { missingAddonFunctions, originalKernel } from '../lib/backend/native.ts';
 import { UserError } from '../lib/errors.ts';
 
 const yes = { available: true, detail: 'ok' };
@@ -39,6 +39,15 @@ test('the @tensorflow/tfjs-node alias to plain tfjs (danfojs override) does not 
   const probe = probeTensorflow();
   if (probe.available) return; // a real binding is installed on this machine: nothing to check
   assert.match(probe.detail, /tfjs-node/);
+});
+
+test('an addon built from older sources (a kernel family missing) is reported, not used', () => {
+  const fn = () => undefined;
+  const gemmOnly = { isa: 'x', threads: 1, setThreads: fn, conv2d: fn, conv2dBackpropInput: fn, conv2dBackpropFilter: fn, matmul: fn };
+  assert.deepEqual(missingAddonFunctions(gemmOnly),
+    ['depthwiseForward', 'depthwiseBackpropInput', 'depthwiseBackpropFilter', 'binary', 'unary', 'batchNorm', 'reduce']);
+  const full = { ...gemmOnly, depthwiseForward: fn, depthwiseBackpropInput: fn, depthwiseBackpropFilter: fn, binary: fn, unary: fn, batchNorm: fn, reduce: fn };
+  assert.deepEqual(missingAddonFunctions(full), []);
 });
 
 const native = probeNative();

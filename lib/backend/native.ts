@@ -27,7 +27,18 @@ const root = new URL('../../', import.meta.url);
 export const ADDON_PATH = new URL('build/Release/convmixer_native.node', root).pathname;
 export const NATIVE_STATUS_PATH = new URL('build/native-status.json', root).pathname;
 
-/** The addon, or why it is not available (not built, failed to build, failed to load). */
+/** Functions the kernel families call; an addon built from older sources may lack some (fused ones are optional: see fused.ts). */
+const REQUIRED_FUNCTIONS = [
+  'setThreads', 'conv2d', 'conv2dBackpropInput', 'conv2dBackpropFilter', 'matmul',
+  'depthwiseForward', 'depthwiseBackpropInput', 'depthwiseBackpropFilter', 'binary', 'unary', 'batchNorm', 'reduce',
+] as const satisfies readonly (keyof NativeAddon)[];
+
+/** The required functions an addon's exports lack (empty for an up-to-date build). */
+export function missingAddonFunctions(exports: Record<string, unknown>): string[] {
+  return REQUIRED_FUNCTIONS.filter((name) => typeof exports[name] !== 'function');
+}
+
+/** The addon, or why it is not available (not built, failed to build, failed to load, built from older sources). */
 export function loadAddon(): { addon: NativeAddon; reason: null } | { addon: null; reason: string } {
   if (!existsSync(ADDON_PATH)) {
     let why = 'not built';
@@ -39,11 +50,15 @@ export function loadAddon(): { addon: NativeAddon; reason: null } | { addon: nul
     }
     return { addon: null, reason: `${why} (${ADDON_PATH} missing; run npm run build:native)` };
   }
+  let addon: NativeAddon;
   try {
-    return { addon: createRequire(import.meta.url)(ADDON_PATH) as NativeAddon, reason: null };
+    addon = createRequire(import.meta.url)(ADDON_PATH) as NativeAddon;
   } catch (err) {
     return { addon: null, reason: `failed to load ${ADDON_PATH}: ${(err as Error).message.split('\n')[0]}` };
   }
+  const missing = missingAddonFunctions(addon);
+  if (missing.length > 0) return { addon: null, reason: `${ADDON_PATH} is out of date (no ${missing.join(', ')}; run npm run build:native)` };
+  return { addon, reason: null };
 }
 
 export interface NativeRegistration {
