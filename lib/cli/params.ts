@@ -4,7 +4,7 @@ import type { Command } from './main.ts';
 import { parseFlags } from './args.ts';
 import { MODEL_FLAGS, MODEL_FLAGS_HELP, configFromFlags, describeConfig, type ModelFlagValues } from './modelFlags.ts';
 import { MODELS, formatParamsAsPaper, paramBreakdown, paramCount, type ConvMixerConfig } from '../models/convmixer.ts';
-import { PARAM_DISCREPANCIES, convMixerParamRows } from '../paper/tables.ts';
+import { PARAM_DISCREPANCIES, convMixerParamRows, printedParamsText } from '../paper/tables.ts';
 
 const HELP = `usage: convmixer params [--model NAME | --dim D --depth N [--kernel K] [--patch P] [--classes C]] [--json]
 
@@ -42,7 +42,7 @@ export const command: Command = {
     const printed = name ? convMixerParamRows().filter((r) => r.model === name) : [];
     const paper = [...new Map(printed.map((r) => [r.where, {
       where: r.where,
-      printed: r.unit === 'M' ? `${r.printed.toFixed(1)}M` : `${r.printed}K`,
+      printed: printedParamsText(r),
       discrepancy: PARAM_DISCREPANCIES.find((d) => d.model === name)?.note ?? null,
     }])).values()];
     if (values.json) {

@@ -186,8 +186,15 @@ export const PARAM_DISCREPANCIES: ParamDiscrepancy[] = [
   },
 ];
 
+export interface PrintedParamRow { where: string; model: string; printed: number; unit: 'M' | 'K' }
+
+/** A printed count as the paper writes it, e.g. '51.6M' or '596K' (reference value). */
+export function printedParamsText(r: PrintedParamRow): string {
+  return r.unit === 'M' ? `${r.printed.toFixed(1)}M` : `${r.printed}K`;
+}
+
 /** Every printed ConvMixer parameter count, normalized for the params test. */
-export function convMixerParamRows(): Array<{ where: string; model: string; printed: number; unit: 'M' | 'K' }> {
+export function convMixerParamRows(): PrintedParamRow[] {
   return [
     ...[...TABLE1, ...TABLE2].filter((r) => r.model).map((r) => ({ where: `Table ${r.table} ${r.network} p${r.patchSize} k${r.kernelSize}`, model: r.model!, printed: r.paramsM, unit: 'M' as const })),
     ...TABLE4.map((r) => ({ where: `Table 4 ${r.width}/${r.depth} p${r.patchSize} k${r.kernelSize} (${r.section})`, model: r.model, printed: r.paramsK, unit: 'K' as const })),

@@ -3,7 +3,7 @@
 // models just to count them is slow and heavy, so only models under `buildLimit` parameters are built.
 // Also: learning curves of training records, as plotly figures.
 import { MODELS, countTrainable, createModel, formatParamsAsPaper, paramCount } from '../models/convmixer.ts';
-import { PARAM_DISCREPANCIES, convMixerParamRows } from '../paper/tables.ts';
+import { PARAM_DISCREPANCIES, convMixerParamRows, printedParamsText } from '../paper/tables.ts';
 import type { RunRecord } from '../runRecord.ts';
 import { lineFigure, type Figure } from './plots.ts';
 import type { Badge } from './tables.ts';
@@ -32,7 +32,7 @@ export function paramsTable(opts: { buildLimit?: number; tables?: string[] } = {
     const config = MODELS[r.model];
     if (!config) throw new Error(`paper row '${r.where}' names model '${r.model}', which is not in MODELS`);
     const eq4 = paramCount(config);
-    const printed = r.unit === 'M' ? `${r.printed.toFixed(1)}M` : `${r.printed}K`;
+    const printed = printedParamsText(r);
     const eq4AsPrinted = formatParamsAsPaper(eq4, r.unit);
     let built: number | null = null;
     if (eq4 <= limit) {
