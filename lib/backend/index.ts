@@ -149,7 +149,7 @@ export async function initBackend(choice?: string, opts: { threads?: number } = 
   if (!info) {
     if (parsed === 'auto' && !warnedNoNative) {
       warnedNoNative = true;
-      console.warn('convmixer: native engine not built (see build/native-status.json); using tfjs JS kernels');
+      console.warn(`convmixer: native engine not built or not loadable: ${nativeProbe.detail}; using tfjs JS kernels`);
     }
     info = await useCpu();
   }
