@@ -3,8 +3,8 @@
 import { execFileSync } from 'node:child_process';
 import { cpus, totalmem, platform, arch } from 'node:os';
 import { readdirSync, readFileSync, existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { atomicWriteJson } from './io.ts';
+import { join } from 'node:path';
+import { atomicWriteJson, REPO_ROOT } from './io.ts';
 
 export type Profile = 'smoke' | 'quick' | 'paper';
 export const PROFILES: readonly Profile[] = ['smoke', 'quick', 'paper'];
@@ -46,7 +46,7 @@ export interface RunRecord {
   notes?: string;
 }
 
-export const RESULTS_DIR = resolve(new URL('../reports/results/', import.meta.url).pathname);
+export const RESULTS_DIR = join(REPO_ROOT, 'reports', 'results');
 
 let gpuCache: string | null | undefined;
 function detectGpu(): string | null {
@@ -72,7 +72,7 @@ export function machineInfo(): MachineInfo {
   };
 }
 
-export function gitState(cwd = resolve(new URL('..', import.meta.url).pathname)): { commit: string; dirty: boolean } {
+export function gitState(cwd = REPO_ROOT): { commit: string; dirty: boolean } {
   try {
     const commit = execFileSync('git', ['rev-parse', 'HEAD'], { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
     const status = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });

@@ -10,8 +10,9 @@ import { benchSteps, profileStep, type BenchMode, type BenchResult } from '../be
 import { benchTorch, type TorchResult } from '../bench/torch.ts';
 import { finishRunRecord, loadRunRecords, newRunRecord, saveRunRecord } from '../runRecord.ts';
 import { benchTable, replaceBenchTable } from '../bench/table.ts';
-import { atomicWrite } from '../io.ts';
+import { atomicWrite, REPO_ROOT } from '../io.ts';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 const HELP = `usage: convmixer bench train|infer [--model NAME | --dim D --depth N --kernel K --patch P --classes C]
                        [--batch 16] [--image-size 32] [--steps 5] [--warmup 2] [--threads N] [--vs torch]
@@ -60,7 +61,7 @@ export const command: Command = {
       const table = benchTable(loadRunRecords({ kind: 'bench' }));
       console.log(table);
       if (values['update-readme']) {
-        const readme = new URL('../../README.md', import.meta.url).pathname;
+        const readme = join(REPO_ROOT, 'README.md');
         atomicWrite(readme, replaceBenchTable(readFileSync(readme, 'utf8'), table));
         console.log(`updated ${readme}`);
       }

@@ -1,9 +1,9 @@
 // Where datasets live: --root, else $CONVMIXER_DATA, else <repo>/data. One place decides, so the CLI,
 // the loaders and the tests agree.
-import { fileURLToPath } from 'node:url';
 import { join, resolve } from 'node:path';
+import { REPO_ROOT } from '../io.ts';
 
-export const REPO_DATA_DIR = fileURLToPath(new URL('../../data', import.meta.url));
+export const REPO_DATA_DIR = join(REPO_ROOT, 'data');
 
 export function dataRoot(root?: string): string {
   if (root) return resolve(root);

@@ -2,8 +2,9 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { UserError } from '../errors.ts';
+import { REPO_ROOT } from '../io.ts';
 
-export const REPO_ROOT = resolve(new URL('../../', import.meta.url).pathname);
+export { REPO_ROOT };
 export const NOTEBOOKS_DIR = join(REPO_ROOT, 'notebooks');
 export const REPORTS_DIR = join(REPO_ROOT, 'reports');
 

@@ -7,12 +7,12 @@
 // point at it; a kill at any moment leaves the previous checkpoint intact.
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { UserError } from '../errors.ts';
-import { atomicWrite, atomicWriteJson } from '../io.ts';
+import { atomicWrite, atomicWriteJson, REPO_ROOT } from '../io.ts';
 import { readSafetensors, writeSafetensors, type StoredTensor } from '../models/safetensors.ts';
 
-export const CHECKPOINTS_DIR = resolve(new URL('../../reports/checkpoints/', import.meta.url).pathname);
+export const CHECKPOINTS_DIR = join(REPO_ROOT, 'reports', 'checkpoints');
 
 export interface CheckpointManifest {
   format: 'convmixer-train-checkpoint';

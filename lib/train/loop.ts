@@ -3,8 +3,9 @@
 // a checkpoint and the run record (status 'running' until the last epoch, so a crash leaves an honest partial record).
 import * as tf from '@tensorflow/tfjs';
 import { existsSync, readFileSync } from 'node:fs';
-import { join, relative, resolve } from 'node:path';
+import { join, relative } from 'node:path';
 import { UserError } from '../errors.ts';
+import { REPO_ROOT } from '../io.ts';
 import { createRng, type Rng } from '../rng.ts';
 import { initBackend } from '../backend/index.ts';
 import { newRunRecord, finishRunRecord, saveRunRecord, RESULTS_DIR, type RunRecord } from '../runRecord.ts';
@@ -289,7 +290,7 @@ export async function trainRun(requested: TrainConfig, hooks: TrainHooks = {}): 
     steps: globalStep,
     params: paramCount(config.model),
     // Relative to the repository, so records stay meaningful on other machines.
-    weightsFile: weightsFile && relative(resolve(RESULTS_DIR, '../..'), weightsFile),
+    weightsFile: weightsFile && relative(REPO_ROOT, weightsFile),
   });
   recordPath = saveRunRecord(record, resultsDir);
   opt.dispose();
