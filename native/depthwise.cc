@@ -62,7 +62,7 @@ inline void DwBlock(const float* xrow0, long xPixStride, const float* w, const f
   for (long p = 0; p < P; ++p)
     for (long v = 0; v < kVecs; ++v) {
       V8 r = acc[p][v];
-      if (relu) r = r > zero ? r : zero;
+      if (relu) r = r < zero ? zero : r;  // NaN stays NaN, as in tfjs (Math.max(0, NaN))
       *reinterpret_cast<V8*>(out + p * s.c + c0 + 8 * v) = r;
     }
 }
@@ -78,7 +78,7 @@ inline void DwTail(const float* xrow0, const float* w, const float* bias, float*
       for (long c = c0; c < s.c; ++c) out[c] += xp[c] * wp[c];
     }
   if (relu)
-    for (long c = c0; c < s.c; ++c) out[c] = out[c] > 0.f ? out[c] : 0.f;
+    for (long c = c0; c < s.c; ++c) out[c] = out[c] < 0.f ? 0.f : out[c];
 }
 
 // ---- Stride-1 kernels on packed channel slabs (the ConvMixer case) ----
@@ -192,7 +192,7 @@ void DwForwardSlabs(const float* x, const float* w, const float* bias, float* y,
           const long count = std::min(kSeg, s.ow - ox);
           for (long p = 0; p < count; ++p) {
             V16 r = acc[p];
-            if (relu) r = r > zero ? r : zero;
+            if (relu) r = r < zero ? zero : r;  // NaN stays NaN, as in tfjs (Math.max(0, NaN))
             float* o = yRow + (ox + p) * s.c;
             if (lanes == kLanes) StoreV(o, r);
             else

@@ -278,7 +278,7 @@ void BiasActivation(float* y, long rows, long n, const float* bias, long biasLen
           for (long j = 0; j < n; ++j) row[j] += bias[j];
       }
       if (act == 1)
-        for (long j = 0; j < n; ++j) row[j] = row[j] > 0.f ? row[j] : 0.f;
+        for (long j = 0; j < n; ++j) row[j] = row[j] < 0.f ? 0.f : row[j];  // NaN stays NaN, as in tfjs
     }
   });
 }

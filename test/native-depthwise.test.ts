@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { DEPTHWISE_KERNELS, registerDepthwiseKernels, type DepthwiseAddon } from '../lib/backend/kernels-depthwise.ts';
 import { createRng } from '../lib/rng.ts';
-import { assertClose, kernelHarness, loadBuiltAddon, randn } from './helpers/native.ts';
+import { assertClose, assertCloseWithNaNs, kernelHarness, loadBuiltAddon, randn } from './helpers/native.ts';
 
 const { addon, skip } = loadBuiltAddon<DepthwiseAddon>();
 const { setup, both, withNative } = kernelHarness(DEPTHWISE_KERNELS, (original) => registerDepthwiseKernels(addon!, original));
@@ -112,4 +112,21 @@ test('stride-1 slab kernels: forward, input and filter gradients bit-identical o
   } finally {
     pool.setThreads(0);
   }
+});
+
+test('fused depthwise relu keeps NaN like the JS kernel (slab, block and channel-tail paths)', { skip }, async () => {
+  await setup();
+  const rng = createRng(9);
+  const xv = randn(rng, [1, 9, 9, 40]).dataSync() as Float32Array;
+  xv[(4 * 9 + 4) * 40 + 1] = NaN; // channel 1 (first block) and channel 37 (channel tail) of the centre pixel
+  xv[(4 * 9 + 4) * 40 + 37] = NaN;
+  const x = tf.tensor4d(xv, [1, 9, 9, 40]);
+  const bias = randn(rng, [40]);
+  for (const [k, stride] of [[9, 1], [4, 2]] as const) {
+    const w = randn(rng, [k, k, 40, 1]) as tf.Tensor4D;
+    const r = both(() => tf.fused.depthwiseConv2d({ x, filter: w, strides: stride, pad: 'same', bias, activation: 'relu' }));
+    assertCloseWithNaNs(r.native[0]!, r.js[0]!, `k${k} s${stride} relu`);
+    w.dispose();
+  }
+  tf.dispose([x, bias]);
 });

@@ -9,7 +9,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../lib/backend/index.ts';
 import { loadAddon, nativeKernelNames, originalKernel, withJsKernels, type NativeAddon } from '../lib/backend/native.ts';
 import { createRng, type Rng } from '../lib/rng.ts';
-import { assertClose, randn } from './helpers/native.ts';
+import { assertClose, assertCloseWithNaNs, randn } from './helpers/native.ts';
 
 const loaded = loadAddon();
 const addon = loaded.addon as NativeAddon | null;
@@ -210,4 +210,22 @@ test('withJsKernels swaps the JS originals in and the native kernels back', { sk
   assert.notEqual(nativeConv, originalKernel('Conv2D'));
   withJsKernels(() => assert.equal(tf.getKernel('Conv2D', 'cpu')!.kernelFunc, originalKernel('Conv2D')));
   assert.equal(tf.getKernel('Conv2D', 'cpu')!.kernelFunc, nativeConv);
+});
+
+test('fused conv2d / matMul relu keep NaN like the JS kernels (Math.max(0, NaN) is NaN)', { skip }, async () => {
+  await setup();
+  const rng = createRng(61);
+  const xv = randn(rng, [1, 4, 4, 8]).dataSync() as Float32Array;
+  xv[5 * 8 + 3] = NaN; // one input element of pixel (1, 1)
+  const x = tf.tensor4d(xv, [1, 4, 4, 8]);
+  const w = randn(rng, [1, 1, 8, 6]) as tf.Tensor4D, bias = randn(rng, [6]);
+  const r = both(() => [
+    tf.fused.conv2d({ x, filter: w, strides: 1, pad: 'valid', bias, activation: 'relu' }),
+    tf.fused.matMul({ a: x.reshape([16, 8]), b: w.reshape([8, 6]), bias, activation: 'relu' }),
+  ]);
+  assert.equal(r.nativeCalls.get('conv2d'), 1, 'native conv2d ran');
+  assert.equal(r.nativeCalls.get('matmul'), 1, 'native matmul ran');
+  assertCloseWithNaNs(r.native[0]!, r.js[0]!, 'conv2d relu');
+  assertCloseWithNaNs(r.native[1]!, r.js[1]!, 'matMul relu');
+  tf.dispose([x, w, bias]);
 });

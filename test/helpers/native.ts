@@ -90,6 +90,17 @@ export function assertClose(actual: Float32Array, expected: Float32Array, what: 
   }
 }
 
+/** NaN exactly where `expected` has NaN (none hidden, none made up), and assertClose on the other elements. */
+export function assertCloseWithNaNs(actual: Float32Array, expected: Float32Array, what: string): void {
+  assert.equal(actual.length, expected.length, `${what}: length`);
+  const nan = expected.map((v) => (Number.isNaN(v) ? 1 : 0));
+  assert.ok(nan.some((v) => v === 1), `${what}: the reference has NaNs (else this check is vacuous)`);
+  for (let i = 0; i < expected.length; i++) {
+    if (Number.isNaN(actual[i]!) !== (nan[i] === 1)) assert.fail(`${what}: element ${i} native ${actual[i]} vs JS ${expected[i]}`);
+  }
+  assertClose(actual.filter((_, i) => nan[i] === 0), expected.filter((_, i) => nan[i] === 0), what);
+}
+
 /** Uniform values in [lo, hi) as a tensor of the given shape. */
 export function randn(rng: Rng, shape: number[], lo = -1, hi = 1): tf.Tensor {
   const n = shape.reduce((a, b) => a * b, 1);
