@@ -59,6 +59,22 @@ test('train flags: bad values are one-line errors naming the flag', () => {
   oneLineError(() => trainConfigFromFlags({ resume: true }), /^--resume: needs --run-id/);
   oneLineError(() => trainConfigFromFlags({ classes: '100' }), /^--classes: CIFAR-10 has 10 classes/);
   oneLineError(() => trainConfigFromFlags({ 'run-id': 'a/b' }), /^--run-id: letters, digits/);
+  oneLineError(() => trainConfigFromFlags({ backend: 'gpu' }), /^--backend: expected one of auto, tensorflow, native, cpu, got 'gpu'$/);
+});
+
+test('train flags: --backend, else CONVMIXER_BACKEND, else auto (as bench and backend do)', () => {
+  const saved = process.env.CONVMIXER_BACKEND;
+  try {
+    delete process.env.CONVMIXER_BACKEND;
+    assert.equal(trainConfigFromFlags({}).run.backend, 'auto');
+    process.env.CONVMIXER_BACKEND = 'cpu';
+    assert.equal(trainConfigFromFlags({}).run.backend, 'cpu');
+    assert.equal(trainConfigFromFlags({ backend: 'native' }).run.backend, 'native');
+    process.env.CONVMIXER_BACKEND = 'fast';
+    oneLineError(() => trainConfigFromFlags({}), /^CONVMIXER_BACKEND: expected one of auto, tensorflow, native, cpu, got 'fast'$/);
+  } finally {
+    if (saved === undefined) delete process.env.CONVMIXER_BACKEND; else process.env.CONVMIXER_BACKEND = saved;
+  }
 });
 
 test('train CLI: an unknown flag or bad value exits 2 with one line on stderr', () => {

@@ -3,6 +3,7 @@
 import type { Command } from './main.ts';
 import { parseFlags, numberFlag, choiceFlag, type FlagSpec } from './args.ts';
 import { UserError } from '../errors.ts';
+import { backendChoiceFrom } from '../backend/index.ts';
 import { PROFILES, type Profile } from '../runRecord.ts';
 import { MODEL_FLAGS, configFromFlags } from './modelFlags.ts';
 import { buildRecipe, FLAG_FOR_KEY, PROFILE_DEFAULTS, type RecipeOverrides, type TrainConfig, type RunOptions } from '../train/config.ts';
@@ -34,7 +35,7 @@ schedule:  --epochs N --batch N --eval-batch N --lr-max LR (one-cycle: 0 -> LR a
 optimizer: --wd W --decay-bias-norm true|false --beta1 B --beta2 B --eps E --clip-norm C (0 = off)
 augment:   --scale-min S --no-hflip --ra-n N (0 = off) --ra-m M --ra-mstd S --jitter J --mixup A --cutmix A
            --mixup-prob P --mixup-switch-prob P --smoothing S --reprob P --remode pixel|rand|const
-run:       --seed N --experiment NAME --run-id ID --resume --no-eval --no-checkpoint --backend auto|native|cpu --quiet`;
+run:       --seed N --experiment NAME --run-id ID --resume --no-eval --no-checkpoint --backend auto|tensorflow|native|cpu (default: CONVMIXER_BACKEND or auto) --quiet`;
 
 type Values = Record<string, string | boolean | undefined>;
 
@@ -106,14 +107,14 @@ export function trainConfigFromFlags(values: Values): TrainConfig {
   }
 
   const recipe = buildRecipe(profile, o);
-  const backend = str('backend') ?? 'auto';
-  if (!['auto', 'native', 'cpu', 'tensorflow'].includes(backend)) throw new UserError(`--backend: expected auto, native, cpu or tensorflow, got '${backend}'`);
+  // --backend, else CONVMIXER_BACKEND, else auto (the one rule bench and backend follow too).
+  const backend = backendChoiceFrom(str('backend'));
   const runId = str('run-id');
   if (runId !== undefined && !/^[A-Za-z0-9._-]+$/.test(runId)) throw new UserError(`--run-id: letters, digits, . _ - only, got '${runId}'`);
   if (values['resume'] && runId === undefined) throw new UserError('--resume: needs --run-id ID (the folder name under reports/checkpoints/)');
   const runOnly = new Set(['run-id', 'resume', 'backend', 'data-root', 'no-checkpoint', 'quiet', 'profile']);
   const run: RunOptions = {
-    runId, resume: values['resume'] === true, dataRoot: str('data-root'), backend: backend as RunOptions['backend'],
+    runId, resume: values['resume'] === true, dataRoot: str('data-root'), backend,
     explicit: Object.keys(values).filter((k) => values[k] !== undefined && !runOnly.has(k)).sort(),
     checkpoint: values['no-checkpoint'] !== true,
   };
