@@ -136,6 +136,7 @@ export const command: Command = {
       return 0;
     }
     const config = trainConfigFromFlags(values);
+    config.run.command = ['convmixer', 'train', ...argv];
     const { trainRun } = await import('../train/loop.ts');
     const m = config.model;
     if (config.run.useSavedRecipe) console.log(`train: resuming run ${config.run.runId} with the recipe saved in its checkpoint`);

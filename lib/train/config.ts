@@ -87,6 +87,8 @@ export interface RunOptions {
   checkpoint: boolean;
   /** With resume: take the recipe from the checkpoint (no recipe flags were given) instead of checking it. */
   useSavedRecipe?: boolean;
+  /** The command line that started the run (CLI), stored in the run record so it can be repeated. */
+  command?: string[];
 }
 
 export type TrainConfig = Recipe & { run: RunOptions };

@@ -11,7 +11,7 @@ import { initBackend } from '../backend/index.ts';
 import { newRunRecord, finishRunRecord, saveRunRecord, RESULTS_DIR, type RunRecord } from '../runRecord.ts';
 import { createModel, paramCount, type ConvMixerModel } from '../models/convmixer.ts';
 import { saveWeights } from '../models/weights.ts';
-import { loadCifar10, type ImageDataset } from '../data/cifar10.ts';
+import { cifar10Manifest, loadCifar10, type ImageDataset } from '../data/cifar10.ts';
 import { balancedSubset } from '../data/subset.ts';
 import { trainBatch, evalBatch } from '../data/batch.ts';
 import { createAdamW, decaysExceptBiasAndNorm, type AdamW } from './adamw.ts';
@@ -114,14 +114,26 @@ function firstNonFinite(values: ArrayLike<number>): number {
   return -1;
 }
 
-async function loadData(config: TrainConfig, hooks: TrainHooks): Promise<{ train: ImageDataset; test: ImageDataset }> {
-  let { train, test } = hooks.data ?? {
-    train: await loadCifar10('train', { root: config.run.dataRoot }),
-    test: await loadCifar10('test', { root: config.run.dataRoot }),
-  };
+/** Which data a run trained on, for its record: the cache's source (official release or a mirror, e.g. the JPEG one) and checksums. */
+export type DataSource = Record<string, string | number | null>;
+
+async function loadData(config: TrainConfig, hooks: TrainHooks): Promise<{ train: ImageDataset; test: ImageDataset; source: DataSource }> {
+  let train: ImageDataset, test: ImageDataset, source: DataSource;
+  if (hooks.data) {
+    ({ train, test } = hooks.data);
+    source = { dataset: train.name, provided: 'in memory by the caller (not the CIFAR-10 cache)' };
+  } else {
+    const m = cifar10Manifest({ root: config.run.dataRoot });
+    train = await loadCifar10('train', { root: config.run.dataRoot });
+    test = await loadCifar10('test', { root: config.run.dataRoot });
+    source = {
+      dataset: m.dataset, kind: m.source.kind, description: m.source.description, knownAs: m.source.knownAs, jpegQuality: m.source.jpegQuality,
+      md5: m.source.md5, sha256: m.source.sha256, trainCacheSha256: m.splits.train.sha256, testCacheSha256: m.splits.test.sha256,
+    };
+  }
   if (config.trainSubset > 0 && config.trainSubset < train.n) train = balancedSubset(train, config.trainSubset, config.seed);
   if (config.testSubset > 0 && config.testSubset < test.n) test = balancedSubset(test, config.testSubset, config.seed + 1);
-  return { train, test };
+  return { train, test, source };
 }
 
 function evaluate(model: ConvMixerModel, test: ImageDataset, batchSize: number): { loss: number; acc: number } {
@@ -151,7 +163,7 @@ export async function trainRun(requested: TrainConfig, hooks: TrainHooks = {}): 
     : requested;
   const recipe = recipeOf(config);
   const backend = await initBackend(config.run.backend);
-  const { train, test } = await loadData(config, hooks);
+  const { train, test, source: dataSource } = await loadData(config, hooks);
 
   const model = createModel(config.model, undefined, { seed: config.seed });
   const opt = createAdamW(model.params, {
@@ -164,7 +176,8 @@ export async function trainRun(requested: TrainConfig, hooks: TrainHooks = {}): 
   const epochs: EpochMetrics[] = [];
   let startEpoch = 0, globalStep = 0, trainSeconds = 0;
 
-  const recordConfig = { ...recipe, explicit: config.run.explicit, resumable: config.run.checkpoint, trainImages: train.n, testImages: test.n, params: paramCount(config.model), stepsPerEpoch };
+  const recordConfig = { ...recipe, explicit: config.run.explicit, resumable: config.run.checkpoint, trainImages: train.n, testImages: test.n, params: paramCount(config.model), stepsPerEpoch,
+    data: dataSource, command: config.run.command ?? null };
   let record = newRunRecord({ kind: 'train', experiment: config.experiment, profile: config.profile, seed: config.seed, config: recordConfig, backend: backend.description, id: runId });
 
   if (config.run.resume) {
@@ -187,9 +200,10 @@ export async function trainRun(requested: TrainConfig, hooks: TrainHooks = {}): 
       } catch (err) {
         throw new UserError(`--resume: run record ${prevPath} is unreadable (${(err as NodeJS.ErrnoException).code ?? 'not JSON'}); fix or delete it`);
       }
-      record = { ...record, startedAt: prev.startedAt, config: { ...record.config, explicit: prev.config['explicit'] ?? record.config['explicit'] } };
+      record = { ...record, startedAt: prev.startedAt, config: { ...record.config, explicit: prev.config['explicit'] ?? record.config['explicit'], command: prev.config['command'] ?? null } };
     }
-    record.notes = `resumed at epoch ${startEpoch} (step ${globalStep}) on ${new Date().toISOString()}`;
+    const resumedWith = config.run.command ? ` with \`${config.run.command.join(' ')}\`` : '';
+    record.notes = `resumed at epoch ${startEpoch} (step ${globalStep}) on ${new Date().toISOString()}${resumedWith}`;
     log(`resumed run ${runId} from ${saved.dir} (epoch ${startEpoch}/${config.epochs}, step ${globalStep})`);
   } else if (saved) {
     throw new UserError(`--run-id: run '${runId}' already has a checkpoint (${saved.dir}); add --resume to continue it or pick another --run-id`);
