@@ -1,25 +1,60 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { benchTable, replaceBenchTable } from '../lib/bench/table.ts';
+import { benchTable, engineOf, replaceBenchTable } from '../lib/bench/table.ts';
 import type { RunRecord } from '../lib/runRecord.ts';
 
-function rec(startedAt: string, ms: number, torchMs: number, batch = 16, status: RunRecord['status'] = 'finished'): RunRecord {
+interface RecOptions { backend?: string; threads?: number; torchThreads?: number; imageSize?: number }
+
+function rec(startedAt: string, ms: number, torchMs: number, batch = 16, status: RunRecord['status'] = 'finished', o: RecOptions = {}): RunRecord {
   return {
     version: 1, id: `b-${startedAt}`, kind: 'bench', experiment: 'bench', profile: 'quick', seed: 0,
-    config: { model: { dim: 256, depth: 8, kernelSize: 9, patchSize: 1 }, mode: 'train', batch, imageSize: 32, threads: 2 },
-    backend: 'native-cpu (AVX2, 2 threads)', machine: { cpuModel: 'X', cores: 2, memoryGiB: 24, platform: 'linux', arch: 'x64', node: 'v20', gpu: null },
+    config: { model: { dim: 256, depth: 8, kernelSize: 9, patchSize: 1 }, mode: 'train', batch, imageSize: o.imageSize ?? 32, threads: o.threads ?? 2 },
+    backend: o.backend ?? 'native-cpu (AVX2, 2 threads)', machine: { cpuModel: 'X', cores: 2, memoryGiB: 24, platform: 'linux', arch: 'x64', node: 'v20', gpu: null },
     gitCommit: 'abcdef0123', gitDirty: false, startedAt, finishedAt: startedAt, wallTimeSec: 1, status,
-    metrics: { msPerImg: ms, torchMsPerImg: torchMs, peakRssMiB: 300, torchPeakRssMiB: 200 },
+    metrics: { msPerImg: ms, torchMsPerImg: torchMs, peakRssMiB: 300, torchPeakRssMiB: 200, ...(o.torchThreads ? { torchThreads: o.torchThreads } : {}) },
   };
 }
+
+const rowsOf = (table: string): string[] => table.split('\n').filter((l) => l.startsWith('| ConvMixer'));
+const footerOf = (table: string): string => table.split('\n').pop()!;
 
 test('bench table: newest finished record per workload, ratio and memory ratio computed from the record', () => {
   // loadRunRecords returns newest first.
   const table = benchTable([rec('2026-11-21T03', 99, 1, 16, 'failed'), rec('2026-11-21T02', 60, 120), rec('2026-11-21T01', 500, 100), rec('2026-11-21T00', 200, 250, 64)]);
-  const rows = table.split('\n').filter((l) => l.startsWith('| ConvMixer'));
+  const rows = rowsOf(table);
   assert.equal(rows.length, 2);
-  assert.match(rows[0]!, /\| ConvMixer-256\/8 k9 p1 \| train \| 16 \| 2 \| 60\.0 \| 120 \| 0\.50 \| 300 \/ 200 \(1\.50x\) \| abcdef0, 2026-11-21 \|/);
+  assert.match(rows[0]!, /\| ConvMixer-256\/8 k9 p1 \| native-cpu \| train \| 16 \| 2 \| 60\.0 \| 120 \| 0\.50 \| 300 \/ 200 \(1\.50x\) \| abcdef0, 2026-11-21 \|/);
   assert.match(rows[1]!, /\| 64 \| 2 \| 200 \| 250 \| 0\.80 \|/);
+  assert.match(footerOf(table), /\(32x32 inputs\)\.$/);
+});
+
+test('bench table: a --backend cpu run gets its own row and never replaces the native one', () => {
+  const cpu = { backend: 'cpu (tfjs JS kernels)', threads: 1, torchThreads: 2 };
+  // Newest first: the cpu run is newer than the native one for the same model, mode, batch and size.
+  const table = benchTable([rec('2026-11-22T00', 900, 120, 16, 'finished', cpu), rec('2026-11-21T00', 60, 120, 16, 'finished', { torchThreads: 2 })]);
+  const rows = rowsOf(table);
+  assert.equal(rows.length, 2);
+  assert.match(rows.find((r) => r.includes('| cpu |'))!, /\| cpu \| train \| 16 \| 1 \(PyTorch 2\) \| 900 \| 120 \| 7\.50 \|/);
+  assert.match(rows.find((r) => r.includes('| native-cpu |'))!, /\| native-cpu \| train \| 16 \| 2 \| 60\.0 \| 120 \| 0\.50 \|/);
+  assert.match(footerOf(table), /cpu \(tfjs JS kernels\)/);
+});
+
+test('bench table: the footer states the image sizes of the records; with several, each row names its size', () => {
+  const one = benchTable([rec('2026-11-21T00', 60, 120, 16, 'finished', { imageSize: 64 })]);
+  assert.match(footerOf(one), /\(64x64 inputs\)\.$/);
+  assert.doesNotMatch(one, /32x32/);
+  const two = benchTable([rec('2026-11-21T01', 60, 120, 16, 'finished', { imageSize: 64 }), rec('2026-11-21T00', 50, 100)]);
+  const rows = rowsOf(two);
+  assert.equal(rows.length, 2, 'different image sizes are different rows');
+  assert.match(rows[0]!, /^\| ConvMixer-256\/8 k9 p1, 32x32 \|/);
+  assert.match(rows[1]!, /^\| ConvMixer-256\/8 k9 p1, 64x64 \|/);
+  assert.match(footerOf(two), /\(32x32 and 64x64 inputs\)\.$/);
+});
+
+test('engineOf: the backend description without its details', () => {
+  assert.equal(engineOf('native-cpu (AVX-512, 2 threads)'), 'native-cpu');
+  assert.equal(engineOf('cpu (tfjs JS kernels)'), 'cpu');
+  assert.equal(engineOf('tensorflow (@tensorflow/tfjs-node)'), 'tensorflow');
 });
 
 test('bench table: README markers are replaced, missing markers are an error', () => {

@@ -1,14 +1,28 @@
 // Native depthwise kernels vs tfjs's own JS kernels on the same cpu backend: forward, fused bias+relu, and
-// gradients (tf.grad through tf.depthwiseConv2d) for strides 1/2, 'same'/'valid'/explicit padding, odd/even k.
+// gradients (tf.grad through tf.depthwiseConv2d and tf.fused.depthwiseConv2d, incl. dbias) for strides 1/2,
+// 'same'/'valid'/explicit padding, odd/even k; then a seeded random-shape sweep. Every native comparison also
+// checks that the addon really ran (a silent JS fallback would compare JS with JS).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { DEPTHWISE_KERNELS, registerDepthwiseKernels, type DepthwiseAddon } from '../lib/backend/kernels-depthwise.ts';
-import { createRng } from '../lib/rng.ts';
-import { assertClose, assertCloseWithNaNs, kernelHarness, loadBuiltAddon, randn } from './helpers/native.ts';
+import { createRng, type Rng } from '../lib/rng.ts';
+import {
+  assertClose, assertCloseWithNaNs, countCalls, describeGeometry, drawConvGeometry, kernelHarness, loadBuiltAddon, randInt, randn,
+  type ConvGeometry,
+} from './helpers/native.ts';
 
 const { addon, skip } = loadBuiltAddon<DepthwiseAddon>();
-const { setup, both, withNative } = kernelHarness(DEPTHWISE_KERNELS, (original) => registerDepthwiseKernels(addon!, original));
+// The kernels get a counting view of the addon: calls per addon function of each native run.
+const counted = countCalls(addon);
+const { setup, both, withNative } = kernelHarness(DEPTHWISE_KERNELS, (original) => registerDepthwiseKernels(counted.addon!, original), counted.calls);
+
+/** Asserts the native run called each depthwise addon function at least `min` times. */
+function assertNativeRan(calls: Map<string, number>, min: { forward: number; input?: number; filter?: number }): void {
+  assert.ok((calls.get('depthwiseForward') ?? 0) >= min.forward, `native forward ran ${min.forward}+ times`);
+  assert.ok((calls.get('depthwiseBackpropInput') ?? 0) >= (min.input ?? 0), `native backprop input ran ${min.input ?? 0}+ times`);
+  assert.ok((calls.get('depthwiseBackpropFilter') ?? 0) >= (min.filter ?? 0), `native backprop filter ran ${min.filter ?? 0}+ times`);
+}
 
 type Pad = 'same' | 'valid' | [[number, number], [number, number], [number, number], [number, number]];
 interface Case { n: number; h: number; w: number; c: number; k: number; stride: 1 | 2; pad: Pad }
@@ -43,6 +57,7 @@ for (const [i, cs] of cases.entries()) {
       const [gx, gw] = tf.grads((a: tf.Tensor, b: tf.Tensor) => conv(a as tf.Tensor4D, b as tf.Tensor4D).mul(dy).sum())([x, w]);
       return [y, gx, gw];
     });
+    assertNativeRan(r.nativeCalls, { forward: 1, input: 1, filter: 1 });
     assertClose(r.native[0], r.js[0], 'forward');
     assertClose(r.native[1], r.js[1], 'dx');
     assertClose(r.native[2], r.js[2], 'dw');
@@ -58,12 +73,31 @@ test('fused depthwise (bias + relu, bias + linear) matches JS', { skip }, async 
   const bias = randn(rng, [48]);
   for (const activation of ['relu', 'linear'] as const) {
     const r = both(() => tf.fused.depthwiseConv2d({ x, filter: w, strides: 1, pad: 'same', bias, activation }));
+    assertNativeRan(r.nativeCalls, { forward: 1 });
     assertClose(r.native[0], r.js[0], `fused ${activation}`);
   }
   // relu really clipped something, so the comparison above covered the activation path
   const y = both(() => tf.fused.depthwiseConv2d({ x, filter: w, strides: 1, pad: 'same', bias, activation: 'relu' })).native[0];
   assert.ok(y.some((v) => v === 0) && y.some((v) => v > 0));
   tf.dispose([x, w, bias]);
+});
+
+test('fused depthwise gradients (dx, dfilter, dbias) match JS: relu and linear, stride 1 and 2, odd and even k', { skip }, async () => {
+  await setup();
+  const rng = createRng(10);
+  const x = randn(rng, [2, 9, 8, 20]) as tf.Tensor4D;
+  const bias = randn(rng, [20]);
+  for (const [k, stride, activation] of [[9, 1, 'relu'], [4, 1, 'linear'], [3, 2, 'relu'], [6, 2, 'linear']] as const) {
+    const w = randn(rng, [k, k, 20, 1]) as tf.Tensor4D;
+    const f = (a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) =>
+      tf.fused.depthwiseConv2d({ x: a as tf.Tensor4D, filter: b as tf.Tensor4D, strides: stride, pad: 'same', bias: c, activation });
+    const dy = randn(rng, f(x, w, bias).shape);
+    const r = both(() => [f(x, w, bias), ...tf.grads((a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => f(a, b, c).mul(dy).sum())([x, w, bias])]);
+    assertNativeRan(r.nativeCalls, { forward: 2, input: 1, filter: 1 });
+    ['forward', 'dx', 'dfilter', 'dbias'].forEach((what, i) => assertClose(r.native[i]!, r.js[i]!, `k${k} s${stride} ${activation} ${what}`));
+    tf.dispose([w, dy]);
+  }
+  tf.dispose([x, bias]);
 });
 
 test('unsupported cases (channel multiplier 2, dilation 2) fall back to JS and still match', { skip }, async () => {
@@ -73,6 +107,7 @@ test('unsupported cases (channel multiplier 2, dilation 2) fall back to JS and s
   const w2 = randn(rng, [3, 3, 6, 2]) as tf.Tensor4D;
   const w1 = randn(rng, [3, 3, 6, 1]) as tf.Tensor4D;
   const r = both(() => [tf.depthwiseConv2d(x, w2, 1, 'same'), tf.depthwiseConv2d(x, w1, 1, 'same', 'NHWC', 2)]);
+  assert.equal(r.nativeCalls.get('depthwiseForward') ?? 0, 0, 'no native call for unsupported cases');
   assert.deepEqual(r.native[0], r.js[0]);
   assert.deepEqual(r.native[1], r.js[1]);
   tf.dispose([x, w1, w2]);
@@ -81,6 +116,7 @@ test('unsupported cases (channel multiplier 2, dilation 2) fall back to JS and s
 test('native depthwise matches a hand-computed answer: 1x1 image, 3x3 kernel, same padding', { skip }, async () => {
   await setup();
   // Only the centre tap touches the single pixel: y = x * w[1,1] per channel; dw[1,1] = x * dy, others 0.
+  counted.calls.clear();
   withNative(() => {
     const x = tf.tensor4d([2, -3], [1, 1, 1, 2]);
     const w = tf.tensor4d(Array.from({ length: 18 }, (_, i) => i), [3, 3, 2, 1]);
@@ -91,6 +127,7 @@ test('native depthwise matches a hand-computed answer: 1x1 image, 3x3 kernel, sa
     expected[9] = -3;
     assert.deepEqual(Array.from(gw.dataSync()), expected);
   });
+  assertNativeRan(counted.calls, { forward: 1, filter: 1 });
 });
 
 test('stride-1 slab kernels: forward, input and filter gradients bit-identical on 1 and 3 threads', { skip }, async () => {
@@ -99,10 +136,14 @@ test('stride-1 slab kernels: forward, input and filter gradients bit-identical o
   const rng = createRng(77);
   const x = randn(rng, [5, 11, 13, 40]) as tf.Tensor4D, w = randn(rng, [9, 9, 40, 1]) as tf.Tensor4D;
   const dy = randn(rng, [5, 11, 13, 40]);
-  const run = (): Float32Array[] => both(() => {
-    const [dx, dw] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.depthwiseConv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, 'same').mul(dy).sum())([x, w]);
-    return [tf.depthwiseConv2d(x, w, 1, 'same'), dx!, dw!];
-  }).native;
+  const run = (): Float32Array[] => {
+    const r = both(() => {
+      const [dx, dw] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.depthwiseConv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, 'same').mul(dy).sum())([x, w]);
+      return [tf.depthwiseConv2d(x, w, 1, 'same'), dx!, dw!];
+    });
+    assertNativeRan(r.nativeCalls, { forward: 1, input: 1, filter: 1 });
+    return r.native;
+  };
   try {
     pool.setThreads(1);
     const one = run();
@@ -125,8 +166,69 @@ test('fused depthwise relu keeps NaN like the JS kernel (slab, block and channel
   for (const [k, stride] of [[9, 1], [4, 2]] as const) {
     const w = randn(rng, [k, k, 40, 1]) as tf.Tensor4D;
     const r = both(() => tf.fused.depthwiseConv2d({ x, filter: w, strides: stride, pad: 'same', bias, activation: 'relu' }));
+    assertNativeRan(r.nativeCalls, { forward: 1 });
     assertCloseWithNaNs(r.native[0]!, r.js[0]!, `k${k} s${stride} relu`);
     w.dispose();
   }
   tf.dispose([x, bias]);
 });
+
+// Random-shape sweep: plain and fused depthwise, forward and every gradient, on geometries drawn from one seed
+// (mostly square kernels, so the stride-1 slab kernels for k = 3, 5, 7, 8, 9 are hit as well as the general path).
+// A work budget (multiply-adds of one forward) keeps the JS reference, and so the file, fast.
+interface SweepCase extends ConvGeometry { c: number; bias: boolean; activation: 'relu' | 'linear' }
+const SWEEP_MACS = 5e5;
+const SLAB_K = new Set([3, 5, 7, 8, 9]);
+
+function drawSweep(rng: Rng, count: number): SweepCase[] {
+  const out: SweepCase[] = [];
+  while (out.length < count) {
+    const g = drawConvGeometry(rng, 0.75);
+    const c = randInt(rng, 1, 40);
+    const bias = rng.next() < 0.7, activation = rng.next() < 0.5 ? 'relu' : 'linear';
+    if (g.n * g.outH * g.outW * g.kh * g.kw * c <= SWEEP_MACS) out.push({ ...g, c, bias, activation });
+  }
+  return out;
+}
+
+const sweep = drawSweep(createRng(9003), 30);
+const isSlab = (cs: SweepCase): boolean => cs.stride[0] === 1 && cs.stride[1] === 1 && cs.kh === cs.kw && SLAB_K.has(cs.kh);
+
+test('depthwise sweep covers even kernels with same padding, slab and general paths, strides > 1, explicit padding', () => {
+  assert.ok(sweep.some((cs) => cs.pad === 'same' && (cs.kh % 2 === 0 || cs.kw % 2 === 0)), 'even kernel, same');
+  assert.ok(sweep.filter(isSlab).length >= 3, 'stride-1 slab kernels');
+  assert.ok(sweep.some((cs) => cs.stride[0] > 1 || cs.stride[1] > 1), 'stride > 1');
+  assert.ok(sweep.some((cs) => typeof cs.pad !== 'string'), 'explicit padding');
+  assert.ok(sweep.some((cs) => cs.kh !== cs.kw), 'non-square kernel');
+  assert.ok(sweep.some((cs) => cs.c > 16 && cs.c % 16 !== 0), 'several channel blocks plus a tail');
+  assert.ok(sweep.some((cs) => cs.n >= 3), 'batch >= 3');
+});
+
+for (const [i, cs] of sweep.entries()) {
+  const name = `${describeGeometry(cs)} c${cs.c}; fused: ${cs.bias ? 'bias' : 'no bias'}, ${cs.activation}${isSlab(cs) ? ' (slab)' : ''}`;
+  test(`depthwise sweep ${i}: plain and fused forward + dx + dw (+ dbias) match JS: ${name}`, { skip }, async () => {
+    await setup();
+    const rng = createRng(9300 + i);
+    const x = randn(rng, [cs.n, cs.h, cs.w, cs.c]) as tf.Tensor4D;
+    const w = randn(rng, [cs.kh, cs.kw, cs.c, 1]) as tf.Tensor4D;
+    const b = cs.bias ? randn(rng, [cs.c]) : undefined;
+    const dy = randn(rng, [cs.n, cs.outH, cs.outW, cs.c]);
+    const conv = (p: tf.Tensor, q: tf.Tensor) => tf.depthwiseConv2d(p as tf.Tensor4D, q as tf.Tensor4D, cs.stride, cs.pad);
+    // tf.fused.depthwiseConv2d's type omits explicit padding, but it passes it on to the kernel like the unfused op.
+    const fused = (p: tf.Tensor, q: tf.Tensor, o?: tf.Tensor) =>
+      tf.fused.depthwiseConv2d({ x: p as tf.Tensor4D, filter: q as tf.Tensor4D, strides: cs.stride, pad: cs.pad as 'same', bias: o, activation: cs.activation });
+    const r = both(() => {
+      const plainGrads = tf.grads((p: tf.Tensor, q: tf.Tensor) => conv(p, q).mul(dy).sum())([x, w]);
+      const fusedGrads = b
+        ? tf.grads((p: tf.Tensor, q: tf.Tensor, o: tf.Tensor) => fused(p, q, o).mul(dy).sum())([x, w, b])
+        : tf.grads((p: tf.Tensor, q: tf.Tensor) => fused(p, q).mul(dy).sum())([x, w]);
+      return [conv(x, w), ...plainGrads, fused(x, w, b), ...fusedGrads];
+    });
+    // forward: plain and fused, each once more inside tf.grads; so a fused fallback to JS would show
+    assertNativeRan(r.nativeCalls, { forward: 4, input: 2, filter: 2 });
+    const names = ['forward', 'dx', 'dw', 'fused forward', 'fused dx', 'fused dw', 'fused dbias'];
+    assert.equal(r.native.length, b ? 7 : 6);
+    r.native.forEach((v, k) => assertClose(v, r.js[k]!, names[k]!));
+    tf.dispose([x, w, dy, ...(b ? [b] : [])]);
+  });
+}

@@ -1,7 +1,9 @@
 // Native GEMM-family kernels (native/gemm.cc via lib/backend/kernels-gemm.ts) against tfjs's own JS kernels on the
 // same cpu backend: conv2d forward and gradients (1x1 fast path, patch embedding, im2col with strides, 'same' with
 // even kernels, explicit and numeric padding), fused conv2d, matMul / batched matMul / fused matMul with
-// transposes and gradients; plus the raw SGEMM against a float64 reference and thread-count invariance.
+// transposes and gradients; seeded random-shape sweeps of conv2d / fused conv2d (forward, dx, dw, dbias) and of
+// matMul / fused matMul (transposes, batch broadcasting, bias, relu; gradients where tfjs defines them); plus the
+// raw SGEMM against a float64 reference and thread-count invariance.
 // Every native comparison also checks that the addon really ran (a silent JS fallback would compare JS with JS).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -9,7 +11,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../lib/backend/index.ts';
 import { loadAddon, nativeKernelNames, originalKernel, withJsKernels, type NativeAddon } from '../lib/backend/native.ts';
 import { createRng, type Rng } from '../lib/rng.ts';
-import { assertClose, assertCloseWithNaNs, randn } from './helpers/native.ts';
+import { assertClose, assertCloseWithNaNs, describeGeometry, drawConvGeometry, randInt, randn, type ConvGeometry } from './helpers/native.ts';
 
 const loaded = loadAddon();
 const addon = loaded.addon as NativeAddon | null;
@@ -119,6 +121,63 @@ test('unsupported cases fall back to the JS kernel: dilated conv, prelu activati
   assertClose(r.native[1]!, r.js[1]!, 'prelu');
 });
 
+// Random-shape sweep: conv2d and fused conv2d, forward and every gradient, on geometries drawn from one seed.
+// A work budget (multiply-adds of one forward) keeps the JS reference, and so the file, fast.
+interface ConvSweepCase extends ConvGeometry { cin: number; cout: number; bias: 'channel' | 'scalar' | 'none'; activation: 'relu' | 'linear' }
+const CONV_SWEEP_MACS = 1.5e6;
+
+function drawConvSweep(rng: Rng, count: number): ConvSweepCase[] {
+  const out: ConvSweepCase[] = [];
+  while (out.length < count) {
+    const g = drawConvGeometry(rng);
+    const cin = randInt(rng, 1, 40), cout = randInt(rng, 1, 40);
+    const bias = (['channel', 'scalar', 'none'] as const)[randInt(rng, 0, 2)]!;
+    const activation = rng.next() < 0.5 ? 'relu' : 'linear';
+    if (g.n * g.outH * g.outW * g.kh * g.kw * cin * cout <= CONV_SWEEP_MACS) out.push({ ...g, cin, cout, bias, activation });
+  }
+  return out;
+}
+
+const convSweep = drawConvSweep(createRng(9001), 30);
+
+test('conv sweep covers even kernels with same padding, strides > 1, explicit padding, batches > 1, non-square kernels', () => {
+  assert.ok(convSweep.some((c) => c.pad === 'same' && (c.kh % 2 === 0 || c.kw % 2 === 0)), 'even kernel, same');
+  assert.ok(convSweep.some((c) => c.stride[0] > 1 || c.stride[1] > 1), 'stride > 1');
+  assert.ok(convSweep.some((c) => typeof c.pad !== 'string'), 'explicit padding');
+  assert.ok(convSweep.some((c) => c.pad === 'valid'), 'valid');
+  assert.ok(convSweep.some((c) => c.n >= 3), 'batch >= 3');
+  assert.ok(convSweep.some((c) => c.kh !== c.kw), 'non-square kernel');
+});
+
+for (const [i, cs] of convSweep.entries()) {
+  const name = `${describeGeometry(cs)} cin${cs.cin} cout${cs.cout}; fused: ${cs.bias} bias, ${cs.activation}`;
+  test(`conv sweep ${i}: conv2d and fused conv2d forward + dx + dw (+ dbias) match JS: ${name}`, { skip }, async () => {
+    await setup();
+    const rng = createRng(9100 + i);
+    const x = randn(rng, [cs.n, cs.h, cs.w, cs.cin]) as tf.Tensor4D;
+    const w = randn(rng, [cs.kh, cs.kw, cs.cin, cs.cout]) as tf.Tensor4D;
+    const b = cs.bias === 'none' ? undefined : randn(rng, cs.bias === 'channel' ? [cs.cout] : [1]);
+    const dy = randn(rng, [cs.n, cs.outH, cs.outW, cs.cout]);
+    const conv = (p: tf.Tensor, q: tf.Tensor) => tf.conv2d(p as tf.Tensor4D, q as tf.Tensor4D, cs.stride, cs.pad);
+    const fused = (p: tf.Tensor, q: tf.Tensor, r?: tf.Tensor) =>
+      tf.fused.conv2d({ x: p as tf.Tensor4D, filter: q as tf.Tensor4D, strides: cs.stride, pad: cs.pad, bias: r, activation: cs.activation });
+    const r = both(() => {
+      const plainGrads = tf.grads((p: tf.Tensor, q: tf.Tensor) => conv(p, q).mul(dy).sum())([x, w]);
+      const fusedGrads = b
+        ? tf.grads((p: tf.Tensor, q: tf.Tensor, o: tf.Tensor) => fused(p, q, o).mul(dy).sum())([x, w, b])
+        : tf.grads((p: tf.Tensor, q: tf.Tensor) => fused(p, q).mul(dy).sum())([x, w]);
+      return [conv(x, w), ...plainGrads, fused(x, w, b), ...fusedGrads];
+    });
+    assert.ok(r.nativeCalls.get('conv2d')! >= 4, 'native conv2d ran (plain and fused, each also inside tf.grads)');
+    assert.ok(r.nativeCalls.get('conv2dBackpropInput')! >= 2, 'native backprop input ran (plain and fused)');
+    assert.ok(r.nativeCalls.get('conv2dBackpropFilter')! >= 2, 'native backprop filter ran (plain and fused)');
+    const names = ['forward', 'dx', 'dw', 'fused forward', 'fused dx', 'fused dw', 'fused dbias'];
+    assert.equal(r.native.length, b ? 7 : 6);
+    r.native.forEach((v, k) => assertClose(v, r.js[k]!, names[k]!));
+    tf.dispose([x, w, dy, ...(b ? [b] : [])]);
+  });
+}
+
 // noGrad: tfjs's own BatchMatMul gradient does not reduce over broadcast batch dims, so only the forward is compared.
 interface MatCase { what: string; a: number[]; b: number[]; ta: boolean; tb: boolean; noGrad?: boolean }
 const matCases: MatCase[] = [
@@ -151,6 +210,64 @@ for (const [i, mc] of matCases.entries()) {
       assertClose(r.native[2]!, r.js[2]!, 'db');
     }
     tf.dispose([a, b, dy]);
+  });
+}
+
+// Random-shape sweep of matMul and fused matMul: m, n, k 1-40, random transposes, ranks 2-4 with equal batch dims
+// (forward and gradients) or one side broadcast (forward only, see noGrad above), optional bias and relu.
+interface MatSweepCase { a: number[]; b: number[]; ta: boolean; tb: boolean; broadcast: boolean; fused: boolean; bias: 'channel' | 'scalar' | 'none'; activation: 'relu' | 'linear' }
+
+function drawMatSweep(rng: Rng, count: number): MatSweepCase[] {
+  return Array.from({ length: count }, () => {
+    const m = randInt(rng, 1, 40), n = randInt(rng, 1, 40), k = randInt(rng, 1, 40);
+    const ta = rng.next() < 0.5, tb = rng.next() < 0.5;
+    const outer = Array.from({ length: randInt(rng, 0, 2) }, () => randInt(rng, 1, 4));
+    // broadcast: one side's batch dims are all 1 or absent (the native kernel's "equal or 1" case)
+    const side = outer.length === 0 ? 0 : randInt(rng, 0, 2);
+    const ones = rng.next() < 0.5 ? outer.map(() => 1) : [];
+    const outerA = side === 1 ? ones : outer, outerB = side === 2 ? ones : outer;
+    const a = [...outerA, ...(ta ? [k, m] : [m, k])], b = [...outerB, ...(tb ? [n, k] : [k, n])];
+    const fused = rng.next() < 0.5;
+    const bias = fused ? (['channel', 'scalar', 'none'] as const)[randInt(rng, 0, 2)]! : 'none';
+    const activation = fused && rng.next() < 0.5 ? 'relu' : 'linear';
+    // tfjs's gradient keeps the broadcast shape, so any difference in batch dims (even [1] vs none) is forward only
+    const broadcast = JSON.stringify(outerA) !== JSON.stringify(outerB);
+    return { a, b, ta, tb, broadcast, fused, bias, activation };
+  });
+}
+
+const matSweep = drawMatSweep(createRng(9002), 24);
+
+test('matMul sweep covers every transpose pair, batched and broadcast shapes, fused bias and relu', () => {
+  for (const ta of [false, true]) for (const tb of [false, true]) assert.ok(matSweep.some((c) => c.ta === ta && c.tb === tb), `ta ${ta} tb ${tb}`);
+  assert.ok(matSweep.some((c) => c.a.length > 2 && !c.broadcast), 'batched, equal batch dims');
+  assert.ok(matSweep.some((c) => c.broadcast), 'broadcast batch');
+  assert.ok(matSweep.some((c) => c.fused && c.bias === 'channel' && c.activation === 'relu'), 'fused bias + relu');
+});
+
+for (const [i, mc] of matSweep.entries()) {
+  const kind = mc.fused ? `fused (${mc.bias} bias, ${mc.activation})` : 'plain';
+  const name = `${JSON.stringify(mc.a)}${mc.ta ? 'T' : ''} x ${JSON.stringify(mc.b)}${mc.tb ? 'T' : ''} ${kind}${mc.broadcast ? ', broadcast (forward only)' : ''}`;
+  test(`matMul sweep ${i}: forward${mc.broadcast ? '' : ' + gradients'} match JS: ${name}`, { skip }, async () => {
+    await setup();
+    const rng = createRng(9200 + i);
+    const a = randn(rng, mc.a), b = randn(rng, mc.b);
+    const n = mc.tb ? mc.b[mc.b.length - 2]! : mc.b[mc.b.length - 1]!;
+    const bias = mc.bias === 'none' ? undefined : randn(rng, mc.bias === 'channel' ? [n] : [1]);
+    const mm = (p: tf.Tensor, q: tf.Tensor, o?: tf.Tensor): tf.Tensor => mc.fused
+      ? tf.fused.matMul({ a: p, b: q, transposeA: mc.ta, transposeB: mc.tb, bias: o, activation: mc.activation })
+      : tf.matMul(p, q, mc.ta, mc.tb);
+    const dy = randn(rng, mm(a, b, bias).shape);
+    const r = both(() => {
+      if (mc.broadcast) return [mm(a, b, bias)];
+      const inputs = bias ? [a, b, bias] : [a, b];
+      return [mm(a, b, bias), ...tf.grads((...t: tf.Tensor[]) => mm(t[0]!, t[1]!, t[2]).mul(dy).sum())(inputs)];
+    });
+    assert.ok(r.nativeCalls.get('matmul')! >= (mc.broadcast ? 1 : 4), 'native matmul ran for forward (again inside tf.grads, and both gradients)');
+    const names = ['forward', 'da', 'db', 'dbias'];
+    assert.equal(r.native.length, mc.broadcast ? 1 : bias ? 4 : 3);
+    r.native.forEach((v, k) => assertClose(v, r.js[k]!, names[k]!));
+    tf.dispose([a, b, dy, ...(bias ? [bias] : [])]);
   });
 }
 

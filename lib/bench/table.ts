@@ -1,13 +1,18 @@
 // The README's benchmark table, built from `convmixer bench ... --vs torch` run records (never typed by hand):
-// the newest record per (model, mode, batch, image size, threads), engine vs PyTorch measured in the same run.
+// the newest record per (model, engine, mode, batch, image size, threads), engine vs PyTorch measured in the same
+// run. The engine (native-cpu, cpu, tensorflow) is part of the key, so a `--backend cpu` run never replaces a native row.
 import type { RunRecord } from '../runRecord.ts';
 
 interface BenchRow {
   model: string;
+  /** The backend's name without its details: 'native-cpu (AVX2+FMA, 2 threads)' -> 'native-cpu'. */
+  engine: string;
   mode: string;
   batch: number;
   imageSize: number;
   threads: number;
+  /** PyTorch's own thread count (torch.get_num_threads()); null in records from before it was stored. */
+  torchThreads: number | null;
   msPerImg: number;
   torchMsPerImg: number;
   ratio: number;
@@ -29,10 +34,27 @@ function rowOf(rec: RunRecord): BenchRow | null {
   if (!c.model || !c.mode || ms === null || tms === null || rss === null || trss === null) return null;
   return {
     model: `ConvMixer-${c.model.dim}/${c.model.depth} k${c.model.kernelSize} p${c.model.patchSize}`,
-    mode: c.mode, batch: c.batch ?? 0, imageSize: c.imageSize ?? 0, threads: c.threads ?? 0,
+    engine: engineOf(rec.backend),
+    mode: c.mode, batch: c.batch ?? 0, imageSize: c.imageSize ?? 0, threads: c.threads ?? 0, torchThreads: num(m.torchThreads),
     msPerImg: ms, torchMsPerImg: tms, ratio: ms / tms, peakRssMiB: rss, torchPeakRssMiB: trss,
     backend: rec.backend, cpu: `${rec.machine.cpuModel}, ${rec.machine.cores} cores`, commit: rec.gitCommit.slice(0, 7), date: rec.startedAt.slice(0, 10),
   };
+}
+
+/** The engine a record ran on, from its backend description: 'native-cpu (AVX2+FMA, 2 threads)' -> 'native-cpu'. */
+export function engineOf(backend: string): string {
+  return backend.split(' (')[0]!.trim() || backend;
+}
+
+/** The threads cell: the engine's threads, and PyTorch's when they differ (e.g. the single-threaded JS backend). */
+function threadsCell(r: BenchRow): string {
+  return r.torchThreads !== null && r.torchThreads !== r.threads ? `${r.threads} (PyTorch ${r.torchThreads})` : `${r.threads}`;
+}
+
+/** 'NxN inputs' for the image sizes of the rows; the model cells name the size only when there are several. */
+function imageSizesText(sizes: number[]): string {
+  const list = sizes.map((s) => `${s}x${s}`);
+  return `${list.length > 1 ? `${list.slice(0, -1).join(', ')} and ${list[list.length - 1]}` : list[0]} inputs`;
 }
 
 /** Markdown table of the newest finished bench-vs-torch record per workload (records newest first, as loadRunRecords gives them). */
@@ -43,20 +65,23 @@ export function benchTable(records: RunRecord[]): string {
     if (rec.kind !== 'bench' || rec.status !== 'finished') continue;
     const row = rowOf(rec);
     if (!row) continue;
-    const key = `${row.model}|${row.mode}|${row.batch}|${row.imageSize}|${row.threads}`;
+    const key = `${row.model}|${row.engine}|${row.mode}|${row.batch}|${row.imageSize}|${row.threads}`;
     if (seen.has(key)) continue;
     seen.add(key);
     rows.push(row);
   }
   if (rows.length === 0) return '(no `convmixer bench ... --vs torch` run records yet)';
-  rows.sort((a, b) => a.model.localeCompare(b.model) || a.mode.localeCompare(b.mode) || a.batch - b.batch);
+  rows.sort((a, b) => a.model.localeCompare(b.model) || a.engine.localeCompare(b.engine) || a.mode.localeCompare(b.mode) ||
+    a.batch - b.batch || a.imageSize - b.imageSize || a.threads - b.threads);
+  const sizes = [...new Set(rows.map((r) => r.imageSize))].sort((a, b) => a - b);
+  const modelCell = (r: BenchRow): string => (sizes.length > 1 ? `${r.model}, ${r.imageSize}x${r.imageSize}` : r.model);
   const lines = [
-    '| model | mode | batch | threads | this engine ms/img | PyTorch ms/img | ratio | peak RSS MiB (this / PyTorch) | commit, date |',
-    '|---|---|---|---|---|---|---|---|---|',
-    ...rows.map((r) => `| ${r.model} | ${r.mode} | ${r.batch} | ${r.threads} | ${fmt(r.msPerImg)} | ${fmt(r.torchMsPerImg)} | ${r.ratio.toFixed(2)} | ${r.peakRssMiB.toFixed(0)} / ${r.torchPeakRssMiB.toFixed(0)} (${(r.peakRssMiB / r.torchPeakRssMiB).toFixed(2)}x) | ${r.commit}, ${r.date} |`),
+    '| model | engine | mode | batch | threads | this engine ms/img | PyTorch ms/img | ratio | peak RSS MiB (this / PyTorch) | commit, date |',
+    '|---|---|---|---|---|---|---|---|---|---|',
+    ...rows.map((r) => `| ${modelCell(r)} | ${r.engine} | ${r.mode} | ${r.batch} | ${threadsCell(r)} | ${fmt(r.msPerImg)} | ${fmt(r.torchMsPerImg)} | ${r.ratio.toFixed(2)} | ${r.peakRssMiB.toFixed(0)} / ${r.torchPeakRssMiB.toFixed(0)} (${(r.peakRssMiB / r.torchPeakRssMiB).toFixed(2)}x) | ${r.commit}, ${r.date} |`),
   ];
   const machines = [...new Set(rows.map((r) => `${r.cpu}; ${r.backend}`))];
-  return [...lines, '', `Measured on: ${machines.join(' | ')}. Ratio = this engine / PyTorch, both measured in the same \`convmixer bench ... --vs torch\` invocation (32x32 inputs).`].join('\n');
+  return [...lines, '', `Measured on: ${machines.join(' | ')}. Ratio = this engine / PyTorch, both measured in the same \`convmixer bench ... --vs torch\` invocation (${imageSizesText(sizes)}).`].join('\n');
 }
 
 const START = '<!-- bench-table:start -->';

@@ -8,6 +8,7 @@ import { UserError } from '../errors.ts';
 import { BACKEND_CHOICES, initBackend } from '../backend/index.ts';
 import { benchSteps, profileStep, type BenchMode, type BenchResult } from '../bench/engine.ts';
 import { benchTorch, type TorchResult } from '../bench/torch.ts';
+import { benchMetrics, engineThreads } from '../bench/metrics.ts';
 import { finishRunRecord, loadRunRecords, newRunRecord, saveRunRecord } from '../runRecord.ts';
 import { benchTable, replaceBenchTable } from '../bench/table.ts';
 import { atomicWrite, REPO_ROOT } from '../io.ts';
@@ -26,7 +27,8 @@ ${MODEL_FLAGS_HELP}
   --batch B               images per step (default 16)
   --image-size S          square input size in pixels (default 32)
   --steps N --warmup W    timed steps (default 5) after untimed warm-up steps (default 2)
-  --threads N             threads of the native engine and of PyTorch (default: CONVMIXER_THREADS or all cores)
+  --threads N             threads of the native engine and of PyTorch (default: CONVMIXER_THREADS or all cores;
+                          the JS cpu backend always runs on one)
   --vs torch              also run the same benchmark in PyTorch (scripts/bench_torch.py) and print the ratio
   --backend X             tfjs backend (default: CONVMIXER_BACKEND or auto)
   --profile               also print the kernels that take the time in one step (tf.profile)
@@ -82,7 +84,8 @@ export const command: Command = {
 
     const backend = await initBackend(values.backend, { threads });
     const effectiveThreads = threads ?? (Number(process.env.CONVMIXER_THREADS) || (await import('node:os')).availableParallelism());
-    const settings = { mode, batch, imageSize, steps, warmup, threads: effectiveThreads, seed };
+    const threadsUsed = engineThreads(backend.name, effectiveThreads);
+    const settings = { mode, batch, imageSize, steps, warmup, threads: threadsUsed, seed };
     const stamp = new Date().toISOString().replace(/[:.]/g, '-');
     const id = `bench-${mode}-${config.dim}-${config.depth}-k${config.kernelSize}-p${config.patchSize}-b${batch}-${stamp}`;
     let record = newRunRecord({ id, kind: 'bench', experiment: 'bench', profile: 'quick', seed, config: { model: config, ...settings, vs: values.vs ?? null }, backend: backend.description });
@@ -99,7 +102,7 @@ export const command: Command = {
       log(`this engine: ${f2(ours.msPerImg)} ms/img, ${f2(ours.imgPerSec)} img/s, peak RSS ${ours.peakRssMiB.toFixed(0)} MiB`);
       if (values.vs === 'torch') {
         torch = benchTorch({ config, mode, batch, imageSize, steps, warmup, threads: effectiveThreads, seed });
-        log(`PyTorch ${torch.torch} (${torch.threads} threads): ${f2(torch.ms_per_img)} ms/img, ${f2(torch.img_per_s)} img/s, peak RSS ${torch.peak_rss_mib.toFixed(0)} MiB`);
+        log(`PyTorch ${torch.torch} (${torch.python}, ${torch.threads} threads): ${f2(torch.ms_per_img)} ms/img, ${f2(torch.img_per_s)} img/s, peak RSS ${torch.peak_rss_mib.toFixed(0)} MiB`);
         log(`ratio (this engine / PyTorch ms per image): ${(ours.msPerImg / torch.ms_per_img).toFixed(2)}x; memory ratio ${(ours.peakRssMiB / torch.peak_rss_mib).toFixed(2)}x`);
       }
     } catch (err) {
@@ -107,12 +110,7 @@ export const command: Command = {
       throw err;
     }
 
-    const metrics: Record<string, number | string | null> = {
-      msPerImg: ours.msPerImg, imgPerSec: ours.imgPerSec, peakRssMiB: ours.peakRssMiB, stepMsMin: Math.min(...ours.stepMs),
-      torchMsPerImg: torch?.ms_per_img ?? null, torchPeakRssMiB: torch?.peak_rss_mib ?? null, torchVersion: torch?.torch ?? null,
-      ratio: torch ? ours.msPerImg / torch.ms_per_img : null, memoryRatio: torch ? ours.peakRssMiB / torch.peak_rss_mib : null,
-    };
-    record = finishRunRecord(record, metrics);
+    record = finishRunRecord(record, benchMetrics(ours, torch));
     const path = saveRunRecord(record);
 
     if (values.profile) {
@@ -122,9 +120,9 @@ export const command: Command = {
     }
     if (values.json) {
       console.log(JSON.stringify({
-        mode, model: config, batch, image_size: imageSize, steps, warmup, threads: effectiveThreads, backend: backend.description,
+        mode, model: config, batch, image_size: imageSize, steps, warmup, threads: threadsUsed, backend: backend.description,
         ms_per_img: ours.msPerImg, img_per_s: ours.imgPerSec, peak_rss_mib: ours.peakRssMiB,
-        ...(torch ? { torch_ms_per_img: torch.ms_per_img, torch_img_per_s: torch.img_per_s, torch_peak_rss_mib: torch.peak_rss_mib, torch_version: torch.torch, ratio: ours.msPerImg / torch.ms_per_img, memory_ratio: ours.peakRssMiB / torch.peak_rss_mib } : {}),
+        ...(torch ? { torch_ms_per_img: torch.ms_per_img, torch_img_per_s: torch.img_per_s, torch_peak_rss_mib: torch.peak_rss_mib, torch_version: torch.torch, torch_threads: torch.threads, torch_python: torch.python, ratio: ours.msPerImg / torch.ms_per_img, memory_ratio: ours.peakRssMiB / torch.peak_rss_mib } : {}),
         record: path,
       }));
     } else {
