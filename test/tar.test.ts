@@ -1,11 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync, readFileSync, existsSync, readdirSync, mkdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, readFileSync, existsSync, readdirSync, mkdirSync, rmSync, lstatSync, readlinkSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { spawnSync } from 'node:child_process';
-import { readTarEntries, archiveChunks, extractTar, safeEntryPath } from '../lib/data/tar.ts';
+import { readTarEntries, archiveChunks, extractTar, safeEntryPath, stalePartials } from '../lib/data/tar.ts';
 import { tarBytes, type TarItem as Item } from './fixtures/tarWriter.ts';
 
 function paxRecord(key: string, value: string): string {
@@ -100,5 +100,99 @@ test('tar: truncated gzip, garbage gzip and truncated tar give one-line errors n
   writeFileSync(notTar, Buffer.alloc(2048, 65));
   await assert.rejects(extractTar(notTar, join(dir, 'd5')), /not a tar archive/);
   assert.deepEqual(readdirSync(dir).sort(), ['cut.tar.gz', 'garbage.tar.gz', 'noend.tar', 'not.tar', 'short.tar']);
+  rmSync(dir, { recursive: true });
+});
+
+// Link chains that a textual check passes: each archive, unpacked naively, writes ESCAPED.txt next to `dest`
+// (in `out/`) or in its parent. The extractor must refuse it, name the archive and the entry, and write nothing.
+test('tar: link chains that escape through earlier links are refused (auditor archive, hardlink and ".." variants)', async () => {
+  const cases: [string, Item[], RegExp][] = [
+    // a -> . makes a/b's real folder the root, so a/b -> .. is the root's parent (textually a/.. is inside)
+    ['auditor', [{ name: 'a', type: '2', link: '.' }, { name: 'a/b', type: '2', link: '..' }, { name: 'a/b/ESCAPED.txt', data: 'pwned' }],
+      /refusing tar entry 'a\/b' \(symlink points outside the target folder: '\.\.'\)/],
+    // c -> a/.. : textually '.', really the root's parent
+    ['dotdot through link', [{ name: 'a', type: '2', link: '.' }, { name: 'c', type: '2', link: 'a/..' }, { name: 'c/ESCAPED.txt', data: 'pwned' }],
+      /refusing tar entry 'c' \(symlink points outside/],
+    // d/s -> .. is the root (allowed); a hardlink h to d/s is a second name for that symlink, but at the top
+    // level, where '..' is the root's parent; link() does not follow symlinks, so a naive unpack writes h/ESCAPED.txt outside
+    ['hardlink to symlink', [{ name: 'd/', type: '5' }, { name: 'd/s', type: '2', link: '..' }, { name: 'h', type: '1', link: 'd/s' }, { name: 'h/ESCAPED.txt', data: 'pwned' }],
+      /refusing tar entry 'h' \(hardlink target 'd\/s' is not a file/],
+    // a hardlink whose target walks out through a symlink that is inside
+    ['hardlink through link', [{ name: 'a', type: '2', link: '.' }, { name: 'h', type: '1', link: 'a/../ESCAPED.txt' }],
+      /refusing tar entry 'h' \(hardlink target 'a\/\.\.\/ESCAPED\.txt' resolves outside/],
+    // '..' after a folder that is not there yet: a later entry could turn 'm' into a link
+    ['dotdot after missing', [{ name: 'l', type: '2', link: 'm/../x' }], /refusing tar entry 'l' \(symlink target 'm\/\.\.\/x': '\.\.' after a folder/],
+  ];
+  for (const [what, items, re] of cases) {
+    const dir = tmp();
+    const file = join(dir, 'evil.tar');
+    writeFileSync(file, tarBytes(items));
+    writeFileSync(join(dir, 'ESCAPED.txt'), 'original'); // a hardlink escape would link to this one
+    const dest = join(dir, 'out', 'dest');
+    await assert.rejects(extractTar(file, dest), (err: Error) => {
+      assert.match(err.message, re, what);
+      assert.ok(err.message.startsWith(`${file}: `) && !err.message.includes('\n'), what);
+      return true;
+    });
+    assert.deepEqual(readdirSync(join(dir, 'out')), [], what); // no dest, no partial folder, no ESCAPED.txt
+    assert.deepEqual(readdirSync(dir).sort(), ['ESCAPED.txt', 'evil.tar', 'out'], what);
+    assert.equal(readFileSync(join(dir, 'ESCAPED.txt'), 'utf8'), 'original', what);
+    rmSync(dir, { recursive: true });
+  }
+});
+
+test('tar: a file entry is never written through a symlink, even one pointing inside', async () => {
+  const dir = tmp();
+  const file = join(dir, 'x.tar');
+  writeFileSync(file, tarBytes([{ name: 'f', data: 'first' }, { name: 'l', type: '2', link: 'f' }, { name: 'l', data: 'through' }]));
+  await assert.rejects(extractTar(file, join(dir, 'dest')), (err: Error) => err.message === `${file}: refusing tar entry 'l' (would write through an existing symlink)`);
+  assert.deepEqual(readdirSync(dir), ['x.tar']);
+  rmSync(dir, { recursive: true });
+});
+
+test('tar: legitimate links still extract: chains inside, "..", hardlinks, a link used as a folder', async () => {
+  const dir = tmp();
+  const file = join(dir, 'ok.tar');
+  writeFileSync(file, tarBytes([
+    { name: 'lib/', type: '5' },
+    { name: 'lib/libz.so.1.3', data: 'ZLIB' },
+    { name: 'lib/libz.so', type: '2', link: 'libz.so.1' }, // dangling until the next entry
+    { name: 'lib/libz.so.1', type: '2', link: 'libz.so.1.3' },
+    { name: 'bin/z', type: '2', link: '../lib/libz.so' },
+    { name: 'here', type: '2', link: '.' },
+    { name: 'here/lib/hard', type: '1', link: 'lib/libz.so.1.3' }, // written through an inside link: lands in lib/
+    { name: 'l2', type: '1', link: 'bin/z' }, // hardlink via a symlink chain: names the real file
+  ]));
+  const dest = join(dir, 'dest');
+  assert.deepEqual(await extractTar(file, dest), { files: 1 });
+  assert.equal(readFileSync(join(dest, 'bin', 'z'), 'utf8'), 'ZLIB');
+  assert.equal(readlinkSync(join(dest, 'lib', 'libz.so')), 'libz.so.1');
+  const ino = statSync(join(dest, 'lib', 'libz.so.1.3')).ino;
+  for (const p of ['lib/hard', 'l2']) {
+    assert.equal(lstatSync(join(dest, p)).isFile(), true, p);
+    assert.equal(lstatSync(join(dest, p)).ino, ino, p);
+  }
+  assert.equal(statSync(join(dest, 'lib', 'libz.so.1.3')).nlink, 3);
+  assert.deepEqual(readdirSync(dir).sort(), ['dest', 'ok.tar']);
+  rmSync(dir, { recursive: true });
+});
+
+test('tar: stale partial folders of dead processes for the same target are removed before unpacking', async () => {
+  const dir = tmp();
+  const file = join(dir, 'ok.tar');
+  writeFileSync(file, tarBytes([{ name: 'a.txt', data: 'A' }]));
+  const dead = spawnSync(process.execPath, ['-e', '']).pid!; // exited, so no process has this pid (barring reuse)
+  const names = [
+    `dest.partial-${dead}-1700000000000`, // stale: removed
+    `dest.partial-${process.pid}-1700000000000`, // a live process (this one) may still be unpacking: kept
+    `dest.partial-${dead}-17x`, // not the exact pattern: kept
+    `dest2.partial-${dead}-1700000000000`, // another target: kept
+    `dest.partial-${dead}`, // not the exact pattern: kept
+  ];
+  for (const n of names) { mkdirSync(join(dir, n)); writeFileSync(join(dir, n, 'junk'), 'j'); }
+  assert.deepEqual(stalePartials(join(dir, 'dest')), [join(dir, names[0]!)]);
+  await extractTar(file, join(dir, 'dest'));
+  assert.deepEqual(readdirSync(dir).sort(), ['dest', ...names.slice(1), 'ok.tar'].sort());
+  assert.equal(readFileSync(join(dir, 'dest', 'a.txt'), 'utf8'), 'A');
   rmSync(dir, { recursive: true });
 });

@@ -2,9 +2,9 @@
 // dataset archives this suite unpacks; written here so the suite needs no tar dependency and so every
 // entry's path is checked before anything is written: absolute paths, `..` segments and links that point
 // out of the target folder are refused with an error naming the entry.
-import { createReadStream, mkdirSync, writeFileSync, symlinkSync, linkSync, renameSync, rmSync, existsSync, openSync, readSync, closeSync } from 'node:fs';
+import { createReadStream, mkdirSync, writeFileSync, symlinkSync, linkSync, renameSync, rmSync, existsSync, openSync, readSync, closeSync, lstatSync, readlinkSync, readdirSync, realpathSync, type Stats } from 'node:fs';
 import { createGunzip } from 'node:zlib';
-import { dirname, join, posix } from 'node:path';
+import { basename, dirname, join, posix, sep } from 'node:path';
 import { UserError } from '../errors.ts';
 
 export type TarEntryType = 'file' | 'directory' | 'symlink' | 'hardlink' | 'other';
@@ -153,21 +153,113 @@ export async function* readTarEntries(chunks: AsyncIterable<Uint8Array>, label: 
   }
 }
 
+const ABSOLUTE = /^([/\\]|[A-Za-z]:)/;
+const LEAVES = 'resolves outside the target folder';
+
 /** A checked relative path for an entry: refuses absolute paths and any `..` segment, naming the entry. */
 export function safeEntryPath(entryPath: string, label: string): string {
-  if (/^([/\\]|[A-Za-z]:)/.test(entryPath)) throw new UserError(`${label}: refusing tar entry '${entryPath}' (absolute path)`);
+  if (ABSOLUTE.test(entryPath)) throw new UserError(`${label}: refusing tar entry '${entryPath}' (absolute path)`);
   const parts = entryPath.split(/[/\\]+/).filter((p) => p !== '' && p !== '.');
   if (parts.includes('..')) throw new UserError(`${label}: refusing tar entry '${entryPath}' (path leaves the target folder)`);
   return parts.join('/');
 }
 
-/** Refuses links whose target would resolve outside the target folder. */
-function checkLink(e: TarEntry, rel: string, label: string): string {
-  if (e.type === 'hardlink') return safeEntryPath(e.linkTarget, label);
-  if (/^([/\\]|[A-Za-z]:)/.test(e.linkTarget)) throw new UserError(`${label}: refusing tar entry '${e.path}' (symlink to absolute path '${e.linkTarget}')`);
-  const resolved = posix.normalize(posix.join(posix.dirname(rel), e.linkTarget.replace(/\\/g, '/')));
-  if (resolved === '..' || resolved.startsWith('../')) throw new UserError(`${label}: refusing tar entry '${e.path}' (symlink points outside the target folder: '${e.linkTarget}')`);
+const MAX_LINK_DEPTH = 40; // what Linux allows before ELOOP
+
+/** Where a path lands on disk: `real` has every existing symlink followed; `missing` is true once a component does not exist yet. */
+interface Resolved { real: string; missing: boolean }
+
+const inside = (root: string, p: string): boolean => p === root || p.startsWith(root + sep);
+
+/**
+ * Resolves `relPath` from the real folder `base` the way the OS would, one component at a time, following every
+ * symlink already on disk (dangling ones too, by reading their text). A textual check alone is not enough: with
+ * `a -> .` on disk, `a/..` is the root's parent. Throws `refuse(reason)` when any step leaves `root`, and for `..`
+ * after a missing component (a later entry could make that component a link, changing where `..` goes).
+ */
+function resolveInside(root: string, base: string, relPath: string, refuse: (why: string) => Error, depth = 0): Resolved {
+  if (depth > MAX_LINK_DEPTH) throw refuse('too many levels of symlinks');
+  let cur = base;
+  let missing = false;
+  for (const comp of relPath.split(/[/\\]+/)) {
+    if (comp === '' || comp === '.') continue;
+    if (comp === '..') {
+      if (missing) throw refuse("'..' after a folder that does not exist yet");
+      cur = dirname(cur); // cur has no symlinks in it, so its textual parent is its real parent
+    } else if (missing) {
+      cur = join(cur, comp);
+    } else {
+      const next = join(cur, comp);
+      const st = lstatOrNull(next);
+      if (st === null) { missing = true; cur = next; }
+      else if (st.isSymbolicLink()) {
+        const text = readlinkSync(next);
+        if (ABSOLUTE.test(text)) throw refuse(`passes through a symlink to absolute path '${text}'`);
+        ({ real: cur, missing } = resolveInside(root, cur, text, refuse, depth + 1));
+      } else cur = next;
+    }
+    if (!inside(root, cur)) throw refuse(LEAVES);
+  }
+  return { real: cur, missing };
+}
+
+function lstatOrNull(p: string): Stats | null {
+  try { return lstatSync(p); } catch { return null; }
+}
+
+/** One-line refusal naming the archive and the entry. */
+const refusal = (label: string, e: TarEntry) => (why: string): UserError => new UserError(`${label}: refusing tar entry '${e.path}' (${why})`);
+
+/**
+ * The real on-disk destination of an entry inside `root` (already a real path), with its parent folders created.
+ * Refuses destinations whose parent resolves (through links extracted earlier) outside the root, and writing a
+ * file or link over an existing symlink, which would write wherever that symlink points.
+ */
+function destination(root: string, rel: string, e: TarEntry, label: string): string {
+  const refuse = refusal(label, e);
+  const parent = resolveInside(root, root, posix.dirname(rel), (why) => refuse(`its folder ${why}`));
+  const target = join(parent.real, posix.basename(rel));
+  if (!inside(root, target) || target === root) throw refuse(LEAVES);
+  if (lstatOrNull(target)?.isSymbolicLink()) throw refuse('would write through an existing symlink');
+  mkdirSync(parent.real, { recursive: true });
+  return target;
+}
+
+/** Refuses symlinks whose target, resolved from the link's real folder, lands outside the root. */
+function checkSymlink(root: string, target: string, e: TarEntry, label: string): string {
+  const refuse = refusal(label, e);
+  if (ABSOLUTE.test(e.linkTarget)) throw refuse(`symlink to absolute path '${e.linkTarget}'`);
+  const t = e.linkTarget;
+  resolveInside(root, dirname(target), t, (why) => refuse(why === LEAVES ? `symlink points outside the target folder: '${t}'` : `symlink target '${t}': ${why}`));
   return e.linkTarget;
+}
+
+/** The real path of a hardlink's source (archive-relative), which must be an existing regular file inside the root. */
+function hardlinkSource(root: string, e: TarEntry, label: string): string {
+  const refuse = refusal(label, e);
+  if (ABSOLUTE.test(e.linkTarget)) throw refuse(`hardlink to absolute path '${e.linkTarget}'`);
+  const src = resolveInside(root, root, e.linkTarget, (why) => refuse(`hardlink target '${e.linkTarget}' ${why}`));
+  // link() does not follow a symlink source; src.real has none, so the new name shares the real file's inode.
+  if (src.missing || !lstatOrNull(src.real)?.isFile()) throw refuse(`hardlink target '${e.linkTarget}' is not a file extracted earlier`);
+  return src.real;
+}
+
+/** Temporary folders `${dest}.partial-<pid>-<ms>` left by a killed unpack into `dest`; those of live processes are kept. */
+export function stalePartials(dest: string): string[] {
+  const dir = dirname(dest);
+  const prefix = `${basename(dest)}.partial-`;
+  let names: string[];
+  try { names = readdirSync(dir); } catch { return []; }
+  const out: string[] = [];
+  for (const n of names) {
+    const m = n.startsWith(prefix) ? /^(\d+)-(\d+)$/.exec(n.slice(prefix.length)) : null;
+    if (m && !processAlive(Number(m[1]))) out.push(join(dir, n));
+  }
+  return out;
+}
+
+function processAlive(pid: number): boolean {
+  try { process.kill(pid, 0); return true; } catch (err) { return (err as NodeJS.ErrnoException).code === 'EPERM'; }
 }
 
 /** The archive's bytes as a stream of chunks, gunzipped when it starts with the gzip magic; gzip errors name the file. */
@@ -197,28 +289,30 @@ export async function* archiveChunks(file: string): AsyncGenerator<Uint8Array> {
  * `dest` only after the last entry, so an interrupted or failed unpack never leaves a complete-looking `dest`.
  */
 export async function extractTar(file: string, dest: string, onEntry?: (count: number) => void): Promise<{ files: number }> {
+  for (const stale of stalePartials(dest)) rmSync(stale, { recursive: true, force: true });
   const tmp = `${dest}.partial-${process.pid}-${Date.now()}`;
   mkdirSync(tmp, { recursive: true });
+  const root = realpathSync(tmp); // checks compare real paths, so a symlinked tmpdir is fine
   let files = 0, count = 0;
   try {
     for await (const e of readTarEntries(archiveChunks(file), file)) {
       const rel = safeEntryPath(e.path, file);
-      const target = join(tmp, rel);
-      if (e.type === 'directory') {
-        mkdirSync(target, { recursive: true });
-      } else if (e.type === 'file') {
-        mkdirSync(dirname(target), { recursive: true });
-        writeFileSync(target, e.data);
-        files++;
-      } else if (e.type === 'symlink') {
-        const link = checkLink(e, rel, file);
-        mkdirSync(dirname(target), { recursive: true });
-        symlinkSync(link, target);
-      } else if (e.type === 'hardlink') {
-        const src = checkLink(e, rel, file);
-        mkdirSync(dirname(target), { recursive: true });
-        linkSync(join(tmp, src), target);
-      } // devices, fifos: skipped
+      if (e.type === 'other') {
+        // devices, fifos: skipped
+      } else if (e.type === 'directory') {
+        const dir = resolveInside(root, root, rel, (why) => refusal(file, e)(`folder ${why}`));
+        mkdirSync(dir.real, { recursive: true });
+      } else {
+        const target = destination(root, rel, e, file);
+        if (e.type === 'file') {
+          writeFileSync(target, e.data);
+          files++;
+        } else if (e.type === 'symlink') {
+          symlinkSync(checkSymlink(root, target, e, file), target);
+        } else {
+          linkSync(hardlinkSource(root, e, file), target);
+        }
+      }
       onEntry?.(++count);
     }
     if (existsSync(dest)) rmSync(dest, { recursive: true, force: true });
