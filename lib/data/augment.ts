@@ -192,11 +192,16 @@ export function equalize(img: Uint8Array): void {
   applyLut(img, LUT, true);
 }
 
-/** PIL Image.blend(degenerate, img, factor): degenerate + factor * (img - degenerate), truncated and clipped. */
+/**
+ * PIL Image.blend(degenerate, img, factor): degenerate + factor * (img - degenerate), truncated and clipped.
+ * Pillow's Blend.c takes alpha as a C float and computes in single precision, so this rounds to float32 at
+ * each step: in double, 1.3 * 90 = 117 exactly, but Pillow gives 116 (float32(1.3) * 90 = 116.99999...).
+ */
 function blendInto(img: Uint8Array, degenerate: Uint8Array | number, factor: number): void {
+  const f = Math.fround(factor);
   for (let i = 0; i < img.length; i++) {
     const d = typeof degenerate === 'number' ? degenerate : degenerate[i]!;
-    img[i] = clip8(Math.trunc(d + factor * (img[i]! - d)));
+    img[i] = clip8(Math.trunc(Math.fround(d + Math.fround(f * (img[i]! - d)))));
   }
 }
 
