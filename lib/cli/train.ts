@@ -1,5 +1,6 @@
 // `convmixer train`: trains a ConvMixer on CIFAR-10 with the paper's recipe. A profile (smoke|quick|paper) sets every
 // default; explicit flags override them, and the run record lists which keys were explicit.
+import { resolve } from 'node:path';
 import type { Command } from './main.ts';
 import { parseFlags, numberFlag, choiceFlag, type FlagSpec } from './args.ts';
 import { UserError } from '../errors.ts';
@@ -20,6 +21,7 @@ const TRAIN_FLAGS: FlagSpec = {
   mixup: { type: 'string' }, cutmix: { type: 'string' }, 'mixup-prob': { type: 'string' }, 'mixup-switch-prob': { type: 'string' },
   smoothing: { type: 'string' }, reprob: { type: 'string' }, remode: { type: 'string' },
   'no-eval': { type: 'boolean' }, 'run-id': { type: 'string' }, resume: { type: 'boolean' }, backend: { type: 'string' },
+  'results-dir': { type: 'string' }, 'checkpoint-dir': { type: 'string' },
   'data-root': { type: 'string' }, 'no-checkpoint': { type: 'boolean' }, quiet: { type: 'boolean', short: 'q' },
 };
 
@@ -35,7 +37,8 @@ schedule:  --epochs N --batch N --eval-batch N --lr-max LR (one-cycle: 0 -> LR a
 optimizer: --wd W --decay-bias-norm true|false --beta1 B --beta2 B --eps E --clip-norm C (0 = off)
 augment:   --scale-min S --no-hflip --ra-n N (0 = off) --ra-m M --ra-mstd S --jitter J --mixup A --cutmix A
            --mixup-prob P --mixup-switch-prob P --smoothing S --reprob P --remode pixel|rand|const
-run:       --seed N --experiment NAME --run-id ID --resume --no-eval --no-checkpoint --backend auto|tensorflow|native|cpu (default: CONVMIXER_BACKEND or auto) --quiet`;
+run:       --seed N --experiment NAME --run-id ID --resume --no-eval --no-checkpoint --backend auto|tensorflow|native|cpu (default: CONVMIXER_BACKEND or auto) --quiet
+           --results-dir DIR (run record; default reports/results) --checkpoint-dir DIR (default reports/checkpoints)`;
 
 type Values = Record<string, string | boolean | undefined>;
 
@@ -112,7 +115,7 @@ export function trainConfigFromFlags(values: Values): TrainConfig {
   const runId = str('run-id');
   if (runId !== undefined && !/^[A-Za-z0-9._-]+$/.test(runId)) throw new UserError(`--run-id: letters, digits, . _ - only, got '${runId}'`);
   if (values['resume'] && runId === undefined) throw new UserError('--resume: needs --run-id ID (the folder name under reports/checkpoints/)');
-  const runOnly = new Set(['run-id', 'resume', 'backend', 'data-root', 'no-checkpoint', 'quiet', 'profile']);
+  const runOnly = new Set(['run-id', 'resume', 'backend', 'data-root', 'no-checkpoint', 'quiet', 'profile', 'results-dir', 'checkpoint-dir']);
   const run: RunOptions = {
     runId, resume: values['resume'] === true, dataRoot: str('data-root'), backend,
     explicit: Object.keys(values).filter((k) => values[k] !== undefined && !runOnly.has(k)).sort(),
@@ -153,7 +156,10 @@ export const command: Command = {
     };
     process.on('SIGINT', onSigint);
     try {
+      const dir = (flag: string): string | undefined => (typeof values[flag] === 'string' ? resolve(values[flag] as string) : undefined);
       const result = await trainRun(config, {
+        resultsDir: dir('results-dir'),
+        checkpointRoot: dir('checkpoint-dir'),
         signal: abort.signal,
         log: (line) => { bar?.clear(); console.log(line); },
         onProgress: bar ? (p) => bar.update(p) : undefined,

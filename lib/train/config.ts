@@ -28,7 +28,9 @@ const nonneg = z.number().min(0);
 export const augmentSchema = z.object({
   scaleMin: z.number().gt(0).max(1),
   hflip: z.boolean(),
-  randAugment: z.object({ n: z.number().int().min(0), m: z.number().min(0).max(30), mstd: nonneg }).strict().nullable(),
+  // m is on timm's 0-10 magnitude scale: RandAugment clips every sampled magnitude to [0, 10], so a larger m
+  // would silently train as m = 10; refuse it instead.
+  randAugment: z.object({ n: z.number().int().min(0), m: z.number().min(0).max(10), mstd: nonneg }).strict().nullable(),
   colorJitter: nonneg,
   mixupAlpha: nonneg,
   cutmixAlpha: nonneg,

@@ -3,7 +3,7 @@
 // a checkpoint and the run record (status 'running' until the last epoch, so a crash leaves an honest partial record).
 import * as tf from '@tensorflow/tfjs';
 import { existsSync, readFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { isAbsolute, join, relative, sep } from 'node:path';
 import { UserError } from '../errors.ts';
 import { REPO_ROOT } from '../io.ts';
 import { createRng, type Rng } from '../rng.ts';
@@ -116,6 +116,12 @@ function firstNonFinite(values: ArrayLike<number>): number {
 
 /** Which data a run trained on, for its record: the cache's source (official release or a mirror, e.g. the JPEG one) and checksums. */
 export type DataSource = Record<string, string | number | null>;
+
+/** A path relative to the repository when it lies inside it (records travel with the repo), else absolute. */
+function repoRelative(path: string): string {
+  const rel = relative(REPO_ROOT, path);
+  return rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel) ? path : rel;
+}
 
 async function loadData(config: TrainConfig, hooks: TrainHooks): Promise<{ train: ImageDataset; test: ImageDataset; source: DataSource }> {
   let train: ImageDataset, test: ImageDataset, source: DataSource;
@@ -304,7 +310,7 @@ export async function trainRun(requested: TrainConfig, hooks: TrainHooks = {}): 
     steps: globalStep,
     params: paramCount(config.model),
     // Relative to the repository, so records stay meaningful on other machines.
-    weightsFile: weightsFile && relative(REPO_ROOT, weightsFile),
+    weightsFile: weightsFile && repoRelative(weightsFile),
   });
   recordPath = saveRunRecord(record, resultsDir);
   opt.dispose();

@@ -1,0 +1,130 @@
+// A real crash, across processes: `convmixer train` is SIGKILLed after its epoch-1 checkpoint and continued with
+// `--resume --run-id`; the final weights and metrics must equal those of the same run left alone. Also the --ra-m range.
+// Records and checkpoints go to a temporary folder (--results-dir / --checkpoint-dir), never into the repository.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync, readFileSync, existsSync, rmSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { createRng } from '../lib/rng.ts';
+import { prepareCifar10 } from '../lib/data/cifar10.ts';
+import { trainConfigFromFlags } from '../lib/cli/train.ts';
+import { tarBytes } from './fixtures/tarWriter.ts';
+
+const REPO = new URL('..', import.meta.url).pathname;
+const tmp = mkdtempSync(join(tmpdir(), 'cm-kill-'));
+const RESULTS = join(tmp, 'results');
+const CHECKPOINTS = join(tmp, 'checkpoints');
+const ID = { A: 'test-kill-A', B: 'test-kill-B' };
+const EPOCHS = 5;
+
+after(() => rmSync(tmp, { recursive: true, force: true }));
+
+/** A CIFAR-10 binary batch (label byte, then 1024 R, G, B bytes per record) of seeded noise with a class-dependent tint. */
+function binaryBatch(n: number, seed: number): Uint8Array {
+  const rng = createRng(seed), out = new Uint8Array(n * 3073);
+  for (let r = 0; r < n; r++) {
+    const label = r % 10;
+    out[r * 3073] = label;
+    for (let i = 0; i < 3072; i++) out[r * 3073 + 1 + i] = (Math.floor(i / 1024) * 40 + label * 12 + rng.int(80)) % 256;
+  }
+  return out;
+}
+
+/** A tiny prepared CIFAR-10 cache (5 x 60 train, 50 test images) under a temporary --data-root. */
+async function tinyDataRoot(): Promise<string> {
+  const dir = 'cifar-10-batches-bin/';
+  const items = [1, 2, 3, 4, 5].map((i) => ({ name: `${dir}data_batch_${i}.bin`, data: binaryBatch(60, i) }));
+  items.push({ name: `${dir}test_batch.bin`, data: binaryBatch(50, 99) });
+  writeFileSync(join(tmp, 'tiny.tar.gz'), gzipSync(tarBytes(items)));
+  const root = join(tmp, 'data');
+  await prepareCifar10({ from: join(tmp, 'tiny.tar.gz'), root, quiet: true });
+  return root;
+}
+
+const recipeFlags = (root: string): string[] => [
+  '--profile', 'smoke', '--data-root', root, '--train-subset', '0', '--test-subset', '0',
+  '--epochs', String(EPOCHS), '--batch', '8', '--eval-batch', '50', '--seed', '7', '--experiment', 'test-kill-resume', '--quiet',
+  '--results-dir', RESULTS, '--checkpoint-dir', CHECKPOINTS,
+];
+const cli = (args: string[]): ReturnType<typeof spawnSync> =>
+  spawnSync(process.execPath, ['bin/convmixer.mjs', 'train', ...args], { cwd: REPO, encoding: 'utf8', timeout: 60_000 });
+
+/**
+ * Starts a run and SIGKILLs it as soon as it reports epoch 1 (printed after the epoch-1 checkpoint and record are saved).
+ * An epoch takes ~0.5 s of small batch-8 steps, so the kill lands well before the last of the 5 epochs even on a busy
+ * machine; the test reads which epoch the last checkpoint holds and checks that the run was cut short.
+ */
+function trainAndKillAfterEpoch1(args: string[]): Promise<{ signal: string | null; stdout: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['bin/convmixer.mjs', 'train', ...args], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '', stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (s: string) => {
+      stdout += s;
+      if (/^epoch 1\/\d+ /m.test(stdout)) child.kill('SIGKILL');
+    });
+    child.stderr.setEncoding('utf8').on('data', (s: string) => { stderr += s; });
+    child.on('error', reject);
+    child.on('exit', (code, signal) => (signal ? resolve({ signal, stdout }) : reject(new Error(`run exited ${code} before it was killed:\n${stdout}${stderr}`))));
+  });
+}
+
+const record = (id: string): { status: string; metrics: Record<string, unknown>; epochs: Record<string, number>[]; notes?: string } =>
+  JSON.parse(readFileSync(join(RESULTS, `${id}.json`), 'utf8'));
+/** What a run computed, without wall-clock fields and without the run id inside the weights path. */
+const computed = (r: ReturnType<typeof record>): unknown => ({
+  metrics: Object.fromEntries(Object.entries(r.metrics).filter(([k]) => !['trainSeconds', 'imgPerSec', 'weightsFile'].includes(k))),
+  epochs: r.epochs.map(({ seconds: _s, imgPerSec: _i, ...rest }) => rest),
+});
+
+test('train CLI: SIGKILL after the epoch-1 checkpoint, then --resume, ends with the same weights and metrics as an uninterrupted run', async () => {
+  const root = await tinyDataRoot();
+
+  const a = cli([...recipeFlags(root), '--run-id', ID.A]);
+  assert.equal(a.status, 0, `${a.stdout}${a.stderr}`);
+  assert.equal(record(ID.A).status, 'finished');
+
+  const killed = await trainAndKillAfterEpoch1([...recipeFlags(root), '--run-id', ID.B]);
+  assert.equal(killed.signal, 'SIGKILL');
+  // the kill landed mid-run: the last checkpoint is an epoch before the last, the record still says running, no final weights
+  const ckptB = join(CHECKPOINTS, ID.B);
+  const latest = readFileSync(join(ckptB, 'LATEST'), 'utf8').trim();
+  const killedAt = Number(/^epoch-(\d{4})$/.exec(latest)?.[1]);
+  assert.ok(killedAt >= 1 && killedAt < EPOCHS, `killed after epoch ${latest}; expected before epoch ${EPOCHS}:\n${killed.stdout}`);
+  assert.equal(record(ID.B).status, 'running');
+  assert.equal(record(ID.B).epochs.length, killedAt);
+  assert.equal(existsSync(join(ckptB, 'final.weights.safetensors')), false);
+
+  const b = cli(['--resume', '--run-id', ID.B, '--data-root', root, '--quiet', '--results-dir', RESULTS, '--checkpoint-dir', CHECKPOINTS]);
+  assert.equal(b.status, 0, `${b.stdout}${b.stderr}`);
+  assert.match(String(b.stdout), /resuming run .* with the recipe saved in its checkpoint/);
+
+  const ra = record(ID.A), rb = record(ID.B);
+  assert.equal(rb.status, 'finished');
+  assert.match(rb.notes ?? '', new RegExp(`^resumed at epoch ${killedAt} \\(step ${killedAt * 38}\\)`)); // ceil(300 images / batch 8) steps per epoch
+  assert.equal(ra.epochs.length, EPOCHS);
+  assert.deepEqual(computed(rb), computed(ra));
+  assert.ok(typeof ra.metrics['testAcc'] === 'number' && Number.isFinite(ra.metrics['trainLoss'] as number));
+
+  // weights: byte-identical except the run id stored in the safetensors metadata (the ids have equal length)
+  const wa = readFileSync(join(CHECKPOINTS, ID.A, 'final.weights.safetensors'));
+  const wb = readFileSync(join(ckptB, 'final.weights.safetensors'));
+  assert.equal(wa.length, wb.length);
+  const headerEnd = 8 + Number(wa.readBigUInt64LE(0));
+  assert.equal(Buffer.compare(wa.subarray(headerEnd), wb.subarray(headerEnd)), 0, 'tensor bytes differ');
+  assert.equal(wa.toString('latin1').replaceAll(ID.A, ID.B), wb.toString('latin1'));
+  // only the two runs' own files were written under the checkpoints folder
+  assert.deepEqual(readdirSync(ckptB).sort(), ['LATEST', `epoch-000${EPOCHS}`, 'final.weights.safetensors']);
+  // and nothing in the repository's own reports folder
+  assert.equal(existsSync(join(REPO, 'reports', 'results', `${ID.B}.json`)), false);
+  assert.equal(existsSync(join(REPO, 'reports', 'checkpoints', ID.B)), false);
+});
+
+test('--ra-m is refused outside [0, 10] (timm clips magnitudes to 10) with a one-line error naming the flag', () => {
+  for (const [v, msg] of [['25', 'less than or equal to 10, got 25'], ['10.5', 'less than or equal to 10, got 10.5'], ['-1', 'greater than or equal to 0, got -1']]) {
+    assert.throws(() => trainConfigFromFlags({ profile: 'smoke', 'ra-m': v }), (e: Error) => e.message === `--ra-m: number must be ${msg}`);
+  }
+  for (const v of ['0', '10', '9']) assert.equal(trainConfigFromFlags({ profile: 'paper', 'ra-m': v }).augment.randAugment?.m, Number(v));
+});
