@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UserError } from '../lib/errors.ts';
 import { runNotebook } from '../lib/report/executor.ts';
+import { runNotebooks } from '../lib/cli/notebooks.ts';
 import { cellSource, declaredParameters, injectParameters, parseParamAssignments, readNotebook, type Notebook } from '../lib/report/notebook.ts';
 
 const FIXTURES = new URL('./fixtures/notebooks/', import.meta.url).pathname;
@@ -64,6 +65,26 @@ test('runNotebook runs the tiny fixture in the tslab kernel with overrides and s
     // The commit the notebook ran against is stored with its outputs (this checkout's HEAD).
     const head = spawnSync('git', ['rev-parse', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).stdout.trim();
     assert.equal((nb.metadata.convmixer as { gitCommit: string }).gitCommit, head);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('runNotebooks records one git state for the whole batch: stored outputs of the first cannot mark the next dirty', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'convmixer-nb-batch-'));
+  try {
+    const paths = ['a.ipynb', 'b.ipynb'].map((n) => join(dir, n));
+    for (const p of paths) copyFileSync(join(FIXTURES, 'tiny.ipynb'), p);
+    // The state read at the start of the batch (here given, as `convmixer report` passes the one it read) is what
+    // every notebook stores, whatever the tree looks like after the first one was written.
+    const git = { commit: 'c0ffee0000000000000000000000000000000000', dirty: false };
+    const lines: string[] = [];
+    const results = await runNotebooks(paths, { params: { repeat: 2 }, git, log: (l) => lines.push(l) });
+    assert.deepEqual(results.map((r) => r.ok), [true, true], lines.join('\n'));
+    for (const p of paths) {
+      const meta = readNotebook(p).metadata.convmixer as { gitCommit: string; gitDirty: boolean; parameters: unknown };
+      assert.deepEqual([meta.gitCommit, meta.gitDirty, meta.parameters], [git.commit, false, { repeat: 2 }], p);
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

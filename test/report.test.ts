@@ -2,19 +2,22 @@
 // helpers, table status from run records, the "# Params" columns, the Quarto config and the shipped notebooks' shape.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
+import { basename, join, posix } from 'node:path';
+import { runInNewContext } from 'node:vm';
 import { parse as parseYaml } from 'yaml';
 import * as tf from '@tensorflow/tfjs';
-import { renderReport, stripAnsi, markdownHtml } from '../lib/report/render.ts';
+import { renderReport, stripAnsi, markdownHtml, notebookFigureCount } from '../lib/report/render.ts';
 import { dataFrameHtml, rowsHtml, rawHtml, badgeHtml, formatValue } from '../lib/report/tables.ts';
-import { figureHtml, lineFigure, plotlyBundlePath } from '../lib/report/plots.ts';
-import { experimentStatus, profileWithRecords, asPercent } from '../lib/report/overview.ts';
-import { learningCurveFigures, paramsTable } from '../lib/report/architecture.ts';
+import { drawScript, figureHtml, lineFigure, plotlyBundlePath, PLOTLY_MISSING_MESSAGE } from '../lib/report/plots.ts';
+import { experimentStatus, profileWithRecords, asPercent, BADGE_THRESHOLDS, badgeRuleMarkdown, statusOf } from '../lib/report/overview.ts';
+import { learningCurveFigures, paperInputSize, paramsTable } from '../lib/report/architecture.ts';
+import { missingPages, reportLinks } from '../lib/report/browser.ts';
 import { cellSource, declaredParameters, hasTag, readNotebook } from '../lib/report/notebook.ts';
 import { listNotebooks, REPO_ROOT } from '../lib/report/paths.ts';
 import { PARAM_DISCREPANCIES, TABLE4 } from '../lib/paper/tables.ts';
+import { MODELS } from '../lib/models/convmixer.ts';
 import type { RunRecord } from '../lib/runRecord.ts';
 
 const FIXTURES = new URL('./fixtures/notebooks/', import.meta.url).pathname;
@@ -23,7 +26,7 @@ test('renderer: index + page with math, highlighted code, escaped ANSI-free stre
   const out = mkdtempSync(join(tmpdir(), 'convmixer-render-'));
   try {
     const res = renderReport([join(FIXTURES, 'outputs.ipynb'), join(FIXTURES, 'tiny.ipynb')], out);
-    assert.deepEqual(res.pages.map((p) => [p.href, p.title]), [['pages/outputs.html', 'Rendering fixture'], ['pages/tiny.html', 'Tiny fixture']]);
+    assert.deepEqual(res.pages.map((p) => [p.href, p.title, p.figures]), [['pages/outputs.html', 'Rendering fixture', 3], ['pages/tiny.html', 'Tiny fixture', 0]]);
     const index = readFileSync(join(out, 'index.html'), 'utf8');
     assert.match(index, /<a href="pages\/outputs\.html">Rendering fixture<\/a>/);
     assert.match(index, /<a href="pages\/tiny\.html">Tiny fixture<\/a>/);
@@ -87,6 +90,34 @@ test('figureHtml: a div and a script whose JSON cannot close the script element;
   }
 });
 
+/** Runs a figure's draw script against a minimal page: what it drew, what the div says, whether it waits for 'load'. */
+function runDrawScript(script: string, page: { plotly: boolean; readyState: 'loading' | 'interactive' | 'complete' }) {
+  const div = { textContent: '' };
+  const drawn: string[] = [];
+  const listeners: (() => void)[] = [];
+  const window: Record<string, unknown> = {
+    addEventListener: (type: string, fn: () => void) => { if (type === 'load') listeners.push(fn); },
+  };
+  if (page.plotly) window.Plotly = { newPlot: (id: string) => drawn.push(id) };
+  const document = { readyState: page.readyState, getElementById: (id: string) => (id === 'f1' ? div : null) };
+  runInNewContext(script, { window, document, Plotly: window.Plotly });
+  return { drawn, message: () => div.textContent, waitsForLoad: listeners.length, fireLoad: () => listeners.forEach((fn) => fn()) };
+}
+
+test('drawScript: draws when plotly.js is there, waits for load while loading, says so at once on a loaded page without it', () => {
+  const script = drawScript('f1', { data: [{ x: [1], y: [2] }], layout: {} });
+  assert.deepEqual(runDrawScript(script, { plotly: true, readyState: 'complete' }).drawn, ['f1']);
+  // A stored output opened in Jupyter: the page loaded long ago and nothing provides plotly.js.
+  const stored = runDrawScript(script, { plotly: false, readyState: 'complete' });
+  assert.deepEqual([stored.drawn, stored.message(), stored.waitsForLoad], [[], PLOTLY_MISSING_MESSAGE, 0]);
+  assert.match(PLOTLY_MISSING_MESSAGE, /^plotly\.js is not loaded: restart the kernel and run all cells/);
+  // A rendered page still parsing: the bundle in <head> may still arrive, so wait for 'load'.
+  const loading = runDrawScript(script, { plotly: false, readyState: 'interactive' });
+  assert.deepEqual([loading.drawn, loading.message(), loading.waitsForLoad], [[], '', 1]);
+  loading.fireLoad();
+  assert.equal(loading.message(), PLOTLY_MISSING_MESSAGE);
+});
+
 function record(over: Partial<RunRecord> & { testAcc?: number; model?: Record<string, unknown> }): RunRecord {
   const { testAcc, model, ...rest } = over;
   return {
@@ -144,17 +175,77 @@ test('learningCurveFigures: one trace per run with records, accuracy in percent,
   assert.deepEqual(loss.data[0]!.y, [2.1, 1.7, 1.5]);
 });
 
-test('_quarto.yml parses and renders every shipped notebook with plotly.js bundled locally', () => {
-  const cfg = parseYaml(readFileSync(join(REPO_ROOT, '_quarto.yml'), 'utf8')) as { project: { render: string[]; resources: string[]; 'output-dir': string }; execute: { enabled: boolean }; format: { html: { 'include-in-header': { text: string }[] } } };
+test('paperInputSize: the resolutions the paper uses, ImageNet-1k 224 and CIFAR-10 32; other class counts are an error', () => {
+  assert.equal(paperInputSize(MODELS.convmixer_1536_20!), 224);
+  assert.equal(paperInputSize(MODELS.convmixer_256_8!), 32);
+  assert.throws(() => paperInputSize({ numClasses: 100 }), /100 classes/);
+});
+
+test('badge thresholds: statusOf applies BADGE_THRESHOLDS and the rule sentence prints the same numbers', () => {
+  const rec = record({});
+  const at = (delta: number) => statusOf(rec, delta);
+  assert.deepEqual([at(BADGE_THRESHOLDS.reproduced), at(-BADGE_THRESHOLDS.reproduced - 0.01), at(BADGE_THRESHOLDS.close), at(BADGE_THRESHOLDS.close + 0.01)], ['reproduced', 'close', 'close', 'differs']);
+  assert.deepEqual([BADGE_THRESHOLDS.reproduced, BADGE_THRESHOLDS.close], [0.5, 1.5]);
+  assert.match(badgeRuleMarkdown(), /\*\*reproduced\*\* within 0\.5 points, \*\*close\*\* within 1\.5, \*\*differs\*\* otherwise/);
+  assert.equal(statusOf({ ...rec, profile: 'quick' }, 0), 'partial');
+});
+
+test('notebookFigureCount counts plotly figures the way the renderer draws them (text/html divs and the plotly JSON type)', () => {
+  assert.equal(notebookFigureCount(readNotebook(join(FIXTURES, 'outputs.ipynb'))), 3);
+  assert.equal(notebookFigureCount(readNotebook(join(FIXTURES, 'tiny.ipynb'))), 0);
+});
+
+test('reportLinks keeps links to the report\'s own HTML pages (no fragments, once each); missingPages lists the unreached', () => {
+  const root = 'file:///r/out/';
+  assert.deepEqual(reportLinks([`${root}pages/a.html#x`, `${root}pages/a.html`, `${root}index.html?q=1`, `${root}assets/plotly.min.js`, 'file:///r/other/b.html', 'https://example.org/c.html'], root),
+    [`${root}pages/a.html`, `${root}index.html`]);
+  assert.deepEqual(missingPages(['pages/a.html', 'pages/b.html', 'pages/c.html'], ['pages/b.html']), ['pages/a.html', 'pages/c.html']);
+});
+
+/** Files a Quarto resource entry names: a path, or a '*' glob in its last segment. */
+function resourceFiles(pattern: string): string[] {
+  const dir = posix.dirname(pattern);
+  const last = posix.basename(pattern);
+  if (!last.includes('*')) return existsSync(join(REPO_ROOT, pattern)) ? [pattern] : [];
+  const re = new RegExp(`^${last.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('[^/]*')}$`);
+  return readdirSync(join(REPO_ROOT, dir)).filter((f) => re.test(f)).map((f) => `${dir}/${f}`);
+}
+
+test('_quarto.yml: a website listing every shipped notebook (navbar, render list, index listing), local plotly.js and KaTeX', () => {
+  type Html = { 'include-in-header'?: { text: string }[]; 'html-math-method'?: { method: string; url: string }; 'html-table-processing'?: string };
+  const cfg = parseYaml(readFileSync(join(REPO_ROOT, '_quarto.yml'), 'utf8')) as {
+    project: { type: string; render: string[]; resources: string[]; 'output-dir': string };
+    website: { navbar: { left: { href: string }[] } };
+    execute: { enabled: boolean };
+    format: { html: Html };
+  };
   const shipped = listNotebooks().map((p) => `notebooks/${basename(p)}`);
   assert.ok(shipped.length >= 2);
-  assert.deepEqual([...cfg.project.render].sort(), shipped.sort());
+  assert.equal(cfg.project.type, 'website');
+  assert.deepEqual([...cfg.project.render].sort(), ['index.qmd', ...shipped].sort());
+  assert.deepEqual(cfg.website.navbar.left.map((i) => i.href).sort(), ['index.qmd', ...shipped].sort());
   assert.equal(cfg.execute.enabled, false);
   assert.notEqual(cfg.project['output-dir'], 'reports');
-  for (const r of cfg.project.resources) assert.ok(statSync(join(REPO_ROOT, r)).isFile(), r);
-  const header = cfg.format.html['include-in-header'].map((h) => h.text).join('\n');
-  const src = /<script src="\.\.\/([^"]+)"><\/script>/.exec(header)?.[1];
-  assert.ok(src && cfg.project.resources.includes(src), 'the header loads a bundled resource');
+  assert.equal(cfg.format.html['html-table-processing'], 'none');
+  // The index lists the notebooks by glob (nothing retyped) and that glob finds every shipped notebook.
+  const index = parseYaml(/^---\n([\s\S]*?)\n---/.exec(readFileSync(join(REPO_ROOT, 'index.qmd'), 'utf8'))![1]!) as { listing: { contents: string } };
+  assert.deepEqual(resourceFiles(index.listing.contents).sort(), shipped.sort());
+  // Every resource exists; the notebooks' pages load plotly.js and KaTeX from copied resources ('../' = project root).
+  const copied = new Set(cfg.project.resources.flatMap((r) => {
+    const files = resourceFiles(r);
+    assert.ok(files.length > 0, `resource ${r} matches no file`);
+    return files;
+  }));
+  const nbHtml = (parseYaml(readFileSync(join(REPO_ROOT, 'notebooks', '_metadata.yml'), 'utf8')) as { format: { html: Html } }).format.html;
+  const fromNotebooks = (rel: string) => posix.normalize(posix.join('notebooks', rel));
+  const plotlySrc = /<script src="([^"]+)"><\/script>/.exec(nbHtml['include-in-header']!.map((h) => h.text).join('\n'))![1]!;
+  assert.ok(copied.has(fromNotebooks(plotlySrc)), `${plotlySrc} is a copied resource`);
+  assert.equal(nbHtml['html-math-method']!.method, 'katex');
+  const katexDir = fromNotebooks(nbHtml['html-math-method']!.url);
+  for (const f of ['katex.min.js', 'katex.min.css']) assert.ok(copied.has(posix.join(katexDir, f)), `${f} is a copied resource`);
+  // The fonts katex.min.css asks for first (woff2) are copied too.
+  const css = readFileSync(join(REPO_ROOT, katexDir, 'katex.min.css'), 'utf8');
+  for (const m of css.matchAll(/url\((fonts\/[^)]+\.woff2)\)/g)) assert.ok(copied.has(posix.join(katexDir, m[1]!)), m[1]);
 });
 
 test('shipped notebooks: tslab kernel, a parameters cell with profile, the library imported, no model or training code', () => {
@@ -167,5 +258,8 @@ test('shipped notebooks: tslab kernel, a parameters cell with profile, the libra
     const code = nb.cells.filter((c) => c.cell_type === 'code').map(cellSource).join('\n');
     assert.match(code, /require\('\.\.\/lib\/index\.ts'\)/, path);
     assert.doesNotMatch(code, /tf\.(conv2d|depthwiseConv2d|variableGrads|train\.)|class \w+|new AdamW|createAdamW/, path);
+    // Values that live in the library are printed from it, not retyped (input sizes, badge thresholds).
+    const text = nb.cells.map(cellSource).join('\n');
+    assert.doesNotMatch(text, /\b(224|0\.5|1\.5)\b/, path);
   }
 });

@@ -3,8 +3,8 @@
 import type { Command } from './main.ts';
 import { choiceFlag, numberFlag, parseFlags } from './args.ts';
 import { UserError } from '../errors.ts';
-import { PROFILES } from '../runRecord.ts';
-import { runNotebook, type RunResult } from '../report/executor.ts';
+import { gitState, PROFILES } from '../runRecord.ts';
+import { runNotebook, type GitProvenance, type RunResult } from '../report/executor.ts';
 import { cellSource, declaredParameters, hasTag, injectParameters, parseParamAssignments, readNotebook, type ParamValue } from '../report/notebook.ts';
 import { findNotebook, listNotebooks } from '../report/paths.ts';
 import { basename, relative } from 'node:path';
@@ -23,6 +23,8 @@ export interface RunManyOptions {
   cellTimeoutMs?: number;
   /** Pass each notebook only the overrides it declares, with no error for a name none declares (the report's knobs). */
   allowUnused?: boolean;
+  /** Git state recorded in every notebook of the batch (default: read once, before the first notebook runs). */
+  git?: GitProvenance;
   log?: (line: string) => void;
 }
 
@@ -39,11 +41,13 @@ export async function runNotebooks(paths: string[], opts: RunManyOptions): Promi
   };
   // Check every override against its notebook before any kernel starts.
   for (const path of paths) injectParameters(readNotebook(path), paramsFor(path), path);
+  // Once for the whole batch: the first notebook's stored outputs would otherwise make the rest look 'dirty'.
+  const git = opts.git ?? gitState();
   const results: RunResult[] = [];
   for (const path of paths) {
     const params = paramsFor(path);
     log(`notebooks: running ${relative(process.cwd(), path)}${Object.keys(params).length ? ` with ${JSON.stringify(params)}` : ''}`);
-    const res = await runNotebook(path, { params, cellTimeoutMs: opts.cellTimeoutMs });
+    const res = await runNotebook(path, { params, git, cellTimeoutMs: opts.cellTimeoutMs });
     results.push(res);
     if (!res.ok) {
       const f = res.failure!;

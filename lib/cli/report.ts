@@ -3,7 +3,7 @@
 import type { Command } from './main.ts';
 import { choiceFlag, parseFlags } from './args.ts';
 import { UserError } from '../errors.ts';
-import { loadRunRecords, PROFILES } from '../runRecord.ts';
+import { gitState, loadRunRecords, PROFILES } from '../runRecord.ts';
 import { profileWithRecords } from '../report/overview.ts';
 import { listNotebooks, NOTEBOOKS_DIR, REPORTS_DIR } from '../report/paths.ts';
 import { renderReport } from '../report/render.ts';
@@ -17,7 +17,8 @@ paper > quick > smoke with finished records; --profile to choose) and renders th
   --profile P     run the notebooks at profile P (${PROFILES.join('|')})
   --rerun         pass rerun=true to notebooks that declare it (they re-run their experiment)
   --no-run        only render the notebooks' stored outputs
-  --check         open the rendered report in headless Chromium and fail on console errors / undrawn figures
+  --check         open the rendered report in headless Chromium; fail on unreachable pages, broken links,
+                  console errors, or figures not drawn
   --screenshots   with the check, save a screenshot of every page to reports/screenshots/
   --out DIR       output folder (default reports/)`;
 
@@ -41,30 +42,35 @@ export const command: Command = {
     if (notebooks.length === 0) throw new UserError(`no notebooks in ${NOTEBOOKS_DIR}`);
     const outDir = values.out ?? REPORTS_DIR;
     const started = Date.now();
+    // Read before any notebook stores its outputs (which dirties the tree); recorded in every notebook and the index.
+    const git = gitState();
 
     if (!values['no-run']) {
       const profile = requestedProfile ?? profileWithRecords(loadRunRecords());
       console.error(`report: profile ${profile}${values.profile ? '' : ' (from the run records present)'}`);
       const params = { profile, ...(values.rerun ? { rerun: true } : {}) };
       // A knob no notebook declares (rerun, for notebooks that train nothing) is simply not passed.
-      const results = await runNotebooks(notebooks, { params, allowUnused: true });
+      const results = await runNotebooks(notebooks, { params, allowUnused: true, git });
       if (!results.every((r) => r.ok)) {
         // Render anyway so the failing cell can be read in the report, but exit non-zero.
-        renderReport(notebooks, outDir);
+        renderReport(notebooks, outDir, { git });
         console.error(`report: a notebook failed; rendered what there is to ${relative(process.cwd(), join(outDir, 'index.html'))}`);
         return 1;
       }
     }
-    const rendered = renderReport(notebooks, outDir);
+    const rendered = renderReport(notebooks, outDir, { git });
     console.log(`report: ${relative(process.cwd(), rendered.index)} (${rendered.pages.length} notebook pages) in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 
     if (values.check || values.screenshots) {
       const { browserProblems, checkReportInBrowser, chromiumAvailable, CHROMIUM_PATH } = await import('../report/browser.ts');
       if (!chromiumAvailable()) throw new UserError(`--check: no Chromium at ${CHROMIUM_PATH} (install Debian's chromium or set CHROMIUM_PATH)`);
-      const check = await checkReportInBrowser(rendered.index, { screenshotsDir: values.screenshots ? join(outDir, 'screenshots') : undefined });
+      const expectedPages = rendered.pages.map((p) => ({ href: p.href, figures: p.figures }));
+      const check = await checkReportInBrowser(rendered.index, { expectedPages, screenshotsDir: values.screenshots ? join(outDir, 'screenshots') : undefined });
       const problems = browserProblems(check);
-      const figures = [check.index, ...check.pages].reduce((n, p) => n + p.figures.length, 0);
-      console.log(`report: browser check: ${check.pages.length} pages reached from the index, ${figures} plotly figures drawn, ${problems.length} problems`);
+      const drawn = [check.index, ...check.pages].reduce((n, p) => n + p.figures.filter((f) => f.traces > 0).length, 0);
+      const expectedFigures = rendered.pages.reduce((n, p) => n + p.figures, 0);
+      console.log(`report: browser check: ${expectedPages.length - check.unreachable.length} of ${expectedPages.length} notebook pages reached from the index, ` +
+        `${drawn} of ${expectedFigures} plotly figures drawn, ${problems.length} problems`);
       for (const p of problems) console.error(`  ${p}`);
       if (values.screenshots) console.log(`report: screenshots in ${relative(process.cwd(), join(outDir, 'screenshots'))}/`);
       if (problems.length > 0) return 1;

@@ -23,6 +23,16 @@ export interface ParamsRow {
   note: string;
 }
 
+/**
+ * The input resolution the paper uses for a configuration, from its number of classes: ImageNet-1k models
+ * (1000 classes, Tables 1 and 2) at 224 x 224, CIFAR-10 models (10 classes, Tables 3 and 4) at 32 x 32.
+ */
+export function paperInputSize(config: { numClasses: number }): number {
+  if (config.numClasses === 1000) return 224;
+  if (config.numClasses === 10) return 32;
+  throw new Error(`no input size in the paper for a model with ${config.numClasses} classes (it uses ImageNet-1k: 1000, CIFAR-10: 10)`);
+}
+
 /** Every printed ConvMixer "# Params" value of Tables 1, 2 and 4 (and the Appendix B text) against Eq. 4 and the built model. */
 export function paramsTable(opts: { buildLimit?: number; tables?: string[] } = {}): ParamsRow[] {
   const limit = opts.buildLimit ?? 2e6;

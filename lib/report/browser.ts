@@ -1,15 +1,18 @@
 // Opens the rendered report in headless Chromium (playwright-core, the system's /usr/bin/chromium) and checks what a
-// reader would see: every notebook page reachable from the index, no console errors or failed requests, and every
-// plotly figure drawn with SVG traces. Optionally saves a full-page screenshot of each page.
+// reader would see: every expected notebook page reachable from the index by following links (the index list, the
+// nav bar, the pagers), no broken links, no console errors or failed requests, and every plotly figure drawn with
+// SVG traces (as many figures as the notebook's outputs hold). Optionally saves a full-page screenshot of each page.
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 export interface PageCheck {
   url: string;
+  /** Path relative to the report folder, e.g. 'pages/00-overview.html' ('index.html' for the index). */
+  href: string;
   title: string;
   consoleErrors: string[];
   failedRequests: string[];
@@ -18,18 +21,45 @@ export interface PageCheck {
   screenshot?: string;
 }
 
+/** A page the report should have: its href relative to the report folder and, when known, how many figures it holds. */
+export interface ExpectedPage {
+  href: string;
+  figures?: number;
+}
+
 export interface BrowserCheck {
   index: PageCheck;
+  /** Every other page reached from the index through links, in the order they were first reached. */
   pages: PageCheck[];
-  /** Hrefs linked from the index that point at notebook pages. */
-  linkedPages: string[];
+  expected: ExpectedPage[];
+  /** Expected hrefs that no chain of links from the index reaches. */
+  unreachable: string[];
+  /** Links to report pages whose file does not exist, as 'from-href -> to-href'. */
+  brokenLinks: string[];
 }
 
 export function chromiumAvailable(): boolean {
   return existsSync(CHROMIUM_PATH);
 }
 
-export async function checkReportInBrowser(indexHtml: string, opts: { screenshotsDir?: string; timeoutMs?: number } = {}): Promise<BrowserCheck> {
+/** The links that lead to other HTML pages of the report (inside rootUrl), without #fragments or ?queries, deduplicated. */
+export function reportLinks(links: string[], rootUrl: string): string[] {
+  const root = rootUrl.endsWith('/') ? rootUrl : `${rootUrl}/`;
+  const out = new Set<string>();
+  for (const l of links) {
+    const u = l.replace(/[?#].*$/, '');
+    if (u.startsWith(root) && u.endsWith('.html')) out.add(u);
+  }
+  return [...out];
+}
+
+/** Expected hrefs missing from the reached ones (both relative to the report folder), in the expected order. */
+export function missingPages(expected: string[], reached: string[]): string[] {
+  const got = new Set(reached);
+  return expected.filter((h) => !got.has(h));
+}
+
+export async function checkReportInBrowser(indexHtml: string, opts: { expectedPages?: ExpectedPage[]; screenshotsDir?: string; timeoutMs?: number } = {}): Promise<BrowserCheck> {
   const { chromium } = await import('playwright-core');
   const userDataDir = mkdtempSync(join(tmpdir(), 'convmixer-chromium-'));
   const context = await chromium.launchPersistentContext(userDataDir, {
@@ -40,8 +70,11 @@ export async function checkReportInBrowser(indexHtml: string, opts: { screenshot
   });
   const timeout = opts.timeoutMs ?? 20_000;
   if (opts.screenshotsDir) mkdirSync(opts.screenshotsDir, { recursive: true });
+  const indexUrl = pathToFileURL(resolve(indexHtml)).href;
+  const rootUrl = pathToFileURL(dirname(resolve(indexHtml))).href + '/';
+  const hrefOf = (url: string) => url.slice(rootUrl.length);
   try {
-    const visit = async (url: string, shotName: string): Promise<{ check: PageCheck; links: string[] }> => {
+    const visit = async (url: string): Promise<{ check: PageCheck; links: string[] }> => {
       const page = await context.newPage();
       const consoleErrors: string[] = [];
       const failedRequests: string[] = [];
@@ -53,21 +86,39 @@ export async function checkReportInBrowser(indexHtml: string, opts: { screenshot
       await page.waitForFunction(() => [...document.querySelectorAll('.plotly-figure')].every((d) => d.querySelector('.main-svg')), undefined, { timeout }).catch(() => {});
       const figures = await page.$$eval('.plotly-figure', (divs) => divs.map((d) => ({ id: d.id, traces: d.querySelectorAll('.main-svg .trace').length })));
       const links = await page.$$eval('a[href]', (as) => as.map((a) => (a as HTMLAnchorElement).href));
+      const href = hrefOf(url);
       let screenshot: string | undefined;
       if (opts.screenshotsDir) {
-        screenshot = join(opts.screenshotsDir, `${shotName}.png`);
+        screenshot = join(opts.screenshotsDir, `${href.split('/').pop()!.replace(/\.html$/, '')}.png`);
         await page.screenshot({ path: screenshot, fullPage: true });
       }
       const title = await page.title();
       await page.close();
-      return { check: { url, title, consoleErrors, failedRequests, figures, screenshot }, links };
+      return { check: { url, href, title, consoleErrors, failedRequests, figures, screenshot }, links };
     };
-    const indexUrl = pathToFileURL(resolve(indexHtml)).href;
-    const { check: index, links } = await visit(indexUrl, 'index');
-    const linkedPages = [...new Set(links.filter((l) => /\/pages\/[^/]+\.html$/.test(l)))];
+    // Breadth-first over the report's own links, so a page only the pager or nav bar leads to still counts.
+    const seen = new Set<string>([indexUrl]);
+    const queue: { url: string; from: string }[] = [];
+    const brokenLinks: string[] = [];
+    const enqueue = (links: string[], from: string) => {
+      for (const u of reportLinks(links, rootUrl)) {
+        if (seen.has(u)) continue;
+        seen.add(u);
+        if (existsSync(fileURLToPath(u))) queue.push({ url: u, from });
+        else brokenLinks.push(`${from} -> ${hrefOf(u)}`);
+      }
+    };
+    const first = await visit(indexUrl);
+    enqueue(first.links, first.check.href);
     const pages: PageCheck[] = [];
-    for (const url of linkedPages) pages.push((await visit(url, url.split('/').pop()!.replace(/\.html$/, ''))).check);
-    return { index, pages, linkedPages };
+    for (let next = queue.shift(); next; next = queue.shift()) {
+      const { check, links } = await visit(next.url);
+      pages.push(check);
+      enqueue(links, check.href);
+    }
+    const expected = opts.expectedPages ?? [];
+    const unreachable = missingPages(expected.map((e) => e.href), pages.map((p) => p.href));
+    return { index: first.check, pages, expected, unreachable, brokenLinks };
   } finally {
     await context.close();
     rmSync(userDataDir, { recursive: true, force: true });
@@ -78,10 +129,18 @@ export async function checkReportInBrowser(indexHtml: string, opts: { screenshot
 export function browserProblems(check: BrowserCheck): string[] {
   const problems: string[] = [];
   for (const p of [check.index, ...check.pages]) {
-    for (const e of p.consoleErrors) problems.push(`${p.url}: console error: ${e}`);
-    for (const r of p.failedRequests) problems.push(`${p.url}: failed request: ${r}`);
-    for (const f of p.figures) if (f.traces === 0) problems.push(`${p.url}: plotly figure ${f.id} has no drawn traces`);
+    for (const e of p.consoleErrors) problems.push(`${p.href}: console error: ${e}`);
+    for (const r of p.failedRequests) problems.push(`${p.href}: failed request: ${r}`);
+    for (const f of p.figures) if (f.traces === 0) problems.push(`${p.href}: plotly figure ${f.id} has no drawn traces`);
   }
-  if (check.linkedPages.length === 0) problems.push('index links to no notebook pages');
+  for (const h of check.unreachable) problems.push(`${h}: not reachable from the index`);
+  for (const l of check.brokenLinks) problems.push(`broken link: ${l}`);
+  for (const e of check.expected) {
+    const page = check.pages.find((p) => p.href === e.href);
+    if (page && e.figures !== undefined && page.figures.length !== e.figures) {
+      problems.push(`${e.href}: ${page.figures.length} plotly figures on the page, the notebook's outputs hold ${e.figures}`);
+    }
+  }
+  if (check.pages.length === 0) problems.push('index links to no other page');
   return problems;
 }

@@ -27,8 +27,20 @@ export interface RunResult {
   failure?: CellFailure;
 }
 
+/** The commit a notebook ran against, as stored in its metadata. */
+export interface GitProvenance {
+  commit: string;
+  dirty: boolean;
+}
+
 export interface RunOptions {
   params?: Record<string, ParamValue>;
+  /**
+   * Git state to record. A batch reads it once before its first notebook: each notebook's stored outputs dirty the
+   * tree, so reading it per notebook would mark every notebook after the first as run from uncommitted code.
+   * Default: read from the checkout before this notebook's first cell runs.
+   */
+  git?: GitProvenance;
   /** Per-cell limit (default 30 minutes). */
   cellTimeoutMs?: number;
   /** Called before each code cell runs (progress lines in the CLI). */
@@ -49,6 +61,8 @@ function errorText(outputs: NotebookOutput[]): string {
 export async function runNotebook(path: string, opts: RunOptions = {}): Promise<RunResult> {
   const abs = resolve(path);
   const started = Date.now();
+  // The code the notebook runs against, stored beside its outputs so every number traces to a commit.
+  const git = opts.git ?? gitState();
   const source = readNotebook(abs);
   const kernel = kernelName(source);
   if (kernel !== 'tslab') throw new UserError(`${path}: kernelspec is '${kernel ?? 'missing'}', expected 'tslab'`);
@@ -84,14 +98,8 @@ export async function runNotebook(path: string, opts: RunOptions = {}): Promise<
   }
   nb.metadata = {
     ...nb.metadata,
-    convmixer: { executedAt: new Date().toISOString(), ...commitOf(), parameters: opts.params ?? {}, status: failure ? 'failed' : 'ok', ...(failure ? { failedCell: failure.cellNumber } : {}) },
+    convmixer: { executedAt: new Date().toISOString(), gitCommit: git.commit, gitDirty: git.dirty, parameters: opts.params ?? {}, status: failure ? 'failed' : 'ok', ...(failure ? { failedCell: failure.cellNumber } : {}) },
   };
   writeNotebook(abs, nb);
   return { path: abs, ok: !failure, executedCells: executed, seconds: (Date.now() - started) / 1000, failure };
-}
-
-/** The code a notebook ran against, stored beside its outputs so every number on the page traces to a commit. */
-function commitOf(): { gitCommit: string; gitDirty: boolean } {
-  const { commit, dirty } = gitState();
-  return { gitCommit: commit, gitDirty: dirty };
 }

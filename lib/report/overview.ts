@@ -80,16 +80,26 @@ export function paperMatch(rec: RunRecord): { row: string; paper: number | null 
   return null;
 }
 
+/** Largest |reproduced - paper| accuracy, in points, for each badge of a paper-profile run (beyond 'close': 'differs'). */
+export const BADGE_THRESHOLDS = { reproduced: 0.5, close: 1.5 } as const;
+
 /**
  * The badge for one record. Only runs at the paper's full settings (profile 'paper') are judged against the
- * paper: within 0.5 points 'reproduced', within 1.5 'close', else 'differs'. Shorter profiles are 'partial'.
+ * paper, by BADGE_THRESHOLDS: 'reproduced', 'close', else 'differs'. Shorter profiles are 'partial'.
  */
 export function statusOf(rec: RunRecord, delta: number | null): Badge {
   if (rec.status === 'running') return 'running';
   if (rec.status === 'failed') return 'failed';
   if (rec.profile !== 'paper' || delta === null) return 'partial';
   const d = Math.abs(delta);
-  return d <= 0.5 ? 'reproduced' : d <= 1.5 ? 'close' : 'differs';
+  return d <= BADGE_THRESHOLDS.reproduced ? 'reproduced' : d <= BADGE_THRESHOLDS.close ? 'close' : 'differs';
+}
+
+/** The badge rule as a markdown sentence, generated from BADGE_THRESHOLDS so the notebook's text cannot drift from it. */
+export function badgeRuleMarkdown(): string {
+  return `Badges: only runs at the paper's full settings (\`paper\` profile) are judged against the paper — ` +
+    `**reproduced** within ${BADGE_THRESHOLDS.reproduced} points, **close** within ${BADGE_THRESHOLDS.close}, ` +
+    `**differs** otherwise; shorter profiles are **partial**.`;
 }
 
 /** One row per training record (newest per experiment+row), plus a 'not yet' row for every experiment without records. */

@@ -3,7 +3,7 @@
 // Where plotly.js comes from: rendered pages load the locally bundled copy (reports/assets/plotly.min.js) in
 // their <head>; in an interactive Jupyter session the first figure inlines the bundle once (there is no stable
 // URL Jupyter would serve it from). Headless runs (the executor sets CONVMIXER_NOTEBOOK_HEADLESS) never inline it,
-// so stored notebooks stay small.
+// so stored notebooks stay small, and their figures, opened in Jupyter, say so instead of staying blank.
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -36,10 +36,24 @@ export function scriptSafeJson(value: unknown): string {
   return JSON.stringify(value).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
 }
 
+/** Shown in a figure's div when plotly.js is absent once the page has loaded (a stored output opened in Jupyter). */
+export const PLOTLY_MISSING_MESSAGE = "plotly.js is not loaded: restart the kernel and run all cells to draw this figure";
+
 /**
- * The figure as an HTML fragment. The draw call waits for plotly.js: it runs at once when `window.Plotly`
- * exists, else when the page's 'load' event fires (the bundle is a plain <script> in the page head).
+ * The script that draws figure `id`: at once when `window.Plotly` exists; else, while the page is still loading,
+ * on its 'load' event (the bundle is a plain <script> in the page head). When the page has already loaded and
+ * there is no plotly.js (Jupyter showing stored outputs: 'load' fired long ago), the message appears at once.
  */
+export function drawScript(id: string, spec: { data: PlotTrace[]; layout: Record<string, unknown> }): string {
+  const idJson = JSON.stringify(id);
+  return `(function(){var spec=${scriptSafeJson(spec)};` +
+    `function draw(){Plotly.newPlot(${idJson},spec.data,spec.layout,{responsive:true,displaylogo:false});}` +
+    `function missing(){var d=document.getElementById(${idJson});if(d){d.textContent=${JSON.stringify(PLOTLY_MISSING_MESSAGE)};}}` +
+    `if(window.Plotly){draw();}else if(document.readyState==='complete'){missing();}` +
+    `else{window.addEventListener('load',function(){if(window.Plotly){draw();}else{missing();}});}})();`;
+}
+
+/** The figure as an HTML fragment: its div and the script that draws it (plus, interactively, plotly.js once). */
 export function figureHtml(fig: Figure, opts: { id?: string; height?: number; inlineBundle?: boolean } = {}): string {
   figureCounter += 1;
   const height = opts.height ?? 360;
@@ -53,11 +67,7 @@ export function figureHtml(fig: Figure, opts: { id?: string; height?: number; in
     // Hide AMD/CommonJS globals (Jupyter's require.js) so the UMD bundle sets window.Plotly.
     bundle = `<script>(function(define, module, exports){${readFileSync(plotlyBundlePath(), 'utf8').replace(/<\/script/gi, '<\\/script')}\n}).call(window);</script>\n`;
   }
-  const draw = `(function(){var spec=${scriptSafeJson({ data: fig.data, layout })};` +
-    `function draw(){Plotly.newPlot(${JSON.stringify(id)},spec.data,spec.layout,{responsive:true,displaylogo:false});}` +
-    `if(window.Plotly){draw();}else{window.addEventListener('load',function(){if(window.Plotly){draw();}else{` +
-    `document.getElementById(${JSON.stringify(id)}).textContent='plotly.js is not loaded: this figure cannot be drawn';}});}})();`;
-  return `${bundle}<div class="plotly-figure" id="${id}" style="width:100%;height:${height}px"></div>\n<script>${draw}</script>`;
+  return `${bundle}<div class="plotly-figure" id="${id}" style="width:100%;height:${height}px"></div>\n<script>${drawScript(id, { data: fig.data, layout })}</script>`;
 }
 
 /** Line chart of several series over a shared x axis (e.g. accuracy per epoch). */

@@ -10,6 +10,7 @@ import hljs from 'highlight.js/lib/core';
 import typescript from 'highlight.js/lib/languages/typescript';
 import { atomicWrite } from '../io.ts';
 import { gitState } from '../runRecord.ts';
+import type { GitProvenance } from './executor.ts';
 import { cellSource, hasTag, readNotebook, type Notebook, type NotebookCell } from './notebook.ts';
 import type { NotebookOutput } from './kernel.ts';
 import { plotlyBundlePath, scriptSafeJson } from './plots.ts';
@@ -24,6 +25,8 @@ export interface RenderedPage {
   title: string;
   summary: string;
   status: string;
+  /** Plotly figures in the notebook's stored outputs: what the browser check expects to see drawn. */
+  figures: number;
 }
 
 export interface RenderResult {
@@ -109,6 +112,19 @@ export function outputHtml(o: NotebookOutput): string {
       return '';
     }
   }
+}
+
+/** Plotly figures an output renders to (mirrors outputHtml: the plotly JSON mime type wins over text/html). */
+export function outputFigureCount(o: NotebookOutput): number {
+  if (o.output_type !== 'display_data' && o.output_type !== 'execute_result') return 0;
+  if (o.data['application/vnd.plotly.v1+json']) return 1;
+  if (o.data['text/html'] !== undefined) return (joined(o.data['text/html']).match(/class="plotly-figure"/g) ?? []).length;
+  return 0;
+}
+
+/** Plotly figures in a notebook's stored outputs. */
+export function notebookFigureCount(nb: Notebook): number {
+  return nb.cells.reduce((n, c) => n + (c.outputs ?? []).reduce((m, o) => m + outputFigureCount(o), 0), 0);
 }
 
 function cellHtml(cell: NotebookCell): string {
@@ -197,13 +213,13 @@ function copyAssets(outDir: string): void {
 }
 
 /** Renders notebooks (in the given order) into outDir: index.html, pages/<name>.html, assets/. */
-export function renderReport(notebooks: string[], outDir: string, opts: { title?: string } = {}): RenderResult {
+export function renderReport(notebooks: string[], outDir: string, opts: { title?: string; git?: GitProvenance } = {}): RenderResult {
   const title = opts.title ?? 'ConvMixer reproduction report';
   copyAssets(outDir);
   const loaded = notebooks.map((path) => ({ path, nb: readNotebook(path) }));
   const pages: RenderedPage[] = loaded.map(({ path, nb }) => {
     const stem = basename(path, '.ipynb');
-    return { notebook: path, href: `pages/${stem}.html`, title: notebookTitle(nb, stem), summary: notebookSummary(nb), status: runStatus(nb) };
+    return { notebook: path, href: `pages/${stem}.html`, title: notebookTitle(nb, stem), summary: notebookSummary(nb), status: runStatus(nb), figures: notebookFigureCount(nb) };
   });
   loaded.forEach(({ nb }, i) => {
     const p = pages[i]!;
@@ -214,7 +230,7 @@ export function renderReport(notebooks: string[], outDir: string, opts: { title?
     const body = `<p class="meta">Notebook <code>${escapeHtml(basename(p.notebook))}</code> — ${escapeHtml(p.status)}</p>\n${nb.cells.map(cellHtml).join('\n')}`;
     atomicWrite(join(outDir, p.href), page(p.title, body, { root: '../', nav: navHtml(pages, p.href, '../'), pager }));
   });
-  const git = gitState();
+  const git = opts.git ?? gitState();
   const list = pages.map((p) => `<li><a href="${p.href}">${escapeHtml(p.title)}</a><div>${markdownHtml(p.summary)}</div><div class="meta">${escapeHtml(p.status)}</div></li>`).join('\n');
   const indexBody = `<h1>${escapeHtml(title)}</h1>
 <p>Every number in these pages is computed by the suite's code from run records in <code>reports/results/</code>; values from the paper are reference data and are marked as such.</p>
