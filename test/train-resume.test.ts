@@ -150,6 +150,22 @@ test('checkpoint: a truncated tensor file or broken manifest gives a clear one-l
   await assert.rejects(trainRun(resume, { ...d, data }), /is damaged: state\.json unreadable \(ENOENT\)/);
 });
 
+test('resume with the saved recipe: an invalid recipe in state.json is a one-line error naming the checkpoint and the key', async () => {
+  const d = dirs();
+  const abort = new AbortController();
+  await assert.rejects(trainRun(tinyConfig('recipe'), { ...d, data, signal: abort.signal, onEpoch: () => abort.abort() }));
+  const ckpt = join(d.checkpointRoot, 'recipe', 'epoch-0001');
+  const manifest = JSON.parse(readFileSync(join(ckpt, 'state.json'), 'utf8'));
+  manifest.recipe.augment.randAugment.m = 25; // outside timm's 0-10 scale: a flag with this value is refused too
+  writeFileSync(join(ckpt, 'state.json'), JSON.stringify(manifest));
+  const resume = tinyConfig('recipe', { run: { runId: 'recipe', resume: true, useSavedRecipe: true, backend: 'cpu', explicit: [], checkpoint: true } });
+  await assert.rejects(trainRun(resume, { ...d, data }), (err: Error) => {
+    assert.ok(err instanceof UserError);
+    assert.match(err.message, /^checkpoint .*epoch-0001: saved recipe is invalid at 'augment\.randAugment\.m' \(Number must be less than or equal to 10\); start a new run instead of --resume$/);
+    return true;
+  });
+});
+
 test('NaN guard: a NaN injected into a parameter stops training, naming the step and the parameter', async () => {
   const d = dirs();
   const abort = new AbortController();

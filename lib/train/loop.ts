@@ -19,7 +19,7 @@ import { oneCycleSchedule } from './schedule.ts';
 import { softTargetCrossEntropy, evalBatchStats } from './loss.ts';
 import { gradNorms, clipGradsByGlobalNorm } from './clip.ts';
 import { saveCheckpoint, loadCheckpoint, runCheckpointDir, CHECKPOINTS_DIR, type TensorRecord } from './checkpoint.ts';
-import { firstRecipeDifference, flagForKey, type Recipe, type TrainConfig } from './config.ts';
+import { firstRecipeDifference, flagForKey, recipeSchema, type Recipe, type TrainConfig } from './config.ts';
 import type { TrainProgress } from './progress.ts';
 
 export type EpochMetrics = {
@@ -157,6 +157,16 @@ function evaluate(model: ConvMixerModel, test: ImageDataset, batchSize: number):
   return { loss: lossSum / test.n, acc: correct / test.n };
 }
 
+/** A checkpoint's recipe, checked against the schema flags are checked with (a hand-edited or foreign file fails here, by key). */
+function savedRecipe(raw: unknown, dir: string): Recipe {
+  const parsed = recipeSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new UserError(`checkpoint ${dir}: saved recipe is invalid at '${issue.path.join('.') || 'recipe'}' (${issue.message}); start a new run instead of --resume`);
+  }
+  return parsed.data as unknown as Recipe;
+}
+
 export async function trainRun(requested: TrainConfig, hooks: TrainHooks = {}): Promise<TrainResult> {
   const log = hooks.log ?? (() => {});
   const resultsDir = hooks.resultsDir ?? RESULTS_DIR;
@@ -165,7 +175,7 @@ export async function trainRun(requested: TrainConfig, hooks: TrainHooks = {}): 
   const saved = requested.run.checkpoint ? loadCheckpoint(ckptDir) : null;
   // `--resume --run-id ID` alone continues with the saved recipe; with recipe flags, those must match it (checked below).
   const config: TrainConfig = requested.run.resume && requested.run.useSavedRecipe && saved
-    ? { ...(saved.manifest.recipe as unknown as Recipe), run: requested.run }
+    ? { ...savedRecipe(saved.manifest.recipe, saved.dir), run: requested.run }
     : requested;
   const recipe = recipeOf(config);
   const backend = await initBackend(config.run.backend);
