@@ -72,6 +72,16 @@ test('adamw: two steps on a 3-element tensor match the hand computation (and tor
   assert.equal(opt2.step, 2);
 });
 
+test('adamw: eps 1e-3 (the paper\'s ImageNet setting) is added to sqrt(v_hat), as torch does, not inside the root', () => {
+  // One step, lr 0.1, no decay, g = [0.1, -0.2, 0.001]: mhat = g, sqrt(vhat) = |g|, update = lr * g / (|g| + 1e-3):
+  //   0.1 * 0.1/0.101 = 0.0990099, 0.1 * -0.2/0.201 = -0.0995025, 0.1 * 0.001/0.002 = 0.05.
+  // (eps inside the root, g/sqrt(g^2 + eps), would move the last weight by 0.1 * 0.001/0.0316386 = 0.0031607.)
+  const p = tf.variable(tf.tensor1d([1, -2, 0.5]), true, 'weps');
+  const opt = createAdamW({ weps: p }, { beta1: 0.9, beta2: 0.999, eps: 1e-3, weightDecay: 0 });
+  opt.apply({ weps: tf.tensor1d([0.1, -0.2, 0.001]) }, 0.1);
+  close(p.dataSync(), [1 - 0.0990099, -2 + 0.0995025, 0.5 - 0.05], 1e-6, 'p1');
+});
+
 test('adamw: timm-style decay mask skips biases and 1-D (norm) parameters', () => {
   assert.equal(decaysExceptBiasAndNorm('stem.0.weight', [2, 2, 3, 8]), true);
   assert.equal(decaysExceptBiasAndNorm('stem.0.bias', [8]), false);
