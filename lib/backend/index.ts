@@ -75,7 +75,8 @@ async function useTensorflow(pkg: string): Promise<BackendInfo | string> {
 
 // tfjs's cpu backend prints an "install tfjs-node to speed things up" banner on its first tensor; here that advice
 // is what the native engine (or the backend choice above) already answers, so the first write happens quietly.
-function silenceCpuBanner(): void {
+// Exported for the kernel-test harness, which sets up the cpu backend itself.
+export function silenceCpuBanner(): void {
   const warn = console.warn;
   console.warn = (...args: unknown[]) => {
     if (!String(args[0]).includes('looks like you are running TensorFlow.js in Node.js')) warn(...args);

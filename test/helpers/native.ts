@@ -7,6 +7,7 @@ import { createRequire } from 'node:module';
 import * as tf from '@tensorflow/tfjs';
 import type { KernelFunc } from '@tensorflow/tfjs';
 import type { Rng } from '../../lib/rng.ts';
+import { silenceCpuBanner } from '../../lib/backend/index.ts';
 
 const addonPath = new URL('../../build/Release/convmixer_native.node', import.meta.url).pathname;
 
@@ -36,20 +37,6 @@ export function countCalls<T extends object>(addon: T | null): CountedAddon<T> {
     },
   });
   return { addon: counted, calls };
-}
-
-// tfjs's cpu backend prints an "install tfjs-node" banner on its first tensor write. lib/backend/index.ts
-// swallows it the same way for the app; the harness sets up the cpu backend itself, so it does it here too.
-function silenceCpuBanner(): void {
-  const warn = console.warn;
-  console.warn = (...args: unknown[]) => {
-    if (!String(args[0]).includes('looks like you are running TensorFlow.js in Node.js')) warn(...args);
-  };
-  try {
-    tf.dispose(tf.scalar(0));
-  } finally {
-    console.warn = warn;
-  }
 }
 
 export type KernelSet = Map<string, KernelFunc>;
