@@ -29,4 +29,6 @@ export * from './train/loop.ts';
 export * from './report/plots.ts';
 export * from './report/tables.ts';
 export * from './report/overview.ts';
+export * from './experiments/ensure.ts';
+export * from './experiments/cifar10Demo.ts';
 export * from './report/architecture.ts';

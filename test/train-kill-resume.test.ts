@@ -4,14 +4,11 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync, readFileSync, existsSync, rmSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, existsSync, rmSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { gzipSync } from 'node:zlib';
-import { createRng } from '../lib/rng.ts';
-import { prepareCifar10 } from '../lib/data/cifar10.ts';
 import { trainConfigFromFlags } from '../lib/cli/train.ts';
-import { tarBytes } from './fixtures/tarWriter.ts';
+import { tinyCifarDataRoot } from './helpers/tinyCifar.ts';
 
 const REPO = new URL('..', import.meta.url).pathname;
 const tmp = mkdtempSync(join(tmpdir(), 'cm-kill-'));
@@ -21,28 +18,6 @@ const ID = { A: 'test-kill-A', B: 'test-kill-B' };
 const EPOCHS = 5;
 
 after(() => rmSync(tmp, { recursive: true, force: true }));
-
-/** A CIFAR-10 binary batch (label byte, then 1024 R, G, B bytes per record) of seeded noise with a class-dependent tint. */
-function binaryBatch(n: number, seed: number): Uint8Array {
-  const rng = createRng(seed), out = new Uint8Array(n * 3073);
-  for (let r = 0; r < n; r++) {
-    const label = r % 10;
-    out[r * 3073] = label;
-    for (let i = 0; i < 3072; i++) out[r * 3073 + 1 + i] = (Math.floor(i / 1024) * 40 + label * 12 + rng.int(80)) % 256;
-  }
-  return out;
-}
-
-/** A tiny prepared CIFAR-10 cache (5 x 60 train, 50 test images) under a temporary --data-root. */
-async function tinyDataRoot(): Promise<string> {
-  const dir = 'cifar-10-batches-bin/';
-  const items = [1, 2, 3, 4, 5].map((i) => ({ name: `${dir}data_batch_${i}.bin`, data: binaryBatch(60, i) }));
-  items.push({ name: `${dir}test_batch.bin`, data: binaryBatch(50, 99) });
-  writeFileSync(join(tmp, 'tiny.tar.gz'), gzipSync(tarBytes(items)));
-  const root = join(tmp, 'data');
-  await prepareCifar10({ from: join(tmp, 'tiny.tar.gz'), root, quiet: true });
-  return root;
-}
 
 const recipeFlags = (root: string): string[] => [
   '--profile', 'smoke', '--data-root', root, '--train-subset', '0', '--test-subset', '0',
@@ -80,7 +55,7 @@ const computed = (r: ReturnType<typeof record>): unknown => ({
 });
 
 test('train CLI: SIGKILL after the epoch-1 checkpoint, then --resume, ends with the same weights and metrics as an uninterrupted run', async () => {
-  const root = await tinyDataRoot();
+  const root = await tinyCifarDataRoot(tmp);
 
   const a = cli([...recipeFlags(root), '--run-id', ID.A]);
   assert.equal(a.status, 0, `${a.stdout}${a.stderr}`);

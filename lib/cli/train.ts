@@ -130,6 +130,11 @@ function pct(x: number | null | undefined): string {
   return x === null || x === undefined ? '-' : `${(100 * x).toFixed(2)}%`;
 }
 
+/** `convmixer train` arguments -> validated config (what the command runs), without running it. */
+export function trainConfigFromArgv(argv: string[]): TrainConfig {
+  return trainConfigFromFlags(parseFlags<Values>(argv, { ...MODEL_FLAGS, ...TRAIN_FLAGS }).values);
+}
+
 export const command: Command = {
   summary: 'train a ConvMixer with the paper recipe; writes a run record',
   async run(argv) {

@@ -1,11 +1,9 @@
 // Status of every reproduced table, computed from run records and the paper's reference values: which rows have
 // a record, the reproduced accuracy next to the paper's, the delta, the profile it ran at, and a status badge.
 // Tables without any record are listed as not reproduced yet. Used by notebooks/00-overview.ipynb.
-import { spawnSync } from 'node:child_process';
 import { PROFILES, type Profile, type RunRecord } from '../runRecord.ts';
 import { TABLE1, TABLE2, TABLE3, TABLE4 } from '../paper/tables.ts';
 import type { Badge } from './tables.ts';
-import { REPO_ROOT } from './paths.ts';
 
 export type ExperimentId = 'table1' | 'table2' | 'table3' | 'table4' | 'cifar10-demo';
 
@@ -134,21 +132,4 @@ export function profileWithRecords(records: RunRecord[]): Profile {
   const finished = new Set(records.filter((r) => r.status === 'finished').map((r) => r.profile));
   for (const p of [...PROFILES].reverse()) if (finished.has(p)) return p;
   return 'smoke';
-}
-
-/**
- * "Re-run an experiment only when asked or when no record exists for its profile": a notebook that owns an
- * experiment calls this with the CLI arguments that produce the record (e.g. ['train', '--experiment', 'table4',
- * ...]). It runs `convmixer <args> --profile P` in a child process when `rerun` is true or no finished record of
- * that experiment and profile exists, and returns the matching records either way. Notebooks stay free of training code.
- */
-export function ensureRecords(opts: { experiment: string; profile: Profile; rerun: boolean; cliArgs: string[]; load: (filter: Partial<RunRecord>) => RunRecord[] }): { ran: boolean; records: RunRecord[] } {
-  const existing = opts.load({ experiment: opts.experiment, profile: opts.profile, status: 'finished' });
-  if (existing.length > 0 && !opts.rerun) return { ran: false, records: existing };
-  const res = spawnSync(process.execPath, ['bin/convmixer.mjs', ...opts.cliArgs, '--profile', opts.profile], { cwd: REPO_ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-  // Through console, so the output lands in the notebook cell (the kernel redirects console, not file descriptors).
-  if (res.stdout) console.log(res.stdout.trimEnd());
-  if (res.stderr) console.error(res.stderr.trimEnd());
-  if (res.status !== 0) throw new Error(`convmixer ${opts.cliArgs.join(' ')} --profile ${opts.profile} failed with exit code ${res.status}`);
-  return { ran: true, records: opts.load({ experiment: opts.experiment, profile: opts.profile, status: 'finished' }) };
 }
