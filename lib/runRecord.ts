@@ -72,10 +72,15 @@ export function machineInfo(): MachineInfo {
   };
 }
 
+/**
+ * The commit the code runs from, and whether tracked files differ from it. Changes under reports/ (run records being
+ * written, generated pages) are outputs, not code: counting them would mark a run dirty because an earlier run in the
+ * same checkout rewrote its record.
+ */
 export function gitState(cwd = REPO_ROOT): { commit: string; dirty: boolean } {
   try {
     const commit = execFileSync('git', ['rev-parse', 'HEAD'], { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-    const status = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    const status = execFileSync('git', ['status', '--porcelain', '--untracked-files=no', '--', '.', ':(exclude)reports'], { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
     return { commit, dirty: status.trim().length > 0 };
   } catch {
     return { commit: 'unknown', dirty: false };
