@@ -118,7 +118,14 @@ test('corrupt cache file is detected; a cache without manifest does not count', 
   binaryTarball(join(dir, 'mini.tar.gz'));
   await prepareCifar10({ from: join(dir, 'mini.tar.gz'), root, quiet: true });
   const p = cifar10Paths(root);
-  writeFileSync(p.split('test'), readFileSync(p.split('test')).subarray(0, 100));
+  const good = readFileSync(p.split('test'));
+  const flipped = Buffer.from(good);
+  flipped[500]! ^= 1; // same size, one bit off
+  writeFileSync(p.split('test'), flipped);
+  await assert.rejects(loadCifar10('test', { root }), /^UserError: \S+test\.bin: sha256 does not match the manifest \(corrupt cache\); rerun `convmixer data cifar10`$/);
+  writeFileSync(p.split('test'), good);
+  assert.equal((await loadCifar10('test', { root })).n, 3);
+  writeFileSync(p.split('test'), good.subarray(0, 100));
   await assert.rejects(loadCifar10('test', { root }), /test\.bin: 100 bytes, expected 9219 \(corrupt cache\)/);
   writeFileSync(p.manifest, readFileSync(p.manifest, 'utf8').slice(0, 40));
   await assert.rejects(loadCifar10('test', { root }), /^UserError: \S+manifest\.json: not JSON \(damaged cache manifest\); rerun `convmixer data cifar10`$/);
