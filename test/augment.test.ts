@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { createRng } from '../lib/rng.ts';
 import {
   hflip, resizedCrop, affine, rotateMatrix, invert, posterize, solarize, solarizeAdd, autoContrast, equalize,
@@ -69,6 +70,26 @@ test('rotate by 90 degrees turns a known 3x3 image counter-clockwise (PIL conven
   const row = gray(1, 3, (_y, x) => [0, 1, 11][x]!), out = new Uint8Array(9);
   affine(row, out, 1, 3, [1, 0, 0.5, 0, 1, 0]);
   assert.deepEqual(channel0(out), [0, 6, 125]);
+});
+
+test('affine: bilinear and bicubic equal Pillow 9.4 (Image.transform AFFINE / Image.rotate) on a 7x9 image, pixel for pixel', () => {
+  // test/fixtures/pil-affine.json is written by scripts/pil_affine_reference.py with Debian's python3-pil.
+  const ref = JSON.parse(readFileSync(new URL('./fixtures/pil-affine.json', import.meta.url), 'utf8')) as {
+    height: number; width: number; fill: number[]; input: number[];
+    cases: { name: string; matrix?: number[]; rotateDegrees?: number; interpolation: 'bilinear' | 'bicubic'; output: number[] }[];
+  };
+  const src = Uint8Array.from(ref.input), dst = new Uint8Array(src.length);
+  assert.equal(ref.cases.length, 10);
+  for (const c of ref.cases) {
+    const m = c.matrix ?? rotateMatrix(c.rotateDegrees!, ref.height, ref.width);
+    affine(src, dst, ref.height, ref.width, m, ref.fill, c.interpolation);
+    const diff = Array.from(dst).findIndex((v, i) => v !== c.output[i]);
+    assert.equal(diff, -1, `${c.name} ${c.interpolation}: first difference at byte ${diff} (got ${dst[diff]}, Pillow ${c.output[diff]})`);
+  }
+  // the two filters really differ on this image (so the bicubic cases test something)
+  const bl = ref.cases.find((c) => c.name === 'general' && c.interpolation === 'bilinear')!.output;
+  const bc = ref.cases.find((c) => c.name === 'general' && c.interpolation === 'bicubic')!.output;
+  assert.ok(bl.filter((v, i) => v !== bc[i]).length > 20);
 });
 
 test('autocontrast stretches [50, 100] to [0, 255]; equalize maps a 3-level histogram as PIL does', () => {
@@ -226,6 +247,8 @@ const g5 = (): Uint8Array => gray(5, 5, (y, x) => G5[y * 5 + x]!);
 /** An Rng whose next() is fixed: ops negate their magnitude iff next() > 0.5, as timm's _randomly_negate does. */
 const fixedRng = (u: number): Rng => ({ ...createRng(0), next: () => u });
 const op = (name: string) => RAND_OPS.find(([n]) => n === name)![1];
+/** An Rng whose next() returns the given values in turn (then repeats the last): sign draw, then interpolation draw. */
+const seqRng = (...us: number[]): Rng => { let i = 0; return { ...createRng(0), next: () => us[Math.min(i++, us.length - 1)]! }; };
 
 /** Independent torchvision-on-PIL colour formulas: gray = round(.299R + .587G + .114B); blend in float32 like Pillow. */
 const refLuma = (r: number, g: number, b: number): number => Math.round(0.299 * r + 0.587 * g + 0.114 * b);
@@ -308,15 +331,22 @@ test('RandAugment level -> argument mappings (timm inc1) give Pillow\'s pixels a
     SharpnessIncreasing: [[0, 37, 74, 111, 148, 53, 110, 171, 219, 245, 212, 0, 58, 117, 192, 221, 0, 101, 184, 245, 80, 161, 242, 67, 148],
       [0, 37, 74, 111, 148, 53, 91, 126, 174, 245, 212, 55, 89, 148, 192, 221, 75, 108, 165, 245, 80, 161, 242, 67, 148]],
   };
+  // geometric ops draw the sign, then bilinear (next() < 0.5) or bicubic: these expectations are the bilinear ones
   for (const [name, [plus, minus]] of Object.entries(want)) {
     for (const [u, expected] of [[0.25, plus], [0.75, minus]] as const) {
       const img = g5();
-      op(name)(img, new Uint8Array(75), 5, 5, 7, fixedRng(u));
+      op(name)(img, new Uint8Array(75), 5, 5, 7, seqRng(u, 0.25));
       assert.deepEqual(channel0(img), expected, `${name} ${u > 0.5 ? '-' : '+'}`);
     }
   }
+  // ... and an interpolation draw >= 0.5 samples bicubically (bicubic itself is checked against Pillow above)
+  const sheared = g5(), bicubic = new Uint8Array(75);
+  op('ShearX')(sheared, new Uint8Array(75), 5, 5, 7, seqRng(0.75, 0.75));
+  affine(g5(), bicubic, 5, 5, [1, -0.21, 0, 0, 1, 0], [125, 123, 114], 'bicubic');
+  assert.deepEqual(Array.from(sheared), Array.from(bicubic));
+  assert.notDeepEqual(channel0(sheared), want['ShearX']![1]);
   // the translate's uncovered pixels get timm's fill round(255 * mean) per channel
-  const t = g5(); op('TranslateXRel')(t, new Uint8Array(75), 5, 5, 7, fixedRng(0.25));
+  const t = g5(); op('TranslateXRel')(t, new Uint8Array(75), 5, 5, 7, seqRng(0.25, 0.25));
   assert.deepEqual(Array.from(t.subarray(9, 12)), [125, 123, 114]);
   // pixel ops: posterize bits 4 - int(m/10*4), solarize threshold 256 - int(m/10*256), solarize-add int(m/10*110)
   const pix = (name: string, m: number): number[] => { const a = P4(); op(name)(a, new Uint8Array(12), 2, 2, m, fixedRng(0)); return Array.from(a); };

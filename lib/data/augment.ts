@@ -95,14 +95,24 @@ export function resizedCrop(src: Uint8Array, dst: Uint8Array, h: number, w: numb
   }
 }
 
+export type Interpolation = 'bilinear' | 'bicubic';
+
+/** Pillow's cubic convolution through 4 samples at offsets -1..2, evaluated at d in [0, 1) (Geometry.c, a = -1). */
+function cubic(v1: number, v2: number, v3: number, v4: number, d: number): number {
+  const p2 = -v1 + v3, p3 = 2 * (v1 - v2) + v3 - v4, p4 = -v1 + v2 - v3 + v4;
+  return v2 + d * (p2 + d * (p3 + d * p4));
+}
+
 /**
- * PIL's Image.transform(AFFINE, (a,b,c,d,e,f)) with bilinear sampling: output pixel (x, y) samples the input at
- * (a*(x+.5) + b*(y+.5) + c, d*(x+.5) + e*(y+.5) + f); samples outside the image get the fill color, neighbours
- * past the border are clamped, and the result is truncated (Pillow's Geometry.c bilinear_filter32RGB).
- * timm picks bilinear or bicubic at random per op; this uses bilinear always.
+ * PIL's Image.transform(AFFINE, (a,b,c,d,e,f)) with bilinear or bicubic sampling: output pixel (x, y) samples the
+ * input at (a*(x+.5) + b*(y+.5) + c, d*(x+.5) + e*(y+.5) + f); samples outside the image get the fill color,
+ * neighbours past the border are clamped (bicubic: columns clamped, rows below the image repeat the last row read,
+ * as Pillow's Geometry.c does), and the result is clipped to [0, 255] and truncated.
+ * timm's RandAugment picks bilinear or bicubic at random for each geometric op (see `geometric`).
  */
-export function affine(src: Uint8Array, dst: Uint8Array, h: number, w: number, m: readonly number[], fill: readonly number[] = FILL): void {
+export function affine(src: Uint8Array, dst: Uint8Array, h: number, w: number, m: readonly number[], fill: readonly number[] = FILL, interpolation: Interpolation = 'bilinear'): void {
   const [a, b, c, d, e, f] = m as [number, number, number, number, number, number];
+  const clampX = (x: number): number => (x < 0 ? 0 : x >= w ? w - 1 : x);
   for (let y = 0; y < h; y++) {
     for (let x = 0; x < w; x++) {
       const o = (y * w + x) * 3;
@@ -110,12 +120,28 @@ export function affine(src: Uint8Array, dst: Uint8Array, h: number, w: number, m
       if (xin < 0 || xin >= w || yin < 0 || yin >= h) { dst[o] = fill[0]!; dst[o + 1] = fill[1]!; dst[o + 2] = fill[2]!; continue; }
       const fx = xin - 0.5, fy = yin - 0.5;
       const x0 = Math.floor(fx), y0 = Math.floor(fy), dx = fx - x0, dy = fy - y0;
-      const xa = Math.max(x0, 0), xb = Math.min(x0 + 1, w - 1), ya = Math.max(y0, 0), yb = Math.min(y0 + 1, h - 1);
+      if (interpolation === 'bilinear') {
+        const xa = Math.max(x0, 0), xb = Math.min(x0 + 1, w - 1), ya = Math.max(y0, 0), yb = Math.min(y0 + 1, h - 1);
+        for (let ch = 0; ch < 3; ch++) {
+          const p = src[(ya * w + xa) * 3 + ch]!, q = src[(ya * w + xb) * 3 + ch]!;
+          const r = src[(yb * w + xa) * 3 + ch]!, s = src[(yb * w + xb) * 3 + ch]!;
+          const top = p + (q - p) * dx, bot = r + (s - r) * dx;
+          dst[o + ch] = Math.trunc(top + (bot - top) * dy); // PIL casts to UINT8 (truncates)
+        }
+        continue;
+      }
+      // Bicubic over rows y0-1..y0+2 and columns x0-1..x0+2. Pillow clamps the columns and the first row; a later
+      // row outside the image repeats the row before it (the first row is always inside after the bounds check).
+      const xs = [clampX(x0 - 1), clampX(x0), clampX(x0 + 1), clampX(x0 + 2)];
+      const yFirst = Math.min(Math.max(y0 - 1, 0), h - 1);
       for (let ch = 0; ch < 3; ch++) {
-        const p = src[(ya * w + xa) * 3 + ch]!, q = src[(ya * w + xb) * 3 + ch]!;
-        const r = src[(yb * w + xa) * 3 + ch]!, s = src[(yb * w + xb) * 3 + ch]!;
-        const top = p + (q - p) * dx, bot = r + (s - r) * dx;
-        dst[o + ch] = Math.trunc(top + (bot - top) * dy); // PIL casts to UINT8 (truncates)
+        const row = (yy: number): number => cubic(src[(yy * w + xs[0]!) * 3 + ch]!, src[(yy * w + xs[1]!) * 3 + ch]!, src[(yy * w + xs[2]!) * 3 + ch]!, src[(yy * w + xs[3]!) * 3 + ch]!, dx);
+        const v1 = row(yFirst);
+        const v2 = y0 >= 0 && y0 < h ? row(y0) : v1;
+        const v3 = y0 + 1 >= 0 && y0 + 1 < h ? row(y0 + 1) : v2;
+        const v4 = y0 + 2 >= 0 && y0 + 2 < h ? row(y0 + 2) : v3;
+        const v = cubic(v1, v2, v3, v4, dy);
+        dst[o + ch] = v <= 0 ? 0 : v >= 255 ? 255 : Math.trunc(v);
       }
     }
   }
@@ -246,10 +272,13 @@ export function sharpness(img: Uint8Array, factor: number, h: number, w: number,
 type Op = (img: Uint8Array, tmp: Uint8Array, h: number, w: number, level: number, rng: Rng) => void;
 
 const negate = (v: number, rng: Rng): number => (rng.next() > 0.5 ? -v : v);
+// timm's geometric ops draw their argument (and its sign), then bilinear or bicubic at random (random.choice of
+// _RANDOM_INTERPOLATION, the default when no --interpolation is given, as in the paper's command).
 const geometric = (matrix: (level: number, rng: Rng, h: number, w: number) => number[]): Op => (img, tmp, h, w, level, rng) => {
   const m = matrix(level, rng, h, w);
+  const interpolation: Interpolation = rng.next() < 0.5 ? 'bilinear' : 'bicubic';
   tmp.set(img);
-  affine(tmp, img, h, w, m);
+  affine(tmp, img, h, w, m, FILL, interpolation);
 };
 // 'Increasing' enhance level: factor 1 +- 0.9*level/10, at least 0.1.
 const enhanceFactor = (level: number, rng: Rng): number => Math.max(0.1, 1 + negate((level / 10) * 0.9, rng));
