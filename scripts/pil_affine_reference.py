@@ -1,7 +1,8 @@
-"""Reference outputs of Pillow's affine transforms (bilinear and bicubic), for test/augment.test.ts.
+"""Reference outputs of Pillow's affine transforms and crop-and-resize (bilinear and bicubic), for test/augment.test.ts.
 
-timm's RandAugment rotates, shears and translates with PIL, picking bilinear or bicubic at random; these are the
-values lib/data/augment.ts's `affine` must reproduce. Not a dependency of the suite: run once with a Python that has
+timm's RandAugment rotates, shears and translates with PIL, and its RandomResizedCropAndInterpolation crops and
+resizes with PIL, each picking bilinear or bicubic at random; these are the values lib/data/augment.ts's `affine`
+and `resizedCrop` must reproduce. Not a dependency of the suite: run once with a Python that has
 Pillow (Debian: python3-pil) and commit the JSON.
 
     /usr/bin/python3 scripts/pil_affine_reference.py > test/fixtures/pil-affine.json
@@ -42,6 +43,13 @@ def main():
     for resample, label in ((Image.BILINEAR, 'bilinear'), (Image.BICUBIC, 'bicubic')):
         res = img.rotate(23, resample=resample, fillcolor=FILL)
         out['cases'].append({'name': 'rotate23', 'rotateDegrees': 23, 'interpolation': label, 'output': list(res.tobytes())})
+    # RandomResizedCrop: crop (left, top, left + cw, top + ch), then resize back to the full size.
+    crops = [(1, 2, 5, 6), (0, 0, 7, 9), (2, 1, 6, 4), (3, 5, 4, 4), (0, 0, 3, 2)]  # top, left, ch, cw
+    out['crops'] = []
+    for top, left, ch, cw in crops:
+        for resample, label in ((Image.BILINEAR, 'bilinear'), (Image.BICUBIC, 'bicubic')):
+            res = img.crop((left, top, left + cw, top + ch)).resize((W, H), resample)
+            out['crops'].append({'top': top, 'left': left, 'ch': ch, 'cw': cw, 'interpolation': label, 'output': list(res.tobytes())})
     print(json.dumps(out))
 
 

@@ -72,7 +72,7 @@ test('rotate by 90 degrees turns a known 3x3 image counter-clockwise (PIL conven
   assert.deepEqual(channel0(out), [0, 6, 125]);
 });
 
-test('affine: bilinear and bicubic equal Pillow 9.4 (Image.transform AFFINE / Image.rotate) on a 7x9 image, pixel for pixel', () => {
+test('affine and resized crop: bilinear and bicubic equal Pillow 9.4 (transform AFFINE, rotate, crop + resize) on a 7x9 image, pixel for pixel', () => {
   // test/fixtures/pil-affine.json is written by scripts/pil_affine_reference.py with Debian's python3-pil.
   const ref = JSON.parse(readFileSync(new URL('./fixtures/pil-affine.json', import.meta.url), 'utf8')) as {
     height: number; width: number; fill: number[]; input: number[];
@@ -85,6 +85,14 @@ test('affine: bilinear and bicubic equal Pillow 9.4 (Image.transform AFFINE / Im
     affine(src, dst, ref.height, ref.width, m, ref.fill, c.interpolation);
     const diff = Array.from(dst).findIndex((v, i) => v !== c.output[i]);
     assert.equal(diff, -1, `${c.name} ${c.interpolation}: first difference at byte ${diff} (got ${dst[diff]}, Pillow ${c.output[diff]})`);
+  }
+  // crop-and-resize (RandomResizedCropAndInterpolation): crop then PIL resize back to the full size
+  const crops = (ref as unknown as { crops: { top: number; left: number; ch: number; cw: number; interpolation: 'bilinear' | 'bicubic'; output: number[] }[] }).crops;
+  assert.equal(crops.length, 10);
+  for (const c of crops) {
+    resizedCrop(src, dst, ref.height, ref.width, c.top, c.left, c.ch, c.cw, c.interpolation);
+    const diff = Array.from(dst).findIndex((v, i) => v !== c.output[i]);
+    assert.equal(diff, -1, `crop ${c.top},${c.left} ${c.ch}x${c.cw} ${c.interpolation}: first difference at byte ${diff} (got ${dst[diff]}, Pillow ${c.output[diff]})`);
   }
   // the two filters really differ on this image (so the bicubic cases test something)
   const bl = ref.cases.find((c) => c.name === 'general' && c.interpolation === 'bilinear')!.output;

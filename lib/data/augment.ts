@@ -70,32 +70,82 @@ export function hflip(src: Uint8Array, dst: Uint8Array, h: number, w: number): v
   }
 }
 
+export type Interpolation = 'bilinear' | 'bicubic';
+
+/** Pillow's resampling filters (Resample.c): triangle (support 1) and cubic with a = -0.5 (support 2). */
+const RESAMPLE_FILTERS: Record<Interpolation, { support: number; f: (x: number) => number }> = {
+  bilinear: { support: 1, f: (x) => { x = Math.abs(x); return x < 1 ? 1 - x : 0; } },
+  bicubic: {
+    support: 2,
+    f: (x) => { const a = -0.5; x = Math.abs(x); return x < 1 ? ((a + 2) * x - (a + 3)) * x * x + 1 : x < 2 ? (((x - 5) * x + 8) * x - 4) * a : 0; },
+  },
+};
+const PRECISION_BITS = 32 - 8 - 2; // Pillow's fixed-point coefficients for 8-bit images
+
 /**
- * Crop (top, left, ch, cw) resized bilinearly to h x w (pixel centers aligned, edges clamped, rounded), which is
- * what PIL's triangle-filter resample computes when upsampling, up to PIL's intermediate rounding between its
- * horizontal and vertical passes (at most one gray level).
+ * Pillow's precompute_coeffs + normalize_coeffs_8bpc for one axis (in -> out samples): per output sample the first
+ * input index and integer weights that sum to about 2^22 (rounded half away from zero, as Pillow does).
  */
-export function resizedCrop(src: Uint8Array, dst: Uint8Array, h: number, w: number, top: number, left: number, ch: number, cw: number): void {
-  const sy = ch / h, sx = cw / w;
+function resampleCoeffs(inSize: number, outSize: number, interpolation: Interpolation): { first: Int32Array; weights: number[][] } {
+  const { support: base, f } = RESAMPLE_FILTERS[interpolation];
+  const scale = inSize / outSize, filterscale = Math.max(scale, 1), support = base * filterscale, ss = 1 / filterscale;
+  const first = new Int32Array(outSize), weights: number[][] = [];
+  for (let xx = 0; xx < outSize; xx++) {
+    const center = (xx + 0.5) * scale;
+    const xmin = Math.max(Math.trunc(center - support + 0.5), 0);
+    const xmax = Math.min(Math.trunc(center + support + 0.5), inSize) - xmin;
+    const k: number[] = [];
+    let ww = 0;
+    for (let x = 0; x < xmax; x++) { const v = f((x + xmin - center + 0.5) * ss); k.push(v); ww += v; }
+    first[xx] = xmin;
+    weights.push(k.map((v) => { const n = ww === 0 ? v : v / ww; return Math.trunc(n < 0 ? -0.5 + n * 2 ** PRECISION_BITS : 0.5 + n * 2 ** PRECISION_BITS); }));
+  }
+  return { first, weights };
+}
+
+// Pillow's clip8: the accumulator's integer part (arithmetic shift), clamped to a byte.
+const clipFixed = (acc: number): number => clip8(Math.floor(acc / 2 ** PRECISION_BITS));
+
+/**
+ * torchvision's resized_crop on a PIL image, as timm's RandomResizedCropAndInterpolation runs it: crop rows top..top+ch,
+ * columns left..left+cw of `src` (h x w, RGB), then PIL resize back to h x w with the bilinear or bicubic filter:
+ * a horizontal pass, then a vertical one, each in Pillow's fixed point with 8-bit results in between; a pass whose
+ * size does not change is skipped, as in Pillow.
+ */
+export function resizedCrop(src: Uint8Array, dst: Uint8Array, h: number, w: number, top: number, left: number, ch: number, cw: number, interpolation: Interpolation = 'bilinear'): void {
+  // stage 1: the crop's rows, resized horizontally to w (or copied when cw === w)
+  const mid = new Uint8Array(ch * w * 3);
+  if (cw === w) {
+    for (let y = 0; y < ch; y++) mid.set(src.subarray(((top + y) * w + left) * 3, ((top + y) * w + left + w) * 3), y * w * 3);
+  } else {
+    const { first, weights } = resampleCoeffs(cw, w, interpolation);
+    for (let y = 0; y < ch; y++) {
+      const row = ((top + y) * w + left) * 3;
+      for (let x = 0; x < w; x++) {
+        const k = weights[x]!, x0 = first[x]!;
+        for (let c = 0; c < 3; c++) {
+          let acc = 2 ** (PRECISION_BITS - 1);
+          for (let i = 0; i < k.length; i++) acc += src[row + (x0 + i) * 3 + c]! * k[i]!;
+          mid[(y * w + x) * 3 + c] = clipFixed(acc);
+        }
+      }
+    }
+  }
+  // stage 2: vertically to h (or copied when ch === h)
+  if (ch === h) { dst.set(mid); return; }
+  const { first, weights } = resampleCoeffs(ch, h, interpolation);
   for (let y = 0; y < h; y++) {
-    const fy = Math.min(Math.max((y + 0.5) * sy - 0.5, 0), ch - 1);
-    const y0 = Math.floor(fy), y1 = Math.min(y0 + 1, ch - 1), dy = fy - y0;
+    const k = weights[y]!, y0 = first[y]!;
     for (let x = 0; x < w; x++) {
-      const fx = Math.min(Math.max((x + 0.5) * sx - 0.5, 0), cw - 1);
-      const x0 = Math.floor(fx), x1 = Math.min(x0 + 1, cw - 1), dx = fx - x0;
-      const p00 = ((top + y0) * w + left + x0) * 3, p01 = ((top + y0) * w + left + x1) * 3;
-      const p10 = ((top + y1) * w + left + x0) * 3, p11 = ((top + y1) * w + left + x1) * 3;
-      const o = (y * w + x) * 3;
       for (let c = 0; c < 3; c++) {
-        const a = src[p00 + c]! + (src[p01 + c]! - src[p00 + c]!) * dx;
-        const b = src[p10 + c]! + (src[p11 + c]! - src[p10 + c]!) * dx;
-        dst[o + c] = Math.round(a + (b - a) * dy);
+        let acc = 2 ** (PRECISION_BITS - 1);
+        for (let i = 0; i < k.length; i++) acc += mid[((y0 + i) * w + x) * 3 + c]! * k[i]!;
+        dst[(y * w + x) * 3 + c] = clipFixed(acc);
       }
     }
   }
 }
 
-export type Interpolation = 'bilinear' | 'bicubic';
 
 /** Pillow's cubic convolution through 4 samples at offsets -1..2, evaluated at d in [0, 1) (Geometry.c, a = -1). */
 function cubic(v1: number, v2: number, v3: number, v4: number, d: number): number {
@@ -336,7 +386,8 @@ export function colorJitter(img: Uint8Array, tmp: Uint8Array, strength: number, 
 
 /**
  * Crop, flip, RandAugment and color jitter, in place on `img` (h*w*3 uint8); `tmp` is scratch of the same size.
- * Crop: timm/torchvision RandomResizedCrop with scale (scaleMin, 1) and ratio 1: side = round(sqrt(scale)*size).
+ * Crop: timm/torchvision RandomResizedCrop with scale (scaleMin, 1) and ratio 1: side = round(sqrt(scale)*size),
+ * resized back with bilinear or bicubic at random (timm's default --train-interpolation 'random').
  */
 export function augmentImage(img: Uint8Array, tmp: Uint8Array, h: number, w: number, aug: AugmentConfig, rng: Rng): void {
   if (aug.scaleMin < 1) {
@@ -344,8 +395,10 @@ export function augmentImage(img: Uint8Array, tmp: Uint8Array, h: number, w: num
     const side = Math.sqrt(s * h * w);
     const cw = Math.min(w, Math.max(1, Math.round(side))), ch = Math.min(h, Math.max(1, Math.round(side)));
     const top = rng.int(h - ch + 1), left = rng.int(w - cw + 1);
+    // timm's default train interpolation is 'random': bilinear or bicubic per image
+    const interpolation: Interpolation = rng.next() < 0.5 ? 'bilinear' : 'bicubic';
     tmp.set(img);
-    resizedCrop(tmp, img, h, w, top, left, ch, cw);
+    resizedCrop(tmp, img, h, w, top, left, ch, cw, interpolation);
   }
   if (aug.hflip && rng.next() < 0.5) { tmp.set(img); hflip(tmp, img, h, w); }
   if (aug.randAugment) randAugment(img, tmp, h, w, aug.randAugment, rng);
