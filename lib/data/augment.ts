@@ -82,14 +82,28 @@ const RESAMPLE_FILTERS: Record<Interpolation, { support: number; f: (x: number) 
 };
 const PRECISION_BITS = 32 - 8 - 2; // Pillow's fixed-point coefficients for 8-bit images
 
+interface Coeffs {
+  /** First input index per output sample. */
+  first: Int32Array;
+  /** Taps per output sample (up to `stride`), weights flattened with that stride; unused taps are 0. */
+  count: Int32Array;
+  weights: Float64Array;
+  stride: number;
+}
+
 /**
  * Pillow's precompute_coeffs + normalize_coeffs_8bpc for one axis (in -> out samples): per output sample the first
  * input index and integer weights that sum to about 2^22 (rounded half away from zero, as Pillow does).
  */
-function resampleCoeffs(inSize: number, outSize: number, interpolation: Interpolation): { first: Int32Array; weights: number[][] } {
+function resampleCoeffs(inSize: number, outSize: number, interpolation: Interpolation): Coeffs {
+  // Few distinct (size, filter) pairs occur in training (crop sides up to the image size): compute each once.
+  const key = `${inSize}/${outSize}/${interpolation}`;
+  const cached = coeffCache.get(key);
+  if (cached) return cached;
   const { support: base, f } = RESAMPLE_FILTERS[interpolation];
   const scale = inSize / outSize, filterscale = Math.max(scale, 1), support = base * filterscale, ss = 1 / filterscale;
-  const first = new Int32Array(outSize), weights: number[][] = [];
+  const stride = Math.ceil(support) * 2 + 1;
+  const c: Coeffs = { first: new Int32Array(outSize), count: new Int32Array(outSize), weights: new Float64Array(outSize * stride), stride };
   for (let xx = 0; xx < outSize; xx++) {
     const center = (xx + 0.5) * scale;
     const xmin = Math.max(Math.trunc(center - support + 0.5), 0);
@@ -97,14 +111,22 @@ function resampleCoeffs(inSize: number, outSize: number, interpolation: Interpol
     const k: number[] = [];
     let ww = 0;
     for (let x = 0; x < xmax; x++) { const v = f((x + xmin - center + 0.5) * ss); k.push(v); ww += v; }
-    first[xx] = xmin;
-    weights.push(k.map((v) => { const n = ww === 0 ? v : v / ww; return Math.trunc(n < 0 ? -0.5 + n * 2 ** PRECISION_BITS : 0.5 + n * 2 ** PRECISION_BITS); }));
+    c.first[xx] = xmin;
+    c.count[xx] = xmax;
+    k.forEach((v, i) => {
+      const n = ww === 0 ? v : v / ww;
+      c.weights[xx * stride + i] = Math.trunc(n < 0 ? -0.5 + n * 2 ** PRECISION_BITS : 0.5 + n * 2 ** PRECISION_BITS);
+    });
   }
-  return { first, weights };
+  coeffCache.set(key, c);
+  return c;
 }
+const coeffCache = new Map<string, Coeffs>();
 
 // Pillow's clip8: the accumulator's integer part (arithmetic shift), clamped to a byte.
-const clipFixed = (acc: number): number => clip8(Math.floor(acc / 2 ** PRECISION_BITS));
+const clipFixed = (acc: number): number => clip8(acc >> PRECISION_BITS); // acc is an integer within int32
+const HALF = 2 ** (PRECISION_BITS - 1);
+let resizeScratch = new Uint8Array(0);
 
 /**
  * torchvision's resized_crop on a PIL image, as timm's RandomResizedCropAndInterpolation runs it: crop rows top..top+ch,
@@ -113,35 +135,35 @@ const clipFixed = (acc: number): number => clip8(Math.floor(acc / 2 ** PRECISION
  * size does not change is skipped, as in Pillow.
  */
 export function resizedCrop(src: Uint8Array, dst: Uint8Array, h: number, w: number, top: number, left: number, ch: number, cw: number, interpolation: Interpolation = 'bilinear'): void {
+  if (resizeScratch.length < ch * w * 3) resizeScratch = new Uint8Array(h * w * 3);
+  const mid = resizeScratch;
   // stage 1: the crop's rows, resized horizontally to w (or copied when cw === w)
-  const mid = new Uint8Array(ch * w * 3);
   if (cw === w) {
     for (let y = 0; y < ch; y++) mid.set(src.subarray(((top + y) * w + left) * 3, ((top + y) * w + left + w) * 3), y * w * 3);
   } else {
-    const { first, weights } = resampleCoeffs(cw, w, interpolation);
+    const { first, count, weights, stride } = resampleCoeffs(cw, w, interpolation);
     for (let y = 0; y < ch; y++) {
       const row = ((top + y) * w + left) * 3;
       for (let x = 0; x < w; x++) {
-        const k = weights[x]!, x0 = first[x]!;
+        const base = row + first[x]! * 3, n = count[x]!, k0 = x * stride;
         for (let c = 0; c < 3; c++) {
-          let acc = 2 ** (PRECISION_BITS - 1);
-          for (let i = 0; i < k.length; i++) acc += src[row + (x0 + i) * 3 + c]! * k[i]!;
+          let acc = HALF;
+          for (let i = 0; i < n; i++) acc += src[base + i * 3 + c]! * weights[k0 + i]!;
           mid[(y * w + x) * 3 + c] = clipFixed(acc);
         }
       }
     }
   }
   // stage 2: vertically to h (or copied when ch === h)
-  if (ch === h) { dst.set(mid); return; }
-  const { first, weights } = resampleCoeffs(ch, h, interpolation);
+  if (ch === h) { dst.set(mid.subarray(0, h * w * 3)); return; }
+  const { first, count, weights, stride } = resampleCoeffs(ch, h, interpolation);
+  const rowLen = w * 3;
   for (let y = 0; y < h; y++) {
-    const k = weights[y]!, y0 = first[y]!;
-    for (let x = 0; x < w; x++) {
-      for (let c = 0; c < 3; c++) {
-        let acc = 2 ** (PRECISION_BITS - 1);
-        for (let i = 0; i < k.length; i++) acc += mid[((y0 + i) * w + x) * 3 + c]! * k[i]!;
-        dst[(y * w + x) * 3 + c] = clipFixed(acc);
-      }
+    const base = first[y]! * rowLen, n = count[y]!, k0 = y * stride;
+    for (let i = 0; i < rowLen; i++) {
+      let acc = HALF;
+      for (let t = 0; t < n; t++) acc += mid[base + t * rowLen + i]! * weights[k0 + t]!;
+      dst[y * rowLen + i] = clipFixed(acc);
     }
   }
 }
@@ -182,14 +204,16 @@ export function affine(src: Uint8Array, dst: Uint8Array, h: number, w: number, m
       }
       // Bicubic over rows y0-1..y0+2 and columns x0-1..x0+2. Pillow clamps the columns and the first row; a later
       // row outside the image repeats the row before it (the first row is always inside after the bounds check).
-      const xs = [clampX(x0 - 1), clampX(x0), clampX(x0 + 1), clampX(x0 + 2)];
+      const x0c = clampX(x0 - 1) * 3, x1c = clampX(x0) * 3, x2c = clampX(x0 + 1) * 3, x3c = clampX(x0 + 2) * 3;
       const yFirst = Math.min(Math.max(y0 - 1, 0), h - 1);
+      // row offsets; -1 marks a row that repeats the previous one
+      const r1 = yFirst * w * 3, r2 = y0 >= 0 && y0 < h ? y0 * w * 3 : -1;
+      const r3 = y0 + 1 >= 0 && y0 + 1 < h ? (y0 + 1) * w * 3 : -1, r4 = y0 + 2 >= 0 && y0 + 2 < h ? (y0 + 2) * w * 3 : -1;
       for (let ch = 0; ch < 3; ch++) {
-        const row = (yy: number): number => cubic(src[(yy * w + xs[0]!) * 3 + ch]!, src[(yy * w + xs[1]!) * 3 + ch]!, src[(yy * w + xs[2]!) * 3 + ch]!, src[(yy * w + xs[3]!) * 3 + ch]!, dx);
-        const v1 = row(yFirst);
-        const v2 = y0 >= 0 && y0 < h ? row(y0) : v1;
-        const v3 = y0 + 1 >= 0 && y0 + 1 < h ? row(y0 + 1) : v2;
-        const v4 = y0 + 2 >= 0 && y0 + 2 < h ? row(y0 + 2) : v3;
+        const v1 = cubic(src[r1 + x0c + ch]!, src[r1 + x1c + ch]!, src[r1 + x2c + ch]!, src[r1 + x3c + ch]!, dx);
+        const v2 = r2 < 0 ? v1 : cubic(src[r2 + x0c + ch]!, src[r2 + x1c + ch]!, src[r2 + x2c + ch]!, src[r2 + x3c + ch]!, dx);
+        const v3 = r3 < 0 ? v2 : cubic(src[r3 + x0c + ch]!, src[r3 + x1c + ch]!, src[r3 + x2c + ch]!, src[r3 + x3c + ch]!, dx);
+        const v4 = r4 < 0 ? v3 : cubic(src[r4 + x0c + ch]!, src[r4 + x1c + ch]!, src[r4 + x2c + ch]!, src[r4 + x3c + ch]!, dx);
         const v = cubic(v1, v2, v3, v4, dy);
         dst[o + ch] = v <= 0 ? 0 : v >= 255 ? 255 : Math.trunc(v);
       }
