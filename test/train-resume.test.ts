@@ -2,7 +2,7 @@
 // 2 epochs straight must equal 1 epoch + interrupt + resume 1 epoch, bit for bit (weights and metrics).
 // Also: a changed recipe is refused naming the key, a damaged checkpoint gives a clear error, and a NaN stops
 // training with the step and the parameter.
-import { test } from 'node:test';
+import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, writeFileSync, rmSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -50,8 +50,12 @@ function tinyConfig(runId: string, extra: Partial<TrainConfig> = {}): TrainConfi
   return { ...recipe, ...extra, run: { runId, resume: false, backend: 'cpu', explicit: [], checkpoint: true, ...(extra.run ?? {}) } };
 }
 
+const made: string[] = [];
+after(() => { for (const d of made) rmSync(d, { recursive: true, force: true }); });
+
 function dirs(): { resultsDir: string; checkpointRoot: string } {
   const root = mkdtempSync(join(tmpdir(), 'convmixer-train-'));
+  made.push(root);
   return { resultsDir: join(root, 'results'), checkpointRoot: join(root, 'checkpoints') };
 }
 
