@@ -8,7 +8,6 @@ Pillow (Debian: python3-pil) and commit the JSON.
     /usr/bin/python3 scripts/pil_affine_reference.py > test/fixtures/pil-affine.json
 """
 import json
-import math
 
 import PIL
 from PIL import Image

@@ -168,6 +168,8 @@ export function resizedCrop(src: Uint8Array, dst: Uint8Array, h: number, w: numb
   }
 }
 
+/** timm's default interpolation for its PIL ops ('random'): bilinear or bicubic, one draw. */
+const randomInterpolation = (rng: Rng): Interpolation => (rng.next() < 0.5 ? 'bilinear' : 'bicubic');
 
 /** Pillow's cubic convolution through 4 samples at offsets -1..2, evaluated at d in [0, 1) (Geometry.c, a = -1). */
 function cubic(v1: number, v2: number, v3: number, v4: number, d: number): number {
@@ -350,7 +352,7 @@ const negate = (v: number, rng: Rng): number => (rng.next() > 0.5 ? -v : v);
 // _RANDOM_INTERPOLATION, the default when no --interpolation is given, as in the paper's command).
 const geometric = (matrix: (level: number, rng: Rng, h: number, w: number) => number[]): Op => (img, tmp, h, w, level, rng) => {
   const m = matrix(level, rng, h, w);
-  const interpolation: Interpolation = rng.next() < 0.5 ? 'bilinear' : 'bicubic';
+  const interpolation = randomInterpolation(rng);
   tmp.set(img);
   affine(tmp, img, h, w, m, FILL, interpolation);
 };
@@ -419,8 +421,7 @@ export function augmentImage(img: Uint8Array, tmp: Uint8Array, h: number, w: num
     const side = Math.sqrt(s * h * w);
     const cw = Math.min(w, Math.max(1, Math.round(side))), ch = Math.min(h, Math.max(1, Math.round(side)));
     const top = rng.int(h - ch + 1), left = rng.int(w - cw + 1);
-    // timm's default train interpolation is 'random': bilinear or bicubic per image
-    const interpolation: Interpolation = rng.next() < 0.5 ? 'bilinear' : 'bicubic';
+    const interpolation = randomInterpolation(rng); // timm's default --train-interpolation 'random', per image
     tmp.set(img);
     resizedCrop(tmp, img, h, w, top, left, ch, cw, interpolation);
   }
