@@ -4,6 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { cpus, totalmem, platform, arch } from 'node:os';
 import { readdirSync, readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { z } from 'zod';
 import { atomicWriteJson, REPO_ROOT } from './io.ts';
 
 export type Profile = 'smoke' | 'quick' | 'paper';
@@ -19,15 +20,21 @@ export interface MachineInfo {
   gpu: string | null;
 }
 
+export const RUN_KINDS = ['train', 'bench'] as const;
+export type RunKind = (typeof RUN_KINDS)[number];
+
 export interface RunRecord {
   /** Schema version of this file. */
   version: 1;
   /** Unique id, also the file name (without .json). */
   id: string;
-  /** What kind of run: 'train', 'bench', 'params', ... */
-  kind: string;
+  /** What kind of run. */
+  kind: RunKind;
   /** Which paper table / experiment the run belongs to, e.g. 'table4', 'table3', 'cifar10-demo'. */
   experiment: string;
+  /** For runs of an experiment table (lib/experiments/): the table id and the row id, e.g. 'table4' / 'k7-p1'. */
+  table?: string;
+  row?: string;
   profile: Profile;
   seed: number;
   config: Record<string, unknown>;
@@ -47,6 +54,50 @@ export interface RunRecord {
 }
 
 export const RESULTS_DIR = join(REPO_ROOT, 'reports', 'results');
+
+const num = z.number();
+/** The file format of a run record; every record is checked against it when loaded. */
+export const runRecordSchema = z.object({
+  version: z.literal(1),
+  id: z.string().min(1),
+  kind: z.enum(RUN_KINDS),
+  experiment: z.string().min(1),
+  table: z.string().min(1).optional(),
+  row: z.string().min(1).optional(),
+  profile: z.enum(['smoke', 'quick', 'paper']),
+  seed: z.number().int(),
+  config: z.record(z.unknown()),
+  backend: z.string(),
+  machine: z.object({ cpuModel: z.string(), cores: num, memoryGiB: num, platform: z.string(), arch: z.string(), node: z.string(), gpu: z.string().nullable() }),
+  gitCommit: z.string(),
+  gitDirty: z.boolean(),
+  startedAt: z.string(),
+  finishedAt: z.string().nullable(),
+  wallTimeSec: num.nullable(),
+  status: z.enum(['running', 'finished', 'failed']),
+  epochs: z.array(z.record(num)).optional(),
+  metrics: z.record(z.union([num, z.string(), z.null()])),
+  notes: z.string().optional(),
+});
+
+/** A record file that could not be used: which file and why (one line), for warnings and the report. */
+export interface SkippedRecord { file: string; reason: string }
+
+/** Parses one record file's text; a one-line reason instead of the record when it is not a valid run record. */
+export function parseRunRecord(text: string): { record: RunRecord } | { reason: string } {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    return { reason: 'not JSON' };
+  }
+  const parsed = runRecordSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    return { reason: `${issue.path.join('.') || 'record'}: ${issue.message.toLowerCase()}` };
+  }
+  return { record: parsed.data as RunRecord };
+}
 
 let gpuCache: string | null | undefined;
 function detectGpu(): string | null {
@@ -88,7 +139,7 @@ export function gitState(cwd = REPO_ROOT): { commit: string; dirty: boolean } {
 }
 
 /** A new record in state 'running'; save it with saveRunRecord and again when finished. */
-export function newRunRecord(init: { kind: string; experiment: string; profile: Profile; seed: number; config: Record<string, unknown>; backend: string; id?: string }): RunRecord {
+export function newRunRecord(init: { kind: RunKind; experiment: string; profile: Profile; seed: number; config: Record<string, unknown>; backend: string; id?: string; table?: string; row?: string }): RunRecord {
   const started = new Date();
   const git = gitState();
   const stamp = started.toISOString().replace(/[:.]/g, '-');
@@ -97,6 +148,8 @@ export function newRunRecord(init: { kind: string; experiment: string; profile: 
     id: init.id ?? `${init.experiment}-${init.kind}-${init.profile}-${stamp}`,
     kind: init.kind,
     experiment: init.experiment,
+    ...(init.table !== undefined ? { table: init.table } : {}),
+    ...(init.row !== undefined ? { row: init.row } : {}),
     profile: init.profile,
     seed: init.seed,
     config: init.config,
@@ -123,20 +176,32 @@ export function saveRunRecord(rec: RunRecord, dir = RESULTS_DIR): string {
   return path;
 }
 
-/** All run records in a folder, optionally filtered; newest first. Files that are not run records are skipped. */
-export function loadRunRecords(filter: Partial<Pick<RunRecord, 'kind' | 'experiment' | 'profile' | 'status'>> = {}, dir = RESULTS_DIR): RunRecord[] {
+/** All run records in a folder, optionally filtered; newest first. Files that are not valid run records are skipped
+ * and listed in `skipped` (with a one-line reason) when given, else warned about on stderr. */
+export function loadRunRecords(filter: Partial<Pick<RunRecord, 'kind' | 'experiment' | 'profile' | 'status' | 'table' | 'row'>> = {}, dir = RESULTS_DIR, skipped?: SkippedRecord[]): RunRecord[] {
   if (!existsSync(dir)) return [];
   const out: RunRecord[] = [];
   for (const f of readdirSync(dir)) {
-    if (!f.endsWith('.json')) continue;
-    let rec: RunRecord;
+    if (!f.endsWith('.json') || f.startsWith('.')) continue;
+    let text: string;
     try {
-      rec = JSON.parse(readFileSync(join(dir, f), 'utf8'));
-    } catch {
+      text = readFileSync(join(dir, f), 'utf8');
+    } catch (err) {
+      note(skipped, join(dir, f), `unreadable (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
       continue;
     }
-    if (rec.version !== 1 || !rec.id) continue;
+    const parsed = parseRunRecord(text);
+    if ('reason' in parsed) {
+      note(skipped, join(dir, f), parsed.reason);
+      continue;
+    }
+    const rec = parsed.record;
     if (Object.entries(filter).every(([k, v]) => v === undefined || (rec as unknown as Record<string, unknown>)[k] === v)) out.push(rec);
   }
   return out.sort((a, b) => b.startedAt.localeCompare(a.startedAt));
+}
+
+function note(skipped: SkippedRecord[] | undefined, file: string, reason: string): void {
+  if (skipped) skipped.push({ file, reason });
+  else console.warn(`warning: skipped ${file}: not a valid run record (${reason})`);
 }

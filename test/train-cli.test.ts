@@ -45,7 +45,10 @@ test('train flags: profile defaults, explicit overrides, model flags keep the pr
   assert.equal(trainConfigFromFlags({ resume: true, 'run-id': 'r1' }).run.useSavedRecipe, true);
   assert.equal(trainConfigFromFlags({ resume: true, 'run-id': 'r1', epochs: '3' }).run.useSavedRecipe, false);
   const named = trainConfigFromFlags({ model: 'convmixer_128_4', patch: '2', kernel: '5' });
-  assert.deepEqual([named.modelName, named.model.dim, named.model.depth, named.model.patchSize, named.model.kernelSize], ['convmixer_128_4', 128, 4, 2, 5]);
+  // The recorded name is the registry name of the config trained: no named model is ConvMixer-128/4 k5 p2.
+  assert.deepEqual([named.modelName, named.model.dim, named.model.depth, named.model.patchSize, named.model.kernelSize], [null, 128, 4, 2, 5]);
+  assert.equal(k9.modelName, 'convmixer_256_8_p2');
+  assert.equal(trainConfigFromFlags({ model: 'convmixer_256_8', kernel: '3' }).modelName, 'convmixer_256_8_k3');
 });
 
 test('train flags: bad values are one-line errors naming the flag', () => {

@@ -7,6 +7,7 @@ import { UserError } from '../errors.ts';
 import { backendChoiceFrom } from '../backend/index.ts';
 import { PROFILES, type Profile } from '../runRecord.ts';
 import { MODEL_FLAGS, configFromFlags } from './modelFlags.ts';
+import { registryName } from '../models/convmixer.ts';
 import { buildRecipe, FLAG_FOR_KEY, PROFILE_DEFAULTS, type RecipeOverrides, type TrainConfig, type RunOptions } from '../train/config.ts';
 import { createProgressBar } from '../train/progress.ts';
 
@@ -106,7 +107,8 @@ export function trainConfigFromFlags(values: Values): TrainConfig {
       }
     }
     o.model = configFromFlags(merged as never);
-    o.modelName = merged['model'] as string;
+    // The registry name of the config actually trained (--model convmixer_128_4 --kernel 5 is not convmixer_128_4), else null.
+    o.modelName = registryName(o.model);
   }
 
   const recipe = buildRecipe(profile, o);

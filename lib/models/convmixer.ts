@@ -80,6 +80,13 @@ export const MODELS: Record<string, ConvMixerConfig> = {
   convmixer_64_4_k5_p2: cifar(64, 4, 5, 2),
 };
 
+/** The registry name of exactly this config (every field equal), or null when no named model is it. */
+export function registryName(config: ConvMixerConfig): string | null {
+  const key = JSON.stringify(Object.entries(config).sort(([a], [b]) => a.localeCompare(b)));
+  for (const [name, c] of Object.entries(MODELS)) if (JSON.stringify(Object.entries(c).sort(([a], [b]) => a.localeCompare(b))) === key) return name;
+  return null;
+}
+
 /** A named config, or a partial one on top of the paper code's defaults (dim and depth required), plus overrides; validated. */
 export function resolveConfig(nameOrConfig: string | Partial<ConvMixerConfig>, overrides: Partial<ConvMixerConfig> = {}): ConvMixerConfig {
   const defined = (o: Partial<ConvMixerConfig>): Partial<ConvMixerConfig> => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));

@@ -91,6 +91,9 @@ export interface RunOptions {
   useSavedRecipe?: boolean;
   /** The command line that started the run (CLI), stored in the run record so it can be repeated. */
   command?: string[];
+  /** The experiment table and row this run reproduces (set by the experiment runner), stored at the record's top level. */
+  table?: string;
+  row?: string;
 }
 
 export type TrainConfig = Recipe & { run: RunOptions };

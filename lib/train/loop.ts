@@ -114,6 +114,10 @@ function firstNonFinite(values: ArrayLike<number>): number {
   return -1;
 }
 
+/** Seeds of the class-balanced subsets (the values seed-0 runs always used, so their records stay reproducible). */
+export const TRAIN_SUBSET_SEED = 0;
+export const TEST_SUBSET_SEED = 1;
+
 /** Which data a run trained on, for its record: the cache's source (official release or a mirror, e.g. the JPEG one) and checksums. */
 export type DataSource = Record<string, string | number | null>;
 
@@ -137,8 +141,10 @@ async function loadData(config: TrainConfig, hooks: TrainHooks): Promise<{ train
       md5: m.source.md5, sha256: m.source.sha256, trainCacheSha256: m.splits.train.sha256, testCacheSha256: m.splits.test.sha256,
     };
   }
-  if (config.trainSubset > 0 && config.trainSubset < train.n) train = balancedSubset(train, config.trainSubset, config.seed);
-  if (config.testSubset > 0 && config.testSubset < test.n) test = balancedSubset(test, config.testSubset, config.seed + 1);
+  // Subsets do not depend on the run's seed: every seed and every row of a table trains on the same images and is
+  // evaluated on the same test images, so differences between runs are the model's and the optimizer's, not the data's.
+  if (config.trainSubset > 0 && config.trainSubset < train.n) train = balancedSubset(train, config.trainSubset, TRAIN_SUBSET_SEED);
+  if (config.testSubset > 0 && config.testSubset < test.n) test = balancedSubset(test, config.testSubset, TEST_SUBSET_SEED);
   return { train, test, source };
 }
 
@@ -194,7 +200,8 @@ export async function trainRun(requested: TrainConfig, hooks: TrainHooks = {}): 
 
   const recordConfig = { ...recipe, explicit: config.run.explicit, resumable: config.run.checkpoint, trainImages: train.n, testImages: test.n, params: paramCount(config.model), stepsPerEpoch,
     data: dataSource, command: config.run.command ?? null };
-  let record = newRunRecord({ kind: 'train', experiment: config.experiment, profile: config.profile, seed: config.seed, config: recordConfig, backend: backend.description, id: runId });
+  let record = newRunRecord({ kind: 'train', experiment: config.experiment, profile: config.profile, seed: config.seed, config: recordConfig, backend: backend.description, id: runId,
+    table: config.run.table, row: config.run.row });
 
   if (config.run.resume) {
     if (!saved) throw new UserError(`--resume: run '${runId}' has no checkpoint under ${ckptDir}`);
@@ -235,7 +242,7 @@ export async function trainRun(requested: TrainConfig, hooks: TrainHooks = {}): 
   let processImages = 0;
 
   const fail = (message: string, cause: 'diverged' | 'aborted'): never => {
-    record = finishRunRecord({ ...record, epochs: recordEpochs(epochs), notes: [record.notes, message].filter(Boolean).join('; ') }, { trainSeconds }, 'failed');
+    record = finishRunRecord({ ...record, epochs: recordEpochs(epochs), notes: [record.notes, message].filter(Boolean).join('; ') }, { trainSeconds, failure: cause }, 'failed');
     recordPath = saveRunRecord(record, resultsDir);
     if (cause === 'diverged') throw new TrainingDivergedError(message);
     throw new UserError(message);
@@ -246,6 +253,8 @@ export async function trainRun(requested: TrainConfig, hooks: TrainHooks = {}): 
     const order = rng.shuffle(Uint32Array.from({ length: train.n }, (_, i) => i)) as Uint32Array;
     let lossSum = 0, normSum = 0, seen = 0, lr = 0;
     for (let i = 0; i < stepsPerEpoch; i++) {
+      // Let signal handlers run (Ctrl-C sets hooks.signal): the step itself never yields to the event loop.
+      await new Promise<void>((res) => setImmediate(res));
       if (hooks.signal?.aborted) fail(`interrupted in epoch ${epoch + 1} at step ${globalStep}; continue with --resume --run-id ${runId}`, 'aborted');
       const idx = order.subarray(i * config.batchSize, Math.min(train.n, (i + 1) * config.batchSize));
       const batch = trainBatch(train, idx, config.augment, rng);

@@ -1,0 +1,120 @@
+// `convmixer experiment list|status|run TABLE`: the experiment runner on the command line. Tables are data
+// (lib/experiments/); `run` trains what is missing and resumes what was interrupted, `status` says where each row is.
+import { resolve } from 'node:path';
+import type { Command } from './main.ts';
+import { parseFlags, choiceFlag, numberFlag, type FlagSpec } from './args.ts';
+import { UserError } from '../errors.ts';
+import { PROFILES, type Profile } from '../runRecord.ts';
+import { experimentTable, experimentTables, parseShard, planRuns, runTable, shardRuns, tableStatus, type RowStatus } from '../experiments/runner.ts';
+import { createProgressBar } from '../train/progress.ts';
+
+const FLAGS: FlagSpec = {
+  profile: { type: 'string' }, seeds: { type: 'string' }, shard: { type: 'string' }, json: { type: 'boolean' },
+  'retry-failed': { type: 'boolean' }, 'results-dir': { type: 'string' }, 'checkpoint-dir': { type: 'string' }, quiet: { type: 'boolean', short: 'q' },
+};
+
+const USAGE = `usage: convmixer experiment list
+       convmixer experiment status TABLE [--profile quick] [--seeds 2] [--json]
+       convmixer experiment run TABLE [--profile quick] [--seeds 2] [--shard i/n] [--retry-failed] [--quiet]
+
+Tables are typed data in lib/experiments/ (table3, table4, pilot): rows with the paper's value and a recipe change
+relative to the paper recipe; the profile's protocol shrinks what every row shares (README: "Tables 3 and 4").
+
+  run       trains the missing runs (row x seed 0..N-1) one at a time, resumes interrupted ones from their
+            checkpoints and skips finished ones; stop it at any time (Ctrl-C) and start it again
+  status    each row: finished / running / interrupted / failed / diverged / missing, its mean and spread over
+            seeds, and the paper's value; --json prints {"rows": [{"id", "done", "paper", "value", ...}]}
+  --shard i/n             run every n-th run starting at the i-th (n machines split a table; scripts/slurm/)
+  --seeds N               seeds 0..N-1 (default 2)
+  --retry-failed          train again runs that diverged or failed
+  --results-dir DIR --checkpoint-dir DIR   (default reports/results, reports/checkpoints)`;
+
+type Values = Record<string, string | boolean | undefined>;
+
+function pct(v: number | null, digits = 2): string {
+  return v === null ? '-' : v.toFixed(digits);
+}
+
+function statusLine(r: RowStatus): string {
+  const states = r.runs.map((x) => x.state === 'finished' ? 'ok' : x.state).join(',');
+  const spread = r.std === null ? '' : ` ± ${pct(r.std)}`;
+  return `${r.id.padEnd(20)} ${r.done ? 'done   ' : 'not yet'}  ${`${pct(r.value)}${spread}`.padEnd(14)} paper ${pct(r.paper).padEnd(6)} [${states}]${r.runOf.row !== r.id ? `  (run of ${r.runOf.table}/${r.runOf.row})` : ''}`;
+}
+
+export const command: Command = {
+  summary: 'run or inspect the experiment tables (table3, table4, pilot): resumable, shardable',
+  async run(argv) {
+    const { values, positionals, help } = parseFlags<Values>(argv, FLAGS, true);
+    const [sub, tableId, ...extra] = positionals;
+    if (help || !sub) {
+      console.log(USAGE);
+      return help ? 0 : 2;
+    }
+    if (!['list', 'status', 'run'].includes(sub)) throw new UserError(`unknown subcommand '${sub}' (expected list, status or run)`);
+    if (extra.length) throw new UserError(`unexpected argument '${extra[0]}'`);
+    const profile: Profile = choiceFlag('profile', values['profile'] as string | undefined, PROFILES) ?? 'quick';
+    const seeds = numberFlag('seeds', values['seeds'] as string | undefined, { int: true, min: 1, max: 100 }) ?? 2;
+    const shard = parseShard(values['shard'] as string | undefined);
+    const dir = (flag: string): string | undefined => (typeof values[flag] === 'string' ? resolve(values[flag] as string) : undefined);
+    const dirs = { resultsDir: dir('results-dir'), checkpointRoot: dir('checkpoint-dir') };
+
+    if (sub === 'list') {
+      for (const t of Object.values(await experimentTables())) {
+        console.log(`${t.id}: ${t.title} (${t.rows.length} rows, ${planRuns(t, profile, seeds).length} runs at ${profile} with ${seeds} seeds)`);
+        console.log(`  ${profile}: ${t.protocols[profile].why}`);
+      }
+      return 0;
+    }
+    if (!tableId) throw new UserError(`experiment ${sub}: name a table (convmixer experiment list)`);
+    const table = await experimentTable(tableId);
+
+    if (sub === 'status') {
+      const rows = await tableStatus(table, profile, seeds, dirs);
+      if (values['json']) {
+        console.log(JSON.stringify({
+          table: table.id, profile, seeds,
+          rows: rows.map((r) => ({
+            id: r.id, label: r.label, group: r.group, done: r.done, paper: r.paper, value: r.value, std: r.std, seedsFinished: r.seedsFinished, runOf: r.runOf,
+            runs: r.runs.map((x) => ({ runId: x.runId, seed: x.seed, state: x.state, testAcc: x.testAcc, epochsDone: x.epochsDone, epochs: x.epochs, reason: x.reason })),
+          })),
+        }, null, 2));
+      } else {
+        console.log(`${table.title}, profile ${profile}, seeds 0..${seeds - 1} (test accuracy %, mean ± sample std over finished seeds)`);
+        for (const r of rows) console.log(statusLine(r));
+        const done = rows.filter((r) => r.done).length;
+        console.log(`${done} of ${rows.length} rows done`);
+      }
+      return 0;
+    }
+
+    const runs = shardRuns(planRuns(table, profile, seeds), shard);
+    console.log(`experiment run ${table.id}: profile ${profile}, seeds 0..${seeds - 1}${shard ? `, shard ${shard.index}/${shard.count}` : ''}: ${runs.length} runs`);
+    const bar = values['quiet'] ? null : createProgressBar();
+    const abort = new AbortController();
+    let interrupts = 0;
+    const onSignal = (): void => {
+      interrupts++;
+      if (interrupts > 1) process.exit(130);
+      console.error('\ninterrupt: stopping after this step (Ctrl-C again to quit now); run the same command to resume');
+      abort.abort();
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    try {
+      const res = await runTable(table, {
+        profile, seeds, shard, retryFailed: values['retry-failed'] === true, signal: abort.signal, ...dirs,
+        log: (line) => { bar?.clear(); console.log(line); },
+        hooks: {
+          onProgress: bar ? (p) => bar.update(p) : undefined,
+          onEpoch: (e) => { bar?.clear(); console.log(`  epoch ${e.epoch}: train loss ${e.trainLoss.toFixed(4)}, test acc ${e.testAcc === null ? '-' : (100 * e.testAcc).toFixed(2)}%, ${e.seconds.toFixed(0)} s`); },
+        },
+      });
+      console.log(`experiment run ${table.id}: ${res.trained.length} trained, ${res.skipped.length} skipped, ${res.failed.length} failed`);
+      return res.failed.length ? 1 : 0;
+    } finally {
+      bar?.clear();
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
+  },
+};

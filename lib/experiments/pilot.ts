@@ -1,0 +1,37 @@
+// The pilot that chooses the quick protocol of Tables 3 and 4 (issue: "choose it with a pilot, not by guess"):
+// four rows whose paper effects range from large to small (patch 8 << patch 1; - RandAug; kernel 3 < kernel 9) at
+// several budgets (epochs over the same 5,000 training images), two seeds each. The budget at which the effects are
+// largest relative to the seed spread, within what 2 cores can afford for every row, becomes the quick protocol.
+import { PAPER_PROTOCOL, SMOKE_PROTOCOL, type ExperimentRow, type ExperimentTable } from './table.ts';
+import { TABLE3, TABLE4 } from '../paper/tables.ts';
+
+/** Budgets tried, in epochs over the protocol's training subset. */
+export const PILOT_EPOCHS = [1, 2] as const;
+
+const k9p1 = TABLE4.find((r) => r.section === 'kernel adjustments' && r.kernelSize === 9)!;
+const k3p1 = TABLE4.find((r) => r.section === 'kernel adjustments' && r.kernelSize === 3)!;
+const p8 = TABLE4.find((r) => r.section === 'patch adjustments' && r.patchSize === 8)!;
+const noRandAug = TABLE3.find((r) => r.recipeChange === 'no-randaugment')!;
+
+const base: Array<Omit<ExperimentRow, 'id' | 'recipe'> & { id: string; recipe?: ExperimentRow['recipe'] }> = [
+  { id: 'baseline', label: 'ConvMixer-256/8 k9 p1 (baseline)', group: 'pilot', model: 'convmixer_256_8', paper: { accuracy: k9p1.accuracy, paramsK: k9p1.paramsK } },
+  { id: 'k3-p1', label: 'kernel 3', group: 'pilot', model: 'convmixer_256_8_k3', paper: { accuracy: k3p1.accuracy, paramsK: k3p1.paramsK } },
+  { id: 'p8', label: 'patch 8', group: 'pilot', model: 'convmixer_256_8_p8', paper: { accuracy: p8.accuracy, paramsK: p8.paramsK } },
+  { id: 'no-randaug', label: '– RandAug', group: 'pilot', model: 'convmixer_256_8', recipe: { augment: { randAugment: null } }, paper: { accuracy: noRandAug.accuracy } },
+];
+
+export const PILOT: ExperimentTable = {
+  id: 'pilot',
+  title: 'Pilot: effect size vs seed spread at several training budgets (chooses the quick protocol)',
+  source: 'rows of paper Tables 3 and 4',
+  // Budget-major order, so the cheapest budget of every row finishes first.
+  rows: PILOT_EPOCHS.flatMap((e) => base.map((r) => ({ ...r, id: `${r.id}-e${e}`, label: `${r.label}, ${e} epoch${e > 1 ? 's' : ''}`, recipe: { ...r.recipe, epochs: e } }))),
+  protocols: {
+    smoke: SMOKE_PROTOCOL,
+    quick: {
+      trainSubset: 5000, testSubset: 2000, epochs: 1, batchSize: 32, evalBatchSize: 250,
+      why: 'the paper recipe on a class-balanced 5,000-image training subset at batch 32, evaluated on the same 2,000 test images; epochs per row',
+    },
+    paper: PAPER_PROTOCOL,
+  },
+};

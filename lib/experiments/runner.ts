@@ -1,0 +1,199 @@
+// The experiment runner: trains the missing runs of a table (row x seed at one profile), resumes interrupted ones
+// from their checkpoints, skips finished ones, and reports each row's state. Stop it at any time (Ctrl-C, kill,
+// the end of a session) and start it again: it picks up where the runs' checkpoints are.
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseRunRecord, RESULTS_DIR, type Profile, type RunRecord } from '../runRecord.ts';
+import { loadCheckpoint, runCheckpointDir, CHECKPOINTS_DIR } from '../train/checkpoint.ts';
+import { UserError } from '../errors.ts';
+import { rowTrainConfig, runIdOf, type ExperimentRow, type ExperimentTable } from './table.ts';
+import type { TrainHooks } from '../train/loop.ts';
+
+/** One training run of a table: a row (or the row it is the same run as) at one profile and seed. */
+export interface PlannedRun {
+  table: string;
+  row: string;
+  seed: number;
+  profile: Profile;
+  runId: string;
+}
+
+export type RunState = 'finished' | 'running' | 'interrupted' | 'failed' | 'diverged' | 'missing';
+
+export interface RunStatus extends PlannedRun {
+  state: RunState;
+  /** Final test accuracy (0-1) of a finished run. */
+  testAcc: number | null;
+  epochsDone: number;
+  epochs: number;
+  reason: string | null;
+  record: RunRecord | null;
+}
+
+export interface Dirs { resultsDir?: string; checkpointRoot?: string }
+
+/** Table registry: every table the runner knows, by id (loaded lazily so `experiment list` stays cheap). */
+export async function experimentTables(): Promise<Record<string, ExperimentTable>> {
+  const [{ PILOT }, { TABLE3_EXPERIMENT }, { TABLE4_EXPERIMENT }] = await Promise.all([import('./pilot.ts'), import('./table3.ts'), import('./table4.ts')]);
+  return { table3: TABLE3_EXPERIMENT, table4: TABLE4_EXPERIMENT, pilot: PILOT };
+}
+
+export async function experimentTable(id: string): Promise<ExperimentTable> {
+  const tables = await experimentTables();
+  const t = tables[id];
+  if (!t) throw new UserError(`unknown table '${id}' (expected one of: ${Object.keys(tables).join(', ')})`);
+  return t;
+}
+
+/** The runs a table needs at a profile for seeds 0..seeds-1, in table order; rows that are another row's run are left out. */
+export function planRuns(table: ExperimentTable, profile: Profile, seeds: number): PlannedRun[] {
+  const out: PlannedRun[] = [];
+  for (const row of table.rows) {
+    if (row.sameAs) continue;
+    for (let seed = 0; seed < seeds; seed++) out.push({ table: table.id, row: row.id, seed, profile, runId: runIdOf(table.id, row.id, profile, seed) });
+  }
+  return out;
+}
+
+/** Shard i of n (1-based): every n-th run starting at i-1, so n machines split a table without talking to each other. */
+export function shardRuns<T>(runs: T[], shard: { index: number; count: number } | null): T[] {
+  if (!shard) return runs;
+  return runs.filter((_, k) => k % shard.count === shard.index - 1);
+}
+
+/** Parses '--shard i/n'. */
+export function parseShard(raw: string | undefined): { index: number; count: number } | null {
+  if (raw === undefined) return null;
+  const m = /^(\d+)\/(\d+)$/.exec(raw);
+  const index = m ? Number(m[1]) : NaN, count = m ? Number(m[2]) : NaN;
+  if (!m || count < 1 || index < 1 || index > count) throw new UserError(`--shard: expected i/n with 1 <= i <= n (e.g. 2/4), got '${raw}'`);
+  return { index, count };
+}
+
+/** Where a planned run stands, from its run record and checkpoint. */
+export function runStatus(run: PlannedRun, epochs: number, dirs: Dirs = {}): RunStatus {
+  const recordPath = join(dirs.resultsDir ?? RESULTS_DIR, `${run.runId}.json`);
+  const parsed = existsSync(recordPath) ? parseRunRecord(readFileSync(recordPath, 'utf8')) : null;
+  const record = parsed && 'record' in parsed ? parsed.record : null;
+  const ckpt = hasCheckpoint(run.runId, dirs);
+  const base = { ...run, record, epochs, epochsDone: record?.epochs?.length ?? 0, testAcc: null as number | null, reason: null as string | null };
+  if (!record) return { ...base, state: ckpt ? 'interrupted' : 'missing' };
+  if (record.status === 'finished') return { ...base, state: 'finished', testAcc: (record.metrics['testAcc'] as number | null) ?? null };
+  if (record.status === 'failed' && record.metrics['failure'] === 'diverged') return { ...base, state: 'diverged', reason: record.notes ?? null };
+  if (record.status === 'failed' && !ckpt) return { ...base, state: 'failed', reason: record.notes ?? null };
+  // 'running' with a live owner is running; otherwise it was stopped (kill, Ctrl-C, end of session) and resumes.
+  if (record.status === 'running' && ownerAlive(run.runId, dirs)) return { ...base, state: 'running' };
+  return { ...base, state: ckpt ? 'interrupted' : 'missing', reason: record.notes ?? null };
+}
+
+function hasCheckpoint(runId: string, dirs: Dirs): boolean {
+  try {
+    return loadCheckpoint(runCheckpointDir(runId, dirs.checkpointRoot ?? CHECKPOINTS_DIR)) !== null;
+  } catch {
+    return false; // a damaged checkpoint: the run starts again (the runner says so)
+  }
+}
+
+/** The pid in a run's lock file (written by the runner while it trains the run), when that process is alive. */
+function ownerAlive(runId: string, dirs: Dirs): boolean {
+  const lock = join(dirs.checkpointRoot ?? CHECKPOINTS_DIR, `${runId}.lock`);
+  if (!existsSync(lock)) return false;
+  try {
+    const pid = Number(readFileSync(lock, 'utf8').trim());
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export interface RunTableOptions extends Dirs {
+  profile: Profile;
+  seeds: number;
+  shard: { index: number; count: number } | null;
+  /** Train again runs whose record says they diverged or failed without a checkpoint. */
+  retryFailed?: boolean;
+  signal?: AbortSignal;
+  log?(line: string): void;
+  hooks?: Omit<TrainHooks, 'signal' | 'resultsDir' | 'checkpointRoot'>;
+}
+
+export interface RunTableResult { trained: string[]; skipped: string[]; failed: string[] }
+
+/** Trains what is missing of a table (this shard's share), one run at a time, resuming interrupted runs. */
+export async function runTable(table: ExperimentTable, opts: RunTableOptions): Promise<RunTableResult> {
+  const log = opts.log ?? (() => {});
+  const { trainRun } = await import('../train/loop.ts');
+  const rows = new Map(table.rows.map((r) => [r.id, r] as [string, ExperimentRow]));
+  const runs = shardRuns(planRuns(table, opts.profile, opts.seeds), opts.shard);
+  const result: RunTableResult = { trained: [], skipped: [], failed: [] };
+  for (const [k, run] of runs.entries()) {
+    if (opts.signal?.aborted) break;
+    const row = rows.get(run.row)!;
+    const config = rowTrainConfig(table, row, run.profile, run.seed, { backend: 'auto' });
+    const st = runStatus(run, config.epochs, opts);
+    const tag = `[${k + 1}/${runs.length}] ${run.runId}`;
+    if (st.state === 'finished' || st.state === 'running' || ((st.state === 'diverged' || st.state === 'failed') && !opts.retryFailed)) {
+      log(`${tag}: ${st.state}${st.state === 'finished' ? ` (${pct(st.testAcc)})` : st.reason ? ` (${st.reason})` : ''}, skipped`);
+      result.skipped.push(run.runId);
+      continue;
+    }
+    const resume = st.state === 'interrupted';
+    log(`${tag}: ${resume ? `resuming from epoch ${st.epochsDone}` : 'training'} (${row.label}, ${config.epochs} epochs on ${config.trainSubset || 'all'} images, seed ${run.seed})`);
+    const lock = join(opts.checkpointRoot ?? CHECKPOINTS_DIR, `${run.runId}.lock`);
+    mkdirSync(opts.checkpointRoot ?? CHECKPOINTS_DIR, { recursive: true });
+    writeFileSync(lock, `${process.pid}\n`);
+    try {
+      const out = await trainRun({ ...config, run: { ...config.run, resume } }, { ...opts.hooks, signal: opts.signal, resultsDir: opts.resultsDir, checkpointRoot: opts.checkpointRoot });
+      out.model.dispose();
+      log(`${tag}: finished, test acc ${pct(out.record.metrics['testAcc'] as number | null)}`);
+      result.trained.push(run.runId);
+    } catch (err) {
+      if (opts.signal?.aborted) throw err;
+      if (!(err instanceof UserError)) throw err;
+      log(`${tag}: ${err.message}`);
+      result.failed.push(run.runId);
+    } finally {
+      rmSync(lock, { force: true });
+    }
+  }
+  return result;
+}
+
+/** Each row of a table at a profile: its runs' states, the mean and spread of their accuracy, the paper's value. */
+export interface RowStatus {
+  id: string;
+  label: string;
+  group: string;
+  /** The row whose runs this row reports (itself, or the row it is the same run as). */
+  runOf: { table: string; row: string };
+  paper: number | null;
+  runs: RunStatus[];
+  /** Every seed finished. */
+  done: boolean;
+  /** Mean / sample std of final test accuracy (%) over finished seeds; null without finished runs. */
+  value: number | null;
+  std: number | null;
+  seedsFinished: number;
+}
+
+export async function tableStatus(table: ExperimentTable, profile: Profile, seeds: number, dirs: Dirs = {}): Promise<RowStatus[]> {
+  const out: RowStatus[] = [];
+  for (const row of table.rows) {
+    const runOf = row.sameAs ?? { table: table.id, row: row.id };
+    const ownerTable = runOf.table === table.id ? table : await experimentTable(runOf.table);
+    const owner = ownerTable.rows.find((r) => r.id === runOf.row);
+    if (!owner) throw new Error(`${table.id} row ${row.id}: sameAs names a row that does not exist (${runOf.table}/${runOf.row})`);
+    const epochs = rowTrainConfig(ownerTable, owner, profile, 0).epochs;
+    const runs = Array.from({ length: seeds }, (_, seed) => runStatus({ table: runOf.table, row: runOf.row, seed, profile, runId: runIdOf(runOf.table, runOf.row, profile, seed) }, epochs, dirs));
+    const accs = runs.filter((r) => r.state === 'finished' && r.testAcc !== null).map((r) => 100 * r.testAcc!);
+    const mean = accs.length ? accs.reduce((a, b) => a + b, 0) / accs.length : null;
+    const std = accs.length > 1 ? Math.sqrt(accs.reduce((a, b) => a + (b - mean!) ** 2, 0) / (accs.length - 1)) : null;
+    out.push({ id: row.id, label: row.label, group: row.group, runOf, paper: row.paper?.accuracy ?? null, runs, done: runs.every((r) => r.state === 'finished'), value: mean, std, seedsFinished: accs.length });
+  }
+  return out;
+}
+
+function pct(x: number | null): string {
+  return x === null ? '-' : `${(100 * x).toFixed(2)}%`;
+}
