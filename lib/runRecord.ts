@@ -55,6 +55,16 @@ export interface RunRecord {
 
 export const RESULTS_DIR = join(REPO_ROOT, 'reports', 'results');
 
+/** Run ids name a record file (<id>.json) and a checkpoint folder: one path component of letters, digits, . _ -,
+ * not starting with a dot (so never '.', '..' or a hidden name), at most 100 characters. */
+export const RUN_ID_PATTERN = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}$/;
+
+/** Why `id` is not a usable run id, or null when it is. */
+export function runIdProblem(id: string): string | null {
+  if (RUN_ID_PATTERN.test(id)) return null;
+  return `letters, digits, . _ - only, not starting with '.', at most 100 characters (one folder name), got '${id.length > 120 ? `${id.slice(0, 40)}...(${id.length} characters)` : id}'`;
+}
+
 const num = z.number();
 /** The file format of a run record; every record is checked against it when loaded. */
 export const runRecordSchema = z.object({

@@ -4,7 +4,7 @@
 // training with the step and the parameter.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync, rmSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync, rmSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
@@ -17,6 +17,7 @@ import type { ImageDataset } from '../lib/data/cifar10.ts';
 import { buildRecipe, type TrainConfig } from '../lib/train/config.ts';
 import { trainRun, TrainingDivergedError } from '../lib/train/loop.ts';
 import { UserError } from '../lib/errors.ts';
+import { runCheckpointDir } from '../lib/train/checkpoint.ts';
 
 await tf.setBackend('cpu');
 
@@ -202,4 +203,16 @@ test('NaN guard: a huge learning rate overflows and is caught at the first bad s
     assert.match(err.message, /^training diverged at step \d+ \(epoch 1\): non-finite (values in|gradient of) '[a-z0-9_.]+'/);
     return true;
   });
+});
+
+test('run ids: trainRun (which the experiment runner calls directly) refuses ids that are not one safe folder name', async () => {
+  const d = dirs();
+  mkdirSync(join(d.checkpointRoot, 'epoch-0001'), { recursive: true }); // another run that happens to be named like an epoch folder
+  for (const id of ['.', '..', '...', 'a/b', '../up', '.hidden', 'x'.repeat(101)]) {
+    await assert.rejects(trainRun(tinyConfig(id), { ...d, data }), (err: Error) => err instanceof UserError && err.message.startsWith('--run-id: '));
+    assert.throws(() => runCheckpointDir(id, d.checkpointRoot), UserError);
+  }
+  assert.deepEqual(readdirSync(d.checkpointRoot), ['epoch-0001']);
+  assert.equal(existsSync(d.resultsDir), false);
+  assert.equal(existsSync(join(d.checkpointRoot, '..', 'LATEST')), false);
 });

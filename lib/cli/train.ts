@@ -5,7 +5,7 @@ import type { Command } from './main.ts';
 import { parseFlags, numberFlag, choiceFlag, type FlagSpec } from './args.ts';
 import { UserError } from '../errors.ts';
 import { backendChoiceFrom } from '../backend/index.ts';
-import { PROFILES, type Profile } from '../runRecord.ts';
+import { PROFILES, runIdProblem, type Profile } from '../runRecord.ts';
 import { MODEL_FLAGS, configFromFlags } from './modelFlags.ts';
 import { registryName } from '../models/convmixer.ts';
 import { buildRecipe, FLAG_FOR_KEY, PROFILE_DEFAULTS, type RecipeOverrides, type TrainConfig, type RunOptions } from '../train/config.ts';
@@ -115,7 +115,8 @@ export function trainConfigFromFlags(values: Values): TrainConfig {
   // --backend, else CONVMIXER_BACKEND, else auto (the one rule bench and backend follow too).
   const backend = backendChoiceFrom(str('backend'));
   const runId = str('run-id');
-  if (runId !== undefined && !/^[A-Za-z0-9._-]+$/.test(runId)) throw new UserError(`--run-id: letters, digits, . _ - only, got '${runId}'`);
+  const badId = runId === undefined ? null : runIdProblem(runId);
+  if (badId) throw new UserError(`--run-id: ${badId}`);
   if (values['resume'] && runId === undefined) throw new UserError('--resume: needs --run-id ID (the folder name under reports/checkpoints/)');
   const runOnly = new Set(['run-id', 'resume', 'backend', 'data-root', 'no-checkpoint', 'quiet', 'profile', 'results-dir', 'checkpoint-dir']);
   const run: RunOptions = {

@@ -7,10 +7,11 @@
 // point at it; a kill at any moment leaves the previous checkpoint intact.
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { UserError } from '../errors.ts';
 import { atomicWrite, atomicWriteJson, REPO_ROOT } from '../io.ts';
 import { readSafetensors, writeSafetensors, type StoredTensor } from '../models/safetensors.ts';
+import { runIdProblem } from '../runRecord.ts';
 
 export const CHECKPOINTS_DIR = join(REPO_ROOT, 'reports', 'checkpoints');
 
@@ -35,14 +36,23 @@ export interface CheckpointManifest {
 
 export type TensorRecord = Record<string, { shape: number[]; data: Float32Array }>;
 
+/** A run's own checkpoint folder: always one level below `root` (the run id is checked to be a single safe folder name). */
 export function runCheckpointDir(runId: string, root = CHECKPOINTS_DIR): string {
+  const problem = runIdProblem(runId);
+  if (problem) throw new UserError(`run id: ${problem}`);
   return join(root, runId);
 }
+
+/** The entries of a run folder that checkpointing owns: epoch folders and their temporary copies, never anything else. */
+const EPOCH_DIR = /^epoch-\d{4,}$/;
+const EPOCH_TMP = /^\.epoch-\d{4,}\.\d+\.tmp$/;
 
 const epochDirName = (epoch: number): string => `epoch-${String(epoch).padStart(4, '0')}`;
 
 /** Writes a checkpoint for `manifest.epoch` and makes it the latest; older checkpoint folders of the run are removed. */
 export function saveCheckpoint(runDir: string, manifest: Omit<CheckpointManifest, 'format' | 'version' | 'savedAt' | 'tensorsSha256'>, tensors: TensorRecord): string {
+  // Old epochs are deleted below: only ever inside the run's own folder, <root>/<runId>.
+  if (basename(runDir) !== manifest.runId || runIdProblem(manifest.runId)) throw new Error(`saveCheckpoint: ${runDir} is not the folder of run '${manifest.runId}'`);
   mkdirSync(runDir, { recursive: true });
   const name = epochDirName(manifest.epoch);
   const tmp = join(runDir, `.${name}.${process.pid}.tmp`);
@@ -60,7 +70,7 @@ export function saveCheckpoint(runDir: string, manifest: Omit<CheckpointManifest
   renameSync(tmp, final);
   atomicWrite(join(runDir, 'LATEST'), name + '\n');
   for (const entry of readdirSync(runDir)) {
-    if (entry !== name && (entry.startsWith('epoch-') || (entry.startsWith('.epoch-') && entry.endsWith('.tmp')))) {
+    if (entry !== name && (EPOCH_DIR.test(entry) || EPOCH_TMP.test(entry))) {
       rmSync(join(runDir, entry), { recursive: true, force: true });
     }
   }

@@ -8,7 +8,7 @@ import { UserError } from '../errors.ts';
 import { REPO_ROOT } from '../io.ts';
 import { createRng, type Rng } from '../rng.ts';
 import { initBackend } from '../backend/index.ts';
-import { newRunRecord, finishRunRecord, saveRunRecord, RESULTS_DIR, type RunRecord } from '../runRecord.ts';
+import { newRunRecord, finishRunRecord, saveRunRecord, runIdProblem, RESULTS_DIR, type RunRecord } from '../runRecord.ts';
 import { createModel, paramCount, type ConvMixerModel } from '../models/convmixer.ts';
 import { saveWeights } from '../models/weights.ts';
 import { cifar10Manifest, loadCifar10, type ImageDataset } from '../data/cifar10.ts';
@@ -177,6 +177,9 @@ export async function trainRun(requested: TrainConfig, hooks: TrainHooks = {}): 
   const log = hooks.log ?? (() => {});
   const resultsDir = hooks.resultsDir ?? RESULTS_DIR;
   const runId = requested.run.runId ?? `${requested.experiment}-train-${requested.profile}-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+  // The experiment runner calls this directly: the id must be one safe folder name here too, not only in the CLI.
+  const badId = runIdProblem(runId);
+  if (badId) throw new UserError(`--run-id: ${badId}`);
   const ckptDir = runCheckpointDir(runId, hooks.checkpointRoot ?? CHECKPOINTS_DIR);
   const saved = requested.run.checkpoint ? loadCheckpoint(ckptDir) : null;
   // `--resume --run-id ID` alone continues with the saved recipe; with recipe flags, those must match it (checked below).

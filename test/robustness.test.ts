@@ -1,0 +1,76 @@
+// Hardening (issue 9), through the real CLI in child processes: each refusal exits non-zero with exactly one line on
+// stderr naming the flag or file, and leaves what was on disk as it was. Records and checkpoints go to temporary
+// folders, never into the repository.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import sharp from 'sharp';
+import { tinyCifarDataRoot } from './helpers/tinyCifar.ts';
+import { convmixer, convmixerAsync, tinyTrainFlags, type CliResult } from './helpers/cli.ts';
+import { loadCifar10, prepareCifar10 } from '../lib/data/cifar10.ts';
+
+const tmp = mkdtempSync(join(tmpdir(), 'cm-robust-'));
+after(() => rmSync(tmp, { recursive: true, force: true }));
+const dataRoot = await tinyCifarDataRoot(tmp, 20, 20);
+
+let n = 0;
+/** Fresh results and checkpoint folders for one test. */
+function dirs(): { R: string; C: string } {
+  const d = join(tmp, `case-${++n}`);
+  return { R: join(d, 'results'), C: join(d, 'checkpoints') };
+}
+
+/** Every file under a folder with the sha256 of its contents (folders as 'dir'): "nothing lost or changed on disk". */
+function snapshot(root: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (d: string): void => {
+    if (!existsSync(d)) return;
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) { out[relative(root, p)] = 'dir'; walk(p); }
+      else out[relative(root, p)] = createHash('sha256').update(readFileSync(p)).digest('hex');
+    }
+  };
+  walk(root);
+  return out;
+}
+
+/** A refusal: non-zero exit, exactly one line on stderr, matching `pattern`. */
+function refused(r: CliResult, pattern: RegExp): void {
+  const lines = r.stderr.trim().split('\n');
+  assert.notEqual(r.status, 0, `expected a refusal:\n${r.stdout}${r.stderr}`);
+  assert.equal(r.signal, null);
+  assert.equal(lines.length, 1, `expected one line on stderr, got:\n${r.stderr}`);
+  assert.match(lines[0]!, pattern);
+}
+
+function ok(r: CliResult): void {
+  assert.equal(r.status, 0, `${r.stdout}${r.stderr}`);
+}
+
+/** The pid of a process that has exited (and been reaped): a dead owner. */
+function deadPid(): number {
+  const r = spawnSync(process.execPath, ['-e', '']);
+  assert.equal(r.status, 0);
+  return r.pid!;
+}
+
+test('--run-id must be one safe folder name: ".", "..", dots only, separators and > 100 characters are refused before anything is written', () => {
+  const { R, C } = dirs();
+  // another run's checkpoint folder named like an epoch folder, and another run's record: cleanup must never reach them
+  mkdirSync(join(C, 'epoch-0007'), { recursive: true });
+  writeFileSync(join(C, 'epoch-0007', 'keep.txt'), 'another run\n');
+  mkdirSync(R, { recursive: true });
+  writeFileSync(join(R, 'other.json'), '{}\n');
+  const before = { R: snapshot(R), C: snapshot(C) };
+  for (const id of ['.', '..', '...', 'a/b', '../escape', 'a\\b', '.hidden', 'x'.repeat(101)]) {
+    const r = convmixer([...tinyTrainFlags(dataRoot, R, C), '--run-id', id]);
+    refused(r, /^convmixer train: --run-id: /);
+  }
+  assert.deepEqual({ R: snapshot(R), C: snapshot(C) }, before);
+  ok(convmixer([...tinyTrainFlags(dataRoot, R, C), '--run-id', 'x'.repeat(100)]));
+});
