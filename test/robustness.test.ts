@@ -74,3 +74,32 @@ test('--run-id must be one safe folder name: ".", "..", dots only, separators an
   assert.deepEqual({ R: snapshot(R), C: snapshot(C) }, before);
   ok(convmixer([...tinyTrainFlags(dataRoot, R, C), '--run-id', 'x'.repeat(100)]));
 });
+
+test('an existing run record is not overwritten without --overwrite (a --no-checkpoint run, a record shipped in git)', () => {
+  const { R, C } = dirs();
+  ok(convmixer([...tinyTrainFlags(dataRoot, R, C), '--run-id', 'kept', '--no-checkpoint']));
+  const record = join(R, 'kept.json');
+  const before = snapshot(R);
+  refused(convmixer([...tinyTrainFlags(dataRoot, R, C), '--run-id', 'kept', '--no-checkpoint']),
+    new RegExp(`^convmixer train: run record ${record.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} already exists; .*--overwrite`));
+  refused(convmixer([...tinyTrainFlags(dataRoot, R, C), '--run-id', 'kept']), /run record .*kept\.json already exists; .*--overwrite/);
+  assert.deepEqual(snapshot(R), before);
+  // a record that came with the repository (no checkpoint anywhere)
+  writeFileSync(join(R, 'shipped.json'), readFileSync(record, 'utf8').replace('"kept"', '"shipped"'));
+  const shipped = snapshot(R);
+  refused(convmixer([...tinyTrainFlags(dataRoot, R, C), '--run-id', 'shipped']), /run record .*shipped\.json already exists/);
+  assert.deepEqual(snapshot(R), shipped);
+  // --overwrite replaces it
+  ok(convmixer([...tinyTrainFlags(dataRoot, R, C), '--run-id', 'kept', '--no-checkpoint', '--overwrite']));
+  assert.notEqual(snapshot(R)['kept.json'], before['kept.json']);
+  assert.equal(JSON.parse(readFileSync(record, 'utf8')).status, 'finished');
+});
+
+test('--resume of a finished run is refused and leaves its record and checkpoint as they are', () => {
+  const { R, C } = dirs();
+  ok(convmixer([...tinyTrainFlags(dataRoot, R, C), '--run-id', 'done']));
+  const before = { R: snapshot(R), C: snapshot(C) };
+  refused(convmixer(['train', '--resume', '--run-id', 'done', '--data-root', dataRoot, '--quiet', '--results-dir', R, '--checkpoint-dir', C]),
+    /^convmixer train: --resume: run 'done' already finished \(.*done\.json\)/);
+  assert.deepEqual({ R: snapshot(R), C: snapshot(C) }, before);
+});

@@ -21,7 +21,7 @@ const TRAIN_FLAGS: FlagSpec = {
   'ra-n': { type: 'string' }, 'ra-m': { type: 'string' }, 'ra-mstd': { type: 'string' }, jitter: { type: 'string' },
   mixup: { type: 'string' }, cutmix: { type: 'string' }, 'mixup-prob': { type: 'string' }, 'mixup-switch-prob': { type: 'string' },
   smoothing: { type: 'string' }, reprob: { type: 'string' }, remode: { type: 'string' },
-  'no-eval': { type: 'boolean' }, 'run-id': { type: 'string' }, resume: { type: 'boolean' }, backend: { type: 'string' },
+  'no-eval': { type: 'boolean' }, 'run-id': { type: 'string' }, resume: { type: 'boolean' }, overwrite: { type: 'boolean' }, backend: { type: 'string' },
   'results-dir': { type: 'string' }, 'checkpoint-dir': { type: 'string' },
   'data-root': { type: 'string' }, 'no-checkpoint': { type: 'boolean' }, quiet: { type: 'boolean', short: 'q' },
 };
@@ -38,7 +38,7 @@ schedule:  --epochs N --batch N --eval-batch N --lr-max LR (one-cycle: 0 -> LR a
 optimizer: --wd W --decay-bias-norm true|false --beta1 B --beta2 B --eps E --clip-norm C (0 = off)
 augment:   --scale-min S --no-hflip --ra-n N (0 = off) --ra-m M --ra-mstd S --jitter J --mixup A --cutmix A
            --mixup-prob P --mixup-switch-prob P --smoothing S --reprob P --remode pixel|rand|const
-run:       --seed N --experiment NAME --run-id ID --resume --no-eval --no-checkpoint --backend auto|tensorflow|native|cpu (default: CONVMIXER_BACKEND or auto) --quiet
+run:       --seed N --experiment NAME --run-id ID --resume --overwrite (replace the record of a run id that has no checkpoint) --no-eval --no-checkpoint --backend auto|tensorflow|native|cpu (default: CONVMIXER_BACKEND or auto) --quiet
            --results-dir DIR (run record; default reports/results) --checkpoint-dir DIR (default reports/checkpoints)`;
 
 type Values = Record<string, string | boolean | undefined>;
@@ -118,11 +118,11 @@ export function trainConfigFromFlags(values: Values): TrainConfig {
   const badId = runId === undefined ? null : runIdProblem(runId);
   if (badId) throw new UserError(`--run-id: ${badId}`);
   if (values['resume'] && runId === undefined) throw new UserError('--resume: needs --run-id ID (the folder name under reports/checkpoints/)');
-  const runOnly = new Set(['run-id', 'resume', 'backend', 'data-root', 'no-checkpoint', 'quiet', 'profile', 'results-dir', 'checkpoint-dir']);
+  const runOnly = new Set(['run-id', 'resume', 'overwrite', 'backend', 'data-root', 'no-checkpoint', 'quiet', 'profile', 'results-dir', 'checkpoint-dir']);
   const run: RunOptions = {
     runId, resume: values['resume'] === true, dataRoot: str('data-root'), backend,
     explicit: Object.keys(values).filter((k) => values[k] !== undefined && !runOnly.has(k)).sort(),
-    checkpoint: values['no-checkpoint'] !== true,
+    checkpoint: values['no-checkpoint'] !== true, overwrite: values['overwrite'] === true,
   };
   // `--resume --run-id ID` with no recipe flags (and no --profile) continues with the checkpoint's own recipe.
   run.useSavedRecipe = run.resume && run.explicit.length === 0 && values['profile'] === undefined;

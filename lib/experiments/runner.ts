@@ -144,7 +144,10 @@ export async function runTable(table: ExperimentTable, opts: RunTableOptions): P
     mkdirSync(opts.checkpointRoot ?? CHECKPOINTS_DIR, { recursive: true });
     writeFileSync(lock, `${process.pid}\n`);
     try {
-      const out = await trainRun({ ...config, run: { ...config.run, resume } }, { ...opts.hooks, signal: opts.signal, resultsDir: opts.resultsDir, checkpointRoot: opts.checkpointRoot });
+      // A run this runner owns and retrains from scratch (no record, or one that says it failed/diverged/stopped without a
+      // checkpoint) replaces its record; anything else keeps trainRun's refusal to overwrite a record.
+      const overwrite = !resume && (st.state === 'missing' || st.state === 'failed' || st.state === 'diverged');
+      const out = await trainRun({ ...config, run: { ...config.run, resume, overwrite } }, { ...opts.hooks, signal: opts.signal, resultsDir: opts.resultsDir, checkpointRoot: opts.checkpointRoot });
       out.model.dispose();
       log(`${tag}: finished, test acc ${pct(out.record.metrics['testAcc'] as number | null)}`);
       result.trained.push(run.runId);

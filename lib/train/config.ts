@@ -87,6 +87,8 @@ export interface RunOptions {
   explicit: string[];
   /** Write a checkpoint after every epoch (tests may turn it off). */
   checkpoint: boolean;
+  /** Replace an existing run record of this id when there is no checkpoint to resume (`--overwrite`); refused otherwise. */
+  overwrite?: boolean;
   /** With resume: take the recipe from the checkpoint (no recipe flags were given) instead of checking it. */
   useSavedRecipe?: boolean;
   /** The command line that started the run (CLI), stored in the run record so it can be repeated. */

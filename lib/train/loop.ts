@@ -187,6 +187,26 @@ export async function trainRun(requested: TrainConfig, hooks: TrainHooks = {}): 
     ? { ...savedRecipe(saved.manifest.recipe, saved.dir), run: requested.run }
     : requested;
   const recipe = recipeOf(config);
+  // Refusals that need no data or model come first, before anything is written.
+  const prevPath = join(resultsDir, `${runId}.json`);
+  let prev: RunRecord | null = null;
+  if (config.run.resume) {
+    if (!saved) throw new UserError(`--resume: run '${runId}' has no checkpoint under ${ckptDir}`);
+    if (existsSync(prevPath)) {
+      try {
+        prev = JSON.parse(readFileSync(prevPath, 'utf8')) as RunRecord;
+      } catch (err) {
+        throw new UserError(`--resume: run record ${prevPath} is unreadable (${(err as NodeJS.ErrnoException).code ?? 'not JSON'}); fix or delete it`);
+      }
+      // Continuing a finished run would rewrite its record (and final weights) from the last checkpoint.
+      if (prev.status === 'finished') throw new UserError(`--resume: run '${runId}' already finished (${prevPath}); nothing to resume`);
+    }
+  } else if (saved) {
+    throw new UserError(`--run-id: run '${runId}' already has a checkpoint (${saved.dir}); add --resume to continue it or pick another --run-id`);
+  } else if (existsSync(prevPath) && !config.run.overwrite) {
+    // A run without a checkpoint (--no-checkpoint, or a record shipped in git) must not be replaced silently.
+    throw new UserError(`run record ${prevPath} already exists; pass --overwrite to replace it, or pick another --run-id`);
+  }
   const backend = await initBackend(config.run.backend);
   const { train, test, source: dataSource } = await loadData(config, hooks);
 
@@ -206,8 +226,7 @@ export async function trainRun(requested: TrainConfig, hooks: TrainHooks = {}): 
   let record = newRunRecord({ kind: 'train', experiment: config.experiment, profile: config.profile, seed: config.seed, config: recordConfig, backend: backend.description, id: runId,
     table: config.run.table, row: config.run.row });
 
-  if (config.run.resume) {
-    if (!saved) throw new UserError(`--resume: run '${runId}' has no checkpoint under ${ckptDir}`);
+  if (config.run.resume && saved) {
     const diff = firstRecipeDifference(saved.manifest.recipe, recipe);
     if (diff) {
       throw new UserError(`--resume: '${diff.key}' (--${flagForKey(diff.key)}) differs from the checkpoint: saved ${JSON.stringify(diff.saved)}, now ${JSON.stringify(diff.current)}`);
@@ -218,21 +237,12 @@ export async function trainRun(requested: TrainConfig, hooks: TrainHooks = {}): 
     globalStep = saved.manifest.step;
     trainSeconds = saved.manifest.trainSeconds;
     epochs.push(...(saved.manifest.epochs as EpochMetrics[]));
-    const prevPath = join(resultsDir, `${runId}.json`);
-    if (existsSync(prevPath)) {
-      let prev: RunRecord;
-      try {
-        prev = JSON.parse(readFileSync(prevPath, 'utf8')) as RunRecord;
-      } catch (err) {
-        throw new UserError(`--resume: run record ${prevPath} is unreadable (${(err as NodeJS.ErrnoException).code ?? 'not JSON'}); fix or delete it`);
-      }
+    if (prev) {
       record = { ...record, startedAt: prev.startedAt, config: { ...record.config, explicit: prev.config['explicit'] ?? record.config['explicit'], command: prev.config['command'] ?? null } };
     }
     const resumedWith = config.run.command ? ` with \`${config.run.command.join(' ')}\`` : '';
     record.notes = `resumed at epoch ${startEpoch} (step ${globalStep}) on ${new Date().toISOString()}${resumedWith}`;
     log(`resumed run ${runId} from ${saved.dir} (epoch ${startEpoch}/${config.epochs}, step ${globalStep})`);
-  } else if (saved) {
-    throw new UserError(`--run-id: run '${runId}' already has a checkpoint (${saved.dir}); add --resume to continue it or pick another --run-id`);
   }
   record.epochs = recordEpochs(epochs);
   let recordPath = saveRunRecord(record, resultsDir);
