@@ -103,3 +103,40 @@ test('--resume of a finished run is refused and leaves its record and checkpoint
     /^convmixer train: --resume: run 'done' already finished \(.*done\.json\)/);
   assert.deepEqual({ R: snapshot(R), C: snapshot(C) }, before);
 });
+
+test('one process per run id: a live owner\'s lock refuses naming the run and pid; a dead owner\'s lock is taken over', async () => {
+  const { R, C } = dirs();
+  mkdirSync(C, { recursive: true });
+  writeFileSync(join(C, 'busy.lock'), `${process.pid}\n`);
+  refused(convmixer([...tinyTrainFlags(dataRoot, R, C), '--run-id', 'busy']), new RegExp(`^convmixer train: run 'busy' is in use by process ${process.pid} \\(lock .*busy\\.lock\\)`));
+  assert.equal(existsSync(join(R, 'busy.json')), false);
+  assert.equal(readFileSync(join(C, 'busy.lock'), 'utf8'), `${process.pid}\n`);
+
+  writeFileSync(join(C, 'stale.lock'), `${deadPid()}\n`);
+  ok(convmixer([...tinyTrainFlags(dataRoot, R, C), '--run-id', 'stale']));
+  assert.equal(existsSync(join(C, 'stale.lock')), false, 'the lock is released at the end');
+
+  // two processes at once on one run id: one trains, the other is refused in one line (by the lock, or by the record)
+  const [a, b] = await Promise.all([0, 1].map(() => convmixerAsync([...tinyTrainFlags(dataRoot, R, C), '--run-id', 'race'])));
+  const results = [a!, b!].sort((x, y) => (x.status ?? 9) - (y.status ?? 9));
+  ok(results[0]!);
+  refused(results[1]!, /^convmixer train: (run 'race' is in use by process \d+|run record .*race\.json already exists)/);
+  assert.equal(JSON.parse(readFileSync(join(R, 'race.json'), 'utf8')).status, 'finished');
+  assert.equal(existsSync(join(C, 'race.lock')), false);
+});
+
+test('convmixer data cifar10: a cache folder in use is refused in one line; two at once never crash with a stack trace', async () => {
+  const root = join(tmp, 'data-twice');
+  const from = join(tmp, 'tiny.tar.gz');
+  mkdirSync(join(root, 'cifar10'), { recursive: true });
+  writeFileSync(join(root, 'cifar10', 'prepare.lock'), `${process.pid}\n`);
+  refused(convmixer(['data', 'cifar10', '--from', from, '--root', root, '--quiet']), new RegExp(`^convmixer data: .*cifar10 is in use by process ${process.pid} \\(lock .*prepare\\.lock\\)`));
+  rmSync(join(root, 'cifar10', 'prepare.lock'));
+  const both = await Promise.all([0, 1].map(() => convmixerAsync(['data', 'cifar10', '--from', from, '--root', root, '--quiet'])));
+  for (const r of both) {
+    if (r.status !== 0) refused(r, /^convmixer data: .*is in use by process \d+/);
+  }
+  assert.ok(both.some((r) => r.status === 0), both.map((r) => r.stderr).join('\n'));
+  assert.equal((await loadCifar10('train', { root })).n, 100);
+  assert.equal(existsSync(join(root, 'cifar10', 'prepare.lock')), false);
+});

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import sharp from 'sharp';
 import { UserError } from '../errors.ts';
 import { atomicWrite, atomicWriteJson } from '../io.ts';
+import { acquireLock } from '../lock.ts';
 import { cifar10Paths, CIFAR10_BINARY_URL } from './paths.ts';
 import { extractTar } from './tar.ts';
 import { downloadFile, fileDigests, progress, DownloadError, type Digests } from './download.ts';
@@ -286,6 +287,16 @@ async function sourceFile(from: string | undefined, root: string | undefined, qu
 
 /** Downloads or unpacks CIFAR-10, decodes it and writes the cache; the manifest is written last. */
 export async function prepareCifar10(opts: PrepareOptions = {}): Promise<PrepareResult> {
+  // One `convmixer data cifar10` per folder at a time: two would unpack into the same raw/ folder and delete it under each other.
+  const lock = acquireLock(join(cifar10Paths(opts.root).dir, 'prepare.lock'), cifar10Paths(opts.root).dir);
+  try {
+    return await prepareLocked(opts);
+  } finally {
+    lock.release();
+  }
+}
+
+async function prepareLocked(opts: PrepareOptions): Promise<PrepareResult> {
   const t0 = Date.now();
   const quiet = opts.quiet ?? false;
   const p = cifar10Paths(opts.root);

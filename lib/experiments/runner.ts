@@ -1,10 +1,11 @@
 // The experiment runner: trains the missing runs of a table (row x seed at one profile), resumes interrupted ones
 // from their checkpoints, skips finished ones, and reports each row's state. Stop it at any time (Ctrl-C, kill,
 // the end of a session) and start it again: it picks up where the runs' checkpoints are.
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseRunRecord, RESULTS_DIR, type Profile, type RunRecord } from '../runRecord.ts';
-import { loadCheckpoint, runCheckpointDir, CHECKPOINTS_DIR } from '../train/checkpoint.ts';
+import { loadCheckpoint, runCheckpointDir, runLockPath, CHECKPOINTS_DIR } from '../train/checkpoint.ts';
+import { lockOwner } from '../lock.ts';
 import { UserError } from '../errors.ts';
 import { rowTrainConfig, runIdOf, type ExperimentRow, type ExperimentTable } from './table.ts';
 import type { TrainHooks } from '../train/loop.ts';
@@ -94,17 +95,9 @@ function hasCheckpoint(runId: string, dirs: Dirs): boolean {
   }
 }
 
-/** The pid in a run's lock file (written by the runner while it trains the run), when that process is alive. */
+/** Whether a live process holds the run's lock (trainRun takes it for as long as it trains the run; lib/lock.ts). */
 function ownerAlive(runId: string, dirs: Dirs): boolean {
-  const lock = join(dirs.checkpointRoot ?? CHECKPOINTS_DIR, `${runId}.lock`);
-  if (!existsSync(lock)) return false;
-  try {
-    const pid = Number(readFileSync(lock, 'utf8').trim());
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
+  return lockOwner(runLockPath(runId, dirs.checkpointRoot ?? CHECKPOINTS_DIR)) !== null;
 }
 
 export interface RunTableOptions extends Dirs {
@@ -140,9 +133,6 @@ export async function runTable(table: ExperimentTable, opts: RunTableOptions): P
     }
     const resume = st.state === 'interrupted';
     log(`${tag}: ${resume ? `resuming from epoch ${st.epochsDone}` : 'training'} (${row.label}, ${config.epochs} epochs on ${config.trainSubset || 'all'} images, seed ${run.seed})`);
-    const lock = join(opts.checkpointRoot ?? CHECKPOINTS_DIR, `${run.runId}.lock`);
-    mkdirSync(opts.checkpointRoot ?? CHECKPOINTS_DIR, { recursive: true });
-    writeFileSync(lock, `${process.pid}\n`);
     try {
       // A run this runner owns and retrains from scratch (no record, or one that says it failed/diverged/stopped without a
       // checkpoint) replaces its record; anything else keeps trainRun's refusal to overwrite a record.
@@ -156,8 +146,6 @@ export async function runTable(table: ExperimentTable, opts: RunTableOptions): P
       if (!(err instanceof UserError)) throw err;
       log(`${tag}: ${err.message}`);
       result.failed.push(run.runId);
-    } finally {
-      rmSync(lock, { force: true });
     }
   }
   return result;

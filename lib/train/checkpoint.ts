@@ -43,6 +43,13 @@ export function runCheckpointDir(runId: string, root = CHECKPOINTS_DIR): string 
   return join(root, runId);
 }
 
+/** The lock file of a run while a process trains it (lib/lock.ts): beside its checkpoint folder, holding the owner's pid. */
+export function runLockPath(runId: string, root = CHECKPOINTS_DIR): string {
+  const problem = runIdProblem(runId);
+  if (problem) throw new UserError(`run id: ${problem}`);
+  return join(root, `${runId}.lock`);
+}
+
 /** The entries of a run folder that checkpointing owns: epoch folders and their temporary copies, never anything else. */
 const EPOCH_DIR = /^epoch-\d{4,}$/;
 const EPOCH_TMP = /^\.epoch-\d{4,}\.\d+\.tmp$/;

@@ -18,7 +18,8 @@ import { createAdamW, decaysExceptBiasAndNorm, type AdamW } from './adamw.ts';
 import { oneCycleSchedule } from './schedule.ts';
 import { softTargetCrossEntropy, evalBatchStats } from './loss.ts';
 import { gradNorms, clipGradsByGlobalNorm } from './clip.ts';
-import { saveCheckpoint, loadCheckpoint, runCheckpointDir, CHECKPOINTS_DIR, type TensorRecord } from './checkpoint.ts';
+import { saveCheckpoint, loadCheckpoint, runCheckpointDir, runLockPath, CHECKPOINTS_DIR, type TensorRecord } from './checkpoint.ts';
+import { acquireLock } from '../lock.ts';
 import { firstRecipeDifference, flagForKey, recipeSchema, type Recipe, type TrainConfig } from './config.ts';
 import type { TrainProgress } from './progress.ts';
 
@@ -174,12 +175,22 @@ function savedRecipe(raw: unknown, dir: string): Recipe {
 }
 
 export async function trainRun(requested: TrainConfig, hooks: TrainHooks = {}): Promise<TrainResult> {
-  const log = hooks.log ?? (() => {});
-  const resultsDir = hooks.resultsDir ?? RESULTS_DIR;
   const runId = requested.run.runId ?? `${requested.experiment}-train-${requested.profile}-${new Date().toISOString().replace(/[:.]/g, '-')}`;
   // The experiment runner calls this directly: the id must be one safe folder name here too, not only in the CLI.
   const badId = runIdProblem(runId);
   if (badId) throw new UserError(`--run-id: ${badId}`);
+  // One process per run id: two at once would interleave checkpoints and overwrite each other's record.
+  const lock = acquireLock(runLockPath(runId, hooks.checkpointRoot ?? CHECKPOINTS_DIR), `run '${runId}'`);
+  try {
+    return await trainLocked(requested, hooks, runId);
+  } finally {
+    lock.release();
+  }
+}
+
+async function trainLocked(requested: TrainConfig, hooks: TrainHooks, runId: string): Promise<TrainResult> {
+  const log = hooks.log ?? (() => {});
+  const resultsDir = hooks.resultsDir ?? RESULTS_DIR;
   const ckptDir = runCheckpointDir(runId, hooks.checkpointRoot ?? CHECKPOINTS_DIR);
   const saved = requested.run.checkpoint ? loadCheckpoint(ckptDir) : null;
   // `--resume --run-id ID` alone continues with the saved recipe; with recipe flags, those must match it (checked below).
