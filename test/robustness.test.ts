@@ -140,3 +140,19 @@ test('convmixer data cifar10: a cache folder in use is refused in one line; two 
   assert.equal((await loadCifar10('train', { root })).n, 100);
   assert.equal(existsSync(join(root, 'cifar10', 'prepare.lock')), false);
 });
+
+test('temp files of killed processes (.<name>.<pid>.<ts>.tmp with a dead pid) are removed by the next train and data run; others stay', () => {
+  const { R, C } = dirs();
+  const dead = deadPid();
+  mkdirSync(R, { recursive: true });
+  const cacheDir = join(dataRoot, 'cifar10', 'cache');
+  const stale = [join(R, `.x.json.${dead}.1764000000000.tmp`), join(cacheDir, `.train.bin.${dead}.1764000000000.tmp`)];
+  const keep = [join(R, `.y.json.${process.pid}.1764000000000.tmp`), join(R, '.notes.tmp'), join(R, `x.json.${dead}.1.tmp`), join(R, `.x.json.${dead}.tmp`)];
+  for (const f of [...stale, ...keep]) writeFileSync(f, 'partial');
+  ok(convmixer([...tinyTrainFlags(dataRoot, R, C), '--run-id', 'cleanup', '--no-checkpoint']));
+  assert.equal(existsSync(stale[0]!), false);
+  for (const f of keep) assert.ok(existsSync(f), `${f} was removed`);
+  ok(convmixer(['data', 'cifar10', '--from', join(tmp, 'tiny.tar.gz'), '--root', dataRoot, '--quiet']));
+  assert.equal(existsSync(stale[1]!), false);
+  for (const f of keep) rmSync(f);
+});

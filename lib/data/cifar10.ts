@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import sharp from 'sharp';
 import { UserError } from '../errors.ts';
-import { atomicWrite, atomicWriteJson } from '../io.ts';
+import { atomicWrite, atomicWriteJson, removeStaleTemps } from '../io.ts';
 import { acquireLock } from '../lock.ts';
 import { cifar10Paths, CIFAR10_BINARY_URL } from './paths.ts';
 import { extractTar } from './tar.ts';
@@ -300,6 +300,7 @@ async function prepareLocked(opts: PrepareOptions): Promise<PrepareResult> {
   const t0 = Date.now();
   const quiet = opts.quiet ?? false;
   const p = cifar10Paths(opts.root);
+  for (const d of [p.dir, p.cacheDir]) removeStaleTemps(d); // left by a killed earlier run
   const src = await sourceFile(opts.from, opts.root, quiet);
   if (!existsSync(src)) throw new UserError(`--from ${opts.from}: no such file or folder`);
   let layoutRoot = src;

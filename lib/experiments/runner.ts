@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { parseRunRecord, RESULTS_DIR, type Profile, type RunRecord } from '../runRecord.ts';
 import { loadCheckpoint, runCheckpointDir, runLockPath, CHECKPOINTS_DIR } from '../train/checkpoint.ts';
 import { lockOwner } from '../lock.ts';
+import { removeStaleTemps } from '../io.ts';
 import { UserError } from '../errors.ts';
 import { rowTrainConfig, runIdOf, type ExperimentRow, type ExperimentTable } from './table.ts';
 import type { TrainHooks } from '../train/loop.ts';
@@ -120,6 +121,7 @@ export async function runTable(table: ExperimentTable, opts: RunTableOptions): P
   const rows = new Map(table.rows.map((r) => [r.id, r] as [string, ExperimentRow]));
   const runs = shardRuns(planRuns(table, opts.profile, opts.seeds), opts.shard);
   const result: RunTableResult = { trained: [], skipped: [], failed: [] };
+  removeStaleTemps(opts.resultsDir ?? RESULTS_DIR); // temporary files of a killed earlier runner
   for (const [k, run] of runs.entries()) {
     if (opts.signal?.aborted) break;
     const row = rows.get(run.row)!;

@@ -5,7 +5,7 @@ import * as tf from '@tensorflow/tfjs';
 import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, join, relative, sep } from 'node:path';
 import { UserError } from '../errors.ts';
-import { REPO_ROOT } from '../io.ts';
+import { REPO_ROOT, removeStaleTemps } from '../io.ts';
 import { createRng, type Rng } from '../rng.ts';
 import { initBackend } from '../backend/index.ts';
 import { newRunRecord, finishRunRecord, saveRunRecord, runIdProblem, RESULTS_DIR, type RunRecord } from '../runRecord.ts';
@@ -192,6 +192,9 @@ async function trainLocked(requested: TrainConfig, hooks: TrainHooks, runId: str
   const log = hooks.log ?? (() => {});
   const resultsDir = hooks.resultsDir ?? RESULTS_DIR;
   const ckptDir = runCheckpointDir(runId, hooks.checkpointRoot ?? CHECKPOINTS_DIR);
+  // Temporary files of killed processes (atomicWrite's .<name>.<pid>.<ms>.tmp) go now, not only at the next write.
+  removeStaleTemps(resultsDir);
+  removeStaleTemps(ckptDir);
   const saved = requested.run.checkpoint ? loadCheckpoint(ckptDir) : null;
   // `--resume --run-id ID` alone continues with the saved recipe; with recipe flags, those must match it (checked below).
   const config: TrainConfig = requested.run.resume && requested.run.useSavedRecipe && saved
