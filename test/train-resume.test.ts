@@ -216,3 +216,38 @@ test('run ids: trainRun (which the experiment runner calls directly) refuses ids
   assert.equal(existsSync(d.resultsDir), false);
   assert.equal(existsSync(join(d.checkpointRoot, '..', 'LATEST')), false);
 });
+
+test('tensors: an interrupted run, a resume, a refused resume and a diverged run leave tf.memory().numTensors as it was', async () => {
+  const d = dirs();
+  const count = (): number => tf.memory().numTensors;
+  let before = count();
+  const abort = new AbortController();
+  await assert.rejects(trainRun(tinyConfig('leak'), { ...d, data, signal: abort.signal, onEpoch: () => abort.abort() }), /interrupted/);
+  assert.equal(count(), before, 'interrupted run');
+
+  before = count();
+  const changed = tinyConfig('leak', { lrMax: 0.02, run: { runId: 'leak', resume: true, backend: 'cpu', explicit: [], checkpoint: true } });
+  await assert.rejects(trainRun(changed, { ...d, data }), /differs from the checkpoint/);
+  assert.equal(count(), before, 'refused resume');
+
+  before = count();
+  const resumed = await trainRun(tinyConfig('leak', { run: { runId: 'leak', resume: true, backend: 'cpu', explicit: [], checkpoint: true } }), { ...d, data });
+  resumed.model.dispose();
+  assert.equal(count(), before, 'resumed run (checkpoint tensors restored into the model and optimizer)');
+
+  before = count();
+  const huge = tinyConfig('leak-huge', { lrMax: 1e30 } as Partial<TrainConfig>);
+  await assert.rejects(trainRun({ ...huge, clipNorm: 0 }, { ...d, data }), TrainingDivergedError);
+  assert.equal(count(), before, 'diverged run');
+});
+
+test('an unexpected error during training leaves the record failed (not running), with the error, and no tensors behind', async () => {
+  const d = dirs();
+  const before = tf.memory().numTensors;
+  await assert.rejects(trainRun(tinyConfig('boom'), { ...d, data, onEpoch: () => { throw new Error('disk on fire\nsecond line'); } }), /disk on fire/);
+  assert.equal(tf.memory().numTensors, before);
+  const rec = JSON.parse(readFileSync(join(d.resultsDir, 'boom.json'), 'utf8'));
+  assert.equal(rec.status, 'failed');
+  assert.equal(rec.metrics.failure, 'error');
+  assert.match(rec.notes, /^stopped by an error: disk on fire$/);
+});

@@ -42,8 +42,9 @@ export function createAdamW(params: Record<string, tf.Variable>, options: AdamWO
   const m: Record<string, tf.Variable> = {};
   const v: Record<string, tf.Variable> = {};
   for (const n of names) {
-    m[n] = tf.variable(tf.zerosLike(params[n]!), false, undefined, 'float32');
-    v[n] = tf.variable(tf.zerosLike(params[n]!), false, undefined, 'float32');
+    // In a tidy: a variable shares the data of its initial value, which would otherwise stay registered after dispose().
+    m[n] = tf.tidy(() => tf.variable(tf.zerosLike(params[n]!), false, undefined, 'float32'));
+    v[n] = tf.tidy(() => tf.variable(tf.zerosLike(params[n]!), false, undefined, 'float32'));
   }
   const decays = options.decays ?? (() => true);
   let step = 0;
@@ -86,7 +87,9 @@ export function createAdamW(params: Record<string, tf.Variable>, options: AdamWO
           const t = state.tensors[`${kind}.${n}`];
           if (!t) throw new Error(`optimizer state lacks '${kind}.${n}'`);
           if (t.shape.join('x') !== store[n]!.shape.join('x')) throw new Error(`optimizer state '${kind}.${n}' has shape [${t.shape}], expected [${store[n]!.shape}]`);
-          store[n]!.assign(tf.tensor(t.data, t.shape, 'float32'));
+          const value = tf.tensor(t.data, t.shape, 'float32');
+          store[n]!.assign(value); // assign copies: the temporary is ours to dispose
+          value.dispose();
         }
       }
       step = state.step;

@@ -88,7 +88,9 @@ function restoreTensors(model: ConvMixerModel, opt: AdamW, tensors: TensorRecord
     const t = tensors[key];
     if (!t) throw new UserError(`checkpoint ${where} lacks tensor '${key}'`);
     if (t.shape.join('x') !== v.shape.join('x')) throw new UserError(`checkpoint ${where}: '${key}' has shape [${t.shape}], the model expects [${v.shape}]`);
-    v.assign(tf.tensor(t.data, t.shape, 'float32'));
+    const value = tf.tensor(t.data, t.shape, 'float32');
+    v.assign(value); // assign copies: the temporary is ours to dispose
+    value.dispose();
   };
   for (const [n, v] of Object.entries(model.params)) take(`param.${n}`, v);
   for (const [n, v] of Object.entries(model.buffers)) take(`buffer.${n}`, v);
@@ -154,12 +156,16 @@ function evaluate(model: ConvMixerModel, test: ImageDataset, batchSize: number):
   for (let start = 0; start < test.n; start += batchSize) {
     const b = evalBatch(test, start, Math.min(batchSize, test.n - start));
     const x = tf.tensor4d(b.x, [b.n, test.height, test.width, 3]);
-    const logits = model.apply(x, { training: false });
-    const s = evalBatchStats(logits, b.labels);
-    lossSum += s.lossSum;
-    correct += s.correct;
-    x.dispose();
-    logits.dispose();
+    let logits: tf.Tensor2D | null = null;
+    try {
+      logits = model.apply(x, { training: false });
+      const s = evalBatchStats(logits, b.labels);
+      lossSum += s.lossSum;
+      correct += s.correct;
+    } finally {
+      x.dispose();
+      logits?.dispose();
+    }
   }
   return { loss: lossSum / test.n, acc: correct / test.n };
 }
@@ -229,136 +235,154 @@ async function trainLocked(requested: TrainConfig, hooks: TrainHooks, runId: str
     beta1: config.beta1, beta2: config.beta2, eps: config.eps, weightDecay: config.weightDecay,
     decays: config.decayBiasAndNorm ? undefined : decaysExceptBiasAndNorm,
   });
-  const rng = dataRng(config.seed);
-  const stepsPerEpoch = Math.ceil(train.n / config.batchSize);
-  const schedule = oneCycleSchedule(config.lrMax, config.epochs);
-  const epochs: EpochMetrics[] = [];
-  let startEpoch = 0, globalStep = 0, trainSeconds = 0;
+  // From here on the model and the optimizer state are ours: a failure anywhere disposes them (no leaked tensors).
+  let savedRecord: (() => { record: RunRecord; trainSeconds: number }) | null = null;
+  try {
+    const rng = dataRng(config.seed);
+    const stepsPerEpoch = Math.ceil(train.n / config.batchSize);
+    const schedule = oneCycleSchedule(config.lrMax, config.epochs);
+    const epochs: EpochMetrics[] = [];
+    let startEpoch = 0, globalStep = 0, trainSeconds = 0;
 
-  const recordConfig = { ...recipe, explicit: config.run.explicit, resumable: config.run.checkpoint, trainImages: train.n, testImages: test.n, params: paramCount(config.model), stepsPerEpoch,
-    data: dataSource, command: config.run.command ?? null };
-  let record = newRunRecord({ kind: 'train', experiment: config.experiment, profile: config.profile, seed: config.seed, config: recordConfig, backend: backend.description, id: runId,
-    table: config.run.table, row: config.run.row });
+    const recordConfig = { ...recipe, explicit: config.run.explicit, resumable: config.run.checkpoint, trainImages: train.n, testImages: test.n, params: paramCount(config.model), stepsPerEpoch,
+      data: dataSource, command: config.run.command ?? null };
+    let record = newRunRecord({ kind: 'train', experiment: config.experiment, profile: config.profile, seed: config.seed, config: recordConfig, backend: backend.description, id: runId,
+      table: config.run.table, row: config.run.row });
 
-  if (config.run.resume && saved) {
-    const diff = firstRecipeDifference(saved.manifest.recipe, recipe);
-    if (diff) {
-      throw new UserError(`--resume: '${diff.key}' (--${flagForKey(diff.key)}) differs from the checkpoint: saved ${JSON.stringify(diff.saved)}, now ${JSON.stringify(diff.current)}`);
-    }
-    restoreTensors(model, opt, saved.tensors, saved.manifest.step, saved.dir);
-    rng.setState(saved.manifest.rngState);
-    startEpoch = saved.manifest.epoch;
-    globalStep = saved.manifest.step;
-    trainSeconds = saved.manifest.trainSeconds;
-    epochs.push(...(saved.manifest.epochs as EpochMetrics[]));
-    if (prev) {
-      record = { ...record, startedAt: prev.startedAt, config: { ...record.config, explicit: prev.config['explicit'] ?? record.config['explicit'], command: prev.config['command'] ?? null } };
-    }
-    const resumedWith = config.run.command ? ` with \`${config.run.command.join(' ')}\`` : '';
-    record.notes = `resumed at epoch ${startEpoch} (step ${globalStep}) on ${new Date().toISOString()}${resumedWith}`;
-    log(`resumed run ${runId} from ${saved.dir} (epoch ${startEpoch}/${config.epochs}, step ${globalStep})`);
-  }
-  record.epochs = recordEpochs(epochs);
-  let recordPath = saveRunRecord(record, resultsDir);
-
-  const paramNames = Object.keys(model.params);
-  const varList = paramNames.map((n) => model.params[n]!);
-  const nameOfVar = new Map(varList.map((v, i) => [v.name, paramNames[i]!]));
-  const totalSteps = stepsPerEpoch * config.epochs;
-  const processStart = performance.now();
-  let processImages = 0;
-
-  const fail = (message: string, cause: 'diverged' | 'aborted'): never => {
-    record = finishRunRecord({ ...record, epochs: recordEpochs(epochs), notes: [record.notes, message].filter(Boolean).join('; ') }, { trainSeconds, failure: cause }, 'failed');
-    recordPath = saveRunRecord(record, resultsDir);
-    if (cause === 'diverged') throw new TrainingDivergedError(message);
-    throw new UserError(message);
-  };
-
-  for (let epoch = startEpoch; epoch < config.epochs; epoch++) {
-    const epochStart = performance.now();
-    const order = rng.shuffle(Uint32Array.from({ length: train.n }, (_, i) => i)) as Uint32Array;
-    let lossSum = 0, normSum = 0, seen = 0, lr = 0;
-    for (let i = 0; i < stepsPerEpoch; i++) {
-      // Let signal handlers run (Ctrl-C sets hooks.signal): the step itself never yields to the event loop.
-      await new Promise<void>((res) => setImmediate(res));
-      if (hooks.signal?.aborted) fail(`interrupted in epoch ${epoch + 1} at step ${globalStep}; continue with --resume --run-id ${runId}`, 'aborted');
-      const idx = order.subarray(i * config.batchSize, Math.min(train.n, (i + 1) * config.batchSize));
-      const batch = trainBatch(train, idx, config.augment, rng);
-      lr = schedule.forStep(epoch, i, stepsPerEpoch);
-      const x = tf.tensor4d(batch.x, [batch.n, train.height, train.width, 3]);
-      const y = tf.tensor2d(batch.y, [batch.n, train.classes.length]);
-      const { value, grads: byVar } = tf.variableGrads(() => softTargetCrossEntropy(model.apply(x, { training: true }), y), varList);
-      x.dispose();
-      y.dispose();
-      const loss = value.dataSync()[0]!;
-      value.dispose();
-      let grads: Record<string, tf.Tensor> = {};
-      for (const [vn, g] of Object.entries(byVar)) grads[nameOfVar.get(vn)!] = g;
-      const norms = gradNorms(grads);
-      const badGrad = firstNonFinite(norms.squared);
-      if (!Number.isFinite(loss) || badGrad >= 0) {
-        tf.dispose(grads);
-        // A non-finite parameter (e.g. loaded or from the previous step) poisons every gradient; name it rather than the first gradient.
-        const badValue = firstNonFinite(paramSums(varList));
-        const where = badValue >= 0 ? `values in '${paramNames[badValue]}'` : badGrad >= 0 ? `gradient of '${norms.names[badGrad]}'` : 'loss';
-        fail(`training diverged at step ${globalStep + 1} (epoch ${epoch + 1}): non-finite ${where} (loss ${loss}, lr ${lr.toPrecision(3)}); try a lower --lr-max or --clip-norm`, 'diverged');
+    if (config.run.resume && saved) {
+      const diff = firstRecipeDifference(saved.manifest.recipe, recipe);
+      if (diff) {
+        throw new UserError(`--resume: '${diff.key}' (--${flagForKey(diff.key)}) differs from the checkpoint: saved ${JSON.stringify(diff.saved)}, now ${JSON.stringify(diff.current)}`);
       }
-      if (config.clipNorm > 0) grads = clipGradsByGlobalNorm(grads, config.clipNorm, norms.total);
-      opt.apply(grads, lr);
-      tf.dispose(grads);
-      globalStep++;
-      // One reduction per parameter, read back together: the first parameter whose values turned NaN/Inf.
-      const badParam = firstNonFinite(paramSums(varList));
-      if (badParam >= 0) fail(`training diverged at step ${globalStep} (epoch ${epoch + 1}): non-finite values in '${paramNames[badParam]}' after the update (lr ${lr.toPrecision(3)}); try a lower --lr-max or --clip-norm`, 'diverged');
-
-      lossSum += loss * batch.n;
-      normSum += norms.total;
-      seen += batch.n;
-      processImages += batch.n;
-      if (hooks.onProgress) {
-        const imgPerSec = processImages / ((performance.now() - processStart) / 1000);
-        const stepsLeft = totalSteps - globalStep;
-        hooks.onProgress({ epoch, epochs: config.epochs, step: i + 1, stepsPerEpoch, globalStep, totalSteps, loss: lossSum / seen, lr, imgPerSec, etaSec: (stepsLeft * config.batchSize) / imgPerSec });
+      restoreTensors(model, opt, saved.tensors, saved.manifest.step, saved.dir);
+      rng.setState(saved.manifest.rngState);
+      startEpoch = saved.manifest.epoch;
+      globalStep = saved.manifest.step;
+      trainSeconds = saved.manifest.trainSeconds;
+      epochs.push(...(saved.manifest.epochs as EpochMetrics[]));
+      if (prev) {
+        record = { ...record, startedAt: prev.startedAt, config: { ...record.config, explicit: prev.config['explicit'] ?? record.config['explicit'], command: prev.config['command'] ?? null } };
       }
+      const resumedWith = config.run.command ? ` with \`${config.run.command.join(' ')}\`` : '';
+      record.notes = `resumed at epoch ${startEpoch} (step ${globalStep}) on ${new Date().toISOString()}${resumedWith}`;
+      log(`resumed run ${runId} from ${saved.dir} (epoch ${startEpoch}/${config.epochs}, step ${globalStep})`);
     }
-    const trainSec = (performance.now() - epochStart) / 1000;
-    const ev = config.evaluate ? evaluate(model, test, config.evalBatchSize) : null;
-    const seconds = (performance.now() - epochStart) / 1000;
-    trainSeconds += seconds;
-    const m: EpochMetrics = {
-      epoch: epoch + 1, lr, trainLoss: lossSum / seen, testLoss: ev?.loss ?? null, testAcc: ev?.acc ?? null,
-      gradNorm: normSum / stepsPerEpoch, seconds, imgPerSec: seen / trainSec,
+    record.epochs = recordEpochs(epochs);
+    let recordPath = saveRunRecord(record, resultsDir);
+    savedRecord = () => ({ record, trainSeconds });
+
+    const paramNames = Object.keys(model.params);
+    const varList = paramNames.map((n) => model.params[n]!);
+    const nameOfVar = new Map(varList.map((v, i) => [v.name, paramNames[i]!]));
+    const totalSteps = stepsPerEpoch * config.epochs;
+    const processStart = performance.now();
+    let processImages = 0;
+
+    const fail = (message: string, cause: 'diverged' | 'aborted'): never => {
+      record = finishRunRecord({ ...record, epochs: recordEpochs(epochs), notes: [record.notes, message].filter(Boolean).join('; ') }, { trainSeconds, failure: cause }, 'failed');
+      recordPath = saveRunRecord(record, resultsDir);
+      if (cause === 'diverged') throw new TrainingDivergedError(message);
+      throw new UserError(message);
     };
-    epochs.push(m);
-    if (config.run.checkpoint) {
-      saveCheckpoint(ckptDir, { runId, recipe: recipe as unknown as Record<string, unknown>, epoch: epoch + 1, step: globalStep, rngState: rng.getState(), epochs, trainSeconds }, collectTensors(model, opt));
-    }
-    record = { ...record, epochs: recordEpochs(epochs) };
-    recordPath = saveRunRecord(record, resultsDir);
-    hooks.onEpoch?.(m, record);
-  }
 
-  // The trained model in PyTorch's (timm) layout, usable by `convmixer predict --weights` and by PyTorch itself.
-  const weightsFile = config.run.checkpoint ? join(ckptDir, 'final.weights.safetensors') : null;
-  if (weightsFile) saveWeights(model, weightsFile, { runId, epochs: String(epochs.length) });
-  const accs = epochs.map((e) => e.testAcc).filter((a): a is number => a !== null);
-  const best = accs.length ? Math.max(...accs) : null;
-  const last = epochs[epochs.length - 1];
-  record = finishRunRecord({ ...record, epochs: recordEpochs(epochs) }, {
-    testAcc: last?.testAcc ?? null,
-    testLoss: last?.testLoss ?? null,
-    bestTestAcc: best,
-    bestEpoch: best === null ? null : epochs.find((e) => e.testAcc === best)!.epoch,
-    trainLoss: last?.trainLoss ?? null,
-    trainSeconds,
-    imgPerSec: epochs.length ? epochs.reduce((s, e) => s + e.imgPerSec, 0) / epochs.length : null,
-    steps: globalStep,
-    params: paramCount(config.model),
-    // Relative to the repository, so records stay meaningful on other machines.
-    weightsFile: weightsFile && repoRelative(weightsFile),
-  });
-  recordPath = saveRunRecord(record, resultsDir);
-  opt.dispose();
-  return { record, recordPath, model, epochs };
+    for (let epoch = startEpoch; epoch < config.epochs; epoch++) {
+      const epochStart = performance.now();
+      const order = rng.shuffle(Uint32Array.from({ length: train.n }, (_, i) => i)) as Uint32Array;
+      let lossSum = 0, normSum = 0, seen = 0, lr = 0;
+      for (let i = 0; i < stepsPerEpoch; i++) {
+        // Let signal handlers run (Ctrl-C sets hooks.signal): the step itself never yields to the event loop.
+        await new Promise<void>((res) => setImmediate(res));
+        if (hooks.signal?.aborted) fail(`interrupted in epoch ${epoch + 1} at step ${globalStep}; continue with --resume --run-id ${runId}`, 'aborted');
+        const idx = order.subarray(i * config.batchSize, Math.min(train.n, (i + 1) * config.batchSize));
+        const batch = trainBatch(train, idx, config.augment, rng);
+        lr = schedule.forStep(epoch, i, stepsPerEpoch);
+        const x = tf.tensor4d(batch.x, [batch.n, train.height, train.width, 3]);
+        const y = tf.tensor2d(batch.y, [batch.n, train.classes.length]);
+        const { value, grads: byVar } = tf.variableGrads(() => softTargetCrossEntropy(model.apply(x, { training: true }), y), varList);
+        x.dispose();
+        y.dispose();
+        const loss = value.dataSync()[0]!;
+        value.dispose();
+        let grads: Record<string, tf.Tensor> = {};
+        for (const [vn, g] of Object.entries(byVar)) grads[nameOfVar.get(vn)!] = g;
+        const norms = gradNorms(grads);
+        const badGrad = firstNonFinite(norms.squared);
+        if (!Number.isFinite(loss) || badGrad >= 0) {
+          tf.dispose(grads);
+          // A non-finite parameter (e.g. loaded or from the previous step) poisons every gradient; name it rather than the first gradient.
+          const badValue = firstNonFinite(paramSums(varList));
+          const where = badValue >= 0 ? `values in '${paramNames[badValue]}'` : badGrad >= 0 ? `gradient of '${norms.names[badGrad]}'` : 'loss';
+          fail(`training diverged at step ${globalStep + 1} (epoch ${epoch + 1}): non-finite ${where} (loss ${loss}, lr ${lr.toPrecision(3)}); try a lower --lr-max or --clip-norm`, 'diverged');
+        }
+        if (config.clipNorm > 0) grads = clipGradsByGlobalNorm(grads, config.clipNorm, norms.total);
+        opt.apply(grads, lr);
+        tf.dispose(grads);
+        globalStep++;
+        // One reduction per parameter, read back together: the first parameter whose values turned NaN/Inf.
+        const badParam = firstNonFinite(paramSums(varList));
+        if (badParam >= 0) fail(`training diverged at step ${globalStep} (epoch ${epoch + 1}): non-finite values in '${paramNames[badParam]}' after the update (lr ${lr.toPrecision(3)}); try a lower --lr-max or --clip-norm`, 'diverged');
+
+        lossSum += loss * batch.n;
+        normSum += norms.total;
+        seen += batch.n;
+        processImages += batch.n;
+        if (hooks.onProgress) {
+          const imgPerSec = processImages / ((performance.now() - processStart) / 1000);
+          const stepsLeft = totalSteps - globalStep;
+          hooks.onProgress({ epoch, epochs: config.epochs, step: i + 1, stepsPerEpoch, globalStep, totalSteps, loss: lossSum / seen, lr, imgPerSec, etaSec: (stepsLeft * config.batchSize) / imgPerSec });
+        }
+      }
+      const trainSec = (performance.now() - epochStart) / 1000;
+      const ev = config.evaluate ? evaluate(model, test, config.evalBatchSize) : null;
+      const seconds = (performance.now() - epochStart) / 1000;
+      trainSeconds += seconds;
+      const m: EpochMetrics = {
+        epoch: epoch + 1, lr, trainLoss: lossSum / seen, testLoss: ev?.loss ?? null, testAcc: ev?.acc ?? null,
+        gradNorm: normSum / stepsPerEpoch, seconds, imgPerSec: seen / trainSec,
+      };
+      epochs.push(m);
+      if (config.run.checkpoint) {
+        saveCheckpoint(ckptDir, { runId, recipe: recipe as unknown as Record<string, unknown>, epoch: epoch + 1, step: globalStep, rngState: rng.getState(), epochs, trainSeconds }, collectTensors(model, opt));
+      }
+      record = { ...record, epochs: recordEpochs(epochs) };
+      recordPath = saveRunRecord(record, resultsDir);
+      hooks.onEpoch?.(m, record);
+    }
+
+    // The trained model in PyTorch's (timm) layout, usable by `convmixer predict --weights` and by PyTorch itself.
+    const weightsFile = config.run.checkpoint ? join(ckptDir, 'final.weights.safetensors') : null;
+    if (weightsFile) saveWeights(model, weightsFile, { runId, epochs: String(epochs.length) });
+    const accs = epochs.map((e) => e.testAcc).filter((a): a is number => a !== null);
+    const best = accs.length ? Math.max(...accs) : null;
+    const last = epochs[epochs.length - 1];
+    record = finishRunRecord({ ...record, epochs: recordEpochs(epochs) }, {
+      testAcc: last?.testAcc ?? null,
+      testLoss: last?.testLoss ?? null,
+      bestTestAcc: best,
+      bestEpoch: best === null ? null : epochs.find((e) => e.testAcc === best)!.epoch,
+      trainLoss: last?.trainLoss ?? null,
+      trainSeconds,
+      imgPerSec: epochs.length ? epochs.reduce((s, e) => s + e.imgPerSec, 0) / epochs.length : null,
+      steps: globalStep,
+      params: paramCount(config.model),
+      // Relative to the repository, so records stay meaningful on other machines.
+      weightsFile: weightsFile && repoRelative(weightsFile),
+    });
+    recordPath = saveRunRecord(record, resultsDir);
+    opt.dispose();
+    return { record, recordPath, model, epochs };
+  } catch (err) {
+    model.dispose();
+    opt.dispose();
+    // An unexpected error (not an interrupt or divergence, which saved the record as failed already) must not leave
+    // the record saying 'running': it says failed, with the error's first line.
+    const last = savedRecord?.();
+    if (last && last.record.status === 'running') {
+      const why = `stopped by an error: ${String((err as Error)?.message ?? err).split('\n')[0]}`;
+      try {
+        saveRunRecord(finishRunRecord({ ...last.record, notes: [last.record.notes, why].filter(Boolean).join('; ') }, { trainSeconds: last.trainSeconds, failure: 'error' }, 'failed'), resultsDir);
+      } catch { /* the error that stopped the run is the one to report */ }
+    }
+    throw err;
+  }
 }
