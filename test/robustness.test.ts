@@ -156,3 +156,25 @@ test('temp files of killed processes (.<name>.<pid>.<ts>.tmp with a dead pid) ar
   assert.equal(existsSync(stale[1]!), false);
   for (const f of keep) rmSync(f);
 });
+
+test('--patch larger than the images is refused naming the flag, before a record exists', () => {
+  const { R, C } = dirs();
+  refused(convmixer([...tinyTrainFlags(dataRoot, R, C), '--run-id', 'bigpatch', '--patch', '64']), /^convmixer train: --patch: 64 is larger than the 32x32 images/);
+  assert.deepEqual(snapshot(R), {});
+});
+
+test('a cache with another number of classes than the model is refused naming --classes, before a record exists', async () => {
+  // an image-folder dataset with 2 classes, prepared by the real data pipeline
+  const src = join(tmp, 'two-classes');
+  for (const split of ['train', 'test']) for (const [c, cls] of ['cat', 'dog'].entries()) {
+    mkdirSync(join(src, split, cls), { recursive: true });
+    for (let i = 0; i < 2; i++) {
+      await sharp(Buffer.alloc(32 * 32 * 3, 60 + 100 * c + i), { raw: { width: 32, height: 32, channels: 3 } }).png().toFile(join(src, split, cls, `${i}.png`));
+    }
+  }
+  const root = join(tmp, 'two-classes-data');
+  await prepareCifar10({ from: src, root, quiet: true });
+  const { R, C } = dirs();
+  refused(convmixer([...tinyTrainFlags(root, R, C), '--run-id', 'classes']), /^convmixer train: --classes: the model has 10 classes, the data .* has 2/);
+  assert.deepEqual(snapshot(R), {});
+});

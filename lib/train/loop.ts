@@ -170,6 +170,16 @@ function evaluate(model: ConvMixerModel, test: ImageDataset, batchSize: number):
   return { loss: lossSum / test.n, acc: correct / test.n };
 }
 
+/** A model the data cannot feed is refused here, naming the flag, before a run record exists (it would crash mid-step). */
+function checkModelFitsData(config: TrainConfig, train: ImageDataset, test: ImageDataset): void {
+  const { patchSize, numClasses } = config.model;
+  const smallest = Math.min(train.height, train.width, test.height, test.width);
+  if (patchSize > smallest) throw new UserError(`--patch: ${patchSize} is larger than the ${train.width}x${train.height} images`);
+  if (numClasses !== train.classes.length) {
+    throw new UserError(`--classes: the model has ${numClasses} classes, the data (${config.run.dataRoot ?? train.name}) has ${train.classes.length} (${train.classes.join(', ')})`);
+  }
+}
+
 /** A checkpoint's recipe, checked against the schema flags are checked with (a hand-edited or foreign file fails here, by key). */
 function savedRecipe(raw: unknown, dir: string): Recipe {
   const parsed = recipeSchema.safeParse(raw);
@@ -229,6 +239,7 @@ async function trainLocked(requested: TrainConfig, hooks: TrainHooks, runId: str
   }
   const backend = await initBackend(config.run.backend);
   const { train, test, source: dataSource } = await loadData(config, hooks);
+  checkModelFitsData(config, train, test);
 
   const model = createModel(config.model, undefined, { seed: config.seed });
   const opt = createAdamW(model.params, {
