@@ -1,9 +1,10 @@
 // Small filesystem helpers: every write the suite does is atomic (temp file in the same folder, then rename),
 // so a kill at any moment leaves either the old file or the new one, never half of one.
-import { mkdirSync, readdirSync, renameSync, writeFileSync, openSync, fsyncSync, closeSync, rmSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, readdirSync, renameSync, statSync, writeFileSync, openSync, fsyncSync, closeSync, rmSync } from 'node:fs';
 import { dirname, basename, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pidAlive } from './lock.ts';
+import { UserError } from './errors.ts';
 
 /** The repository checkout this code runs from; every default folder (reports/, data/, notebooks/) hangs off it.
  * fileURLToPath, not URL.pathname, so a checkout under a path with spaces or non-ASCII characters works. */
@@ -55,4 +56,40 @@ export function atomicWrite(path: string, data: string | Uint8Array): void {
 
 export function atomicWriteJson(path: string, value: unknown): void {
   atomicWrite(path, JSON.stringify(value, null, 2) + '\n');
+}
+
+/** 'ENOTDIR: not a directory' for a filesystem error (node's code and its text, without the syscall and path); null for other errors. */
+export function fsErrorText(err: unknown): string | null {
+  const e = err as NodeJS.ErrnoException;
+  if (!e || typeof e.code !== 'string' || !/^E[A-Z]+$/.test(e.code)) return null;
+  const m = /^(E[A-Z]+: [^,]+)/.exec(e.message);
+  return m ? m[1]! : e.code;
+}
+
+/**
+ * Runs a write under a folder given by a flag; a filesystem error (ENOTDIR, EACCES, ENOSPC, EROFS, ...) becomes a one-line
+ * UserError naming the flag and the path. Other errors pass through.
+ */
+export function underFlag<T>(flag: string, path: string, write: () => T): T {
+  try {
+    return write();
+  } catch (err) {
+    const text = fsErrorText(err);
+    if (text === null || err instanceof UserError) throw err;
+    throw new UserError(`${flag} ${path}: cannot write (${text})`);
+  }
+}
+
+/** Creates the folder a flag names if needed and checks that it is a writable folder; a one-line UserError naming the flag otherwise. */
+export function writableDir(path: string, flag: string): void {
+  try {
+    mkdirSync(path, { recursive: true });
+    if (!statSync(path).isDirectory()) throw new UserError(`${flag} ${path}: not a folder`);
+    accessSync(path, constants.W_OK);
+  } catch (err) {
+    if (err instanceof UserError) throw err;
+    const text = fsErrorText(err);
+    if (text === null) throw err;
+    throw new UserError(`${flag} ${path}: not a writable folder (${text})`);
+  }
 }

@@ -178,3 +178,16 @@ test('a cache with another number of classes than the model is refused naming --
   refused(convmixer([...tinyTrainFlags(root, R, C), '--run-id', 'classes']), /^convmixer train: --classes: the model has 10 classes, the data .* has 2/);
   assert.deepEqual(snapshot(R), {});
 });
+
+test('--results-dir / --checkpoint-dir / --data-root / --root naming a file are one-line errors naming the flag', () => {
+  const { R, C } = dirs();
+  const file = join(tmp, 'a-file');
+  writeFileSync(file, 'not a folder\n');
+  refused(convmixer([...tinyTrainFlags(dataRoot, file, C), '--run-id', 'edges']), /^convmixer train: --results-dir .*a-file: /);
+  refused(convmixer([...tinyTrainFlags(dataRoot, R, file), '--run-id', 'edges']), /^convmixer train: --checkpoint-dir .*a-file: /);
+  refused(convmixer([...tinyTrainFlags(file, R, C), '--run-id', 'edges']), /^convmixer train: .*a-file/);
+  refused(convmixer(['data', 'cifar10', '--from', join(tmp, 'tiny.tar.gz'), '--root', file, '--quiet']), /^convmixer data: --root .*a-file: /);
+  assert.equal(readFileSync(file, 'utf8'), 'not a folder\n');
+  assert.deepEqual(snapshot(R), {});
+  assert.ok(!existsSync(C) || statSync(C).isDirectory());
+});

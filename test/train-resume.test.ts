@@ -251,3 +251,16 @@ test('an unexpected error during training leaves the record failed (not running)
   assert.equal(rec.metrics.failure, 'error');
   assert.match(rec.notes, /^stopped by an error: disk on fire$/);
 });
+
+test('a results folder that stops being writable mid-run is a one-line error naming --results-dir', async () => {
+  const d = dirs();
+  const before = tf.memory().numTensors;
+  const breakIt = (): void => { rmSync(d.resultsDir, { recursive: true }); writeFileSync(d.resultsDir, 'a file now\n'); };
+  await assert.rejects(trainRun(tinyConfig('edge'), { ...d, data, onEpoch: (e) => { if (e.epoch === 1) breakIt(); } }), (err: Error) => {
+    assert.ok(err instanceof UserError, String(err));
+    assert.match(err.message, /^--results-dir .*results: cannot write \((EEXIST|ENOTDIR): [a-z ]+\)$/);
+    return true;
+  });
+  assert.equal(tf.memory().numTensors, before);
+  assert.equal(existsSync(join(d.checkpointRoot, 'edge.lock')), false);
+});

@@ -6,9 +6,9 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import sharp from 'sharp';
 import { UserError } from '../errors.ts';
-import { atomicWrite, atomicWriteJson, removeStaleTemps } from '../io.ts';
+import { atomicWrite, atomicWriteJson, removeStaleTemps, underFlag, writableDir } from '../io.ts';
 import { acquireLock } from '../lock.ts';
-import { cifar10Paths, CIFAR10_BINARY_URL } from './paths.ts';
+import { cifar10Paths, dataRoot, CIFAR10_BINARY_URL } from './paths.ts';
 import { extractTar } from './tar.ts';
 import { downloadFile, fileDigests, progress, DownloadError, type Digests } from './download.ts';
 
@@ -287,6 +287,7 @@ async function sourceFile(from: string | undefined, root: string | undefined, qu
 
 /** Downloads or unpacks CIFAR-10, decodes it and writes the cache; the manifest is written last. */
 export async function prepareCifar10(opts: PrepareOptions = {}): Promise<PrepareResult> {
+  writableDir(dataRoot(opts.root), '--root');
   // One `convmixer data cifar10` per folder at a time: two would unpack into the same raw/ folder and delete it under each other.
   const lock = acquireLock(join(cifar10Paths(opts.root).dir, 'prepare.lock'), cifar10Paths(opts.root).dir);
   try {
@@ -320,12 +321,12 @@ async function prepareLocked(opts: PrepareOptions): Promise<PrepareResult> {
     const layout = findLayout(layoutRoot);
     const data = layout.kind === 'binary' ? readBinaryLayout(layout.dir) : await readImageFolder(layout.dir, { quiet });
     const exts = layout.kind === 'image-folder' ? 'image folder' : 'binary batches';
-    const manifest = writeCache(opts.root, data, {
+    const manifest = underFlag('--root', p.cacheDir, () => writeCache(opts.root, data, {
       path: src, kind: layout.kind, md5: digests?.md5 ?? null, sha256: digests?.sha256 ?? null,
       knownAs: known?.file ?? null,
       description: known?.description ?? `unverified ${exts} (not one of the known CIFAR-10 files)`,
       jpegQuality: known?.jpegQuality ?? null,
-    });
+    }));
     return { manifest, seconds: (Date.now() - t0) / 1000, cacheDir: p.cacheDir };
   } finally {
     if (unpacked && !opts.keepRaw) rmSync(raw, { recursive: true, force: true });

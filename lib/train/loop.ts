@@ -5,7 +5,7 @@ import * as tf from '@tensorflow/tfjs';
 import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, join, relative, sep } from 'node:path';
 import { UserError } from '../errors.ts';
-import { REPO_ROOT, removeStaleTemps } from '../io.ts';
+import { REPO_ROOT, removeStaleTemps, underFlag, writableDir } from '../io.ts';
 import { createRng, type Rng } from '../rng.ts';
 import { initBackend } from '../backend/index.ts';
 import { newRunRecord, finishRunRecord, saveRunRecord, runIdProblem, RESULTS_DIR, type RunRecord } from '../runRecord.ts';
@@ -195,6 +195,9 @@ export async function trainRun(requested: TrainConfig, hooks: TrainHooks = {}): 
   // The experiment runner calls this directly: the id must be one safe folder name here too, not only in the CLI.
   const badId = runIdProblem(runId);
   if (badId) throw new UserError(`--run-id: ${badId}`);
+  // The folders the flags name must be usable before anything starts (a file there, no permission: one line naming the flag).
+  writableDir(hooks.resultsDir ?? RESULTS_DIR, '--results-dir');
+  writableDir(hooks.checkpointRoot ?? CHECKPOINTS_DIR, '--checkpoint-dir');
   // One process per run id: two at once would interleave checkpoints and overwrite each other's record.
   const lock = acquireLock(runLockPath(runId, hooks.checkpointRoot ?? CHECKPOINTS_DIR), `run '${runId}'`);
   try {
@@ -208,6 +211,7 @@ async function trainLocked(requested: TrainConfig, hooks: TrainHooks, runId: str
   const log = hooks.log ?? (() => {});
   const resultsDir = hooks.resultsDir ?? RESULTS_DIR;
   const ckptDir = runCheckpointDir(runId, hooks.checkpointRoot ?? CHECKPOINTS_DIR);
+  const saveRecord = (rec: RunRecord): string => underFlag('--results-dir', resultsDir, () => saveRunRecord(rec, resultsDir));
   // Temporary files of killed processes (atomicWrite's .<name>.<pid>.<ms>.tmp) go now, not only at the next write.
   removeStaleTemps(resultsDir);
   removeStaleTemps(ckptDir);
@@ -279,7 +283,7 @@ async function trainLocked(requested: TrainConfig, hooks: TrainHooks, runId: str
       log(`resumed run ${runId} from ${saved.dir} (epoch ${startEpoch}/${config.epochs}, step ${globalStep})`);
     }
     record.epochs = recordEpochs(epochs);
-    let recordPath = saveRunRecord(record, resultsDir);
+    let recordPath = saveRecord(record);
     savedRecord = () => ({ record, trainSeconds });
 
     const paramNames = Object.keys(model.params);
@@ -291,7 +295,7 @@ async function trainLocked(requested: TrainConfig, hooks: TrainHooks, runId: str
 
     const fail = (message: string, cause: 'diverged' | 'aborted'): never => {
       record = finishRunRecord({ ...record, epochs: recordEpochs(epochs), notes: [record.notes, message].filter(Boolean).join('; ') }, { trainSeconds, failure: cause }, 'failed');
-      recordPath = saveRunRecord(record, resultsDir);
+      recordPath = saveRecord(record);
       if (cause === 'diverged') throw new TrainingDivergedError(message);
       throw new UserError(message);
     };
@@ -353,16 +357,16 @@ async function trainLocked(requested: TrainConfig, hooks: TrainHooks, runId: str
       };
       epochs.push(m);
       if (config.run.checkpoint) {
-        saveCheckpoint(ckptDir, { runId, recipe: recipe as unknown as Record<string, unknown>, epoch: epoch + 1, step: globalStep, rngState: rng.getState(), epochs, trainSeconds }, collectTensors(model, opt));
+        underFlag('--checkpoint-dir', ckptDir, () => saveCheckpoint(ckptDir, { runId, recipe: recipe as unknown as Record<string, unknown>, epoch: epoch + 1, step: globalStep, rngState: rng.getState(), epochs, trainSeconds }, collectTensors(model, opt)));
       }
       record = { ...record, epochs: recordEpochs(epochs) };
-      recordPath = saveRunRecord(record, resultsDir);
+      recordPath = saveRecord(record);
       hooks.onEpoch?.(m, record);
     }
 
     // The trained model in PyTorch's (timm) layout, usable by `convmixer predict --weights` and by PyTorch itself.
     const weightsFile = config.run.checkpoint ? join(ckptDir, 'final.weights.safetensors') : null;
-    if (weightsFile) saveWeights(model, weightsFile, { runId, epochs: String(epochs.length) });
+    if (weightsFile) underFlag('--checkpoint-dir', ckptDir, () => saveWeights(model, weightsFile, { runId, epochs: String(epochs.length) }));
     const accs = epochs.map((e) => e.testAcc).filter((a): a is number => a !== null);
     const best = accs.length ? Math.max(...accs) : null;
     const last = epochs[epochs.length - 1];
@@ -379,7 +383,7 @@ async function trainLocked(requested: TrainConfig, hooks: TrainHooks, runId: str
       // Relative to the repository, so records stay meaningful on other machines.
       weightsFile: weightsFile && repoRelative(weightsFile),
     });
-    recordPath = saveRunRecord(record, resultsDir);
+    recordPath = saveRecord(record);
     opt.dispose();
     return { record, recordPath, model, epochs };
   } catch (err) {
@@ -391,7 +395,7 @@ async function trainLocked(requested: TrainConfig, hooks: TrainHooks, runId: str
     if (last && last.record.status === 'running') {
       const why = `stopped by an error: ${String((err as Error)?.message ?? err).split('\n')[0]}`;
       try {
-        saveRunRecord(finishRunRecord({ ...last.record, notes: [last.record.notes, why].filter(Boolean).join('; ') }, { trainSeconds: last.trainSeconds, failure: 'error' }, 'failed'), resultsDir);
+        saveRecord(finishRunRecord({ ...last.record, notes: [last.record.notes, why].filter(Boolean).join('; ') }, { trainSeconds: last.trainSeconds, failure: 'error' }, 'failed'));
       } catch { /* the error that stopped the run is the one to report */ }
     }
     throw err;
