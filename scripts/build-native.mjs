@@ -5,8 +5,9 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
-const root = new URL('..', import.meta.url).pathname;
+const root = fileURLToPath(new URL('..', import.meta.url));
 const statusFile = join(root, 'build', 'native-status.json');
 if (process.env.CONVMIXER_SKIP_NATIVE === '1') {
   console.log('convmixer: CONVMIXER_SKIP_NATIVE=1, not building the native engine');

@@ -7,10 +7,11 @@ import { createModel, type ConvMixerModel } from '../lib/models/convmixer.ts';
 import { gelu } from '../lib/models/ops.ts';
 import { readSafetensors } from '../lib/models/safetensors.ts';
 import { loadWeights } from '../lib/models/weights.ts';
+import { fileURLToPath } from 'node:url';
 
 await tf.setBackend('cpu');
 
-const REF = new URL('../../shared/reference/', import.meta.url).pathname;
+const REF = fileURLToPath(new URL('../../shared/reference/', import.meta.url));
 const haveRef = existsSync(`${REF}convmixer_64_4_k5_p2.weights.safetensors`);
 const skipRef = haveRef ? false : `PyTorch reference not found at ${REF}; skipping`;
 

@@ -15,6 +15,7 @@ import { createModel, type ConvMixerConfig } from '../lib/models/convmixer.ts';
 import { readSafetensors } from '../lib/models/safetensors.ts';
 import { loadWeights } from '../lib/models/weights.ts';
 import { createRng } from '../lib/rng.ts';
+import { fileURLToPath } from 'node:url';
 
 const addon = loadAddon().addon as unknown as Record<string, unknown> | null;
 const skip = addon && typeof addon['fusedActNormForward'] === 'function' ? false : 'native addon with fused ops not built (npm run build:native)';
@@ -256,7 +257,7 @@ for (const [label, config] of [
   }
 }
 
-const REF = new URL('../../shared/reference/', import.meta.url).pathname;
+const REF = fileURLToPath(new URL('../../shared/reference/', import.meta.url));
 const REF_WEIGHTS = join(REF, 'convmixer_64_4_k5_p2.weights.safetensors');
 const REF_IO = join(REF, 'convmixer_64_4_k5_p2.io.safetensors');
 const skipRef = skip || (existsSync(REF_WEIGHTS) && existsSync(REF_IO) ? false : `PyTorch reference not found at ${REF}`);

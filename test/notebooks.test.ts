@@ -10,9 +10,10 @@ import { UserError } from '../lib/errors.ts';
 import { runNotebook } from '../lib/report/executor.ts';
 import { runNotebooks } from '../lib/cli/notebooks.ts';
 import { cellSource, declaredParameters, injectParameters, parseParamAssignments, readNotebook, type Notebook } from '../lib/report/notebook.ts';
+import { fileURLToPath } from 'node:url';
 
-const FIXTURES = new URL('./fixtures/notebooks/', import.meta.url).pathname;
-const ROOT = new URL('..', import.meta.url).pathname;
+const FIXTURES = fileURLToPath(new URL('./fixtures/notebooks/', import.meta.url));
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 function scratchCopy(name: string): { dir: string; path: string } {
   const dir = mkdtempSync(join(tmpdir(), 'convmixer-nb-test-'));

@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import { MODELS, countTrainable, createModel, formatParamsAsPaper, paramBreakdown, paramCount, resolveConfig } from '../lib/models/convmixer.ts';
 import { readSafetensors } from '../lib/models/safetensors.ts';
 import { PARAM_DISCREPANCIES, TABLE1, TABLE2, TABLE4, convMixerParamRows } from '../lib/paper/tables.ts';
+import { fileURLToPath } from 'node:url';
 
 await tf.setBackend('cpu');
 
@@ -48,7 +49,7 @@ test('params: paramBreakdown sums to Eq. 4 for every registry model', () => {
 test('params: the PyTorch reference checkpoint holds exactly Eq. 4 trainable values (25,930)', (t) => {
   const config = resolveConfig('convmixer_64_4_k5_p2');
   assert.equal(paramCount(config), 25_930); // stated in shared/reference/README.md
-  const path = new URL('../../shared/reference/convmixer_64_4_k5_p2.weights.safetensors', import.meta.url).pathname;
+  const path = fileURLToPath(new URL('../../shared/reference/convmixer_64_4_k5_p2.weights.safetensors', import.meta.url));
   if (!existsSync(path)) return t.skip(`PyTorch reference not found at ${path}`);
   const trainable = Object.entries(readSafetensors(path)).filter(([k]) => !k.includes('running_')).reduce((s, [, v]) => s + v.data.length, 0);
   assert.equal(trainable, 25_930);

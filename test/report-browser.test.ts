@@ -10,9 +10,10 @@ import { join } from 'node:path';
 import { renderReport, type RenderResult } from '../lib/report/render.ts';
 import { readNotebook } from '../lib/report/notebook.ts';
 import { browserProblems, checkReportInBrowser, chromiumAvailable, CHROMIUM_PATH } from '../lib/report/browser.ts';
+import { fileURLToPath } from 'node:url';
 
-const FIXTURES = new URL('./fixtures/notebooks/', import.meta.url).pathname;
-const NOTEBOOKS = new URL('../notebooks/', import.meta.url).pathname;
+const FIXTURES = fileURLToPath(new URL('./fixtures/notebooks/', import.meta.url));
+const NOTEBOOKS = fileURLToPath(new URL('../notebooks/', import.meta.url));
 const skip = chromiumAvailable() ? false : `Chromium not found at ${CHROMIUM_PATH} (install Debian's chromium or set CHROMIUM_PATH); browser check skipped`;
 
 const expectedOf = (rendered: RenderResult) => rendered.pages.map((p) => ({ href: p.href, figures: p.figures }));

@@ -19,8 +19,9 @@ import { listNotebooks, REPO_ROOT } from '../lib/report/paths.ts';
 import { PARAM_DISCREPANCIES, TABLE4 } from '../lib/paper/tables.ts';
 import { MODELS } from '../lib/models/convmixer.ts';
 import type { RunRecord } from '../lib/runRecord.ts';
+import { fileURLToPath } from 'node:url';
 
-const FIXTURES = new URL('./fixtures/notebooks/', import.meta.url).pathname;
+const FIXTURES = fileURLToPath(new URL('./fixtures/notebooks/', import.meta.url));
 
 test('renderer: index + page with math, highlighted code, escaped ANSI-free streams, HTML/PNG/plotly outputs, assets', () => {
   const out = mkdtempSync(join(tmpdir(), 'convmixer-render-'));

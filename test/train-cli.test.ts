@@ -7,6 +7,7 @@ import { trainConfigFromFlags } from '../lib/cli/train.ts';
 import { PROFILE_DEFAULTS } from '../lib/train/config.ts';
 import { createProgressBar, formatDuration, type TrainProgress } from '../lib/train/progress.ts';
 import { UserError } from '../lib/errors.ts';
+import { fileURLToPath } from 'node:url';
 
 const oneLineError = (fn: () => unknown, pattern: RegExp): void => {
   assert.throws(fn, (err: Error) => {
@@ -82,7 +83,7 @@ test('train flags: --backend, else CONVMIXER_BACKEND, else auto (as bench and ba
 
 test('train CLI: an unknown flag or bad value exits 2 with one line on stderr', () => {
   const run = (args: string[]): { status: number | null; stderr: string } => {
-    const r = spawnSync(process.execPath, ['bin/convmixer.mjs', 'train', ...args], { encoding: 'utf8', cwd: new URL('..', import.meta.url).pathname });
+    const r = spawnSync(process.execPath, ['bin/convmixer.mjs', 'train', ...args], { encoding: 'utf8', cwd: fileURLToPath(new URL('..', import.meta.url)) });
     return { status: r.status, stderr: r.stderr };
   };
   const unknown = run(['--learning-rate', '3']);

@@ -9,8 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { trainConfigFromFlags } from '../lib/cli/train.ts';
 import { tinyCifarDataRoot } from './helpers/tinyCifar.ts';
+import { fileURLToPath } from 'node:url';
 
-const REPO = new URL('..', import.meta.url).pathname;
+const REPO = fileURLToPath(new URL('..', import.meta.url));
 const tmp = mkdtempSync(join(tmpdir(), 'cm-kill-'));
 const RESULTS = join(tmp, 'results');
 const CHECKPOINTS = join(tmp, 'checkpoints');

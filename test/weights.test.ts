@@ -8,8 +8,9 @@ import * as tf from '@tensorflow/tfjs';
 import { createModel } from '../lib/models/convmixer.ts';
 import { readSafetensors, writeSafetensors, type StoredTensor } from '../lib/models/safetensors.ts';
 import { detectLayout, loadWeights, saveWeights, sequentialToTimm, stateDict } from '../lib/models/weights.ts';
+import { fileURLToPath } from 'node:url';
 
-const REF = new URL('../../shared/reference/', import.meta.url).pathname;
+const REF = fileURLToPath(new URL('../../shared/reference/', import.meta.url));
 const REF_WEIGHTS = join(REF, 'convmixer_64_4_k5_p2.weights.safetensors');
 const REF_IO = join(REF, 'convmixer_64_4_k5_p2.io.safetensors');
 const haveRef = existsSync(REF_WEIGHTS) && existsSync(REF_IO);

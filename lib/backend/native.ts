@@ -9,6 +9,7 @@ import { registerGemmKernels, type GemmAddon } from './kernels-gemm.ts';
 import { registerDepthwiseKernels, type DepthwiseAddon } from './kernels-depthwise.ts';
 import { registerElementwiseKernels, type ElementwiseAddon } from './kernels-elementwise.ts';
 import { hookBackend } from './bufferPool.ts';
+import { fileURLToPath } from 'node:url';
 
 /** The addon's exports (native/addon.cc); kernel families add their own functions. */
 export interface NativeAddon extends GemmAddon, DepthwiseAddon, ElementwiseAddon {
@@ -24,8 +25,8 @@ export interface NativeAddon extends GemmAddon, DepthwiseAddon, ElementwiseAddon
 export type OriginalKernel = (name: string) => KernelFunc | undefined;
 
 const root = new URL('../../', import.meta.url);
-export const ADDON_PATH = new URL('build/Release/convmixer_native.node', root).pathname;
-export const NATIVE_STATUS_PATH = new URL('build/native-status.json', root).pathname;
+export const ADDON_PATH = fileURLToPath(new URL('build/Release/convmixer_native.node', root));
+export const NATIVE_STATUS_PATH = fileURLToPath(new URL('build/native-status.json', root));
 
 /** Functions the kernel families call; an addon built from older sources may lack some (fused ones are optional: see fused.ts). */
 const REQUIRED_FUNCTIONS = [

@@ -4,8 +4,9 @@ import { spawnSync } from 'node:child_process';
 import { UserError } from '../errors.ts';
 import type { ConvMixerConfig } from '../models/convmixer.ts';
 import type { BenchMode } from './engine.ts';
+import { fileURLToPath } from 'node:url';
 
-export const TORCH_SCRIPT = new URL('../../scripts/bench_torch.py', import.meta.url).pathname;
+export const TORCH_SCRIPT = fileURLToPath(new URL('../../scripts/bench_torch.py', import.meta.url));
 
 export interface TorchResult {
   ms_per_img: number;

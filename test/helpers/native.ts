@@ -8,8 +8,9 @@ import * as tf from '@tensorflow/tfjs';
 import type { KernelFunc } from '@tensorflow/tfjs';
 import type { Rng } from '../../lib/rng.ts';
 import { silenceCpuBanner } from '../../lib/backend/index.ts';
+import { fileURLToPath } from 'node:url';
 
-const addonPath = new URL('../../build/Release/convmixer_native.node', import.meta.url).pathname;
+const addonPath = fileURLToPath(new URL('../../build/Release/convmixer_native.node', import.meta.url));
 
 /** The built addon (typed as the caller's view of it), or null with a skip reason for node:test. */
 export function loadBuiltAddon<T>(): { addon: T | null; skip: false | string } {
