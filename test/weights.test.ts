@@ -1,12 +1,13 @@
 // Weight loading: PyTorch reference logits (shared/reference, if present), both key layouts, safetensors round trip, clear errors.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { createModel } from '../lib/models/convmixer.ts';
 import { readSafetensors, writeSafetensors, type StoredTensor } from '../lib/models/safetensors.ts';
+import { UserError } from '../lib/errors.ts';
 import { detectLayout, loadWeights, saveWeights, sequentialToTimm, stateDict } from '../lib/models/weights.ts';
 import { fileURLToPath } from 'node:url';
 
@@ -141,6 +142,51 @@ test('safetensors: reads F16 and BF16, rejects bad offsets with the file named',
     assert.deepEqual(Array.from(readSafetensors(path)['a']!.data), [1, 2, 3, 4]);
     assert.throws(() => readSafetensors(bytes.subarray(0, bytes.length - 1)), /<bytes>: not a valid safetensors file: tensor 'b'/);
     assert.throws(() => readSafetensors(join(dir, 'nope.safetensors')), /nope\.safetensors: cannot read \(ENOENT\)/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('safetensors: header entries without shape/offsets, null entries, overlapping ranges, gaps and unused bytes are refused naming the file', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'convmixer-st-'));
+  /** A file with this header (JSON) and `body` zero bytes after it. */
+  const file = (name: string, header: unknown, body: number): string => {
+    const hb = new TextEncoder().encode(JSON.stringify(header));
+    const bytes = new Uint8Array(8 + hb.length + body);
+    new DataView(bytes.buffer).setBigUint64(0, BigInt(hb.length), true);
+    bytes.set(hb, 8);
+    const path = join(dir, `${name}.safetensors`);
+    writeFileSync(path, bytes);
+    return path;
+  };
+  const refused = (name: string, header: unknown, body: number, why: RegExp): void => {
+    const path = file(name, header, body);
+    assert.throws(() => readSafetensors(path), (err: Error) => {
+      assert.ok(err instanceof UserError, String(err));
+      assert.ok(!err.message.includes('\n'));
+      assert.ok(err.message.startsWith(`${path}: not a valid safetensors file: `), err.message);
+      assert.match(err.message, why);
+      return true;
+    });
+  };
+  const f32 = (start: number, end: number, shape = [(end - start) / 4]): unknown => ({ dtype: 'F32', shape, data_offsets: [start, end] });
+  try {
+    assert.deepEqual(Object.keys(readSafetensors(file('good', { a: f32(0, 8), b: f32(8, 12), __metadata__: { k: 'v' } }, 12))), ['a', 'b']);
+    assert.equal(Object.keys(readSafetensors(file('empty', {}, 0))).length, 0);
+    refused('no-shape', { a: { dtype: 'F32', data_offsets: [0, 4] } }, 4, /tensor 'a': shape must be a list of non-negative integers/);
+    refused('null-shape', { a: { dtype: 'F32', shape: null, data_offsets: [0, 4] } }, 4, /tensor 'a': shape/);
+    refused('bad-dim', { a: { dtype: 'F32', shape: [-1], data_offsets: [0, 4] } }, 4, /tensor 'a': shape/);
+    refused('no-offsets', { a: { dtype: 'F32', shape: [1] } }, 4, /tensor 'a': data_offsets must be two non-negative integers/);
+    refused('null-offsets', { a: { dtype: 'F32', shape: [1], data_offsets: null } }, 4, /tensor 'a': data_offsets/);
+    refused('float-offsets', { a: { dtype: 'F32', shape: [1], data_offsets: [0.5, 4.5] } }, 5, /tensor 'a': data_offsets/);
+    refused('null-entry', { a: null }, 0, /tensor 'a': not an object/);
+    refused('no-dtype', { a: { shape: [1], data_offsets: [0, 4] } }, 4, /tensor 'a' has dtype undefined/);
+    refused('not-object', [1, 2], 0, /header is not a JSON object/);
+    refused('metadata', { __metadata__: { k: 1 }, a: f32(0, 4) }, 4, /__metadata__ must map names to strings/);
+    refused('overlap', { a: f32(0, 8), b: f32(4, 12, [2]) }, 12, /tensors 'a' and 'b' overlap/);
+    refused('gap', { a: f32(0, 4), b: f32(8, 12) }, 12, /gap of 4 bytes before tensor 'b'/);
+    refused('start-gap', { a: f32(4, 8) }, 8, /gap of 4 bytes before tensor 'a'/);
+    refused('unused', { a: f32(0, 4) }, 8, /4 bytes after the last tensor are not part of any tensor/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -48,24 +48,44 @@ export function readSafetensors(source: Uint8Array | string): Record<string, Sto
   if (bytes.byteLength < 8) fail('shorter than its 8-byte header length');
   const headerLen = Number(new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true));
   if (headerLen > bytes.byteLength - 8) fail(`header length ${headerLen} exceeds the file size ${bytes.byteLength}`);
-  let header: Record<string, unknown>;
+  let header: unknown;
   try {
-    header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + headerLen))) as Record<string, unknown>;
+    header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + headerLen)));
   } catch {
     return fail('header is not JSON');
   }
+  if (header === null || typeof header !== 'object' || Array.isArray(header)) fail('header is not a JSON object');
   const body = bytes.subarray(8 + headerLen);
   const out: Record<string, StoredTensor> = {};
-  for (const [name, entry] of Object.entries(header)) {
-    if (name === '__metadata__') continue;
-    const { dtype, shape, data_offsets: offsets } = entry as { dtype: string; shape: number[]; data_offsets: [number, number] };
-    const width = BYTES[dtype];
-    if (!width) fail(`tensor '${name}' has dtype ${dtype} (expected one of ${Object.keys(BYTES).join(', ')})`);
-    const count = shape.reduce((a, b) => a * b, 1);
-    const [start, end] = offsets;
-    if (end - start !== count * width! || end > body.byteLength || start < 0) fail(`tensor '${name}' data offsets [${start}, ${end}] do not fit its shape [${shape}] or the file`);
-    out[name] = { dtype, shape: [...shape], data: decode(dtype, body.subarray(start, end), count) };
+  const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+  const ranges: { name: string; start: number; end: number }[] = [];
+  for (const [name, entry] of Object.entries(header as Record<string, unknown>)) {
+    if (name === '__metadata__') {
+      if (entry === null || typeof entry !== 'object' || Array.isArray(entry) || !Object.values(entry).every((v) => typeof v === 'string')) fail('__metadata__ must map names to strings');
+      continue;
+    }
+    if (entry === null || typeof entry !== 'object' || Array.isArray(entry)) fail(`tensor '${name}': not an object with dtype, shape and data_offsets`);
+    const { dtype, shape, data_offsets: offsets } = entry as { dtype: unknown; shape: unknown; data_offsets: unknown };
+    const width = typeof dtype === 'string' ? BYTES[dtype] : undefined;
+    if (!width) fail(`tensor '${name}' has dtype ${String(dtype)} (expected one of ${Object.keys(BYTES).join(', ')})`);
+    if (!Array.isArray(shape) || !shape.every(isCount)) fail(`tensor '${name}': shape must be a list of non-negative integers, got ${JSON.stringify(shape)}`);
+    if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isCount)) fail(`tensor '${name}': data_offsets must be two non-negative integers, got ${JSON.stringify(offsets)}`);
+    const dims = shape as number[];
+    const count = dims.reduce((a, b) => a * b, 1);
+    const [start, end] = offsets as [number, number];
+    if (end - start !== count * width! || end > body.byteLength) fail(`tensor '${name}' data offsets [${start}, ${end}] do not fit its shape [${dims}] or the file`);
+    ranges.push({ name, start, end });
+    out[name] = { dtype: dtype as string, shape: [...dims], data: decode(dtype as string, body.subarray(start, end), count) };
   }
+  // As the reference implementation requires: the tensors tile the data exactly, without overlaps, gaps or unused bytes.
+  ranges.sort((a, b) => a.start - b.start || a.end - b.end);
+  let at = 0;
+  for (const [i, r] of ranges.entries()) {
+    if (r.start < at) fail(`tensors '${ranges[i - 1]!.name}' and '${r.name}' overlap (bytes ${r.start}-${at})`);
+    if (r.start > at) fail(`gap of ${r.start - at} bytes before tensor '${r.name}' (data offsets must be contiguous)`);
+    at = r.end;
+  }
+  if (at !== body.byteLength) fail(`${body.byteLength - at} bytes after the last tensor are not part of any tensor`);
   return out;
 }
 
