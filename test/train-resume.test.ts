@@ -17,7 +17,7 @@ import type { ImageDataset } from '../lib/data/cifar10.ts';
 import { buildRecipe, type TrainConfig } from '../lib/train/config.ts';
 import { trainRun, TrainingDivergedError } from '../lib/train/loop.ts';
 import { UserError } from '../lib/errors.ts';
-import { runCheckpointDir } from '../lib/train/checkpoint.ts';
+import { manifestSha256, runCheckpointDir } from '../lib/train/checkpoint.ts';
 
 await tf.setBackend('cpu');
 
@@ -162,6 +162,7 @@ test('resume with the saved recipe: an invalid recipe in state.json is a one-lin
   const ckpt = join(d.checkpointRoot, 'recipe', 'epoch-0001');
   const manifest = JSON.parse(readFileSync(join(ckpt, 'state.json'), 'utf8'));
   manifest.recipe.augment.randAugment.m = 25; // outside timm's 0-10 scale: a flag with this value is refused too
+  manifest.stateSha256 = manifestSha256(manifest); // re-signed: a well-formed checkpoint with a recipe that fails the schema
   writeFileSync(join(ckpt, 'state.json'), JSON.stringify(manifest));
   const resume = tinyConfig('recipe', { run: { runId: 'recipe', resume: true, useSavedRecipe: true, backend: 'cpu', explicit: [], checkpoint: true } });
   await assert.rejects(trainRun(resume, { ...d, data }), (err: Error) => {
@@ -182,6 +183,7 @@ test('NaN guard: a NaN injected into a parameter stops training, naming the step
   writeSafetensors(join(ckpt, 'state.safetensors'), stored);
   const manifest = JSON.parse(readFileSync(join(ckpt, 'state.json'), 'utf8'));
   manifest.tensorsSha256 = createHash('sha256').update(readFileSync(join(ckpt, 'state.safetensors'))).digest('hex');
+  manifest.stateSha256 = manifestSha256(manifest);
   writeFileSync(join(ckpt, 'state.json'), JSON.stringify(manifest));
   const resume = tinyConfig('nan', { run: { runId: 'nan', resume: true, backend: 'cpu', explicit: [], checkpoint: true } });
   await assert.rejects(trainRun(resume, { ...d, data }), (err: Error) => {
@@ -263,4 +265,46 @@ test('a results folder that stops being writable mid-run is a one-line error nam
   });
   assert.equal(tf.memory().numTensors, before);
   assert.equal(existsSync(join(d.checkpointRoot, 'edge.lock')), false);
+});
+
+test('checkpoint: state.json is signed too (an edited epoch, step or rng state is refused); version-1 checkpoints still resume', async () => {
+  const d = dirs();
+  const abort = new AbortController();
+  await assert.rejects(trainRun(tinyConfig('signed'), { ...d, data, signal: abort.signal, onEpoch: () => abort.abort() }));
+  const statePath = join(d.checkpointRoot, 'signed', 'epoch-0001', 'state.json');
+  const original = readFileSync(statePath, 'utf8');
+  const resume = tinyConfig('signed', { run: { runId: 'signed', resume: true, backend: 'cpu', explicit: [], checkpoint: true } });
+  const edits: [string, (m: Record<string, unknown>) => void][] = [
+    ['epoch', (m) => { m['epoch'] = 0; }],
+    ['step', (m) => { m['step'] = 1; }],
+    ['rng state', (m) => { (m['rngState'] as number[])[0] = 12345; }],
+    ['recipe', (m) => { (m['recipe'] as Record<string, unknown>)['lrMax'] = 0.5; }],
+  ];
+  for (const [what, edit] of edits) {
+    const m = JSON.parse(original);
+    edit(m);
+    writeFileSync(statePath, JSON.stringify(m, null, 2));
+    await assert.rejects(trainRun(resume, { ...d, data }), (err: Error) => {
+      assert.ok(err instanceof UserError, `${what}: ${err}`);
+      assert.match(err.message, /^checkpoint .*epoch-0001 is damaged: state\.json does not match its stateSha256 \(edited or damaged\); delete .* to start over$/, what);
+      return true;
+    });
+  }
+  // A signed manifest with a field of the wrong type names the field.
+  const wrong = JSON.parse(original);
+  wrong.rngState = [1, 2, 3];
+  wrong.stateSha256 = manifestSha256(wrong);
+  writeFileSync(statePath, JSON.stringify(wrong));
+  await assert.rejects(trainRun(resume, { ...d, data }), /is damaged: state\.json field 'rngState' is missing or has the wrong type/);
+  // Written before state.json was signed (version 1, no stateSha256): still resumes, so runs in progress are not lost.
+  const legacy = JSON.parse(original);
+  delete legacy.stateSha256;
+  legacy.version = 1;
+  writeFileSync(statePath, JSON.stringify(legacy));
+  const resumed = await trainRun(resume, { ...d, data });
+  assert.equal(resumed.record.status, 'finished');
+  resumed.model.dispose();
+  const v2 = JSON.parse(readFileSync(join(d.checkpointRoot, 'signed', 'epoch-0002', 'state.json'), 'utf8'));
+  assert.equal(v2.version, 2);
+  assert.equal(v2.stateSha256, manifestSha256(v2));
 });

@@ -17,7 +17,8 @@ export const CHECKPOINTS_DIR = join(REPO_ROOT, 'reports', 'checkpoints');
 
 export interface CheckpointManifest {
   format: 'convmixer-train-checkpoint';
-  version: 1;
+  /** 2: state.json carries stateSha256. 1 (written before it existed) is still read, without that check. */
+  version: 1 | 2;
   runId: string;
   /** The recipe the run was started with (compared key by key on resume). */
   recipe: Record<string, unknown>;
@@ -32,6 +33,38 @@ export interface CheckpointManifest {
   trainSeconds: number;
   savedAt: string;
   tensorsSha256: string;
+  /** sha256 of every other field of state.json (keys sorted), so an edited epoch, step or rng state is caught like damaged tensors. */
+  stateSha256?: string;
+}
+
+/** JSON with object keys sorted at every level: the same text for the same values, whatever order the keys were written in. */
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    return `{${Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}
+
+/** The stateSha256 of a manifest: over every field except stateSha256 itself (tensorsSha256 included, so it covers the tensors too). */
+export function manifestSha256(manifest: object): string {
+  const { stateSha256: _self, ...rest } = manifest as Record<string, unknown>;
+  return createHash('sha256').update(canonicalJson(rest)).digest('hex');
+}
+
+/** The first field of a parsed state.json that does not have its type, or null. */
+function manifestProblem(m: Record<string, unknown>): string | null {
+  const count = (v: unknown): boolean => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+  if (typeof m['runId'] !== 'string') return 'runId';
+  if (m['recipe'] === null || typeof m['recipe'] !== 'object') return 'recipe';
+  if (!count(m['epoch'])) return 'epoch';
+  if (!count(m['step'])) return 'step';
+  const rng = m['rngState'];
+  if (!Array.isArray(rng) || rng.length !== 4 || !rng.every((x) => Number.isInteger(x) && (x as number) >= -0x80000000 && (x as number) <= 0xffffffff)) return 'rngState';
+  if (!Array.isArray(m['epochs']) || m['epochs'].length !== m['epoch']) return 'epochs';
+  if (typeof m['trainSeconds'] !== 'number' || !Number.isFinite(m['trainSeconds']) || m['trainSeconds'] < 0) return 'trainSeconds';
+  if (typeof m['tensorsSha256'] !== 'string') return 'tensorsSha256';
+  return null;
 }
 
 export type TensorRecord = Record<string, { shape: number[]; data: Float32Array }>;
@@ -57,7 +90,7 @@ const EPOCH_TMP = /^\.epoch-\d{4,}\.\d+\.tmp$/;
 const epochDirName = (epoch: number): string => `epoch-${String(epoch).padStart(4, '0')}`;
 
 /** Writes a checkpoint for `manifest.epoch` and makes it the latest; older checkpoint folders of the run are removed. */
-export function saveCheckpoint(runDir: string, manifest: Omit<CheckpointManifest, 'format' | 'version' | 'savedAt' | 'tensorsSha256'>, tensors: TensorRecord): string {
+export function saveCheckpoint(runDir: string, manifest: Omit<CheckpointManifest, 'format' | 'version' | 'savedAt' | 'tensorsSha256' | 'stateSha256'>, tensors: TensorRecord): string {
   // Old epochs are deleted below: only ever inside the run's own folder, <root>/<runId>.
   if (basename(runDir) !== manifest.runId || runIdProblem(manifest.runId)) throw new Error(`saveCheckpoint: ${runDir} is not the folder of run '${manifest.runId}'`);
   mkdirSync(runDir, { recursive: true });
@@ -67,10 +100,11 @@ export function saveCheckpoint(runDir: string, manifest: Omit<CheckpointManifest
   mkdirSync(tmp);
   const written = writeSafetensors(join(tmp, 'state.safetensors'), tensors, { runId: manifest.runId, epoch: String(manifest.epoch) });
   const full: CheckpointManifest = {
-    format: 'convmixer-train-checkpoint', version: 1, ...manifest,
+    format: 'convmixer-train-checkpoint', version: 2, ...manifest,
     savedAt: new Date().toISOString(),
     tensorsSha256: createHash('sha256').update(written).digest('hex'), // the bytes just written, not read back
   };
+  full.stateSha256 = manifestSha256(full);
   atomicWriteJson(join(tmp, 'state.json'), full);
   const final = join(runDir, name);
   rmSync(final, { recursive: true, force: true }); // left over from a run killed after the rename, before LATEST moved
@@ -98,7 +132,13 @@ export function loadCheckpoint(runDir: string): { dir: string; manifest: Checkpo
   } catch (err) {
     return bad(`state.json unreadable (${(err as NodeJS.ErrnoException).code ?? 'not JSON'})`);
   }
-  if (manifest.format !== 'convmixer-train-checkpoint' || manifest.version !== 1) bad('state.json is not a version-1 training checkpoint');
+  if (manifest === null || typeof manifest !== 'object' || manifest.format !== 'convmixer-train-checkpoint' || (manifest.version !== 1 && manifest.version !== 2)) {
+    bad('state.json is not a version-1 or -2 training checkpoint');
+  }
+  // Version 2 signs its own fields (epoch, step, rng state, metrics, recipe): an edit there is damage like a flipped tensor byte.
+  if (manifest.version === 2 && manifest.stateSha256 !== manifestSha256(manifest)) bad('state.json does not match its stateSha256 (edited or damaged)');
+  const problem = manifestProblem(manifest as unknown as Record<string, unknown>);
+  if (problem) bad(`state.json field '${problem}' is missing or has the wrong type`);
   let bytes: Buffer;
   try {
     bytes = readFileSync(join(dir, 'state.safetensors'));
