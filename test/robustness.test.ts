@@ -187,6 +187,16 @@ test('--results-dir / --checkpoint-dir / --data-root / --root naming a file are 
   refused(convmixer([...tinyTrainFlags(dataRoot, R, file), '--run-id', 'edges']), /^convmixer train: --checkpoint-dir .*a-file: /);
   refused(convmixer([...tinyTrainFlags(file, R, C), '--run-id', 'edges']), /^convmixer train: .*a-file/);
   refused(convmixer(['data', 'cifar10', '--from', join(tmp, 'tiny.tar.gz'), '--root', file, '--quiet']), /^convmixer data: --root .*a-file: /);
+  // a data folder whose cache folder is a file: found while writing the cache, still one line naming --root
+  const blocked = join(tmp, 'blocked-data');
+  mkdirSync(join(blocked, 'cifar10'), { recursive: true });
+  writeFileSync(join(blocked, 'cifar10', 'cache'), 'not a folder\n');
+  refused(convmixer(['data', 'cifar10', '--from', join(tmp, 'tiny.tar.gz'), '--root', blocked, '--quiet']), /^convmixer data: --root .*blocked-data.*: cannot write .*\((EEXIST|ENOTDIR): /);
+  assert.equal(readFileSync(join(blocked, 'cifar10', 'cache'), 'utf8'), 'not a folder\n');
+  const blocked2 = join(tmp, 'blocked-data-2');
+  mkdirSync(blocked2);
+  writeFileSync(join(blocked2, 'cifar10'), 'not a folder\n');
+  refused(convmixer(['data', 'cifar10', '--from', join(tmp, 'tiny.tar.gz'), '--root', blocked2, '--quiet']), /^convmixer data: --root .*blocked-data-2.*: cannot write \((EEXIST|ENOTDIR): /);
   assert.equal(readFileSync(file, 'utf8'), 'not a folder\n');
   assert.deepEqual(snapshot(R), {});
   assert.ok(!existsSync(C) || statSync(C).isDirectory());

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import sharp from 'sharp';
 import { UserError } from '../errors.ts';
-import { atomicWrite, atomicWriteJson, removeStaleTemps, underFlag, writableDir } from '../io.ts';
+import { atomicWrite, atomicWriteJson, fsErrorText, removeStaleTemps, underFlag, writableDir } from '../io.ts';
 import { acquireLock } from '../lock.ts';
 import { cifar10Paths, dataRoot, CIFAR10_BINARY_URL } from './paths.ts';
 import { extractTar } from './tar.ts';
@@ -289,9 +289,17 @@ async function sourceFile(from: string | undefined, root: string | undefined, qu
 export async function prepareCifar10(opts: PrepareOptions = {}): Promise<PrepareResult> {
   writableDir(dataRoot(opts.root), '--root');
   // One `convmixer data cifar10` per folder at a time: two would unpack into the same raw/ folder and delete it under each other.
-  const lock = acquireLock(join(cifar10Paths(opts.root).dir, 'prepare.lock'), cifar10Paths(opts.root).dir);
+  const dir = cifar10Paths(opts.root).dir;
+  const lock = underFlag('--root', dir, () => acquireLock(join(dir, 'prepare.lock'), dir));
   try {
     return await prepareLocked(opts);
+  } catch (err) {
+    // A filesystem error under the data folder (full disk, permissions) while unpacking or writing: one line naming --root.
+    const text = fsErrorText(err), path = (err as NodeJS.ErrnoException).path;
+    if (!(err instanceof UserError) && text !== null && typeof path === 'string' && path.startsWith(dataRoot(opts.root))) {
+      throw new UserError(`--root ${dataRoot(opts.root)}: cannot write ${path} (${text})`);
+    }
+    throw err;
   } finally {
     lock.release();
   }
