@@ -148,6 +148,12 @@ test('checkpoint: a truncated tensor file or broken manifest gives a clear one-l
     assert.match(err.message, /^--resume: run record .*bad\.json is unreadable \(not JSON\); fix or delete it$/);
     return true;
   });
+  writeFileSync(recordPath, 'null'); // JSON, but not a run record
+  await assert.rejects(trainRun(resume, { ...d, data }), (err: Error) => {
+    assert.ok(err instanceof UserError, String(err));
+    assert.match(err.message, /^--resume: run record .*bad\.json is unreadable \(record: expected object, received null\); fix or delete it$/);
+    return true;
+  });
   const manifest = readFileSync(join(ckpt, 'state.json'), 'utf8');
   writeFileSync(join(ckpt, 'state.json'), manifest.slice(0, 50));
   await assert.rejects(trainRun(resume, { ...d, data }), /is damaged: state\.json unreadable \(not JSON\)/);

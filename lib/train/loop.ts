@@ -8,7 +8,7 @@ import { UserError } from '../errors.ts';
 import { REPO_ROOT, removeStaleTemps, underFlag, writableDir } from '../io.ts';
 import { createRng, type Rng } from '../rng.ts';
 import { initBackend } from '../backend/index.ts';
-import { newRunRecord, finishRunRecord, saveRunRecord, runIdProblem, RESULTS_DIR, type RunRecord } from '../runRecord.ts';
+import { newRunRecord, finishRunRecord, parseRunRecord, saveRunRecord, runIdProblem, RESULTS_DIR, type RunRecord } from '../runRecord.ts';
 import { createModel, paramCount, type ConvMixerModel } from '../models/convmixer.ts';
 import { saveWeights } from '../models/weights.ts';
 import { cifar10Manifest, loadCifar10, type ImageDataset } from '../data/cifar10.ts';
@@ -227,11 +227,15 @@ async function trainLocked(requested: TrainConfig, hooks: TrainHooks, runId: str
   if (config.run.resume) {
     if (!saved) throw new UserError(`--resume: run '${runId}' has no checkpoint under ${ckptDir}`);
     if (existsSync(prevPath)) {
+      let text: string;
       try {
-        prev = JSON.parse(readFileSync(prevPath, 'utf8')) as RunRecord;
+        text = readFileSync(prevPath, 'utf8');
       } catch (err) {
-        throw new UserError(`--resume: run record ${prevPath} is unreadable (${(err as NodeJS.ErrnoException).code ?? 'not JSON'}); fix or delete it`);
+        throw new UserError(`--resume: run record ${prevPath} is unreadable (${(err as NodeJS.ErrnoException).code ?? 'error'}); fix or delete it`);
       }
+      const parsed = parseRunRecord(text);
+      if ('reason' in parsed) throw new UserError(`--resume: run record ${prevPath} is unreadable (${parsed.reason}); fix or delete it`);
+      prev = parsed.record;
       // Continuing a finished run would rewrite its record (and final weights) from the last checkpoint.
       if (prev.status === 'finished') throw new UserError(`--resume: run '${runId}' already finished (${prevPath}); nothing to resume`);
     }
@@ -313,9 +317,14 @@ async function trainLocked(requested: TrainConfig, hooks: TrainHooks, runId: str
         lr = schedule.forStep(epoch, i, stepsPerEpoch);
         const x = tf.tensor4d(batch.x, [batch.n, train.height, train.width, 3]);
         const y = tf.tensor2d(batch.y, [batch.n, train.classes.length]);
-        const { value, grads: byVar } = tf.variableGrads(() => softTargetCrossEntropy(model.apply(x, { training: true }), y), varList);
-        x.dispose();
-        y.dispose();
+        let vg: ReturnType<typeof tf.variableGrads>;
+        try {
+          vg = tf.variableGrads(() => softTargetCrossEntropy(model.apply(x, { training: true }), y), varList);
+        } finally {
+          x.dispose();
+          y.dispose();
+        }
+        const { value, grads: byVar } = vg;
         const loss = value.dataSync()[0]!;
         value.dispose();
         let grads: Record<string, tf.Tensor> = {};
