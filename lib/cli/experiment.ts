@@ -10,7 +10,7 @@ import { createProgressBar } from '../train/progress.ts';
 
 const FLAGS: FlagSpec = {
   profile: { type: 'string' }, seeds: { type: 'string' }, shard: { type: 'string' }, json: { type: 'boolean' },
-  'retry-failed': { type: 'boolean' }, 'results-dir': { type: 'string' }, 'checkpoint-dir': { type: 'string' }, quiet: { type: 'boolean', short: 'q' },
+  'retry-failed': { type: 'boolean' }, 'data-root': { type: 'string' }, 'results-dir': { type: 'string' }, 'checkpoint-dir': { type: 'string' }, quiet: { type: 'boolean', short: 'q' },
 };
 
 const USAGE = `usage: convmixer experiment list
@@ -27,6 +27,7 @@ relative to the paper recipe; the profile's protocol shrinks what every row shar
   --shard i/n             run every n-th run starting at the i-th (n machines split a table; scripts/slurm/)
   --seeds N               seeds 0..N-1 (default 2)
   --retry-failed          train again runs that diverged or failed
+  --data-root DIR         dataset root holding cifar10/ (default data/ or CONVMIXER_DATA)
   --results-dir DIR --checkpoint-dir DIR   (default reports/results, reports/checkpoints)`;
 
 type Values = Record<string, string | boolean | undefined>;
@@ -102,7 +103,7 @@ export const command: Command = {
     process.on('SIGTERM', onSignal);
     try {
       const res = await runTable(table, {
-        profile, seeds, shard, retryFailed: values['retry-failed'] === true, signal: abort.signal, ...dirs,
+        profile, seeds, shard, retryFailed: values['retry-failed'] === true, signal: abort.signal, ...dirs, dataRoot: dir('data-root'),
         log: (line) => { bar?.clear(); console.log(line); },
         hooks: {
           onProgress: bar ? (p) => bar.update(p) : undefined,

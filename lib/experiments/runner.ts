@@ -113,6 +113,8 @@ export interface RunTableOptions extends Dirs {
   shard: { index: number; count: number } | null;
   /** Train again runs whose record says they diverged or failed without a checkpoint. */
   retryFailed?: boolean;
+  /** Dataset root (the folder holding cifar10/); default data/ or $CONVMIXER_DATA. */
+  dataRoot?: string;
   signal?: AbortSignal;
   log?(line: string): void;
   hooks?: Omit<TrainHooks, 'signal' | 'resultsDir' | 'checkpointRoot'>;
@@ -130,7 +132,7 @@ export async function runTable(table: ExperimentTable, opts: RunTableOptions): P
   for (const [k, run] of runs.entries()) {
     if (opts.signal?.aborted) break;
     const row = rows.get(run.row)!;
-    const config = rowTrainConfig(table, row, run.profile, run.seed, { backend: 'auto' });
+    const config = rowTrainConfig(table, row, run.profile, run.seed, { backend: 'auto', dataRoot: opts.dataRoot });
     const st = runStatus(run, config.epochs, opts);
     const tag = `[${k + 1}/${runs.length}] ${run.runId}`;
     if (st.state === 'finished' || st.state === 'running' || ((st.state === 'diverged' || st.state === 'failed') && !opts.retryFailed)) {
@@ -139,7 +141,7 @@ export async function runTable(table: ExperimentTable, opts: RunTableOptions): P
       continue;
     }
     const resume = st.state === 'interrupted';
-    log(`${tag}: ${resume ? `resuming from epoch ${st.epochsDone}` : 'training'} (${row.label}, ${config.epochs} epochs on ${config.trainSubset || 'all'} images, seed ${run.seed})`);
+    log(`${tag}: ${resume ? `resuming after epoch ${st.epochsDone}` : 'training'} (${row.label}; ${config.epochs} epoch${config.epochs > 1 ? 's' : ''} on ${config.trainSubset || 'all'} images, seed ${run.seed})`);
     const lock = join(opts.checkpointRoot ?? CHECKPOINTS_DIR, `${run.runId}.lock`);
     mkdirSync(opts.checkpointRoot ?? CHECKPOINTS_DIR, { recursive: true });
     writeFileSync(lock, `${process.pid}\n`);
