@@ -1,8 +1,7 @@
 // `convmixer bench train|infer`: images per second of this engine for one ConvMixer, optionally next to PyTorch
 // (same model, batch, image size and threads, run in the same invocation), with the peak memory of each side.
 // Writes a run record (kind 'bench') so the numbers shown anywhere else come from a recorded run.
-import type { Command } from './main.ts';
-import { numberFlag, parseFlags } from './args.ts';
+import { numberFlag, parseFlags, type Command } from './args.ts';
 import { MODEL_FLAGS, MODEL_FLAGS_HELP, configFromFlags, describeConfig, type ModelFlagValues } from './modelFlags.ts';
 import { UserError } from '../errors.ts';
 import { BACKEND_CHOICES, initBackend } from '../backend/index.ts';

@@ -1,8 +1,7 @@
 // `convmixer experiment list|status|run TABLE`: the experiment runner on the command line. Tables are data
 // (lib/experiments/); `run` trains what is missing and resumes what was interrupted, `status` says where each row is.
 import { resolve } from 'node:path';
-import type { Command } from './main.ts';
-import { parseFlags, choiceFlag, numberFlag, type FlagSpec } from './args.ts';
+import { parseFlags, choiceFlag, numberFlag, type FlagSpec, type Command } from './args.ts';
 import { UserError } from '../errors.ts';
 import { PROFILES, type Profile } from '../runRecord.ts';
 import { experimentTable, experimentTables, parseShard, planRuns, runTable, shardRuns, tableStatus, type RowStatus } from '../experiments/runner.ts';

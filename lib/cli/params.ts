@@ -1,7 +1,6 @@
 // `convmixer params`: the trainable-parameter count of a ConvMixer (paper Eq. 4), as the paper rounds it and exact,
 // with a per-layer breakdown; for named models also the count printed in the paper (reference data).
-import type { Command } from './main.ts';
-import { parseFlags } from './args.ts';
+import { parseFlags, type Command } from './args.ts';
 import { MODEL_FLAGS, MODEL_FLAGS_HELP, configFromFlags, describeConfig, type ModelFlagValues } from './modelFlags.ts';
 import { MODELS, formatParamsAsPaper, paramBreakdown, paramCount, type ConvMixerConfig } from '../models/convmixer.ts';
 import { PARAM_DISCREPANCIES, convMixerParamRows, printedParamsText } from '../paper/tables.ts';

@@ -4,8 +4,7 @@
 // get the CIFAR-10 one (resize/center-crop to 32x32, CIFAR-10 mean/std).
 import sharp from 'sharp';
 import * as tf from '@tensorflow/tfjs';
-import type { Command } from './main.ts';
-import { parseFlags, numberFlag } from './args.ts';
+import { parseFlags, numberFlag, type Command } from './args.ts';
 import { MODEL_FLAGS, MODEL_FLAGS_HELP, configFromFlags, describeConfig, type ModelFlagValues } from './modelFlags.ts';
 import { UserError } from '../errors.ts';
 import { initBackend } from '../backend/index.ts';
