@@ -164,6 +164,7 @@ export async function runTable(table: ExperimentTable, opts: RunTableOptions): P
 
 /** Each row of a table at a profile: its runs' states, the mean and spread of their accuracy, the paper's value. */
 export interface RowStatus {
+  table: string;
   id: string;
   label: string;
   group: string;
@@ -191,7 +192,7 @@ export async function tableStatus(table: ExperimentTable, profile: Profile, seed
     const accs = runs.filter((r) => r.state === 'finished' && r.testAcc !== null).map((r) => 100 * r.testAcc!);
     const mean = accs.length ? accs.reduce((a, b) => a + b, 0) / accs.length : null;
     const std = accs.length > 1 ? Math.sqrt(accs.reduce((a, b) => a + (b - mean!) ** 2, 0) / (accs.length - 1)) : null;
-    out.push({ id: row.id, label: row.label, group: row.group, runOf, paper: row.paper?.accuracy ?? null, runs, done: runs.every((r) => r.state === 'finished'), value: mean, std, seedsFinished: accs.length });
+    out.push({ table: table.id, id: row.id, label: row.label, group: row.group, runOf, paper: row.paper?.accuracy ?? null, runs, done: runs.every((r) => r.state === 'finished'), value: mean, std, seedsFinished: accs.length });
   }
   return out;
 }
