@@ -12,7 +12,8 @@ import { TABLE3_EXPERIMENT } from '../lib/experiments/table3.ts';
 import { TABLE4_EXPERIMENT } from '../lib/experiments/table4.ts';
 import { PILOT } from '../lib/experiments/pilot.ts';
 import { rowRecipe, runIdOf, SMOKE_PROTOCOL, type ExperimentTable } from '../lib/experiments/table.ts';
-import { experimentTables, parseShard, planRuns, runTable, shardRuns, tableStatus } from '../lib/experiments/runner.ts';
+import { parseShard, planRuns, runOwners, runTable, shardRuns, tableStatus } from '../lib/experiments/runner.ts';
+import { QUICK_CIFAR_PROTOCOL } from '../lib/experiments/protocol.ts';
 import { flattenRecipe } from '../lib/train/config.ts';
 import { PROFILES } from '../lib/runRecord.ts';
 import { paramCount, resolveConfig } from '../lib/models/convmixer.ts';
@@ -54,20 +55,10 @@ test('table4: every Table 4 row and the two Appendix B text models, with exact p
   assert.deepEqual(t.rows.slice(0, TABLE4.length).map((r) => r.paper?.accuracy), TABLE4.map((r) => r.accuracy));
   assert.deepEqual(t.rows.slice(TABLE4.length).map((r) => r.model), APPENDIX_B_TEXT.filter((r) => r.model !== 'convmixer_256_8').map((r) => r.model));
   assert.equal(new Set(t.rows.map((r) => r.id)).size, t.rows.length, 'row ids are unique');
-  const tables = await experimentTables();
   for (const row of t.rows) {
     const c = resolveConfig(row.model);
     assert.equal(c.numClasses, 10, row.id);
     if (row.paper?.paramsK !== undefined) assert.ok(Math.abs(paramCount(c) / 1000 - row.paper.paramsK) <= 1, `${row.id}: ${paramCount(c)} vs printed ${row.paper.paramsK}K`);
-    if (row.sameAs) {
-      const other = tables[row.sameAs.table]!.rows.find((r) => r.id === row.sameAs!.row)!;
-      assert.ok(other, `${row.id} -> ${row.sameAs.table}/${row.sameAs.row}`);
-      // the same run: identical recipe apart from the experiment name
-      const a = flattenRecipe(rowRecipe(t, row, 'quick', 0)), b = flattenRecipe(rowRecipe(tables[row.sameAs.table]!, other, 'quick', 0));
-      delete a['experiment'];
-      delete b['experiment'];
-      assert.deepEqual(a, b, `${row.id} is not the same run as ${row.sameAs.table}/${row.sameAs.row}`);
-    }
   }
   const byId = new Map(t.rows.map((r) => [r.id, r]));
   assert.equal(rowRecipe(t, byId.get('k15-p1')!, 'quick', 0).model.kernelSize, 15);
@@ -75,8 +66,31 @@ test('table4: every Table 4 row and the two Appendix B text models, with exact p
   assert.equal(rowRecipe(t, byId.get('wd3-p1')!, 'quick', 0).weightDecay, 0.02);
   assert.equal(rowRecipe(t, byId.get('k5-p2-wd')!, 'quick', 0).weightDecay, 0.01);
   assert.equal(rowRecipe(t, byId.get('w256-d24-k3')!, 'quick', 0).model.depth, 24);
-  // 33 table rows + 2 text models, 3 of them other rows' runs
-  assert.equal(planRuns(t, 'quick', 2).length, 2 * (35 - 3));
+  // 33 table rows + 2 text models; the wd-0 row is the kernel-9 row's run and kernel 9 at patch 2 the patch-2 row's
+  // (the kernel-9 row's run is Table 3's baseline, planned here too: running either table trains it once)
+  assert.equal((await planRuns(t, 'quick', 2)).length, 2 * (35 - 2));
+});
+
+test('shared runs: rows with equal recipes are one run, owned by the first such row (pilot, table3, table4 order), at every profile', async () => {
+  for (const profile of PROFILES) {
+    const o4 = await runOwners(TABLE4_EXPERIMENT, profile);
+    const o3 = await runOwners(TABLE3_EXPERIMENT, profile);
+    const ref = (id: string) => { const o = o4.get(id)!; return `${o.owner.id}/${o.row.id}`; };
+    const baseline = `${o3.get('baseline')!.owner.id}/${o3.get('baseline')!.row.id}`;
+    assert.equal(ref('k9-p1'), baseline, profile);
+    assert.equal(ref('wd1-p1'), baseline, profile);
+    assert.equal(ref('k9-p2'), 'table4/p2-k9', profile);
+    assert.equal(ref('k7-p1'), 'table4/k7-p1', profile);
+    // the pilot's row at a profile's own budget (smoke and quick: 1 epoch) is that profile's baseline run
+    assert.equal(QUICK_CIFAR_PROTOCOL, TABLE3_EXPERIMENT.protocols.quick);
+    assert.equal(baseline, profile === 'paper' ? 'table3/baseline' : `pilot/baseline-e${TABLE3_EXPERIMENT.protocols[profile].epochs}`, profile);
+    for (const [id, { owner, row }] of o4) {
+      const a = flattenRecipe(rowRecipe(TABLE4_EXPERIMENT, TABLE4_EXPERIMENT.rows.find((r) => r.id === id)!, profile, 0)), b = flattenRecipe(rowRecipe(owner, row, profile, 0));
+      delete a['experiment'];
+      delete b['experiment'];
+      assert.deepEqual(a, b, `${id} at ${profile} is not the same run as ${owner.id}/${row.id}`);
+    }
+  }
 });
 
 test('protocols shrink only what every row shares; the modelName is the registry name of the model trained', () => {
@@ -95,8 +109,8 @@ test('protocols shrink only what every row shares; the modelName is the registry
   assert.equal(runIdOf('table4', 'k7-p1', 'quick', 0), 'table4-k7-p1-quick-s0');
 });
 
-test('shards: i/n split the runs into disjoint parts whose union is the table, and bad --shard values are one-line errors', () => {
-  const runs = planRuns(TABLE4_EXPERIMENT, 'quick', 2);
+test('shards: i/n split the runs into disjoint parts whose union is the table, and bad --shard values are one-line errors', async () => {
+  const runs = await planRuns(TABLE4_EXPERIMENT, 'quick', 2);
   const parts = [1, 2, 3].map((i) => shardRuns(runs, { index: i, count: 3 }));
   assert.deepEqual(parts.flat().map((r) => r.runId).sort(), runs.map((r) => r.runId).sort());
   assert.equal(new Set(parts.flat().map((r) => r.runId)).size, runs.length);
@@ -108,8 +122,9 @@ test('shards: i/n split the runs into disjoint parts whose union is the table, a
 const MINI: ExperimentTable = {
   id: 'mini', title: 'mini', source: 'test',
   rows: [
-    { id: 'a', label: 'a', group: 'g', model: 'convmixer_256_8_p8', paper: { accuracy: 50 } },
-    { id: 'b', label: 'b', group: 'g', model: 'convmixer_256_8_p8', recipe: { augment: { randAugment: null } }, paper: null },
+    // (a model no registered table trains: runs are shared with any registered row of equal recipe)
+    { id: 'a', label: 'a', group: 'g', model: 'convmixer_64_4_k5_p2', paper: { accuracy: 50 } },
+    { id: 'b', label: 'b', group: 'g', model: 'convmixer_64_4_k5_p2', recipe: { augment: { randAugment: null } }, paper: null },
   ],
   protocols: { smoke: { ...SMOKE_PROTOCOL, epochs: 2 }, quick: SMOKE_PROTOCOL, paper: SMOKE_PROTOCOL },
 };

@@ -60,7 +60,7 @@ export const command: Command = {
 
     if (sub === 'list') {
       for (const t of Object.values(await experimentTables())) {
-        console.log(`${t.id}: ${t.title} (${t.rows.length} rows, ${planRuns(t, profile, seeds).length} runs at ${profile} with ${seeds} seeds)`);
+        console.log(`${t.id}: ${t.title} (${t.rows.length} rows, ${(await planRuns(t, profile, seeds)).length} runs at ${profile} with ${seeds} seeds)`);
         console.log(`  ${profile}: ${t.protocols[profile].why}`);
       }
       return 0;
@@ -87,7 +87,7 @@ export const command: Command = {
       return 0;
     }
 
-    const runs = shardRuns(planRuns(table, profile, seeds), shard);
+    const runs = shardRuns(await planRuns(table, profile, seeds), shard);
     console.log(`experiment run ${table.id}: profile ${profile}, seeds 0..${seeds - 1}${shard ? `, shard ${shard.index}/${shard.count}` : ''}: ${runs.length} runs`);
     const bar = values['quiet'] ? null : createProgressBar();
     const abort = new AbortController();

@@ -27,8 +27,6 @@ export interface ExperimentRow {
   /** Recipe changes relative to the paper recipe (e.g. { augment: { randAugment: null } } for "- RandAug"). */
   recipe?: RecipeOverrides;
   paper: PaperValue | null;
-  /** The same run as another table's row (same model and recipe): it is trained once, under that row's id. */
-  sameAs?: { table: string; row: string };
   /** A note shown beside the row (e.g. where a value is our choice because the paper's was not printed). */
   note?: string;
 }
