@@ -31,6 +31,7 @@ export * from './views/tables.ts';
 export * from './views/overview.ts';
 export * from './views/format.ts';
 export * from './views/cifar.ts';
+export * from './views/filters.ts';
 export * from './experiments/table.ts';
 export * from './experiments/runner.ts';
 export * from './experiments/pilot.ts';

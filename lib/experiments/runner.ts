@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { parseRunRecord, RESULTS_DIR, type Profile, type RunRecord } from '../runRecord.ts';
 import { loadCheckpoint, runCheckpointDir, CHECKPOINTS_DIR } from '../train/checkpoint.ts';
 import { UserError } from '../errors.ts';
-import { rowRecipe, rowTrainConfig, runIdOf, type ExperimentRow, type ExperimentTable } from './table.ts';
+import { keptWeightsPath, rowRecipe, rowTrainConfig, runIdOf, type ExperimentRow, type ExperimentTable } from './table.ts';
+import { atomicWrite } from '../io.ts';
 import { flattenRecipe } from '../train/config.ts';
 import type { TrainHooks } from '../train/loop.ts';
 
@@ -174,6 +175,7 @@ export async function runTable(table: ExperimentTable, opts: RunTableOptions): P
     const config = rowTrainConfig(tableOf(run.table), row, run.profile, run.seed, { backend: 'auto', dataRoot: opts.dataRoot });
     const st = runStatus(run, config.epochs, opts);
     const tag = `[${k + 1}/${runs.length}] ${run.runId}`;
+    if (st.state === 'finished') keepWeights(row, run, opts, log);
     if (st.state === 'finished' || st.state === 'running' || ((st.state === 'diverged' || st.state === 'failed') && !opts.retryFailed)) {
       log(`${tag}: ${st.state}${st.state === 'finished' ? ` (${pct(st.testAcc)})` : st.reason ? ` (${st.reason})` : ''}, skipped`);
       result.skipped.push(run.runId);
@@ -187,6 +189,7 @@ export async function runTable(table: ExperimentTable, opts: RunTableOptions): P
     try {
       const out = await trainRun({ ...config, run: { ...config.run, resume } }, { ...opts.hooks, signal: opts.signal, resultsDir: opts.resultsDir, checkpointRoot: opts.checkpointRoot });
       out.model.dispose();
+      keepWeights(row, run, opts, log);
       log(`${tag}: finished, test acc ${pct(out.record.metrics['testAcc'] as number | null)}`);
       result.trained.push(run.runId);
     } catch (err) {
@@ -199,6 +202,16 @@ export async function runTable(table: ExperimentTable, opts: RunTableOptions): P
     }
   }
   return result;
+}
+
+/** Copies a finished seed-0 run's final weights to reports/weights/ when its row asks for it and they are not there yet. */
+function keepWeights(row: ExperimentRow, run: PlannedRun, dirs: Dirs, log: (line: string) => void): void {
+  if (!row.keepWeights || run.seed !== 0 || dirs.resultsDir) return; // (runs into other folders are not the shipped ones)
+  const dest = keptWeightsPath(run.runId);
+  const src = join(dirs.checkpointRoot ?? CHECKPOINTS_DIR, run.runId, 'final.weights.safetensors');
+  if (existsSync(dest) || !existsSync(src)) return;
+  atomicWrite(dest, readFileSync(src));
+  log(`  kept its weights: ${dest}`);
 }
 
 /** Each row of a table at a profile: its runs' states, the mean and spread of their accuracy, the paper's value. */
