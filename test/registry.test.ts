@@ -19,6 +19,7 @@ import { countParams, createModel, isRegistered, listFamilies, listModels, model
 import { MODELS, paramCount, resolveConfig } from '../lib/models/convmixer.ts';
 import { CIFAR10_MEAN, CIFAR10_STD } from '../lib/data/augment.ts';
 import { IMAGENET_MEAN, IMAGENET_STD } from '../lib/data/classNames.ts';
+import { TABLE2, comparisonModel, comparisonParamRows } from '../lib/paper/tables.ts';
 
 await tf.setBackend('cpu');
 
@@ -79,6 +80,10 @@ test('registry: the paper\'s printed counts (Table 1/2) against the built counts
     const matches = printed.includes('.') ? `${m.toFixed(1)}M` === printed : [`${Math.round(m)}M`, `${Math.floor(m)}M`].includes(printed);
     assert.equal(matches, !e.note.startsWith('DISCREPANCY'), `${e.name}: ${e.count} vs paper ${printed} (${e.note})`);
   }
+  // The printed values above are the ones typed into lib/paper/tables.ts, and every built comparison row of Table 2 has a model.
+  for (const r of comparisonParamRows()) assert.equal(EXPECTED.find((e) => e.name === r.model)?.paper, `${r.printed}M`, r.where);
+  const unbuilt = TABLE2.filter((r) => !r.model && !comparisonModel(r)).map((r) => r.network);
+  assert.deepEqual([...new Set(unbuilt)], ['Swin-S', 'Swin-T', 'Isotropic MobileNetv3']);
 });
 
 test('registry: timm key names and tfjs layouts of a few variables', () => {
@@ -211,4 +216,44 @@ test('registry: fixed-size models reject other input sizes with a one-line error
   assert.throws(() => model.apply(x), /expects 32x32 inputs/);
   x.dispose();
   model.dispose();
+});
+
+/** Runs a CLI command, capturing console.log; returns [exit code, stdout]. */
+async function runCli(argv: string[]): Promise<[number, string]> {
+  const { command } = await import('../lib/cli/params.ts');
+  const lines: string[] = [];
+  const log = console.log;
+  console.log = (s: string) => lines.push(s);
+  try {
+    return [await command.run(argv), lines.join('\n')];
+  } finally {
+    console.log = log;
+  }
+}
+
+test('params CLI: every family by --model (count from the variables, module breakdown, default cfg, paper value)', async () => {
+  const [rc, out] = await runCli(['--model', 'resnet50', '--json']);
+  assert.equal(rc, 0);
+  const j = JSON.parse(out) as { total: number; family: string; layers: Array<{ module: string; params: number; repeat: number }>; buffers: number; paper: Array<{ printed: string }>; defaultCfg: { cropPct: number } };
+  assert.equal(j.total, 25_557_032);
+  assert.equal(j.family, 'resnet');
+  assert.equal(j.layers.reduce((s, l) => s + l.params * l.repeat, 0), j.total);
+  assert.ok(j.layers.some((l) => l.module === 'layer3.{i}.conv1' && l.repeat === 5));
+  assert.ok(j.layers.some((l) => l.module === 'layer3.0.conv1' && l.repeat === 1));
+  assert.equal(j.buffers, 2 * 26_560);
+  assert.deepEqual(j.paper.map((p) => p.printed), ['25.6M']);
+  assert.equal(j.defaultCfg.cropPct, 0.95);
+  const [rc2, text] = await runCli(['--model', 'deit_tiny_patch7_224']);
+  assert.equal(rc2, 0);
+  assert.match(text, /parameters: 5\.8M \(5,757,160 trainable/);
+  assert.match(text, /blocks\.\{i\}\.attn\.qkv +\[192,576\] \[576\] +111,168 +x12/);
+  assert.match(text, /paper \(reference value\): 5\.7M in Table 2 DeiT-Ti† p7/);
+  const [, withClasses] = await runCli(['--model', 'mixer_b16_224', '--classes', '10', '--json']);
+  assert.equal((JSON.parse(withClasses) as { total: number }).total, 59_880_472 - 990 * 769);
+  // ConvMixer keeps its Eq. 4 breakdown; the timm alias resolves.
+  const [, cm] = await runCli(['--model', 'convmixer_1024_20_ks9_p14']);
+  assert.match(cm, /^convmixer_1024_20_p14: ConvMixer-1024\/20 k9 p14/);
+  assert.match(cm, /paper Eq\. 4/);
+  await assert.rejects(runCli(['--model', 'resnet50', '--dim', '3']), /^UserError: --dim applies to ConvMixer models only/);
+  await assert.rejects(runCli(['--model', 'resnet5']), (e: unknown) => e instanceof UserError && /^--model: unknown model 'resnet5'/.test(e.message));
 });
