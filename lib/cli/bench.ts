@@ -5,6 +5,7 @@ import type { Command } from './main.ts';
 import { numberFlag, parseFlags } from './args.ts';
 import { MODEL_FLAGS, MODEL_FLAGS_HELP, configFromFlags, describeConfig, type ModelFlagValues } from './modelFlags.ts';
 import { UserError } from '../errors.ts';
+import { convMixerDefaultCfg } from '../models/registry.ts';
 import { BACKEND_CHOICES, initBackend } from '../backend/index.ts';
 import { benchSteps, profileStep, type BenchMode, type BenchResult } from '../bench/engine.ts';
 import { benchTorch, type TorchResult } from '../bench/torch.ts';
@@ -16,7 +17,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const HELP = `usage: convmixer bench train|infer [--model NAME | --dim D --depth N --kernel K --patch P --classes C]
-                       [--batch 16] [--image-size 32] [--steps 5] [--warmup 2] [--threads N] [--vs torch]
+                       [--batch 16] [--image-size S] [--steps 5] [--warmup 2] [--threads N] [--vs torch]
                        [--backend ${BACKEND_CHOICES.join('|')}] [--profile] [--json] [--seed 0]
        convmixer bench table [--update-readme]
 
@@ -25,7 +26,8 @@ steps (forward, eval mode) on random images, and prints ms/img and img/s. Writes
 
 ${MODEL_FLAGS_HELP}
   --batch B               images per step (default 16)
-  --image-size S          square input size in pixels (default 32)
+  --image-size S          square input size in pixels (default: the --model's default cfg, 224 for the ImageNet
+                          ConvMixers and 32 for the CIFAR-10 ones; 32 without --model)
   --steps N --warmup W    timed steps (default 5) after untimed warm-up steps (default 2)
   --threads N             threads of the native engine and of PyTorch (default: CONVMIXER_THREADS or all cores;
                           the JS cpu backend always runs on one)
@@ -76,7 +78,8 @@ export const command: Command = {
     if (values.vs !== undefined && values.vs !== 'torch') throw new UserError(`--vs: expected 'torch', got '${values.vs}'`);
     const config = configFromFlags(values);
     const batch = numberFlag('batch', values.batch, { int: true, min: 1 }) ?? 16;
-    const imageSize = numberFlag('image-size', values['image-size'], { int: true, min: config.patchSize }) ?? 32;
+    const imageSize = numberFlag('image-size', values['image-size'], { int: true, min: config.patchSize })
+      ?? (values.model !== undefined ? convMixerDefaultCfg(config, values.model).inputSize[1] : 32);
     const steps = numberFlag('steps', values.steps, { int: true, min: 1 }) ?? 5;
     const warmup = numberFlag('warmup', values.warmup, { int: true, min: 0 }) ?? 2;
     const threads = numberFlag('threads', values.threads, { int: true, min: 1, max: 256 });

@@ -1,7 +1,7 @@
 // `convmixer predict`: top-k classes of image files under a ConvMixer with given (PyTorch safetensors) weights.
-// Preprocessing follows what the weights were trained with: 1000-class (ImageNet) models get timm's ConvMixer eval
-// transform (bicubic resize of the shorter side to 224 / 0.96 = 233, center crop 224, ImageNet mean/std); other models
-// get the CIFAR-10 one (resize/center-crop to 32x32, CIFAR-10 mean/std).
+// Preprocessing is the model's default cfg from the registry (lib/models/registry.ts), timm's eval transform: resize the
+// shorter side to floor(size / crop_pct) (bicubic), center-crop size x size, normalize with mean/std. ImageNet ConvMixers:
+// 224 / 0.96 = 233 -> 224, ImageNet mean/std; CIFAR-10 ConvMixers: 32 (crop_pct 1), CIFAR-10 mean/std.
 import sharp from 'sharp';
 import * as tf from '@tensorflow/tfjs';
 import type { Command } from './main.ts';
@@ -11,8 +11,9 @@ import { UserError } from '../errors.ts';
 import { initBackend } from '../backend/index.ts';
 import { createModel, type ConvMixerConfig } from '../models/convmixer.ts';
 import { loadWeights } from '../models/weights.ts';
-import { classNamesFor, IMAGENET_MEAN, IMAGENET_STD } from '../data/classNames.ts';
-import { CIFAR10_MEAN, CIFAR10_STD, normalizeInto } from '../data/augment.ts';
+import { classNamesFor } from '../data/classNames.ts';
+import { normalizeInto } from '../data/augment.ts';
+import { convMixerDefaultCfg, type DefaultCfg } from '../models/registry.ts';
 
 const HELP = `usage: convmixer predict --model NAME --weights FILE.safetensors [--top K] [--json] IMAGE...
 
@@ -26,11 +27,16 @@ ${MODEL_FLAGS_HELP}
 
 export interface Preprocess { size: number; resizeTo: number; mean: readonly number[]; std: readonly number[] }
 
-/** The eval transform for a model: ImageNet (timm crop_pct 0.96, bicubic) for 1000 classes, CIFAR-10 otherwise. */
-export function preprocessFor(config: ConvMixerConfig): Preprocess {
-  return config.numClasses === 1000
-    ? { size: 224, resizeTo: Math.floor(224 / 0.96), mean: IMAGENET_MEAN, std: IMAGENET_STD }
-    : { size: 32, resizeTo: 32, mean: CIFAR10_MEAN, std: CIFAR10_STD };
+/** timm's eval transform of a default cfg: resize the shorter side to floor(size / crop_pct), center crop, mean/std. */
+export function preprocessFor(cfg: DefaultCfg): Preprocess {
+  if (cfg.interpolation !== 'bicubic') throw new UserError(`predict: ${cfg.interpolation} resizing is not supported (sharp has no such kernel here)`);
+  const size = cfg.inputSize[1];
+  return { size, resizeTo: Math.floor(size / cfg.cropPct), mean: cfg.mean, std: cfg.std };
+}
+
+/** The eval transform of a ConvMixer config from the CLI flags (its registry default cfg; see convMixerDefaultCfg). */
+export function preprocessForConfig(config: ConvMixerConfig, name?: string): Preprocess {
+  return preprocessFor(convMixerDefaultCfg(config, name));
 }
 
 /** Decodes an image file to a normalized NHWC float32 array of one image (size x size x 3). */
@@ -72,7 +78,7 @@ export const command: Command = {
     const model = createModel(config);
     loadWeights(model, values.weights);
     const names = classNamesFor(config.numClasses);
-    const pre = preprocessFor(config);
+    const pre = preprocessForConfig(config, values.model);
     const results: Array<{ image: string; top: Array<{ index: number; name: string; prob: number }> }> = [];
     for (const image of positionals) {
       const x = await loadImage(image, pre);

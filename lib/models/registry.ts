@@ -6,7 +6,7 @@ import { UserError } from '../errors.ts';
 import { CIFAR10_MEAN, CIFAR10_STD } from '../data/augment.ts';
 import { IMAGENET_MEAN, IMAGENET_STD } from '../data/classNames.ts';
 import { CIFAR_MODELS, IMAGENET_MODELS, MODELS as CONVMIXER_MODELS, createModel as createConvMixer, paramCount as convMixerParamCount,
-  resolveConfig, type ConvMixerConfig } from './convmixer.ts';
+  registryName, resolveConfig, type ConvMixerConfig } from './convmixer.ts';
 import type { DefaultCfg, ModelFamily } from './family.ts';
 import type { ImageModel, InitOptions } from './layers.ts';
 import { MIXER_MODELS, createMixer, mixerParamCount, resolveMixerConfig, type MixerConfig } from './mlpMixer.ts';
@@ -177,4 +177,17 @@ export function createModel(name: string, overrides: Record<string, unknown> = {
 /** Trainable parameters of a built model (sum of its trainable variables' sizes). */
 export function countParams(model: { params: Record<string, { size: number }> }): number {
   return Object.values(model.params).reduce((s, v) => s + v.size, 0);
+}
+
+/**
+ * The default cfg of a ConvMixer config from CLI flags: that of the model it was named from (`--model`, its overrides
+ * applied), else that of the named model it equals. A config that is neither (only --dim/--depth/... flags) has no
+ * registry cfg; it gets the ImageNet ConvMixer cfg when it has 1000 classes and the CIFAR-10 one otherwise (the one place
+ * left that goes by the class count, and only for unnamed configs).
+ */
+export function convMixerDefaultCfg(config: ConvMixerConfig, name?: string): DefaultCfg {
+  const named = name !== undefined && isRegistered(name) && modelFamily(name) === 'convmixer' ? lookup(name)[0] : registryName(config);
+  if (named) return convmixerFamily.defaultCfg(named, config);
+  const like = config.numClasses === 1000 ? 'convmixer_1536_20' : 'convmixer_256_8';
+  return { ...convmixerFamily.defaultCfg(like, config), source: `unnamed ConvMixer config: ${like}'s cfg by class count (${config.numClasses})` };
 }
