@@ -1,6 +1,6 @@
 // ResNet-50/101/152 (He et al. 2016) as timm's `resnet50` etc. build it (= torchvision's layout): 7x7/2 stem conv + BN + ReLU +
 // 3x3/2 max pool, four stages of Bottleneck blocks (1x1 -> 3x3 with the stride -> 1x1 x4, BN after each, no conv biases,
-// 1x1/stride conv + BN shortcut on the first block of a stage), global average pooling, Linear `fc`.
+// 1x1/stride conv + BN shortcut where the stride or channel count changes), global average pooling, Linear `fc`.
 // Keys are timm's (conv1, bn1, layer{s}.{b}.conv1 ..., downsample.0/1, fc). The paper's Tables 1 and 2 compare against them.
 import * as tf from '@tensorflow/tfjs';
 import { z } from 'zod';
@@ -10,16 +10,22 @@ import { ParamStore, type InitOptions, bn, disposeAll, type ImageModel } from '.
 export interface ResNetConfig {
   /** Bottleneck blocks per stage. */
   layers: [number, number, number, number];
+  /** Bottleneck width of each stage (output channels = 4x); timm's `channels` argument, (64, 128, 256, 512). */
+  channels: [number, number, number, number];
+  /** Output channels of the 7x7 stem conv; timm's `stem_width`, 64. */
+  stemWidth: number;
   numClasses: number;
   inChannels: number;
 }
 
 const posInt = z.number().int().positive();
 export const resnetSchema = z.object({
-  layers: z.tuple([posInt, posInt, posInt, posInt]), numClasses: posInt, inChannels: posInt,
+  layers: z.tuple([posInt, posInt, posInt, posInt]), channels: z.tuple([posInt, posInt, posInt, posInt]), stemWidth: posInt,
+  numClasses: posInt, inChannels: posInt,
 }).strict();
 
-const resnet = (layers: [number, number, number, number]): ResNetConfig => ({ layers, numClasses: 1000, inChannels: 3 });
+const resnet = (layers: [number, number, number, number]): ResNetConfig =>
+  ({ layers, channels: [64, 128, 256, 512], stemWidth: 64, numClasses: 1000, inChannels: 3 });
 
 /** timm `resnet50` / `resnet101` / `resnet152`: block=Bottleneck, layers (3,4,6,3) / (3,4,23,3) / (3,8,36,3). */
 export const RESNET_MODELS: Record<string, ResNetConfig> = {
@@ -29,7 +35,6 @@ export const RESNET_MODELS: Record<string, ResNetConfig> = {
 };
 
 const EXPANSION = 4;
-const WIDTHS = [64, 128, 256, 512] as const;
 
 export function resolveResNetConfig(base: ResNetConfig, overrides: Record<string, unknown> = {}): ResNetConfig {
   return parseConfig(resnetSchema, base, overrides, 'resnet') as ResNetConfig;
@@ -37,13 +42,13 @@ export function resolveResNetConfig(base: ResNetConfig, overrides: Record<string
 
 /** Trainable parameters by formula (convs without bias, BN weight+bias, fc with bias). */
 export function resnetParamCount(c: ResNetConfig): number {
-  let total = 7 * 7 * c.inChannels * 64 + 2 * 64;
-  let inplanes = 64;
+  let total = 7 * 7 * c.inChannels * c.stemWidth + 2 * c.stemWidth;
+  let inplanes = c.stemWidth;
   c.layers.forEach((blocks, s) => {
-    const w = WIDTHS[s]!, out = w * EXPANSION;
+    const w = c.channels[s]!, out = w * EXPANSION;
     for (let b = 0; b < blocks; b++) {
       total += inplanes * w + 2 * w + 9 * w * w + 2 * w + w * out + 2 * out;
-      if (b === 0) total += inplanes * out + 2 * out; // downsample (every first block: channels or stride change)
+      if (b === 0 && (s > 0 || inplanes !== out)) total += inplanes * out + 2 * out; // downsample: stride or channels change
       inplanes = out;
     }
   });
@@ -56,12 +61,12 @@ export function createResNet(config: ResNetConfig, opts: InitOptions = {}): Imag
   const conv = (key: string, k: number, cin: number, cout: number): void => {
     s.normal(`${key}.weight`, [k, k, cin, cout], Math.sqrt(2 / (cout * k * k)));
   };
-  conv('conv1', 7, config.inChannels, 64);
-  s.batchNorm('bn1', 64);
+  conv('conv1', 7, config.inChannels, config.stemWidth);
+  s.batchNorm('bn1', config.stemWidth);
   const blocks: Array<{ prefix: string; stride: number; downsample: boolean }> = [];
-  let inplanes = 64;
+  let inplanes = config.stemWidth;
   config.layers.forEach((n, si) => {
-    const w = WIDTHS[si]!, out = w * EXPANSION;
+    const w = config.channels[si]!, out = w * EXPANSION;
     for (let b = 0; b < n; b++) {
       const prefix = `layer${si + 1}.${b}`;
       conv(`${prefix}.conv1`, 1, inplanes, w);
@@ -70,11 +75,12 @@ export function createResNet(config: ResNetConfig, opts: InitOptions = {}): Imag
       s.batchNorm(`${prefix}.bn2`, w);
       conv(`${prefix}.conv3`, 1, w, out);
       s.batchNorm(`${prefix}.bn3`, out, 0);
-      if (b === 0) {
+      const stride = b === 0 && si > 0 ? 2 : 1, downsample = b === 0 && (stride !== 1 || inplanes !== out);
+      if (downsample) {
         conv(`${prefix}.downsample.0`, 1, inplanes, out);
         s.batchNorm(`${prefix}.downsample.1`, out);
       }
-      blocks.push({ prefix, stride: b === 0 && si > 0 ? 2 : 1, downsample: b === 0 });
+      blocks.push({ prefix, stride, downsample });
       inplanes = out;
     }
   });
