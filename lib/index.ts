@@ -38,3 +38,4 @@ export { createModel as createRegistryModel, listModels, listFamilies, modelInfo
 export * from './models/resnet.ts';
 export * from './models/vit.ts';
 export * from './models/mlpMixer.ts';
+export * from './models/timmWeights.ts';
