@@ -114,3 +114,15 @@ test('timm weights: original facebookresearch ResMLP keys (patch_embed., attn., 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('predict CLI: comparison models take timm weights and their default cfg (224 / crop_pct); mismatched weights are one-line errors', async () => {
+  const { command, preprocessFor } = await import('../lib/cli/predict.ts');
+  const { modelInfo } = await import('../lib/models/registry.ts');
+  const pre = preprocessFor(modelInfo('resnet50').defaultCfg);
+  assert.deepEqual([pre.size, pre.resizeTo], [224, Math.floor(224 / 0.95)]);
+  assert.deepEqual([...preprocessFor(modelInfo('vit_base_patch16_224').defaultCfg).mean], [0.5, 0.5, 0.5]);
+  await assert.rejects(command.run(['--model', 'resnet50', '--dim', '8', '--weights', 'x.safetensors', 'img.png']), /--dim applies to ConvMixer models only/);
+  // The tiny fixture is not a full ResNet-50: the first mismatched shape is reported, in PyTorch layout.
+  await assert.rejects(command.run(['--model', 'resnet50', '--classes', '5', '--weights', join(DIR, 'resnet.safetensors'), 'img.png']),
+    (e: unknown) => e instanceof UserError && /resnet\.safetensors: 'conv1\.weight' has shape \[4,3,7,7\], expected \[64,3,7,7\] for resnet50$/.test(e.message));
+});

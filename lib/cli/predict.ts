@@ -13,12 +13,15 @@ import { createModel, type ConvMixerConfig } from '../models/convmixer.ts';
 import { loadWeights } from '../models/weights.ts';
 import { classNamesFor } from '../data/classNames.ts';
 import { normalizeInto } from '../data/augment.ts';
-import { convMixerDefaultCfg, type DefaultCfg } from '../models/registry.ts';
+import { convMixerDefaultCfg, createModel as createRegistryModel, isRegistered, modelFamily, modelInfo, type DefaultCfg } from '../models/registry.ts';
+import { loadModelWeights } from '../models/timmWeights.ts';
 
 const HELP = `usage: convmixer predict --model NAME --weights FILE.safetensors [--top K] [--json] IMAGE...
 
 Prints the top-K (default 5) classes of each image. Weights: a PyTorch ConvMixer state dict saved as safetensors,
-in timm's key layout (stem/blocks/head) or the paper's nn.Sequential one (0.weight, 2.*, 3+i.*, ...).
+in timm's key layout (stem/blocks/head) or the paper's nn.Sequential one (0.weight, 2.*, 3+i.*, ...); for the
+comparison models (resnet50, deit_small_patch16_224, mixer_b16_224, resmlp_big_24_224, ...) timm's state dict.
+Images are preprocessed with the model's default cfg (timm's eval transform: input size, crop_pct, mean/std).
 
 ${MODEL_FLAGS_HELP}
   --weights FILE          safetensors checkpoint (required)
@@ -70,15 +73,42 @@ export const command: Command = {
       console.log(HELP);
       return 0;
     }
-    const config = configFromFlags(values);
     if (!values.weights) throw new UserError('--weights FILE.safetensors is required');
     if (positionals.length === 0) throw new UserError('give at least one IMAGE file');
-    const top = numberFlag('top', values.top, { int: true, min: 1, max: config.numClasses }) ?? Math.min(5, config.numClasses);
-    await initBackend();
-    const model = createModel(config);
-    loadWeights(model, values.weights);
-    const names = classNamesFor(config.numClasses);
-    const pre = preprocessForConfig(config, values.model);
+    const other = values.model !== undefined && isRegistered(values.model) && modelFamily(values.model) !== 'convmixer';
+    let model: { apply(x: tf.Tensor4D): tf.Tensor2D; dispose(): void };
+    let numClasses: number, pre: Preprocess, title: string, top: number;
+    const topFlag = (n: number): number => numberFlag('top', values.top, { int: true, min: 1, max: n }) ?? Math.min(5, n);
+    if (other) {
+      // ResNet / DeiT / ViT / Mixer / ResMLP: timm-layout weights, the model's default cfg; --classes is the only override.
+      const convMixerOnly = (['dim', 'depth', 'kernel', 'patch', 'activation', 'norm'] as const).filter((f) => values[f] !== undefined);
+      if (convMixerOnly.length) throw new UserError(`--${convMixerOnly[0]} applies to ConvMixer models only (${values.model} is a ${modelFamily(values.model!)} model)`);
+      const info = modelInfo(values.model!, { numClasses: numberFlag('classes', values.classes, { int: true, min: 1 }) });
+      numClasses = info.defaultCfg.numClasses;
+      pre = preprocessFor(info.defaultCfg);
+      title = `${info.name}: ${info.description}`;
+      top = topFlag(numClasses);
+      await initBackend();
+      const built = createRegistryModel(info.name, info.config as Record<string, unknown>, { init: 'zeros' });
+      try {
+        loadModelWeights(built, values.weights);
+      } catch (err) {
+        built.dispose();
+        throw err;
+      }
+      model = built;
+    } else {
+      const config = configFromFlags(values);
+      numClasses = config.numClasses;
+      top = topFlag(numClasses);
+      pre = preprocessForConfig(config, values.model);
+      title = describeConfig(config, values.model);
+      await initBackend();
+      const built = createModel(config);
+      loadWeights(built, values.weights);
+      model = built;
+    }
+    const names = classNamesFor(numClasses);
     const results: Array<{ image: string; top: Array<{ index: number; name: string; prob: number }> }> = [];
     for (const image of positionals) {
       const x = await loadImage(image, pre);
@@ -91,7 +121,7 @@ export const command: Command = {
       console.log(JSON.stringify(results, null, 2));
       return 0;
     }
-    console.log(`${describeConfig(config, values.model)}; weights ${values.weights}`);
+    console.log(`${title}; weights ${values.weights}`);
     for (const r of results) {
       console.log(`\n${r.image}`);
       r.top.forEach((t, i) => console.log(`  ${i + 1}. ${(100 * t.prob).toFixed(2).padStart(6)}%  ${t.name} (class ${t.index})`));
