@@ -94,7 +94,6 @@ const mixerFamily: ModelFamily<MixerConfig> = {
   describe: (c) => `${c.kind === 'mixer' ? 'MLP-Mixer' : 'ResMLP'} embed ${c.embedDim}, depth ${c.depth}, patch ${c.patchSize}, ${c.imgSize}px, ${c.numClasses} classes`,
 };
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 const FAMILIES: ReadonlyArray<ModelFamily<any>> = [convmixerFamily, resnetFamily, vitFamily, mixerFamily];
 
 /** timm names that are spelled differently here. */
