@@ -11,6 +11,8 @@
 // model.parameters() sums to for that architecture; the well-known published values agree (torchvision ResNet-50
 // 25,557,032 / -101 44,549,160 / -152 60,192,808; DeiT-Ti/S/B 5,717,416 / 22,050,664 / 86,567,656; Mixer-B/16 59,880,472).
 // timm itself was not run here (no PyTorch on this machine): the counts are verified from the source, not by executing it.
+// A second, independent source: timm's own measured results table results/results-imagenet.csv (param_count column, in
+// millions with 2 decimals, file at commit 4e5207c7bb6592474ca56e28b2cf85be8f1a550f), checked in the test below.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
@@ -73,6 +75,21 @@ test('registry: every comparison model builds with exactly the expected (timm) p
 // Counts the paper prints with one decimal must round to it. Whole-million counts (DeiT-B/ViT-B '86M', Mixer-B '59M', DeiT-S
 // '22M', '129M', '116M') are as the source papers quote them, sometimes truncated (86.57M -> 86M, 59.88M -> 59M): they must
 // equal the count rounded or truncated to whole millions.
+/** param_count of timm's results/results-imagenet.csv (millions, 2 decimals), per timm model name (every pretrained tag agrees). */
+const TIMM_RESULTS_CSV_M: Record<string, string> = {
+  resnet50: '25.56', resnet101: '44.55', resnet152: '60.19', deit_tiny_patch16_224: '5.72', deit_small_patch16_224: '22.05',
+  deit_base_patch16_224: '86.57', vit_base_patch16_224: '86.57', mixer_b16_224: '59.88', resmlp_12_224: '15.35', resmlp_24_224: '30.02',
+  resmlp_big_24_224: '129.14', convmixer_1536_20: '51.63', convmixer_768_32: '21.11', convmixer_1024_20_ks9_p14: '24.38',
+};
+
+test('registry: exact counts agree with the param_count column of timm\'s results-imagenet.csv for every timm model', () => {
+  for (const [name, m] of Object.entries(TIMM_RESULTS_CSV_M)) {
+    assert.equal(modelInfo(name).inTimm, true, name);
+    assert.equal((modelInfo(name).paramCount / 1e6).toFixed(2), m, name);
+  }
+  assert.deepEqual(EXPECTED.filter((e) => e.timm).map((e) => e.name).sort(), Object.keys(TIMM_RESULTS_CSV_M).filter((n) => !n.startsWith('convmixer')).sort());
+});
+
 test('registry: the paper\'s printed counts (Table 1/2) against the built counts, except the recorded discrepancies', () => {
   for (const e of EXPECTED.filter((x) => x.paper)) {
     const printed = e.paper!;
