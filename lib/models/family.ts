@@ -46,8 +46,8 @@ export function parseConfig<C>(schema: z.ZodType<C>, base: C, overrides: Record<
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const keys = (issue as { keys?: string[] }).keys;
-    const what = keys?.length ? `unknown key(s) ${keys.join(', ')}` : issue.message;
-    throw new UserError(`${family} config: ${issue.path.join('.') || 'config'}: ${what}`);
+    if (keys?.length) throw new UserError(`${family} config: unknown key(s) ${keys.join(', ')}`);
+    throw new UserError(`${family} config: ${issue.path.join('.') || 'config'}: ${issue.message}`);
   }
   return parsed.data;
 }
