@@ -273,3 +273,16 @@ test('params CLI: every family by --model (count from the variables, module brea
   await assert.rejects(runCli(['--model', 'resnet50', '--dim', '3']), /^UserError: --dim applies to ConvMixer models only/);
   await assert.rejects(runCli(['--model', 'resnet5']), (e: unknown) => e instanceof UserError && /^--model: unknown model 'resnet5'/.test(e.message));
 });
+
+test('bench engine: registry models run a train and an infer step (functional check on a tiny instance; no timing asserted, no record)', async () => {
+  const { benchSteps } = await import('../lib/bench/engine.ts');
+  for (const mode of ['train', 'infer'] as const) {
+    const r = benchSteps({ config: null, registryModel: { name: 'deit_tiny_patch16_224', overrides: { imgSize: 16, depth: 1, embedDim: 24, numClasses: 4 } },
+      mode, batch: 2, imageSize: 16, steps: 1, warmup: 0, seed: 0 });
+    assert.equal(r.stepMs.length, 1);
+  }
+  const { command } = await import('../lib/cli/bench.ts');
+  await assert.rejects(command.run(['infer', '--model', 'resnet50', '--vs', 'torch']), /--vs torch compares ConvMixers only \(resnet50 is a resnet model\)/);
+  await assert.rejects(command.run(['infer', '--model', 'mixer_b16_224', '--depth', '2']), /--depth applies to ConvMixer models only/);
+  await assert.rejects(command.run(['infer', '--model', 'mixer_b16_224', '--image-size', '200']), /mixer config: imgSize: imgSize must be divisible by patchSize/);
+});
