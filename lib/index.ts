@@ -26,9 +26,24 @@ export * from './train/config.ts';
 export * from './train/checkpoint.ts';
 export * from './train/progress.ts';
 export * from './train/loop.ts';
-export * from './report/plots.ts';
-export * from './report/tables.ts';
-export * from './report/overview.ts';
+export * from './views/plots.ts';
+export * from './views/tables.ts';
+export * from './views/overview.ts';
+export * from './views/format.ts';
+export * from './views/cifar.ts';
+export * from './views/filters.ts';
+export * from './experiments/table.ts';
+export * from './experiments/runner.ts';
+export * from './experiments/pilot.ts';
+export * from './experiments/table3.ts';
+export * from './experiments/table4.ts';
 export * from './experiments/ensure.ts';
 export * from './experiments/cifar10Demo.ts';
-export * from './report/architecture.ts';
+export * from './views/architecture.ts';
+// The model registry over families (ConvMixer's own createModel above keeps its name; the registry's is createRegistryModel here).
+export { createModel as createRegistryModel, listModels, listFamilies, modelInfo, modelFamily, isRegistered, countParams, ALIASES,
+  type ModelInfo, type RegistryModel, type DefaultCfg, type ModelFamily, type WeightLayout, type ImageModel, type InitOptions } from './models/registry.ts';
+export * from './models/resnet.ts';
+export * from './models/vit.ts';
+export * from './models/mlpMixer.ts';
+export * from './models/timmWeights.ts';

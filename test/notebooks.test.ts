@@ -7,9 +7,9 @@ import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UserError } from '../lib/errors.ts';
-import { runNotebook } from '../lib/report/executor.ts';
-import { runNotebooks } from '../lib/cli/notebooks.ts';
-import { cellSource, declaredParameters, injectParameters, parseParamAssignments, readNotebook, type Notebook } from '../lib/report/notebook.ts';
+import { runNotebook } from '../lib/notebooks/executor.ts';
+import { runNotebooks } from '../lib/notebooks/run.ts';
+import { cellSource, declaredParameters, injectParameters, parseParamAssignments, readNotebook, type Notebook } from '../lib/notebooks/ipynb.ts';
 import { fileURLToPath } from 'node:url';
 
 const FIXTURES = fileURLToPath(new URL('./fixtures/notebooks/', import.meta.url));

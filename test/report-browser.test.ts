@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { renderReport, type RenderResult } from '../lib/report/render.ts';
-import { readNotebook } from '../lib/report/notebook.ts';
+import { readNotebook } from '../lib/notebooks/ipynb.ts';
 import { browserProblems, checkReportInBrowser, chromiumAvailable, CHROMIUM_PATH } from '../lib/report/browser.ts';
 import { fileURLToPath } from 'node:url';
 

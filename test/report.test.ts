@@ -9,13 +9,13 @@ import { runInNewContext } from 'node:vm';
 import { parse as parseYaml } from 'yaml';
 import * as tf from '@tensorflow/tfjs';
 import { renderReport, stripAnsi, markdownHtml, notebookFigureCount } from '../lib/report/render.ts';
-import { dataFrameHtml, rowsHtml, rawHtml, badgeHtml, formatValue } from '../lib/report/tables.ts';
-import { drawScript, figureHtml, lineFigure, plotlyBundlePath, PLOTLY_MISSING_MESSAGE } from '../lib/report/plots.ts';
-import { experimentStatus, profileWithRecords, asPercent, BADGE_THRESHOLDS, badgeRuleMarkdown, statusOf } from '../lib/report/overview.ts';
-import { learningCurveFigures, paperInputSize, paramsTable } from '../lib/report/architecture.ts';
+import { dataFrameHtml, rowsHtml, rawHtml, badgeHtml, formatValue } from '../lib/views/tables.ts';
+import { drawScript, figureHtml, lineFigure, plotlyBundlePath, PLOTLY_MISSING_MESSAGE } from '../lib/views/plots.ts';
+import { experimentStatus, profileWithRecords, asPercent, BADGE_THRESHOLDS, badgeRuleMarkdown, statusOf } from '../lib/views/overview.ts';
+import { learningCurveFigures, paperInputSize, paramsTable } from '../lib/views/architecture.ts';
 import { missingPages, reportLinks } from '../lib/report/browser.ts';
-import { cellSource, declaredParameters, hasTag, readNotebook } from '../lib/report/notebook.ts';
-import { listNotebooks, REPO_ROOT } from '../lib/report/paths.ts';
+import { cellSource, declaredParameters, hasTag, readNotebook } from '../lib/notebooks/ipynb.ts';
+import { listNotebooks, REPO_ROOT } from '../lib/notebooks/paths.ts';
 import { PARAM_DISCREPANCIES, TABLE4 } from '../lib/paper/tables.ts';
 import { MODELS } from '../lib/models/convmixer.ts';
 import type { RunRecord } from '../lib/runRecord.ts';
@@ -130,19 +130,28 @@ function record(over: Partial<RunRecord> & { testAcc?: number; model?: Record<st
   };
 }
 
-test('experimentStatus: paper values matched by architecture, delta, badges by profile, untouched tables listed as not yet', () => {
+test('experimentStatus: paper values matched by table and row id (never by architecture), delta, badges by profile, untouched tables listed as not yet', () => {
   const paper128 = TABLE4.find((r) => r.width === 128 && r.depth === 4)!.accuracy; // 91.26, reference value
+  const wd = TABLE4.filter((r) => r.section === 'weight decay adjustments'); // five rows, one architecture
   const rows = experimentStatus([
-    record({ id: 'a', testAcc: 0.9, startedAt: '2026-01-02T00:00:00Z' }),
-    record({ id: 'old', testAcc: 0.5, startedAt: '2026-01-01T00:00:00Z' }), // same row and profile, older: hidden
-    record({ id: 'b', profile: 'quick', testAcc: 0.6 }),
+    record({ id: 'a', table: 'table4', row: 'w128-d4', testAcc: 0.9, startedAt: '2026-01-02T00:00:00Z' }),
+    record({ id: 'old', table: 'table4', row: 'w128-d4', testAcc: 0.5, startedAt: '2026-01-01T00:00:00Z' }), // same row and profile, older: hidden
+    record({ id: 'b', table: 'table4', row: 'w128-d4', profile: 'quick', testAcc: 0.6 }),
+    // same architecture (256/8 k9 p1), different rows: told apart by their row ids
+    record({ id: 'wd2', table: 'table4', row: 'wd2-p1', profile: 'quick', testAcc: 0.7, model: { dim: 256, depth: 8, kernelSize: 9, patchSize: 1 } }),
+    record({ id: 'wd4', table: 'table4', row: 'wd4-p1', profile: 'quick', testAcc: 0.71, model: { dim: 256, depth: 8, kernelSize: 9, patchSize: 1 } }),
+    // a table4 record without a row id is not guessed into a row from its architecture
+    record({ id: 'guess', profile: 'smoke', testAcc: 0.3 }),
     record({ id: 'c', experiment: 'cifar10-demo', profile: 'quick', testAcc: 0.42, model: { dim: 128, depth: 4, kernelSize: 5, patchSize: 2 }, config: { modelName: 'convmixer_128_4' } }),
     record({ id: 'd', kind: 'bench', experiment: 'table1' }),
   ]);
   const byExp = (e: string) => rows.filter((r) => r.experiment === e);
-  assert.deepEqual(byExp('table4').map((r) => [r.runId, r.row, r.profile, r.status]), [['a', 'ConvMixer-128/4 k8 p1', 'paper', 'close'], ['b', 'ConvMixer-128/4 k8 p1', 'quick', 'partial']]);
+  assert.deepEqual(byExp('table4').map((r) => [r.runId, r.row, r.profile, r.status, r.paper]), [
+    ['a', 'ConvMixer-128/4 p1 k8', 'paper', 'close', paper128], ['b', 'ConvMixer-128/4 p1 k8', 'quick', 'partial', paper128],
+    ['wd2', 'ConvMixer-256/8 p1 k9, wd 0.01', 'quick', 'partial', wd[1]!.accuracy], ['wd4', 'ConvMixer-256/8 p1 k9, wd 0.05', 'quick', 'partial', wd[3]!.accuracy],
+    ['guess', 'ConvMixer-128/4 k8 p1', 'smoke', 'partial', null],
+  ]);
   const a = byExp('table4')[0]!;
-  assert.equal(a.paper, paper128);
   assert.ok(Math.abs(a.reproduced! - 90) < 1e-9);
   assert.ok(Math.abs(a.delta! - (90 - paper128)) < 1e-9);
   assert.deepEqual(byExp('cifar10-demo').map((r) => [r.row, r.paper, r.status]), [['convmixer_128_4', null, 'partial']]);
@@ -151,6 +160,8 @@ test('experimentStatus: paper values matched by architecture, delta, badges by p
   assert.equal(asPercent(null), null);
   assert.equal(profileWithRecords([]), 'smoke');
   assert.equal(profileWithRecords([record({ profile: 'quick' }), record({ profile: 'paper', status: 'failed' })]), 'quick');
+  // bench records (profile 'quick' by construction) do not decide the report's profile
+  assert.equal(profileWithRecords([record({ profile: 'smoke' }), record({ kind: 'bench', profile: 'quick' })]), 'smoke');
 });
 
 test('paramsTable: printed # Params vs Eq. 4 vs built models; exactly the recorded discrepancies are flagged', async () => {

@@ -193,7 +193,8 @@ test('safetensors: header entries without shape/offsets, null entries, overlappi
 });
 
 test('predict: preprocessing and the CLI agree with the model on the same input', async () => {
-  const { preprocessFor, loadImage, command } = await import('../lib/cli/predict.ts');
+  const { preprocessForConfig, preprocessFor, loadImage, command } = await import('../lib/cli/predict.ts');
+  const { modelInfo } = await import('../lib/models/registry.ts');
   const { classNamesFor } = await import('../lib/data/classNames.ts');
   const sharp = (await import('sharp')).default;
   const dir = mkdtempSync(join(tmpdir(), 'convmixer-predict-'));
@@ -204,13 +205,17 @@ test('predict: preprocessing and the CLI agree with the model on the same input'
     const model = createModel(config, {}, { seed: 7 });
     const weights = join(dir, 'w.safetensors');
     saveWeights(model, weights);
-    const cifar = preprocessFor(model.config);
+    const cifar = preprocessForConfig(model.config);
     const x = await loadImage(image, cifar);
     assert.equal(x.length, 32 * 32 * 3);
     // A flat color stays flat through resize and crop: every pixel is (c / 255 - mean) / std with CIFAR-10 statistics.
     const expected = [200, 30, 90].map((c, i) => (c / 255 - [0.4914, 0.4822, 0.4465][i]!) / [0.2471, 0.2435, 0.2616][i]!);
     close3(x, expected);
-    assert.equal(preprocessFor({ ...model.config, numClasses: 1000 }).size, 224);
+    assert.equal(preprocessForConfig({ ...model.config, numClasses: 1000 }).size, 224);
+    // Named models: the registry's default cfg (timm's ConvMixer cfg: 224 / 0.96 -> 233), also with a --classes override.
+    assert.deepEqual(preprocessFor(modelInfo('convmixer_1536_20').defaultCfg).resizeTo, 233);
+    assert.equal(preprocessForConfig({ ...model.config, numClasses: 1000 }, 'convmixer_256_8').size, 32);
+    assert.equal(preprocessForConfig(modelInfo('convmixer_768_32', { numClasses: 10 }).config as never, 'convmixer_768_32').size, 224);
     const probs = tf.tidy(() => tf.softmax(model.apply(tf.tensor4d(x, [1, 32, 32, 3]))).dataSync());
     const best = probs.indexOf(Math.max(...probs));
     const lines: string[] = [];

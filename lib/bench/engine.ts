@@ -1,14 +1,20 @@
-// Speed of one ConvMixer training or inference step on the current tfjs backend. A train step is what PyTorch's
+// Speed of one training or inference step of a ConvMixer, or of any registry model (ResNet, DeiT/ViT, Mixer/ResMLP),
+// on the current tfjs backend. A train step is what PyTorch's
 // benchmark (scripts/bench_torch.py) does: forward in training mode, softmax cross-entropy, backward
 // (tf.variableGrads) and a plain SGD update. Inputs are seeded random images and labels (speed does not depend on them).
 import * as tf from '@tensorflow/tfjs';
-import { createModel, type ConvMixerConfig, type ConvMixerModel } from '../models/convmixer.ts';
+import { createModel, type ConvMixerConfig } from '../models/convmixer.ts';
+import { createModel as createRegistryModel, modelInfo } from '../models/registry.ts';
+import type { ImageModel } from '../models/layers.ts';
 import { createRng } from '../rng.ts';
 
 export type BenchMode = 'train' | 'infer';
 
 export interface BenchOptions {
-  config: ConvMixerConfig;
+  /** The ConvMixer to time (ignored when `registryModel` is given). */
+  config: ConvMixerConfig | null;
+  /** A registry model instead (e.g. resnet50, deit_small_patch16_224), with family-specific config overrides. */
+  registryModel?: { name: string; overrides?: Record<string, unknown> };
   mode: BenchMode;
   batch: number;
   imageSize: number;
@@ -34,20 +40,31 @@ export interface KernelTime {
   calls: number;
 }
 
-function randomBatch(opts: BenchOptions): { x: tf.Tensor4D; y: tf.Tensor2D } {
+/** The model to time, with its input channels and class count. */
+function buildModel(opts: BenchOptions): { model: ImageModel; inChannels: number; numClasses: number } {
+  if (opts.registryModel) {
+    const { name, overrides = {} } = opts.registryModel;
+    const cfg = modelInfo(name, overrides).defaultCfg;
+    return { model: createRegistryModel(name, overrides, { seed: opts.seed }), inChannels: cfg.inputSize[0], numClasses: cfg.numClasses };
+  }
+  if (!opts.config) throw new Error('benchSteps: give config or registryModel');
+  return { model: createModel(opts.config, {}, { seed: opts.seed }), inChannels: opts.config.inChannels, numClasses: opts.config.numClasses };
+}
+
+function randomBatch(opts: BenchOptions, inChannels: number, numClasses: number): { x: tf.Tensor4D; y: tf.Tensor2D } {
   const rng = createRng(opts.seed);
   const { batch, imageSize: s } = opts;
-  const xs = new Float32Array(batch * s * s * opts.config.inChannels);
+  const xs = new Float32Array(batch * s * s * inChannels);
   for (let i = 0; i < xs.length; i++) xs[i] = rng.normal();
-  const labels = Array.from({ length: batch }, () => Math.floor(rng.next() * opts.config.numClasses));
+  const labels = Array.from({ length: batch }, () => Math.floor(rng.next() * numClasses));
   return {
-    x: tf.tensor4d(xs, [batch, s, s, opts.config.inChannels]),
-    y: tf.tidy(() => tf.oneHot(tf.tensor1d(labels, 'int32'), opts.config.numClasses).toFloat() as tf.Tensor2D),
+    x: tf.tensor4d(xs, [batch, s, s, inChannels]),
+    y: tf.tidy(() => tf.oneHot(tf.tensor1d(labels, 'int32'), numClasses).toFloat() as tf.Tensor2D),
   };
 }
 
 /** One step as a function (disposes everything it creates except the model's state). */
-function stepFunction(model: ConvMixerModel, x: tf.Tensor4D, y: tf.Tensor2D, mode: BenchMode, lr: number): () => void {
+function stepFunction(model: ImageModel, x: tf.Tensor4D, y: tf.Tensor2D, mode: BenchMode, lr: number): () => void {
   if (mode === 'infer') {
     return () => {
       const logits = model.apply(x, { training: false });
@@ -72,8 +89,8 @@ export function peakRssMiB(): number {
 
 /** Times `steps` steps after `warmup` untimed ones. */
 export function benchSteps(opts: BenchOptions): BenchResult {
-  const model = createModel(opts.config, {}, { seed: opts.seed });
-  const { x, y } = randomBatch(opts);
+  const { model, inChannels, numClasses } = buildModel(opts);
+  const { x, y } = randomBatch(opts, inChannels, numClasses);
   const step = stepFunction(model, x, y, opts.mode, opts.lr ?? 0.01);
   try {
     for (let i = 0; i < opts.warmup; i++) step();
@@ -94,8 +111,8 @@ export function benchSteps(opts: BenchOptions): BenchResult {
 
 /** Kernel time of one step (after one warm-up step) from tf.profile, summed per kernel name, largest first. */
 export async function profileStep(opts: BenchOptions): Promise<{ totalMs: number; kernels: KernelTime[] }> {
-  const model = createModel(opts.config, {}, { seed: opts.seed });
-  const { x, y } = randomBatch(opts);
+  const { model, inChannels, numClasses } = buildModel(opts);
+  const { x, y } = randomBatch(opts, inChannels, numClasses);
   const step = stepFunction(model, x, y, opts.mode, opts.lr ?? 0.01);
   try {
     step();

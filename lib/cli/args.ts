@@ -3,6 +3,13 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { UserError } from '../errors.ts';
 
+/** A `convmixer` subcommand (lib/cli/<name>.ts exports one as `command`). */
+export interface Command {
+  summary: string;
+  /** Runs the command; returns the process exit code. */
+  run(argv: string[]): Promise<number>;
+}
+
 export type FlagSpec = NonNullable<ParseArgsConfig['options']>;
 
 export interface Parsed<T> {

@@ -1,6 +1,5 @@
 // `convmixer backend`: which tfjs backend the suite uses on this machine, and why (what each candidate's status is).
-import type { Command } from './main.ts';
-import { parseFlags } from './args.ts';
+import { parseFlags, type Command } from './args.ts';
 import { BACKEND_CHOICES, backendChoiceFrom, chooseBackend, initBackend, probeNative, probeTensorflow } from '../backend/index.ts';
 import { nativeKernelNames } from '../backend/native.ts';
 

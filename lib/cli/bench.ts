@@ -1,10 +1,11 @@
 // `convmixer bench train|infer`: images per second of this engine for one ConvMixer, optionally next to PyTorch
 // (same model, batch, image size and threads, run in the same invocation), with the peak memory of each side.
 // Writes a run record (kind 'bench') so the numbers shown anywhere else come from a recorded run.
-import type { Command } from './main.ts';
-import { numberFlag, parseFlags } from './args.ts';
+import { numberFlag, parseFlags, type Command } from './args.ts';
 import { MODEL_FLAGS, MODEL_FLAGS_HELP, configFromFlags, describeConfig, type ModelFlagValues } from './modelFlags.ts';
 import { UserError } from '../errors.ts';
+import { convMixerDefaultCfg, isRegistered, modelFamily, modelInfo } from '../models/registry.ts';
+import type { ConvMixerConfig } from '../models/convmixer.ts';
 import { BACKEND_CHOICES, initBackend } from '../backend/index.ts';
 import { benchSteps, profileStep, type BenchMode, type BenchResult } from '../bench/engine.ts';
 import { benchTorch, type TorchResult } from '../bench/torch.ts';
@@ -16,7 +17,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const HELP = `usage: convmixer bench train|infer [--model NAME | --dim D --depth N --kernel K --patch P --classes C]
-                       [--batch 16] [--image-size 32] [--steps 5] [--warmup 2] [--threads N] [--vs torch]
+                       [--batch 16] [--image-size S] [--steps 5] [--warmup 2] [--threads N] [--vs torch]
                        [--backend ${BACKEND_CHOICES.join('|')}] [--profile] [--json] [--seed 0]
        convmixer bench table [--update-readme]
 
@@ -24,8 +25,11 @@ Times training steps (forward in training mode + softmax cross-entropy + backwar
 steps (forward, eval mode) on random images, and prints ms/img and img/s. Writes a run record (kind 'bench').
 
 ${MODEL_FLAGS_HELP}
+                          --model also takes the comparison models (resnet50, deit_small_patch16_224, mixer_b16_224, ...;
+                          this engine only, no --vs torch; --classes the only override)
   --batch B               images per step (default 16)
-  --image-size S          square input size in pixels (default 32)
+  --image-size S          square input size in pixels (default: the --model's default cfg, 224 for the ImageNet
+                          ConvMixers and 32 for the CIFAR-10 ones; 32 without --model)
   --steps N --warmup W    timed steps (default 5) after untimed warm-up steps (default 2)
   --threads N             threads of the native engine and of PyTorch (default: CONVMIXER_THREADS or all cores;
                           the JS cpu backend always runs on one)
@@ -74,9 +78,35 @@ export const command: Command = {
     }
     const mode = positionals[0] as BenchMode;
     if (values.vs !== undefined && values.vs !== 'torch') throw new UserError(`--vs: expected 'torch', got '${values.vs}'`);
-    const config = configFromFlags(values);
     const batch = numberFlag('batch', values.batch, { int: true, min: 1 }) ?? 16;
-    const imageSize = numberFlag('image-size', values['image-size'], { int: true, min: config.patchSize }) ?? 32;
+    const sizeFlag = (min: number): number | undefined => numberFlag('image-size', values['image-size'], { int: true, min });
+    let config: ConvMixerConfig | null = null;
+    let registryModel: { name: string; overrides: Record<string, unknown> } | undefined;
+    let imageSize: number, title: string, idModel: string, modelRecord: Record<string, unknown>;
+    if (values.model !== undefined && isRegistered(values.model) && modelFamily(values.model) !== 'convmixer') {
+      // ResNet / DeiT / ViT / Mixer / ResMLP: this engine only (scripts/bench_torch.py builds ConvMixers).
+      if (values.vs !== undefined) throw new UserError(`--vs torch compares ConvMixers only (${values.model} is a ${modelFamily(values.model)} model)`);
+      const convMixerOnly = (['dim', 'depth', 'kernel', 'patch', 'activation', 'norm'] as const).filter((f) => values[f] !== undefined);
+      if (convMixerOnly.length) throw new UserError(`--${convMixerOnly[0]} applies to ConvMixer models only (${values.model} is a ${modelFamily(values.model)} model)`);
+      const numClasses = numberFlag('classes', values.classes, { int: true, min: 1 });
+      const base = modelInfo(values.model, { numClasses });
+      imageSize = sizeFlag(1) ?? base.defaultCfg.inputSize[1];
+      // ViT / Mixer / ResMLP have a fixed token count: another image size is another model (position embeddings, token MLPs).
+      const fixedSize = 'imgSize' in (base.config as object);
+      const overrides = { numClasses, ...(fixedSize && imageSize !== base.defaultCfg.inputSize[1] ? { imgSize: imageSize } : {}) };
+      const info = modelInfo(values.model, overrides);
+      registryModel = { name: info.name, overrides };
+      title = `${info.name}: ${info.description}`;
+      idModel = info.name;
+      modelRecord = { name: info.name, family: info.family, ...(info.config as Record<string, unknown>) };
+    } else {
+      const c = configFromFlags(values);
+      config = c;
+      imageSize = sizeFlag(c.patchSize) ?? (values.model !== undefined ? convMixerDefaultCfg(c, values.model).inputSize[1] : 32);
+      title = describeConfig(c, values.model);
+      idModel = `${c.dim}-${c.depth}-k${c.kernelSize}-p${c.patchSize}`;
+      modelRecord = c as unknown as Record<string, unknown>;
+    }
     const steps = numberFlag('steps', values.steps, { int: true, min: 1 }) ?? 5;
     const warmup = numberFlag('warmup', values.warmup, { int: true, min: 0 }) ?? 2;
     const threads = numberFlag('threads', values.threads, { int: true, min: 1, max: 256 });
@@ -87,20 +117,20 @@ export const command: Command = {
     const threadsUsed = engineThreads(backend.name, effectiveThreads);
     const settings = { mode, batch, imageSize, steps, warmup, threads: threadsUsed, seed };
     const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-    const id = `bench-${mode}-${config.dim}-${config.depth}-k${config.kernelSize}-p${config.patchSize}-b${batch}-${stamp}`;
-    let record = newRunRecord({ id, kind: 'bench', experiment: 'bench', profile: 'quick', seed, config: { model: config, ...settings, vs: values.vs ?? null }, backend: backend.description });
+    const id = `bench-${mode}-${idModel}-b${batch}-${stamp}`;
+    let record = newRunRecord({ id, kind: 'bench', experiment: 'bench', profile: 'quick', seed, config: { model: modelRecord, ...settings, vs: values.vs ?? null }, backend: backend.description });
     const log = (s: string): void => {
       if (!values.json) console.log(s);
     };
-    log(`${describeConfig(config, values.model)}`);
+    log(title);
     log(`${mode}, batch ${batch}, ${imageSize}x${imageSize}, ${steps} timed steps after ${warmup} warm-up, backend ${backend.description}`);
 
     let ours: BenchResult;
     let torch: TorchResult | null = null;
     try {
-      ours = benchSteps({ config, mode, batch, imageSize, steps, warmup, seed });
+      ours = benchSteps({ config, registryModel, mode, batch, imageSize, steps, warmup, seed });
       log(`this engine: ${f2(ours.msPerImg)} ms/img, ${f2(ours.imgPerSec)} img/s, peak RSS ${ours.peakRssMiB.toFixed(0)} MiB`);
-      if (values.vs === 'torch') {
+      if (values.vs === 'torch' && config) {
         torch = benchTorch({ config, mode, batch, imageSize, steps, warmup, threads: effectiveThreads, seed });
         log(`PyTorch ${torch.torch} (${torch.python}, ${torch.threads} threads): ${f2(torch.ms_per_img)} ms/img, ${f2(torch.img_per_s)} img/s, peak RSS ${torch.peak_rss_mib.toFixed(0)} MiB`);
         log(`ratio (this engine / PyTorch ms per image): ${(ours.msPerImg / torch.ms_per_img).toFixed(2)}x; memory ratio ${(ours.peakRssMiB / torch.peak_rss_mib).toFixed(2)}x`);
@@ -114,13 +144,13 @@ export const command: Command = {
     const path = saveRunRecord(record);
 
     if (values.profile) {
-      const prof = await profileStep({ config, mode, batch, imageSize, steps: 1, warmup: 1, seed });
+      const prof = await profileStep({ config, registryModel, mode, batch, imageSize, steps: 1, warmup: 1, seed });
       log(`\nkernels in one ${mode} step (tf.profile, ${f2(prof.totalMs)} ms of kernel time):`);
       for (const k of prof.kernels.slice(0, 15)) log(`  ${k.name.padEnd(38)} ${f2(k.ms).padStart(8)} ms  ${((100 * k.ms) / prof.totalMs).toFixed(1).padStart(5)}%  ${k.calls} calls`);
     }
     if (values.json) {
       console.log(JSON.stringify({
-        mode, model: config, batch, image_size: imageSize, steps, warmup, threads: threadsUsed, backend: backend.description,
+        mode, model: modelRecord, batch, image_size: imageSize, steps, warmup, threads: threadsUsed, backend: backend.description,
         ms_per_img: ours.msPerImg, img_per_s: ours.imgPerSec, peak_rss_mib: ours.peakRssMiB,
         ...(torch ? { torch_ms_per_img: torch.ms_per_img, torch_img_per_s: torch.img_per_s, torch_peak_rss_mib: torch.peak_rss_mib, torch_version: torch.torch, torch_threads: torch.threads, torch_python: torch.python, ratio: ours.msPerImg / torch.ms_per_img, memory_ratio: ours.peakRssMiB / torch.peak_rss_mib } : {}),
         record: path,

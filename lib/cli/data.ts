@@ -1,7 +1,6 @@
 // `convmixer data cifar10 [--from URL|FILE|DIR] [--root DIR] [--keep-raw]`: download or unpack CIFAR-10,
 // verify known checksums, decode, and cache uint8 tensors under <root>/cifar10/cache.
-import type { Command } from './main.ts';
-import { parseFlags } from './args.ts';
+import { parseFlags, type Command } from './args.ts';
 import { UserError } from '../errors.ts';
 import { prepareCifar10 } from '../data/cifar10.ts';
 import { CIFAR10_BINARY_URL, cifar10Paths } from '../data/paths.ts';

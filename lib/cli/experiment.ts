@@ -1,8 +1,7 @@
 // `convmixer experiment list|status|run TABLE`: the experiment runner on the command line. Tables are data
 // (lib/experiments/); `run` trains what is missing and resumes what was interrupted, `status` says where each row is.
 import { resolve } from 'node:path';
-import type { Command } from './main.ts';
-import { parseFlags, choiceFlag, numberFlag, type FlagSpec } from './args.ts';
+import { parseFlags, choiceFlag, numberFlag, type FlagSpec, type Command } from './args.ts';
 import { UserError } from '../errors.ts';
 import { PROFILES, type Profile } from '../runRecord.ts';
 import { experimentTable, experimentTables, parseShard, planRuns, runTable, shardRuns, tableStatus, type RowStatus } from '../experiments/runner.ts';
@@ -10,7 +9,7 @@ import { createProgressBar } from '../train/progress.ts';
 
 const FLAGS: FlagSpec = {
   profile: { type: 'string' }, seeds: { type: 'string' }, shard: { type: 'string' }, json: { type: 'boolean' },
-  'retry-failed': { type: 'boolean' }, 'results-dir': { type: 'string' }, 'checkpoint-dir': { type: 'string' }, quiet: { type: 'boolean', short: 'q' },
+  'retry-failed': { type: 'boolean' }, 'data-root': { type: 'string' }, 'results-dir': { type: 'string' }, 'checkpoint-dir': { type: 'string' }, quiet: { type: 'boolean', short: 'q' },
 };
 
 const USAGE = `usage: convmixer experiment list
@@ -27,6 +26,7 @@ relative to the paper recipe; the profile's protocol shrinks what every row shar
   --shard i/n             run every n-th run starting at the i-th (n machines split a table; scripts/slurm/)
   --seeds N               seeds 0..N-1 (default 2)
   --retry-failed          train again runs that diverged or failed
+  --data-root DIR         dataset root holding cifar10/ (default data/ or CONVMIXER_DATA)
   --results-dir DIR --checkpoint-dir DIR   (default reports/results, reports/checkpoints)`;
 
 type Values = Record<string, string | boolean | undefined>;
@@ -60,7 +60,7 @@ export const command: Command = {
 
     if (sub === 'list') {
       for (const t of Object.values(await experimentTables())) {
-        console.log(`${t.id}: ${t.title} (${t.rows.length} rows, ${planRuns(t, profile, seeds).length} runs at ${profile} with ${seeds} seeds)`);
+        console.log(`${t.id}: ${t.title} (${t.rows.length} rows, ${(await planRuns(t, profile, seeds)).length} runs at ${profile} with ${seeds} seeds)`);
         console.log(`  ${profile}: ${t.protocols[profile].why}`);
       }
       return 0;
@@ -87,7 +87,7 @@ export const command: Command = {
       return 0;
     }
 
-    const runs = shardRuns(planRuns(table, profile, seeds), shard);
+    const runs = shardRuns(await planRuns(table, profile, seeds), shard);
     console.log(`experiment run ${table.id}: profile ${profile}, seeds 0..${seeds - 1}${shard ? `, shard ${shard.index}/${shard.count}` : ''}: ${runs.length} runs`);
     const bar = values['quiet'] ? null : createProgressBar();
     const abort = new AbortController();
@@ -102,7 +102,7 @@ export const command: Command = {
     process.on('SIGTERM', onSignal);
     try {
       const res = await runTable(table, {
-        profile, seeds, shard, retryFailed: values['retry-failed'] === true, signal: abort.signal, ...dirs,
+        profile, seeds, shard, retryFailed: values['retry-failed'] === true, signal: abort.signal, ...dirs, dataRoot: dir('data-root'),
         log: (line) => { bar?.clear(); console.log(line); },
         hooks: {
           onProgress: bar ? (p) => bar.update(p) : undefined,

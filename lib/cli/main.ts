@@ -3,11 +3,8 @@ import { UserError } from '../errors.ts';
 // The `convmixer` command: a table of subcommands, each in its own file under lib/cli/,
 // loaded lazily so `convmixer --help` stays fast and one broken command cannot break the others.
 
-export interface Command {
-  summary: string;
-  /** Runs the command; returns the process exit code. */
-  run(argv: string[]): Promise<number>;
-}
+import type { Command } from './args.ts';
+export type { Command } from './args.ts';
 
 type Loader = () => Promise<{ command: Command }>;
 

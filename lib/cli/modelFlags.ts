@@ -1,6 +1,7 @@
 // Model-selection flags shared by `params`, `bench`, `train` and `predict`: a registry name, explicit sizes, or a name plus overrides.
 import { UserError } from '../errors.ts';
 import { resolveConfig, type ConvMixerConfig } from '../models/convmixer.ts';
+import { modelInfo } from '../models/registry.ts';
 import { choiceFlag, numberFlag, type FlagSpec } from './args.ts';
 
 export const MODEL_FLAGS = {
@@ -38,8 +39,15 @@ export function configFromFlags(values: ModelFlagValues): ConvMixerConfig {
     norm: choiceFlag('norm', values.norm, ['batchnorm', 'layernorm'] as const),
   };
   if (values.model !== undefined) {
+    let info: ReturnType<typeof modelInfo>;
     try {
-      return resolveConfig(values.model, overrides);
+      info = modelInfo(values.model);
+    } catch (err) {
+      throw err instanceof UserError ? new UserError(`--model: ${err.message}`) : err;
+    }
+    if (info.family !== 'convmixer') throw new UserError(`--model: ${values.model} is a ${info.family} model; this command takes ConvMixer models only (\`convmixer params\` takes every family)`);
+    try {
+      return resolveConfig(info.name, overrides);
     } catch (err) {
       throw err instanceof UserError ? new UserError(`--model: ${err.message}`) : err;
     }

@@ -1,23 +1,26 @@
 // `convmixer predict`: top-k classes of image files under a ConvMixer with given (PyTorch safetensors) weights.
-// Preprocessing follows what the weights were trained with: 1000-class (ImageNet) models get timm's ConvMixer eval
-// transform (bicubic resize of the shorter side to 224 / 0.96 = 233, center crop 224, ImageNet mean/std); other models
-// get the CIFAR-10 one (resize/center-crop to 32x32, CIFAR-10 mean/std).
+// Preprocessing is the model's default cfg from the registry (lib/models/registry.ts), timm's eval transform: resize the
+// shorter side to floor(size / crop_pct) (bicubic), center-crop size x size, normalize with mean/std. ImageNet ConvMixers:
+// 224 / 0.96 = 233 -> 224, ImageNet mean/std; CIFAR-10 ConvMixers: 32 (crop_pct 1), CIFAR-10 mean/std.
 import sharp from 'sharp';
 import * as tf from '@tensorflow/tfjs';
-import type { Command } from './main.ts';
-import { parseFlags, numberFlag } from './args.ts';
+import { parseFlags, numberFlag, type Command } from './args.ts';
 import { MODEL_FLAGS, MODEL_FLAGS_HELP, configFromFlags, describeConfig, type ModelFlagValues } from './modelFlags.ts';
 import { UserError } from '../errors.ts';
 import { initBackend } from '../backend/index.ts';
 import { createModel, type ConvMixerConfig } from '../models/convmixer.ts';
 import { loadWeights } from '../models/weights.ts';
-import { classNamesFor, IMAGENET_MEAN, IMAGENET_STD } from '../data/classNames.ts';
-import { CIFAR10_MEAN, CIFAR10_STD, normalizeInto } from '../data/augment.ts';
+import { classNamesFor } from '../data/classNames.ts';
+import { normalizeInto } from '../data/augment.ts';
+import { convMixerDefaultCfg, createModel as createRegistryModel, isRegistered, modelFamily, modelInfo, type DefaultCfg } from '../models/registry.ts';
+import { loadModelWeights } from '../models/timmWeights.ts';
 
 const HELP = `usage: convmixer predict --model NAME --weights FILE.safetensors [--top K] [--json] IMAGE...
 
 Prints the top-K (default 5) classes of each image. Weights: a PyTorch ConvMixer state dict saved as safetensors,
-in timm's key layout (stem/blocks/head) or the paper's nn.Sequential one (0.weight, 2.*, 3+i.*, ...).
+in timm's key layout (stem/blocks/head) or the paper's nn.Sequential one (0.weight, 2.*, 3+i.*, ...); for the
+comparison models (resnet50, deit_small_patch16_224, mixer_b16_224, resmlp_big_24_224, ...) timm's state dict.
+Images are preprocessed with the model's default cfg (timm's eval transform: input size, crop_pct, mean/std).
 
 ${MODEL_FLAGS_HELP}
   --weights FILE          safetensors checkpoint (required)
@@ -26,11 +29,16 @@ ${MODEL_FLAGS_HELP}
 
 export interface Preprocess { size: number; resizeTo: number; mean: readonly number[]; std: readonly number[] }
 
-/** The eval transform for a model: ImageNet (timm crop_pct 0.96, bicubic) for 1000 classes, CIFAR-10 otherwise. */
-export function preprocessFor(config: ConvMixerConfig): Preprocess {
-  return config.numClasses === 1000
-    ? { size: 224, resizeTo: Math.floor(224 / 0.96), mean: IMAGENET_MEAN, std: IMAGENET_STD }
-    : { size: 32, resizeTo: 32, mean: CIFAR10_MEAN, std: CIFAR10_STD };
+/** timm's eval transform of a default cfg: resize the shorter side to floor(size / crop_pct), center crop, mean/std. */
+export function preprocessFor(cfg: DefaultCfg): Preprocess {
+  if (cfg.interpolation !== 'bicubic') throw new UserError(`predict: ${cfg.interpolation} resizing is not supported (sharp has no such kernel here)`);
+  const size = cfg.inputSize[1];
+  return { size, resizeTo: Math.floor(size / cfg.cropPct), mean: cfg.mean, std: cfg.std };
+}
+
+/** The eval transform of a ConvMixer config from the CLI flags (its registry default cfg; see convMixerDefaultCfg). */
+export function preprocessForConfig(config: ConvMixerConfig, name?: string): Preprocess {
+  return preprocessFor(convMixerDefaultCfg(config, name));
 }
 
 /** Decodes an image file to a normalized NHWC float32 array of one image (size x size x 3). */
@@ -64,15 +72,42 @@ export const command: Command = {
       console.log(HELP);
       return 0;
     }
-    const config = configFromFlags(values);
     if (!values.weights) throw new UserError('--weights FILE.safetensors is required');
     if (positionals.length === 0) throw new UserError('give at least one IMAGE file');
-    const top = numberFlag('top', values.top, { int: true, min: 1, max: config.numClasses }) ?? Math.min(5, config.numClasses);
-    await initBackend();
-    const model = createModel(config);
-    loadWeights(model, values.weights);
-    const names = classNamesFor(config.numClasses);
-    const pre = preprocessFor(config);
+    const other = values.model !== undefined && isRegistered(values.model) && modelFamily(values.model) !== 'convmixer';
+    let model: { apply(x: tf.Tensor4D): tf.Tensor2D; dispose(): void };
+    let numClasses: number, pre: Preprocess, title: string, top: number;
+    const topFlag = (n: number): number => numberFlag('top', values.top, { int: true, min: 1, max: n }) ?? Math.min(5, n);
+    if (other) {
+      // ResNet / DeiT / ViT / Mixer / ResMLP: timm-layout weights, the model's default cfg; --classes is the only override.
+      const convMixerOnly = (['dim', 'depth', 'kernel', 'patch', 'activation', 'norm'] as const).filter((f) => values[f] !== undefined);
+      if (convMixerOnly.length) throw new UserError(`--${convMixerOnly[0]} applies to ConvMixer models only (${values.model} is a ${modelFamily(values.model!)} model)`);
+      const info = modelInfo(values.model!, { numClasses: numberFlag('classes', values.classes, { int: true, min: 1 }) });
+      numClasses = info.defaultCfg.numClasses;
+      pre = preprocessFor(info.defaultCfg);
+      title = `${info.name}: ${info.description}`;
+      top = topFlag(numClasses);
+      await initBackend();
+      const built = createRegistryModel(info.name, info.config as Record<string, unknown>, { init: 'zeros' });
+      try {
+        loadModelWeights(built, values.weights);
+      } catch (err) {
+        built.dispose();
+        throw err;
+      }
+      model = built;
+    } else {
+      const config = configFromFlags(values);
+      numClasses = config.numClasses;
+      top = topFlag(numClasses);
+      pre = preprocessForConfig(config, values.model);
+      title = describeConfig(config, values.model);
+      await initBackend();
+      const built = createModel(config);
+      loadWeights(built, values.weights);
+      model = built;
+    }
+    const names = classNamesFor(numClasses);
     const results: Array<{ image: string; top: Array<{ index: number; name: string; prob: number }> }> = [];
     for (const image of positionals) {
       const x = await loadImage(image, pre);
@@ -85,7 +120,7 @@ export const command: Command = {
       console.log(JSON.stringify(results, null, 2));
       return 0;
     }
-    console.log(`${describeConfig(config, values.model)}; weights ${values.weights}`);
+    console.log(`${title}; weights ${values.weights}`);
     for (const r of results) {
       console.log(`\n${r.image}`);
       r.top.forEach((t, i) => console.log(`  ${i + 1}. ${(100 * t.prob).toFixed(2).padStart(6)}%  ${t.name} (class ${t.index})`));

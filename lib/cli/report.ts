@@ -1,13 +1,12 @@
 // `convmixer report` (= `npm run report`): run every notebook at the profile whose run records exist (nothing is
 // retrained unless --rerun), then render reports/index.html; optionally check it in headless Chromium.
-import type { Command } from './main.ts';
-import { choiceFlag, parseFlags } from './args.ts';
+import { choiceFlag, parseFlags, type Command } from './args.ts';
 import { UserError } from '../errors.ts';
 import { gitState, loadRunRecords, PROFILES } from '../runRecord.ts';
-import { profileWithRecords } from '../report/overview.ts';
-import { listNotebooks, NOTEBOOKS_DIR, REPORTS_DIR } from '../report/paths.ts';
+import { profileWithRecords } from '../views/overview.ts';
+import { listNotebooks, NOTEBOOKS_DIR, REPORTS_DIR } from '../notebooks/paths.ts';
 import { renderReport } from '../report/render.ts';
-import { runNotebooks } from './notebooks.ts';
+import { runNotebooks } from '../notebooks/run.ts';
 import { join, relative } from 'node:path';
 
 const USAGE = `usage: convmixer report [--profile P] [--rerun] [--no-run] [--check] [--screenshots] [--out DIR]

@@ -1,8 +1,7 @@
 // `convmixer train`: trains a ConvMixer on CIFAR-10 with the paper's recipe. A profile (smoke|quick|paper) sets every
 // default; explicit flags override them, and the run record lists which keys were explicit.
 import { resolve } from 'node:path';
-import type { Command } from './main.ts';
-import { parseFlags, numberFlag, choiceFlag, type FlagSpec } from './args.ts';
+import { parseFlags, numberFlag, choiceFlag, type FlagSpec, type Command } from './args.ts';
 import { UserError } from '../errors.ts';
 import { backendChoiceFrom } from '../backend/index.ts';
 import { PROFILES, runIdProblem, type Profile } from '../runRecord.ts';

@@ -1,38 +1,41 @@
-// "A notebook re-runs an experiment only when asked or when no record exists for its profile." The run itself is the
-// CLI's (a child process writing a run record), so notebooks stay free of training code and a run made from a
-// notebook is the same as one made by hand.
-import { spawnSync } from 'node:child_process';
-import { REPO_ROOT } from '../io.ts';
-import { loadRunRecords, RESULTS_DIR, type Profile, type RunRecord } from '../runRecord.ts';
+// "A notebook re-runs an experiment only when asked or when no record exists for its profile." The run is the
+// library's training loop, in the calling process (a notebook's kernel), on a recipe that is data; the record it
+// writes is the same as one `convmixer train` would write.
+import { loadRunRecords, RESULTS_DIR, type RunRecord } from '../runRecord.ts';
+import { UserError } from '../errors.ts';
+import type { Recipe } from '../train/config.ts';
 
 export interface EnsureResult {
-  /** Whether the CLI ran (no finished record of the experiment at this profile, or rerun asked for). */
+  /** Whether a run was trained (no finished record of the experiment at this profile, or rerun asked for). */
   ran: boolean;
   /** The finished records of the experiment at this profile, newest first (after the run, when it ran). */
   records: RunRecord[];
-  /** The CLI's one-line error when it refused (exit 2: e.g. the dataset is not prepared); null otherwise. */
+  /** The one-line reason when training was refused (bad input, e.g. the dataset is not prepared); null otherwise. */
   error: string | null;
 }
 
 /**
- * Runs `convmixer <cliArgs> --profile P [--results-dir DIR]` when `rerun` is true or no finished record of
- * `experiment` at profile P exists in `resultsDir`, and returns the matching records either way. A refusal
- * (bad input, missing data: exit code 2) comes back as `error` so the notebook can say why; a crash throws.
+ * Trains `recipe` when `rerun` is true or no finished record of its experiment at its profile exists in `resultsDir`,
+ * and returns the matching records either way. A refusal (a UserError: missing data, ...) comes back as `error` so the
+ * notebook can say why; anything else throws.
  */
-export function ensureRecords(opts: { experiment: string; profile: Profile; rerun: boolean; cliArgs: string[]; resultsDir?: string }): EnsureResult {
+export async function ensureRecords(opts: { recipe: Recipe; rerun: boolean; resultsDir?: string; dataRoot?: string; quiet?: boolean }): Promise<EnsureResult> {
   const dir = opts.resultsDir ?? RESULTS_DIR;
-  const load = (): RunRecord[] => loadRunRecords({ experiment: opts.experiment, profile: opts.profile, status: 'finished' }, dir);
+  const { experiment, profile } = opts.recipe;
+  const load = (): RunRecord[] => loadRunRecords({ kind: 'train', experiment, profile, status: 'finished' }, dir);
   const existing = load();
   if (existing.length > 0 && !opts.rerun) return { ran: false, records: existing, error: null };
-  const args = ['bin/convmixer.mjs', ...opts.cliArgs, '--profile', opts.profile, ...(opts.resultsDir ? ['--results-dir', opts.resultsDir] : [])];
-  const res = spawnSync(process.execPath, args, { cwd: REPO_ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-  // Through console, so the output lands in the notebook cell (the kernel redirects console, not file descriptors).
-  if (res.stdout) console.log(res.stdout.trimEnd());
-  if (res.status === 2) {
-    const lines = (res.stderr ?? '').trim().split('\n');
-    return { ran: false, records: existing, error: lines[lines.length - 1] || `convmixer ${opts.cliArgs[0]} refused its arguments` };
+  const { trainRun } = await import('../train/loop.ts');
+  try {
+    const out = await trainRun({ ...opts.recipe, run: { resume: false, backend: 'auto', explicit: [], checkpoint: true, dataRoot: opts.dataRoot } }, {
+      resultsDir: dir,
+      // Through console, so the lines land in the notebook cell.
+      onEpoch: opts.quiet ? undefined : (e) => console.log(`${experiment} (${profile}) epoch ${e.epoch}: test acc ${e.testAcc === null ? '-' : (100 * e.testAcc).toFixed(2)}%, ${e.seconds.toFixed(1)} s`),
+    });
+    out.model.dispose();
+  } catch (err) {
+    if (err instanceof UserError) return { ran: false, records: existing, error: err.message };
+    throw err;
   }
-  if (res.stderr) console.error(res.stderr.trimEnd());
-  if (res.status !== 0) throw new Error(`convmixer ${opts.cliArgs.join(' ')} --profile ${opts.profile} failed (${res.status === null ? `signal ${res.signal}` : `exit code ${res.status}`})`);
   return { ran: true, records: load(), error: null };
 }

@@ -6,9 +6,10 @@ import { join } from 'node:path';
 import { parseRunRecord, RESULTS_DIR, type Profile, type RunRecord } from '../runRecord.ts';
 import { loadCheckpoint, runCheckpointDir, runLockPath, CHECKPOINTS_DIR } from '../train/checkpoint.ts';
 import { lockOwner } from '../lock.ts';
-import { removeStaleTemps } from '../io.ts';
 import { UserError } from '../errors.ts';
-import { rowTrainConfig, runIdOf, type ExperimentRow, type ExperimentTable } from './table.ts';
+import { keptWeightsPath, rowRecipe, rowTrainConfig, runIdOf, type ExperimentRow, type ExperimentTable } from './table.ts';
+import { atomicWrite, removeStaleTemps } from '../io.ts';
+import { flattenRecipe } from '../train/config.ts';
 import type { TrainHooks } from '../train/loop.ts';
 
 /** One training run of a table: a row (or the row it is the same run as) at one profile and seed. */
@@ -47,12 +48,49 @@ export async function experimentTable(id: string): Promise<ExperimentTable> {
   return t;
 }
 
-/** The runs a table needs at a profile for seeds 0..seeds-1, in table order; rows that are another row's run are left out. */
-export function planRuns(table: ExperimentTable, profile: Profile, seeds: number): PlannedRun[] {
+/** A row of a table, by ids. */
+export interface RowRef { table: string; row: string }
+
+/** The tables in the order that decides which row owns a run that several rows share: the first row with that recipe. */
+const OWNER_ORDER = ['pilot', 'table3', 'table4'];
+
+/** A recipe without its experiment name: two rows with the same key are the same run. */
+function recipeKey(table: ExperimentTable, row: ExperimentRow, profile: Profile): string {
+  const flat = flattenRecipe(rowRecipe(table, row, profile, 0));
+  delete flat['experiment'];
+  return JSON.stringify(Object.keys(flat).sort().map((k) => [k, flat[k]]));
+}
+
+/**
+ * Which row's run each row of `table` is at `profile`. Rows whose recipes are equal (apart from the experiment name)
+ * are the same run and share one record, under the first such row in OWNER_ORDER: Table 3's baseline is Table 4's
+ * kernel-9 row, and a pilot row whose budget equals the quick protocol's is that profile's table run. Found by
+ * comparing recipes, so it follows the protocols instead of a hand-kept list.
+ */
+export async function runOwners(table: ExperimentTable, profile: Profile): Promise<Map<string, { owner: ExperimentTable; row: ExperimentRow }>> {
+  const registry = await experimentTables();
+  const ordered = [...OWNER_ORDER.map((id) => registry[id]!), ...(registry[table.id] ? [] : [table])];
+  const first = new Map<string, { owner: ExperimentTable; row: ExperimentRow }>();
+  for (const t of ordered) for (const r of t.rows) {
+    const key = recipeKey(t, r, profile);
+    if (!first.has(key)) first.set(key, { owner: t, row: r });
+  }
+  return new Map(table.rows.map((r) => [r.id, first.get(recipeKey(table, r, profile))!]));
+}
+
+/** The runs a table needs at a profile for seeds 0..seeds-1, in table order; a shared run appears once, under its owner's id. */
+export async function planRuns(table: ExperimentTable, profile: Profile, seeds: number): Promise<PlannedRun[]> {
+  const owners = await runOwners(table, profile);
   const out: PlannedRun[] = [];
+  const seen = new Set<string>();
   for (const row of table.rows) {
-    if (row.sameAs) continue;
-    for (let seed = 0; seed < seeds; seed++) out.push({ table: table.id, row: row.id, seed, profile, runId: runIdOf(table.id, row.id, profile, seed) });
+    const { owner, row: ownerRow } = owners.get(row.id)!;
+    for (let seed = 0; seed < seeds; seed++) {
+      const runId = runIdOf(owner.id, ownerRow.id, profile, seed);
+      if (seen.has(runId)) continue;
+      seen.add(runId);
+      out.push({ table: owner.id, row: ownerRow.id, seed, profile, runId });
+    }
   }
   return out;
 }
@@ -107,6 +145,8 @@ export interface RunTableOptions extends Dirs {
   shard: { index: number; count: number } | null;
   /** Train again runs whose record says they diverged or failed without a checkpoint. */
   retryFailed?: boolean;
+  /** Dataset root (the folder holding cifar10/); default data/ or $CONVMIXER_DATA. */
+  dataRoot?: string;
   signal?: AbortSignal;
   log?(line: string): void;
   hooks?: Omit<TrainHooks, 'signal' | 'resultsDir' | 'checkpointRoot'>;
@@ -118,29 +158,32 @@ export interface RunTableResult { trained: string[]; skipped: string[]; failed: 
 export async function runTable(table: ExperimentTable, opts: RunTableOptions): Promise<RunTableResult> {
   const log = opts.log ?? (() => {});
   const { trainRun } = await import('../train/loop.ts');
-  const rows = new Map(table.rows.map((r) => [r.id, r] as [string, ExperimentRow]));
-  const runs = shardRuns(planRuns(table, opts.profile, opts.seeds), opts.shard);
+  const runs = shardRuns(await planRuns(table, opts.profile, opts.seeds), opts.shard);
+  const registry = await experimentTables();
+  const tableOf = (id: string): ExperimentTable => (id === table.id ? table : registry[id]!);
   const result: RunTableResult = { trained: [], skipped: [], failed: [] };
   removeStaleTemps(opts.resultsDir ?? RESULTS_DIR); // temporary files of a killed earlier runner
   for (const [k, run] of runs.entries()) {
     if (opts.signal?.aborted) break;
-    const row = rows.get(run.row)!;
-    const config = rowTrainConfig(table, row, run.profile, run.seed, { backend: 'auto' });
+    const row = tableOf(run.table).rows.find((r) => r.id === run.row)!;
+    const config = rowTrainConfig(tableOf(run.table), row, run.profile, run.seed, { backend: 'auto', dataRoot: opts.dataRoot });
     const st = runStatus(run, config.epochs, opts);
     const tag = `[${k + 1}/${runs.length}] ${run.runId}`;
+    if (st.state === 'finished') keepWeights(row, run, opts, log);
     if (st.state === 'finished' || st.state === 'running' || ((st.state === 'diverged' || st.state === 'failed') && !opts.retryFailed)) {
       log(`${tag}: ${st.state}${st.state === 'finished' ? ` (${pct(st.testAcc)})` : st.reason ? ` (${st.reason})` : ''}, skipped`);
       result.skipped.push(run.runId);
       continue;
     }
     const resume = st.state === 'interrupted';
-    log(`${tag}: ${resume ? `resuming from epoch ${st.epochsDone}` : 'training'} (${row.label}, ${config.epochs} epochs on ${config.trainSubset || 'all'} images, seed ${run.seed})`);
+    log(`${tag}: ${resume ? `resuming after epoch ${st.epochsDone}` : 'training'} (${row.label}; ${config.epochs} epoch${config.epochs > 1 ? 's' : ''} on ${config.trainSubset || 'all'} images, seed ${run.seed})`);
     try {
       // A run this runner owns and retrains from scratch (no record, or one that says it failed/diverged/stopped without a
       // checkpoint) replaces its record; anything else keeps trainRun's refusal to overwrite a record.
       const overwrite = !resume && (st.state === 'missing' || st.state === 'failed' || st.state === 'diverged');
       const out = await trainRun({ ...config, run: { ...config.run, resume, overwrite } }, { ...opts.hooks, signal: opts.signal, resultsDir: opts.resultsDir, checkpointRoot: opts.checkpointRoot });
       out.model.dispose();
+      keepWeights(row, run, opts, log);
       log(`${tag}: finished, test acc ${pct(out.record.metrics['testAcc'] as number | null)}`);
       result.trained.push(run.runId);
     } catch (err) {
@@ -153,8 +196,19 @@ export async function runTable(table: ExperimentTable, opts: RunTableOptions): P
   return result;
 }
 
+/** Copies a finished seed-0 run's final weights to reports/weights/ when its row asks for it and they are not there yet. */
+function keepWeights(row: ExperimentRow, run: PlannedRun, dirs: Dirs, log: (line: string) => void): void {
+  if (!row.keepWeights || run.seed !== 0 || dirs.resultsDir) return; // (runs into other folders are not the shipped ones)
+  const dest = keptWeightsPath(run.runId);
+  const src = join(dirs.checkpointRoot ?? CHECKPOINTS_DIR, run.runId, 'final.weights.safetensors');
+  if (existsSync(dest) || !existsSync(src)) return;
+  atomicWrite(dest, readFileSync(src));
+  log(`  kept its weights: ${dest}`);
+}
+
 /** Each row of a table at a profile: its runs' states, the mean and spread of their accuracy, the paper's value. */
 export interface RowStatus {
+  table: string;
   id: string;
   label: string;
   group: string;
@@ -171,18 +225,17 @@ export interface RowStatus {
 }
 
 export async function tableStatus(table: ExperimentTable, profile: Profile, seeds: number, dirs: Dirs = {}): Promise<RowStatus[]> {
+  const owners = await runOwners(table, profile);
   const out: RowStatus[] = [];
   for (const row of table.rows) {
-    const runOf = row.sameAs ?? { table: table.id, row: row.id };
-    const ownerTable = runOf.table === table.id ? table : await experimentTable(runOf.table);
-    const owner = ownerTable.rows.find((r) => r.id === runOf.row);
-    if (!owner) throw new Error(`${table.id} row ${row.id}: sameAs names a row that does not exist (${runOf.table}/${runOf.row})`);
-    const epochs = rowTrainConfig(ownerTable, owner, profile, 0).epochs;
-    const runs = Array.from({ length: seeds }, (_, seed) => runStatus({ table: runOf.table, row: runOf.row, seed, profile, runId: runIdOf(runOf.table, runOf.row, profile, seed) }, epochs, dirs));
+    const { owner, row: ownerRow } = owners.get(row.id)!;
+    const runOf = { table: owner.id, row: ownerRow.id };
+    const epochs = rowRecipe(owner, ownerRow, profile, 0).epochs;
+    const runs = Array.from({ length: seeds }, (_, seed) => runStatus({ ...runOf, seed, profile, runId: runIdOf(owner.id, ownerRow.id, profile, seed) }, epochs, dirs));
     const accs = runs.filter((r) => r.state === 'finished' && r.testAcc !== null).map((r) => 100 * r.testAcc!);
     const mean = accs.length ? accs.reduce((a, b) => a + b, 0) / accs.length : null;
     const std = accs.length > 1 ? Math.sqrt(accs.reduce((a, b) => a + (b - mean!) ** 2, 0) / (accs.length - 1)) : null;
-    out.push({ id: row.id, label: row.label, group: row.group, runOf, paper: row.paper?.accuracy ?? null, runs, done: runs.every((r) => r.state === 'finished'), value: mean, std, seedsFinished: accs.length });
+    out.push({ table: table.id, id: row.id, label: row.label, group: row.group, runOf, paper: row.paper?.accuracy ?? null, runs, done: runs.every((r) => r.state === 'finished'), value: mean, std, seedsFinished: accs.length });
   }
   return out;
 }

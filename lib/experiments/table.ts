@@ -4,6 +4,8 @@
 import { PROFILE_DEFAULTS, buildRecipe, type Recipe, type RecipeOverrides, type TrainConfig, type RunOptions } from '../train/config.ts';
 import { resolveConfig, registryName, type ConvMixerConfig } from '../models/convmixer.ts';
 import type { Profile } from '../runRecord.ts';
+import { join } from 'node:path';
+import { REPO_ROOT } from '../io.ts';
 
 /** What the paper printed for a row (reference data, never a result of this suite). */
 export interface PaperValue {
@@ -27,10 +29,10 @@ export interface ExperimentRow {
   /** Recipe changes relative to the paper recipe (e.g. { augment: { randAugment: null } } for "- RandAug"). */
   recipe?: RecipeOverrides;
   paper: PaperValue | null;
-  /** The same run as another table's row (same model and recipe): it is trained once, under that row's id. */
-  sameAs?: { table: string; row: string };
   /** A note shown beside the row (e.g. where a value is our choice because the paper's was not printed). */
   note?: string;
+  /** Keep the trained weights of its seed-0 run under reports/weights/ (shipped, for Appendix C's pictures). */
+  keepWeights?: boolean;
 }
 
 /** What a profile shrinks for every row of a table alike; the rest is the paper's recipe. */
@@ -72,6 +74,11 @@ export const PAPER_PROTOCOL: Protocol = {
   trainSubset: 0, testSubset: 0, epochs: 200, batchSize: 128, evalBatchSize: 500,
   why: 'the paper: 200 epochs on the full 50k training images, evaluated on the 10k test images, batch 128 (a GPU job)',
 };
+
+/** Where the kept weights of a run are (reports/weights/<run id>.safetensors; in git, unlike checkpoints). */
+export function keptWeightsPath(runId: string, root = REPO_ROOT): string {
+  return join(root, 'reports', 'weights', `${runId}.safetensors`);
+}
 
 /** Run id of one (table, row, profile, seed): also the run-record file name and the checkpoint folder. */
 export function runIdOf(table: string, row: string, profile: Profile, seed: number): string {

@@ -30,7 +30,8 @@ export const TABLE3_EXPERIMENT: ExperimentTable = {
       const c = RECIPE_CHANGES[r.recipeChange];
       return { id: c.id, label: r.ablation, group: 'training recipe', model: 'convmixer_256_8', recipe: c.recipe, paper: { accuracy: r.accuracy }, note: c.note };
     }
-    return { id: ARCH_IDS[r.model!]!, label: r.ablation, group: r.ablation === 'Baseline' ? 'baseline' : 'architecture', model: r.model!, paper: { accuracy: r.accuracy } };
+    const baseline = r.ablation === 'Baseline';
+    return { id: ARCH_IDS[r.model!]!, label: r.ablation, group: baseline ? 'baseline' : 'architecture', model: r.model!, paper: { accuracy: r.accuracy }, ...(baseline ? { keepWeights: true } : {}) };
   }),
   protocols: { smoke: SMOKE_PROTOCOL, quick: QUICK_CIFAR_PROTOCOL, paper: PAPER_PROTOCOL },
 };

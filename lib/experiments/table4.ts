@@ -1,5 +1,7 @@
 // Paper Table 4 (Appendix B.1): tiny ConvMixers on CIFAR-10, by section, plus the two models that Appendix B names
-// only in its text (ConvMixer-256/10 k3 and ConvMixer-256/24 k3). Rows that are the same run as another row share it.
+// only in its text (ConvMixer-256/10 k3 and ConvMixer-256/24 k3). Rows that are the same run as another row (the
+// kernel-9 row is Table 3's baseline, the patch-2 row is the kernel-9 row at patch 2) share it: the runner finds them
+// by comparing recipes (runOwners in runner.ts).
 import { APPENDIX_B_TEXT, TABLE4, type CifarRow } from '../paper/tables.ts';
 import { PAPER_PROTOCOL, SMOKE_PROTOCOL, type ExperimentRow, type ExperimentTable } from './table.ts';
 import { QUICK_CIFAR_PROTOCOL } from './protocol.ts';
@@ -17,15 +19,14 @@ function rowOf(r: CifarRow, index: number): ExperimentRow {
   switch (group) {
     case 'width-depth': return { id: `w${r.width}-d${r.depth}`, label, group, model: r.model, paper };
     case 'kernel-p1':
-      return { id: `k${r.kernelSize}-p1`, label, group, model: r.model, paper, ...(r.kernelSize === 9 ? { sameAs: { table: 'table3', row: 'baseline' } } : {}) };
+      return { id: `k${r.kernelSize}-p1`, label, group, model: r.model, paper };
     case 'patch':
-      return { id: `p${r.patchSize}-k9`, label, group, model: r.model, paper, ...(r.patchSize === 2 ? { sameAs: { table: 'table4', row: 'k9-p2' } } : {}) };
+      return { id: `p${r.patchSize}-k9`, label, group, model: r.model, paper };
     case 'kernel-p2': return { id: `k${r.kernelSize}-p2`, label, group, model: r.model, paper };
     case 'wd-p1': {
       const k = index - TABLE4.findIndex((x) => x.section === r.section);
       const wd = WEIGHT_DECAY_P1.values[k]!;
-      return { id: `wd${k + 1}-p1`, label: `${label}, wd ${wd}`, group, model: r.model, paper, recipe: { weightDecay: wd }, note: WEIGHT_DECAY_P1.note,
-        ...(wd === 0 ? { sameAs: { table: 'table3', row: 'baseline' } } : {}) };
+      return { id: `wd${k + 1}-p1`, label: `${label}, wd ${wd}`, group, model: r.model, paper, recipe: { weightDecay: wd }, note: WEIGHT_DECAY_P1.note };
     }
     case 'wd-p2': {
       const wd = WEIGHT_DECAY_P2.value;

@@ -40,8 +40,8 @@ const cifar = (dim: number, depth: number, kernelSize: number, patchSize: number
  * width/depth; suffixes `_k<k>` / `_p<p>` mark other kernel / patch sizes (kernel first), and Table 3 ablations say what changed.
  * ImageNet models (Tables 1, 2): 1000 classes. CIFAR-10 models (Table 3, Table 4, Appendix B text): 10 classes, patch 1 unless named.
  */
-export const MODELS: Record<string, ConvMixerConfig> = {
-  // Tables 1 and 2 (ImageNet-1k, 224 px)
+export const IMAGENET_MODELS: Record<string, ConvMixerConfig> = {
+  // Tables 1 and 2 (ImageNet-1k, 224 px; the registry gives them timm's ConvMixer default_cfg)
   convmixer_1536_20: imagenet(1536, 20, 9, 7),
   convmixer_1536_20_k3: imagenet(1536, 20, 3, 7),
   convmixer_1536_20_p14: imagenet(1536, 20, 9, 14),
@@ -53,6 +53,10 @@ export const MODELS: Record<string, ConvMixerConfig> = {
   convmixer_1024_20_p14: imagenet(1024, 20, 9, 14),
   convmixer_512_16: imagenet(512, 16, 8, 7),
   convmixer_512_12: imagenet(512, 12, 8, 7),
+};
+
+/** The CIFAR-10 ConvMixers (Tables 3, 4, Appendix B text): 32 x 32 inputs, CIFAR-10 mean/std in the registry's default_cfg. */
+export const CIFAR_MODELS: Record<string, ConvMixerConfig> = {
   // Table 3 (CIFAR-10 ablations of ConvMixer-256/8; baseline = kernel 9, patch 1, the Table 4 row with 707K params)
   convmixer_256_8: cifar(256, 8, 9, 1),
   convmixer_256_8_no_res_eq2: cifar(256, 8, 9, 1, { residualDepthwise: false }),
@@ -79,6 +83,9 @@ export const MODELS: Record<string, ConvMixerConfig> = {
   // Not from the paper: the size of the PyTorch reference fixture (shared/reference), handy for quick checks.
   convmixer_64_4_k5_p2: cifar(64, 4, 5, 2),
 };
+
+/** Every ConvMixer of the paper (see the naming note above IMAGENET_MODELS). */
+export const MODELS: Record<string, ConvMixerConfig> = { ...IMAGENET_MODELS, ...CIFAR_MODELS };
 
 /** The registry name of exactly this config (every field equal), or null when no named model is it. */
 export function registryName(config: ConvMixerConfig): string | null {

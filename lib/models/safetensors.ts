@@ -1,5 +1,5 @@
 // The safetensors format (8-byte little-endian header length, JSON header, raw little-endian data), read into Float32Arrays.
-// Reads F32/F16/BF16/F64 (converted to float32); writes F32 only, atomically.
+// Reads F32/F16/BF16/F64/I64 (converted to float32); writes F32 only, atomically.
 import { readFileSync } from 'node:fs';
 import { UserError } from '../errors.ts';
 import { atomicWrite } from '../io.ts';
@@ -11,7 +11,8 @@ export interface StoredTensor {
   data: Float32Array;
 }
 
-const BYTES: Record<string, number> = { F32: 4, F16: 2, BF16: 2, F64: 8 };
+// I64 for PyTorch's BatchNorm num_batches_tracked counters (state dicts carry them; loaders drop them).
+const BYTES: Record<string, number> = { F32: 4, F16: 2, BF16: 2, F64: 8, I64: 8 };
 
 function halfToFloat(h: number): number {
   const sign = h & 0x8000 ? -1 : 1, exp = (h >> 10) & 0x1f, frac = h & 0x3ff;
@@ -29,6 +30,7 @@ function decode(dtype: string, bytes: Uint8Array, count: number): Float32Array {
   for (let i = 0; i < count; i++) {
     if (dtype === 'F32') out[i] = view.getFloat32(i * 4, true);
     else if (dtype === 'F64') out[i] = view.getFloat64(i * 8, true);
+    else if (dtype === 'I64') out[i] = Number(view.getBigInt64(i * 8, true));
     else if (dtype === 'F16') out[i] = halfToFloat(view.getUint16(i * 2, true));
     else { bf16Bits[0] = view.getUint16(i * 2, true) << 16; out[i] = bf16Float[0]!; } // bfloat16 = top half of a float32
   }

@@ -80,6 +80,28 @@ export const TABLE2: ImageNetRow[] = rows(2, [
   ['Isotropic MobileNetv3', undefined, 16, 3, 20, null, R, null, 77.6],
 ]);
 
+/** Registry names (lib/models/registry.ts) of the comparison-model rows of Tables 1 and 2, keyed by network and patch size. */
+const COMPARISON_MODELS: Record<string, string> = {
+  'ResNet-152/null': 'resnet152', 'ResNet-101/null': 'resnet101', 'ResNet-50/null': 'resnet50',
+  'DeiT-B/7': 'deit_base_patch7_224', 'DeiT-S/7': 'deit_small_patch7_224', 'DeiT-Ti/7': 'deit_tiny_patch7_224',
+  'DeiT-B/16': 'deit_base_patch16_224', 'DeiT-S/16': 'deit_small_patch16_224', 'DeiT-Ti/16': 'deit_tiny_patch16_224',
+  'ResMLP-S12/8/8': 'resmlp_12_patch8_224', 'ResMLP-B24/8/8': 'resmlp_big_24_224', 'ResMLP-B24/16': 'resmlp_big_24_patch16_224',
+  'ViT-B/16/16': 'vit_base_patch16_224', 'Mixer-B/16/16': 'mixer_b16_224',
+};
+
+/** The registry name of a comparison row (ResNet, DeiT, ViT, Mixer, ResMLP); null for ConvMixer rows and for Swin / isotropic MobileNetV3 (not built). */
+export function comparisonModel(row: ImageNetRow): string | null {
+  return COMPARISON_MODELS[`${row.network}/${row.patchSize}`] ?? null;
+}
+
+/** Printed "# Params" of the comparison rows that have a registry model, normalized like convMixerParamRows. */
+export function comparisonParamRows(): PrintedParamRow[] {
+  return [...TABLE1, ...TABLE2].flatMap((r) => {
+    const model = comparisonModel(r);
+    return model ? [{ where: `Table ${r.table} ${r.network}${r.dagger ? '†' : ''} p${r.patchSize ?? '-'}`, model, printed: r.paramsM, unit: 'M' as const }] : [];
+  });
+}
+
 export interface AblationRow {
   ablation: string;
   /** CIFAR-10 accuracy (%) of ConvMixer-256/8 (kernel 9, patch 1, 200 epochs) with this change. */

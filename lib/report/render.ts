@@ -10,11 +10,11 @@ import hljs from 'highlight.js/lib/core';
 import typescript from 'highlight.js/lib/languages/typescript';
 import { atomicWrite } from '../io.ts';
 import { gitState } from '../runRecord.ts';
-import type { GitProvenance } from './executor.ts';
-import { cellSource, hasTag, readNotebook, type Notebook, type NotebookCell } from './notebook.ts';
-import type { NotebookOutput } from './kernel.ts';
-import { plotlyBundlePath, scriptSafeJson } from './plots.ts';
-import { escapeHtml } from './tables.ts';
+import type { GitProvenance } from '../notebooks/executor.ts';
+import { cellSource, hasTag, readNotebook, type Notebook, type NotebookCell } from '../notebooks/ipynb.ts';
+import type { NotebookOutput } from '../notebooks/kernel.ts';
+import { plotlyBundlePath, scriptSafeJson } from '../views/plots.ts';
+import { escapeHtml } from '../views/tables.ts';
 
 hljs.registerLanguage('typescript', typescript);
 

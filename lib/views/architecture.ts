@@ -2,7 +2,8 @@
 // by equation 4 (paramCount), and by counting the trainable variables of a built model. Building the ImageNet-size
 // models just to count them is slow and heavy, so only models under `buildLimit` parameters are built.
 // Also: learning curves of training records, as plotly figures.
-import { MODELS, countTrainable, createModel, formatParamsAsPaper, paramCount } from '../models/convmixer.ts';
+import { MODELS, countTrainable, createModel, formatParamsAsPaper, paramCount, registryName, type ConvMixerConfig } from '../models/convmixer.ts';
+import { modelInfo } from '../models/registry.ts';
 import { PARAM_DISCREPANCIES, convMixerParamRows, printedParamsText } from '../paper/tables.ts';
 import type { RunRecord } from '../runRecord.ts';
 import { lineFigure, type Figure } from './plots.ts';
@@ -24,10 +25,13 @@ export interface ParamsRow {
 }
 
 /**
- * The input resolution the paper uses for a configuration, from its number of classes: ImageNet-1k models
- * (1000 classes, Tables 1 and 2) at 224 x 224, CIFAR-10 models (10 classes, Tables 3 and 4) at 32 x 32.
+ * The input resolution the paper uses for a configuration: a named model's default cfg input size (registry: ImageNet
+ * ConvMixers of Tables 1 and 2 at 224 x 224, CIFAR-10 ones of Tables 3 and 4 at 32 x 32). An unnamed config falls back
+ * to its class count (1000: ImageNet-1k, 224; 10: CIFAR-10, 32).
  */
-export function paperInputSize(config: { numClasses: number }): number {
+export function paperInputSize(config: { numClasses: number } & Partial<ConvMixerConfig>): number {
+  const name = registryName(config as ConvMixerConfig);
+  if (name) return modelInfo(name).defaultCfg.inputSize[1];
   if (config.numClasses === 1000) return 224;
   if (config.numClasses === 10) return 32;
   throw new Error(`no input size in the paper for a model with ${config.numClasses} classes (it uses ImageNet-1k: 1000, CIFAR-10: 10)`);

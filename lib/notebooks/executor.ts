@@ -5,7 +5,7 @@ import { dirname, resolve } from 'node:path';
 import { UserError } from '../errors.ts';
 import { gitState } from '../runRecord.ts';
 import { startKernel, type NotebookOutput } from './kernel.ts';
-import { cellSource, injectParameters, kernelName, readNotebook, writeNotebook, type Notebook, type ParamValue } from './notebook.ts';
+import { cellSource, injectParameters, kernelName, readNotebook, writeNotebook, type Notebook, type ParamValue } from './ipynb.ts';
 
 /** Set in the kernel's environment: notebooks know they run headless (e.g. plots skip inlining plotly.js). */
 export const HEADLESS_ENV = 'CONVMIXER_NOTEBOOK_HEADLESS';

@@ -3,9 +3,13 @@
 // Tables without any record are listed as not reproduced yet. Used by notebooks/00-overview.ipynb.
 import { PROFILES, type Profile, type RunRecord } from '../runRecord.ts';
 import { TABLE1, TABLE2, TABLE3, TABLE4 } from '../paper/tables.ts';
+import type { ExperimentTable } from '../experiments/table.ts';
+import { TABLE3_EXPERIMENT } from '../experiments/table3.ts';
+import { TABLE4_EXPERIMENT } from '../experiments/table4.ts';
+import { PILOT } from '../experiments/pilot.ts';
 import type { Badge } from './tables.ts';
 
-export type ExperimentId = 'table1' | 'table2' | 'table3' | 'table4' | 'cifar10-demo';
+export type ExperimentId = 'table1' | 'table2' | 'table3' | 'table4' | 'pilot' | 'cifar10-demo';
 
 export interface ExperimentInfo {
   id: ExperimentId;
@@ -21,6 +25,7 @@ export const EXPERIMENTS: ExperimentInfo[] = [
   { id: 'table2', title: 'Table 2 — comparison with other simple models (ImageNet-1k, Appendix A)', what: 'top-1 accuracy, parameters, throughput', paperRows: TABLE2.length },
   { id: 'table3', title: 'Table 3 — ablation of ConvMixer-256/8 (CIFAR-10)', what: 'CIFAR-10 accuracy per architecture/recipe change', paperRows: TABLE3.length },
   { id: 'table4', title: 'Table 4 — tiny ConvMixers on CIFAR-10', what: 'CIFAR-10 accuracy and # params per width/depth/kernel/patch', paperRows: TABLE4.length },
+  { id: 'pilot', title: 'Pilot — training budget vs seed spread (chooses the quick protocol of Tables 3 and 4)', what: 'CIFAR-10 accuracy of 4 rows at several budgets', paperRows: 0 },
   { id: 'cifar10-demo', title: 'CIFAR-10 demo run (not a paper table)', what: 'a small real training run: test accuracy per epoch', paperRows: 0 },
 ];
 
@@ -59,18 +64,20 @@ export function recordModel(rec: RunRecord): { name: string | null; arch: ArchKe
   return { name, arch };
 }
 
-/** The paper row a record reproduces and the paper's accuracy for it (reference value), if any. */
+/** Experiment tables whose runs carry a table and row id (lib/experiments/). */
+const ROW_TABLES: Record<string, ExperimentTable> = { table3: TABLE3_EXPERIMENT, table4: TABLE4_EXPERIMENT, pilot: PILOT };
+
+/**
+ * The paper row a record reproduces and the paper's accuracy for it (reference value), if any. Training runs of the
+ * CIFAR tables are matched by the table and row ids they carry, never by their architecture (rows such as the
+ * weight-decay ones share one); ImageNet rows by the registry name of the model.
+ */
 export function paperMatch(rec: RunRecord): { row: string; paper: number | null } | null {
-  const { name, arch } = recordModel(rec);
-  if (rec.experiment === 'table4' && arch) {
-    const r = TABLE4.find((t) => t.width === arch.dim && t.depth === arch.depth && t.kernelSize === arch.kernelSize && t.patchSize === arch.patchSize);
-    if (r) return { row: `ConvMixer-${r.width}/${r.depth} k${r.kernelSize} p${r.patchSize}`, paper: r.accuracy };
+  if (rec.table && rec.row) {
+    const row = ROW_TABLES[rec.table]?.rows.find((r) => r.id === rec.row);
+    return row ? { row: row.label, paper: row.paper?.accuracy ?? null } : null;
   }
-  if (rec.experiment === 'table3') {
-    const ablation = (rec.config as Record<string, unknown>).ablation;
-    const r = TABLE3.find((t) => (typeof ablation === 'string' && (t.ablation === ablation || t.recipeChange === ablation)) || (name !== null && t.model === name && ablation === undefined));
-    if (r) return { row: r.ablation, paper: r.accuracy };
-  }
+  const { name } = recordModel(rec);
   if ((rec.experiment === 'table1' || rec.experiment === 'table2') && name) {
     const r = (rec.experiment === 'table1' ? TABLE1 : TABLE2).find((t) => t.model === name);
     if (r) return { row: `${r.network} k${r.kernelSize} p${r.patchSize}`, paper: r.top1 };
@@ -129,7 +136,8 @@ export function experimentStatus(records: RunRecord[], opts: { profile?: Profile
  * (paper > quick > smoke), or 'smoke' when there are none.
  */
 export function profileWithRecords(records: RunRecord[]): Profile {
-  const finished = new Set(records.filter((r) => r.status === 'finished').map((r) => r.profile));
+  // Only training runs: bench records carry a profile too, and must not decide which runs the report shows.
+  const finished = new Set(records.filter((r) => r.kind === 'train' && r.status === 'finished').map((r) => r.profile));
   for (const p of [...PROFILES].reverse()) if (finished.has(p)) return p;
   return 'smoke';
 }

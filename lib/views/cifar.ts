@@ -1,0 +1,196 @@
+// What notebooks 02 (Table 3) and 03 (Table 4) show: every run of a table as a flat row (for danfojs to aggregate
+// over seeds), the paper's effects with the reproduced difference and whether it exceeds the seed spread, and the
+// figures (accuracy vs parameters, vs kernel size, vs patch size). Numbers come from run records; paper values are
+// reference data from lib/paper/tables.ts.
+import { experimentTable, tableStatus, type Dirs, type RowStatus } from '../experiments/runner.ts';
+import { rowRecipe } from '../experiments/table.ts';
+import { paramCount } from '../models/convmixer.ts';
+import type { Profile, RunRecord } from '../runRecord.ts';
+import { lineFigure, scatterFigure, type Figure } from './plots.ts';
+
+/** One run of one row (a row that is another row's run shows that run). Accuracies in percent. */
+export interface CifarRun {
+  table: string;
+  row: string;
+  label: string;
+  group: string;
+  seed: number;
+  state: string;
+  /** Final test accuracy (%), finished runs only. */
+  acc: number | null;
+  /** The paper's accuracy for the row (%, reference). */
+  paper: number | null;
+  params: number;
+  width: number;
+  depth: number;
+  kernel: number;
+  patch: number;
+  weightDecay: number;
+  runId: string;
+  epochsDone: number;
+  epochs: number;
+}
+
+export interface CifarTableView {
+  id: string;
+  title: string;
+  profile: Profile;
+  seeds: number;
+  /** What the profile shrinks, and why (the protocol's own words). */
+  protocol: string;
+  rows: RowStatus[];
+  runs: CifarRun[];
+  /** The finished run records, for learning curves. */
+  records: RunRecord[];
+}
+
+/** A table at a profile: its rows' states and every run, from the run records in `dirs`. */
+export async function cifarTableView(tableId: string, profile: Profile, seeds: number, dirs: Dirs = {}): Promise<CifarTableView> {
+  const table = await experimentTable(tableId);
+  const rows = await tableStatus(table, profile, seeds, dirs);
+  const runs: CifarRun[] = [];
+  const records: RunRecord[] = [];
+  for (const [i, r] of rows.entries()) {
+    const recipe = rowRecipe(table, table.rows[i]!, profile, 0);
+    for (const run of r.runs) {
+      runs.push({
+        table: table.id, row: r.id, label: r.label, group: r.group, seed: run.seed, state: run.state,
+        acc: run.testAcc === null ? null : 100 * run.testAcc, paper: r.paper, params: paramCount(recipe.model),
+        width: recipe.model.dim, depth: recipe.model.depth, kernel: recipe.model.kernelSize, patch: recipe.model.patchSize,
+        weightDecay: recipe.weightDecay, runId: run.runId, epochsDone: run.epochsDone, epochs: run.epochs,
+      });
+      if (run.record && run.state === 'finished' && !records.some((x) => x.id === run.record!.id)) records.push(run.record);
+    }
+  }
+  return { id: table.id, title: table.title, profile, seeds, protocol: table.protocols[profile].why, rows, runs, records };
+}
+
+/** An effect the paper reports: accuracy of row `a` minus accuracy of row `b` (paper sign = the claim). */
+export interface Effect {
+  id: string;
+  claim: string;
+  a: { table: string; row: string };
+  b: { table: string; row: string };
+}
+
+const t3 = (row: string) => ({ table: 'table3', row });
+const t4 = (row: string) => ({ table: 'table4', row });
+const ABLATIONS: Array<[string, string]> = [
+  ['no-residual-eq2', '– residual in Eq. 2 hurts'], ['residual-eq3', '+ residual in Eq. 3 hurts'], ['layernorm', 'LayerNorm instead of BatchNorm hurts'],
+  ['relu', 'ReLU instead of GELU hurts (slightly)'], ['no-mixup-cutmix', '– mixup and CutMix: no effect (+0.04)'], ['no-random-erasing', '– random erasing hurts'],
+  ['no-randaug', '– RandAugment hurts (3 points)'], ['no-random-scaling', '– random scaling hurts (10 points)'], ['no-grad-clip', '– gradient-norm clipping hurts (10 points)'],
+];
+
+export const TABLE3_EFFECTS: Effect[] = ABLATIONS.map(([row, claim]) => ({ id: row, claim, a: t3(row), b: t3('baseline') }));
+
+export const TABLE4_EFFECTS: Effect[] = [
+  { id: 'kernel-3-vs-9', claim: 'kernel 3 < kernel 9 (patch 1)', a: t4('k3-p1'), b: t4('k9-p1') },
+  { id: 'kernel-15-vs-9', claim: 'kernel 15 ≥ kernel 9 (patch 1)', a: t4('k15-p1'), b: t4('k9-p1') },
+  { id: 'kernel-3-vs-7-p2', claim: 'kernel 3 < kernel 7 (patch 2)', a: t4('k3-p2'), b: t4('k7-p2') },
+  { id: 'patch-2-vs-1', claim: 'patch 2 < patch 1 (0.9 points)', a: t4('p2-k9'), b: t4('k9-p1') },
+  { id: 'patch-4-vs-1', claim: 'patch 4 << patch 1', a: t4('p4-k9'), b: t4('k9-p1') },
+  { id: 'patch-8-vs-1', claim: 'patch 8 << patch 1 (10 points)', a: t4('p8-k9'), b: t4('k9-p1') },
+  { id: 'depth-8-vs-4', claim: 'deeper helps: 256/8 > 256/4', a: t4('w256-d8'), b: t4('w256-d4') },
+  { id: 'depth-16-vs-8', claim: 'deeper helps: 256/16 > 256/8', a: t4('w256-d16'), b: t4('w256-d8') },
+  { id: 'width-256-vs-128', claim: 'wider helps: 256/8 > 128/8', a: t4('w256-d8'), b: t4('w128-d8') },
+  { id: 'weight-decay', claim: 'tuned weight decay helps (+0.15; row 2 of its section)', a: t4('wd2-p1'), b: t4('k9-p1') },
+  { id: 'appendix-k9-vs-k3-deeper', claim: 'Appendix B: 256/8 k9 > 256/10 k3 at about equal parameters', a: t4('k9-p1'), b: t4('w256-d10-k3') },
+];
+
+export type Verdict = 'reproduced' | 'opposite' | 'within seed spread' | 'too few seeds' | 'not run';
+
+export interface EffectResult extends Effect {
+  /** Paper delta in points (reference). */
+  paperDelta: number | null;
+  /** Reproduced delta (mean a - mean b), points. */
+  delta: number | null;
+  /** Standard error of that difference from the seeds' sample std: sqrt(sa^2/na + sb^2/nb). */
+  se: number | null;
+  verdict: Verdict;
+}
+
+/** How many standard errors a difference must exceed to count as reproduced (or as the opposite). */
+export const EFFECT_SE_FACTOR = 2;
+
+/**
+ * Each effect with its reproduced difference and verdict: 'reproduced' when the sign is the paper's and the difference
+ * exceeds EFFECT_SE_FACTOR standard errors of the difference over seeds; 'opposite' when it exceeds them with the other
+ * sign; 'within seed spread' otherwise. Rows are looked up by table and row id (a row that is another row's run
+ * reports that run).
+ */
+export function effectResults(effects: Effect[], rows: RowStatus[]): EffectResult[] {
+  const find = (ref: { table: string; row: string }) => rows.find((r) => r.table === ref.table && r.id === ref.row);
+  return effects.map((e) => {
+    const a = find(e.a), b = find(e.b);
+    const paperDelta = a?.paper != null && b?.paper != null ? a.paper - b.paper : null;
+    if (!a || !b || a.value === null || b.value === null) return { ...e, paperDelta, delta: null, se: null, verdict: 'not run' as const };
+    const delta = a.value - b.value;
+    if (a.std === null || b.std === null) return { ...e, paperDelta, delta, se: null, verdict: 'too few seeds' as const };
+    const se = Math.sqrt(a.std ** 2 / a.seedsFinished + b.std ** 2 / b.seedsFinished);
+    const clear = Math.abs(delta) > EFFECT_SE_FACTOR * se;
+    const verdict: Verdict = !clear || paperDelta === null ? 'within seed spread' : Math.sign(delta) === Math.sign(paperDelta) ? 'reproduced' : 'opposite';
+    return { ...e, paperDelta, delta, se, verdict };
+  });
+}
+
+/** The verdict rule as a sentence generated from EFFECT_SE_FACTOR, so the notebooks' text cannot drift from the code. */
+export function effectRuleMarkdown(): string {
+  return `An effect counts as **reproduced** only when the reproduced difference has the paper's sign and exceeds ` +
+    `${EFFECT_SE_FACTOR} standard errors of the difference over seeds (√(s_a²/n_a + s_b²/n_b), sample std over seeds); ` +
+    `**opposite** when it exceeds them with the other sign; otherwise it is **within seed spread**.`;
+}
+
+/** Mean accuracy per finished row vs trainable parameters, one colour per group, beside the paper's (reference). */
+export function accuracyVsParamsFigure(view: CifarTableView): Figure {
+  const pts = view.rows.flatMap((r) => {
+    const run = view.runs.find((x) => x.row === r.id)!;
+    return r.value === null ? [] : [{ label: `${r.label}: ${r.value.toFixed(2)}% (${r.seedsFinished} seeds)`, x: run.params, y: r.value, group: r.group }];
+  });
+  return scatterFigure(pts, { title: `Accuracy vs parameters (${view.profile} profile)`, xTitle: 'trainable parameters', yTitle: 'test accuracy (%), mean over seeds', logX: true });
+}
+
+function seriesBy(view: CifarTableView, pick: (run: CifarRun) => number | null, rowsOf: string[]): { x: number[]; ours: (number | null)[]; paper: (number | null)[] } {
+  const pts = rowsOf.map((id) => {
+    const r = view.rows.find((x) => x.id === id)!;
+    const run = view.runs.find((x) => x.row === id)!;
+    return { x: pick(run)!, ours: r.value, paper: r.paper };
+  }).sort((p, q) => p.x - q.x);
+  return { x: pts.map((p) => p.x), ours: pts.map((p) => p.ours), paper: pts.map((p) => p.paper) };
+}
+
+/** Accuracy vs kernel size at patch 1 and patch 2: ours (mean over seeds) and the paper's (reference). */
+export function accuracyVsKernelFigure(view: CifarTableView): Figure {
+  const p1 = seriesBy(view, (r) => r.kernel, view.rows.filter((r) => r.group === 'kernel-p1').map((r) => r.id));
+  const p2 = seriesBy(view, (r) => r.kernel, view.rows.filter((r) => r.group === 'kernel-p2').map((r) => r.id));
+  return lineFigure([
+    { name: `patch 1 (${view.profile})`, x: p1.x, y: p1.ours }, { name: `patch 2 (${view.profile})`, x: p2.x, y: p2.ours },
+    { name: 'patch 1, paper (reference)', x: p1.x, y: p1.paper }, { name: 'patch 2, paper (reference)', x: p2.x, y: p2.paper },
+  ], { title: 'Accuracy vs kernel size (ConvMixer-256/8)', xTitle: 'depthwise kernel size', yTitle: 'test accuracy (%)' });
+}
+
+/** Accuracy vs patch size at kernel 9: ours and the paper's (reference). */
+export function accuracyVsPatchFigure(view: CifarTableView): Figure {
+  const ids = ['k9-p1', ...view.rows.filter((r) => r.group === 'patch').map((r) => r.id)];
+  const s = seriesBy(view, (r) => r.patch, ids);
+  return lineFigure([{ name: `${view.profile} profile`, x: s.x, y: s.ours }, { name: 'paper (reference)', x: s.x, y: s.paper }],
+    { title: 'Accuracy vs patch size (ConvMixer-256/8, kernel 9)', xTitle: 'patch size', yTitle: 'test accuracy (%)' });
+}
+
+/** The pilot's effects at one budget: each pilot row against the baseline trained for the same number of epochs. */
+export function pilotEffects(rows: RowStatus[], epochs: readonly number[]): Array<EffectResult & { epochs: number; ratio: number | null }> {
+  return epochs.flatMap((e) => {
+    const ref = (row: string) => ({ table: 'pilot', row: `${row}-e${e}` });
+    const effects: Effect[] = [
+      { id: `k3-e${e}`, claim: 'kernel 3 < kernel 9', a: ref('k3-p1'), b: ref('baseline') },
+      { id: `p8-e${e}`, claim: 'patch 8 << patch 1', a: ref('p8'), b: ref('baseline') },
+      { id: `no-randaug-e${e}`, claim: '– RandAugment hurts', a: ref('no-randaug'), b: ref('baseline') },
+    ];
+    return effectResults(effects, rows).map((r) => ({ ...r, epochs: e, ratio: r.delta !== null && r.se ? Math.abs(r.delta) / r.se : null }));
+  });
+}
+
+/** Mean training seconds of a row's finished runs (what one run of it costs here), from the run records. */
+export function meanTrainSeconds(row: RowStatus): number | null {
+  const secs = row.runs.flatMap((r) => (r.state === 'finished' && typeof r.record?.metrics['trainSeconds'] === 'number' ? [r.record.metrics['trainSeconds'] as number] : []));
+  return secs.length ? secs.reduce((a, b) => a + b, 0) / secs.length : null;
+}

@@ -1,0 +1,78 @@
+// What the CIFAR notebooks compute: effect verdicts against hand-computed cases, the formatter, and the Appendix C
+// pictures from hand-made weights (pixel values checked after decoding the PNG).
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { effectResults, effectRuleMarkdown, EFFECT_SE_FACTOR, type Effect } from '../lib/views/cifar.ts';
+import { filterImages } from '../lib/views/filters.ts';
+import { round, percent, signedPoints, count } from '../lib/views/format.ts';
+import { writeSafetensors } from '../lib/models/safetensors.ts';
+import type { RowStatus } from '../lib/experiments/runner.ts';
+
+const tmp = mkdtempSync(join(tmpdir(), 'cm-views-'));
+after(() => rmSync(tmp, { recursive: true, force: true }));
+
+function row(id: string, paper: number | null, accs: number[]): RowStatus {
+  const mean = accs.length ? accs.reduce((a, b) => a + b, 0) / accs.length : null;
+  const std = accs.length > 1 ? Math.sqrt(accs.reduce((a, b) => a + (b - mean!) ** 2, 0) / (accs.length - 1)) : null;
+  return { table: 't', id, label: id, group: 'g', runOf: { table: 't', row: id }, paper, runs: [], done: true, value: mean, std, seedsFinished: accs.length };
+}
+
+test('effectResults: sign and size against twice the standard error of the difference, by hand', () => {
+  const e = (a: string): Effect => ({ id: a, claim: a, a: { table: 't', row: a }, b: { table: 't', row: 'base' } });
+  const rows = [
+    row('base', 95, [50, 52]), // mean 51, s = sqrt(2)
+    row('clear-drop', 90, [40, 42]), // delta -10; se = sqrt(2/2 + 2/2) = sqrt(2); 10 > 2*1.414
+    row('small-drop', 94, [50, 51]), // delta -0.5; s = 0.7071, se = sqrt(1 + 0.25) = 1.118; 0.5 < 2.236
+    row('reversed', 94, [60, 62]), // delta +10 against a paper drop
+    row('one-seed', 94, [45]),
+    row('missing', 94, []),
+  ];
+  const r = Object.fromEntries(effectResults(['clear-drop', 'small-drop', 'reversed', 'one-seed', 'missing', 'nope'].map(e), rows).map((x) => [x.id, x]));
+  assert.deepEqual([r['clear-drop']!.verdict, r['clear-drop']!.delta, r['clear-drop']!.paperDelta], ['reproduced', -10, -5]);
+  assert.ok(Math.abs(r['clear-drop']!.se! - Math.SQRT2) < 1e-12);
+  assert.equal(r['small-drop']!.verdict, 'within seed spread');
+  assert.ok(Math.abs(r['small-drop']!.se! - Math.sqrt(1.25)) < 1e-12);
+  assert.equal(r['reversed']!.verdict, 'opposite');
+  assert.deepEqual([r['one-seed']!.verdict, r['one-seed']!.delta], ['too few seeds', -6]);
+  assert.deepEqual([r['missing']!.verdict, r['missing']!.delta], ['not run', null]);
+  assert.equal(r['nope']!.verdict, 'not run');
+  assert.match(effectRuleMarkdown(), new RegExp(`exceeds ${EFFECT_SE_FACTOR} standard errors`));
+});
+
+test('format: rounding, percents from fractions, signed points, counts', () => {
+  assert.deepEqual([round(3.14159), round(3.14159, 3), round(null), round(NaN)], [3.14, 3.142, null, null]);
+  assert.deepEqual([percent(0.95123), percent(null)], [95.12, null]);
+  assert.deepEqual([signedPoints(0.15), signedPoints(-3.02), signedPoints(0), signedPoints(null)], ['+0.15', '-3.02', '+0.00', '–']);
+  assert.equal(count(707210), '707,210');
+});
+
+test('filterImages: per-filter normalised colour tiles for the patch embedding and grey tiles per depthwise layer', async () => {
+  // dim 2, patch 1, one block with 2x2 depthwise kernels
+  const file = join(tmp, 'w.safetensors');
+  writeSafetensors(file, {
+    'stem.0.weight': { shape: [2, 3, 1, 1], data: Float32Array.from([0, 1, 2, /* filter 2 */ 5, 5, 5]) },
+    'blocks.0.0.fn.0.weight': { shape: [2, 1, 2, 2], data: Float32Array.from([0, 1, 2, 3, /* ch 2 */ -1, -1, -1, -1]) },
+  });
+  const images = await filterImages(file);
+  assert.deepEqual(images.map((i) => i.title), [
+    'Patch-embedding filters (first 2 of 2, 1x1x3, each normalised)',
+    'Depthwise kernels of layer 1 of 1 (first 2 of 2 channels, 2x2, each normalised)',
+  ]);
+  const pixel = async (png: Uint8Array, x: number, y: number): Promise<number[]> => {
+    const { data, info } = await sharp(Buffer.from(png)).raw().toBuffer({ resolveWithObject: true });
+    const i = (y * info.width + x) * info.channels;
+    return [data[i]!, data[i + 1]!, data[i + 2]!];
+  };
+  // stem tiles are 12x scaled with a 1-pixel (scaled) gap: filter 1 at (12, 12), filter 2 at (36, 12)
+  assert.deepEqual(await pixel(images[0]!.png, 12, 12), [0, 128, 255]); // (0, 1, 2) -> 0, 0.5, 1
+  assert.deepEqual(await pixel(images[0]!.png, 36, 12), [128, 128, 128]); // constant filter: mid-grey
+  assert.deepEqual(await pixel(images[0]!.png, 0, 0), [255, 255, 255]); // the gap
+  // depthwise tiles 4x scaled: kernel 1's four values 0..3 -> 0, 85, 170, 255 in row-major order
+  const k1 = await Promise.all([[4, 4], [8, 4], [4, 8], [8, 8]].map(([x, y]) => pixel(images[1]!.png, x!, y!)));
+  assert.deepEqual(k1.map((p) => p[0]), [0, 85, 170, 255]);
+  assert.ok(k1.every((p) => p[0] === p[1] && p[1] === p[2]), 'grey');
+});
