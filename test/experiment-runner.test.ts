@@ -158,6 +158,16 @@ test('runTable: trains the missing runs, skips finished ones, and resumes an int
   const resumed = await runTable(MINI, { profile: 'smoke', seeds: 1, shard: null, dataRoot, ...cut, log: (l) => logs.push(l) });
   assert.deepEqual(resumed.trained, ['mini-a-smoke-s0', 'mini-b-smoke-s0']);
   assert.ok(logs.some((l) => /mini-a-smoke-s0: resuming after epoch 1/.test(l)), logs.join('\n'));
+  // Stopped before its first checkpoint: the record says failed (aborted), and the run starts again rather than
+  // counting as a failure to skip.
+  const early = dirs('early');
+  const stop = new AbortController();
+  await assert.rejects(runTable(MINI, { profile: 'smoke', seeds: 1, shard: null, dataRoot, ...early, signal: stop.signal, ...quiet, hooks: { onProgress: () => stop.abort() } }), UserError);
+  const rec0 = JSON.parse(readFileSync(join(early.resultsDir, 'mini-a-smoke-s0.json'), 'utf8'));
+  assert.deepEqual([rec0.status, rec0.metrics.failure], ['failed', 'aborted']);
+  assert.deepEqual((await tableStatus(MINI, 'smoke', 1, early)).map((r) => r.runs[0]!.state), ['missing', 'missing']);
+  assert.deepEqual((await runTable(MINI, { profile: 'smoke', seeds: 1, shard: null, dataRoot, ...early, ...quiet })).trained, ['mini-a-smoke-s0', 'mini-b-smoke-s0']);
+
   const a = JSON.parse(readFileSync(join(cut.resultsDir, 'mini-a-smoke-s0.json'), 'utf8'));
   const b = JSON.parse(readFileSync(join(whole.resultsDir, 'mini-a-smoke-s0.json'), 'utf8'));
   assert.deepEqual(a.epochs.map((e: Record<string, number>) => [e['trainLoss'], e['testAcc']]), b.epochs.map((e: Record<string, number>) => [e['trainLoss'], e['testAcc']]));

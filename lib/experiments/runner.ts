@@ -120,7 +120,8 @@ export function runStatus(run: PlannedRun, epochs: number, dirs: Dirs = {}): Run
   if (!record) return { ...base, state: ckpt ? 'interrupted' : 'missing' };
   if (record.status === 'finished') return { ...base, state: 'finished', testAcc: (record.metrics['testAcc'] as number | null) ?? null };
   if (record.status === 'failed' && record.metrics['failure'] === 'diverged') return { ...base, state: 'diverged', reason: record.notes ?? null };
-  if (record.status === 'failed' && !ckpt) return { ...base, state: 'failed', reason: record.notes ?? null };
+  // A stopped run (Ctrl-C, SIGTERM: failure 'aborted') is not a failure of the run: it resumes, or starts again.
+  if (record.status === 'failed' && record.metrics['failure'] !== 'aborted' && !ckpt) return { ...base, state: 'failed', reason: record.notes ?? null };
   // 'running' with a live owner is running; otherwise it was stopped (kill, Ctrl-C, end of session) and resumes.
   if (record.status === 'running' && ownerAlive(run.runId, dirs)) return { ...base, state: 'running' };
   return { ...base, state: ckpt ? 'interrupted' : 'missing', reason: record.notes ?? null };

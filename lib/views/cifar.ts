@@ -140,13 +140,15 @@ export function effectRuleMarkdown(): string {
     `**opposite** when it exceeds them with the other sign; otherwise it is **within seed spread**.`;
 }
 
-/** Mean accuracy per finished row vs trainable parameters, one colour per group, beside the paper's (reference). */
+/** Mean accuracy per finished row vs trainable parameters, one colour per group, and the paper's rows (reference). */
 export function accuracyVsParamsFigure(view: CifarTableView): Figure {
   const pts = view.rows.flatMap((r) => {
     const run = view.runs.find((x) => x.row === r.id)!;
-    return r.value === null ? [] : [{ label: `${r.label}: ${r.value.toFixed(2)}% (${r.seedsFinished} seeds)`, x: run.params, y: r.value, group: r.group }];
+    const ours = r.value === null ? [] : [{ label: `${r.label}: ${r.value.toFixed(2)}% (${r.seedsFinished} seeds)`, x: run.params, y: r.value, group: `${r.group} (${view.profile})` }];
+    const paper = r.paper === null ? [] : [{ label: `${r.label}: paper ${r.paper}%`, x: run.params, y: r.paper, group: 'paper (reference)' }];
+    return [...ours, ...paper];
   });
-  return scatterFigure(pts, { title: `Accuracy vs parameters (${view.profile} profile)`, xTitle: 'trainable parameters', yTitle: 'test accuracy (%), mean over seeds', logX: true });
+  return scatterFigure(pts, { title: `Accuracy vs parameters (${view.profile} profile and the paper)`, xTitle: 'trainable parameters', yTitle: 'test accuracy (%), mean over seeds', logX: true });
 }
 
 function seriesBy(view: CifarTableView, pick: (run: CifarRun) => number | null, rowsOf: string[]): { x: number[]; ours: (number | null)[]; paper: (number | null)[] } {
