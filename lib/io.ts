@@ -13,9 +13,14 @@ export const REPO_ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
 /** The temporary files atomicWrite creates: `.<name>.<pid>.<ms>.tmp`. */
 const TEMP_FILE = /^\..+\.(\d+)\.\d+\.tmp$/;
 
+/** A temporary file exists for the seconds of one write; one untouched this long is stale whichever host wrote it. */
+export const STALE_TEMP_MS = 10 * 60_000;
+
 /**
- * Removes atomicWrite's temporary files left in `dir` by processes that no longer run (killed between write and rename);
- * only files matching `.<name>.<pid>.<ms>.tmp` whose pid is not alive (and not this process). Never throws.
+ * Removes atomicWrite's temporary files left in `dir` by processes that no longer run (killed between write and rename):
+ * only files matching `.<name>.<pid>.<ms>.tmp` whose pid is not alive (and not this process) and that were last written
+ * more than STALE_TEMP_MS ago (on a shared file system a pid that is not alive here may be a live writer on another
+ * host). Never throws.
  */
 export function removeStaleTemps(dir: string): string[] {
   const removed: string[] = [];
@@ -31,6 +36,7 @@ export function removeStaleTemps(dir: string): string[] {
     const pid = Number(m[1]);
     if (pid === process.pid || pidAlive(pid)) continue;
     try {
+      if (Date.now() - statSync(join(dir, entry)).mtimeMs < STALE_TEMP_MS) continue;
       rmSync(join(dir, entry), { force: true });
       removed.push(entry);
     } catch { /* not ours to remove after all (permissions): leave it */ }

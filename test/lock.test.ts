@@ -3,7 +3,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { acquireLock, lockOwner, pidAlive } from '../lib/lock.ts';
 import { UserError } from '../lib/errors.ts';
@@ -16,7 +16,7 @@ const deadPid = (): number => spawnSync(process.execPath, ['-e', '']).pid!;
 test('lock: acquire writes our pid, a second acquire in this process is refused, release removes it', () => {
   const path = join(tmp, 'sub', 'a.lock');
   const lock = acquireLock(path, "run 'a'");
-  assert.equal(readFileSync(path, 'utf8'), `${process.pid}\n`);
+  assert.equal(readFileSync(path, 'utf8'), `${process.pid} ${hostname()}\n`);
   assert.equal(lockOwner(path), process.pid);
   assert.throws(() => acquireLock(path, "run 'a'"), (err: Error) => err instanceof UserError && err.message === `run 'a' is in use by process ${process.pid} (lock ${path})`);
   lock.release();
@@ -40,14 +40,23 @@ test('lock: a live owner refuses; dead owners, garbage older than 2 s and leftov
   }
   const dead = deadPid();
   assert.equal(pidAlive(dead), false);
-  for (const [name, content, old] of [['dead', `${dead}\n`, false], ['garbage', 'zzz', true], ['mine', `${process.pid}\n`, false]] as const) {
+  for (const [name, content, old] of [['dead', `${dead}\n`, false], ['dead-here', `${dead} ${hostname()}\n`, false], ['garbage', 'zzz', true], ['mine', `${process.pid}\n`, false]] as const) {
     const path = join(tmp, `${name}.lock`);
     writeFileSync(path, content);
     if (old) utimesSync(path, new Date(Date.now() - 10_000), new Date(Date.now() - 10_000));
     assert.equal(lockOwner(path), null, name);
     const lock = acquireLock(path, name);
-    assert.equal(readFileSync(path, 'utf8'), `${process.pid}\n`, name);
+    assert.equal(readFileSync(path, 'utf8'), `${process.pid} ${hostname()}\n`, name);
     lock.release();
     assert.equal(existsSync(path), false, name);
   }
+});
+
+test('lock: a lock written on another host counts as held (its pid cannot be checked from here); the refusal says to delete it if stale', () => {
+  const path = join(tmp, 'remote.lock');
+  writeFileSync(path, `${deadPid()} some-other-node\n`);
+  assert.notEqual(lockOwner(path), null);
+  assert.throws(() => acquireLock(path, "run 'r'"), (err: Error) => err instanceof UserError &&
+    /^run 'r' is in use by process \d+ on host some-other-node \(lock .*remote\.lock\); delete the lock if that process is gone$/.test(err.message));
+  assert.match(readFileSync(path, 'utf8'), / some-other-node\n$/);
 });

@@ -5,7 +5,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import sharp from 'sharp';
@@ -141,14 +141,19 @@ test('convmixer data cifar10: a cache folder in use is refused in one line; two 
   assert.equal(existsSync(join(root, 'cifar10', 'prepare.lock')), false);
 });
 
-test('temp files of killed processes (.<name>.<pid>.<ts>.tmp with a dead pid) are removed by the next train and data run; others stay', () => {
+test('temp files of killed processes (.<name>.<pid>.<ts>.tmp with a dead pid, untouched for 10 minutes) are removed by the next train and data run; others stay', () => {
   const { R, C } = dirs();
   const dead = deadPid();
   mkdirSync(R, { recursive: true });
   const cacheDir = join(dataRoot, 'cifar10', 'cache');
   const stale = [join(R, `.x.json.${dead}.1764000000000.tmp`), join(cacheDir, `.train.bin.${dead}.1764000000000.tmp`)];
   const keep = [join(R, `.y.json.${process.pid}.1764000000000.tmp`), join(R, '.notes.tmp'), join(R, `x.json.${dead}.1.tmp`), join(R, `.x.json.${dead}.tmp`)];
-  for (const f of [...stale, ...keep]) writeFileSync(f, 'partial');
+  // a dead writer's temp file written just now may be a live writer's on another host (shared file system): kept for now
+  const fresh = join(R, `.z.json.${dead}.1764000000001.tmp`);
+  const hourAgo = new Date(Date.now() - 3600_000);
+  for (const f of [...stale, ...keep]) { writeFileSync(f, 'partial'); utimesSync(f, hourAgo, hourAgo); }
+  writeFileSync(fresh, 'partial');
+  keep.push(fresh);
   ok(convmixer([...tinyTrainFlags(dataRoot, R, C), '--run-id', 'cleanup', '--no-checkpoint']));
   assert.equal(existsSync(stale[0]!), false);
   for (const f of keep) assert.ok(existsSync(f), `${f} was removed`);
