@@ -3,7 +3,7 @@
 // Output sizes and crop offsets follow torchvision exactly (long side = int(short_target * long / short), crop offset =
 // round((h - size) / 2)); the pixels are not bit-identical to PIL's: timm resizes with Pillow's BICUBIC (Keys cubic,
 // a = -0.5, antialiased when shrinking), sharp here with libvips' 'cubic' kernel (Catmull-Rom, also a = -0.5, also
-// antialiased) on a JPEG decoded at full size (fastShrinkOnLoad off). The two differ in rounding and edge handling, so
+// antialiased) on a JPEG decoded at full size (fastShrinkOnLoad off). Reduction steps, rounding and edges differ, so
 // expect small per-pixel differences and, on ImageNet, a top-1 that can differ from timm's in the second decimal.
 import sharp from 'sharp';
 import { UserError } from '../errors.ts';
