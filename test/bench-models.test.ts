@@ -103,3 +103,30 @@ test('bench models CLI: --table is required and must be 1 or 2 (one-line errors)
     assert.match(r.stderr, pattern);
   }
 });
+
+test('bench models CLI glue (in process, injected tiny table): flags, skipped rows, JSON, records in --results-dir', async () => {
+  const { benchModelsCommand } = await import('../lib/cli/bench.ts');
+  const dir = join(tmp, 'cli');
+  const out: string[] = [];
+  const orig = console.log;
+  console.log = (...a: unknown[]) => { out.push(a.join(' ')); };
+  try {
+    const code = await benchModelsCommand({ table: '2', batch: '2', steps: '1', warmup: '0', backend: 'cpu', json: true, 'results-dir': dir },
+      { table: { rows: rows.slice(0, 1), skipped: [{ network: 'Swin-T', patchSize: 4, reason: 'no registry model' }] }, baseline, imageSize: 32 });
+    assert.equal(code, 0);
+  } finally {
+    console.log = orig;
+  }
+  assert.equal(out.length, 1);
+  const j = JSON.parse(out[0]!);
+  assert.equal(j.table, 2);
+  assert.equal(j.batch, 2);
+  assert.equal(j.image_size, 32);
+  assert.equal(j.rows.length, 1);
+  assert.equal(j.rows[0].ratio, j.rows[0].imgPerSec / j.baseline.imgPerSec);
+  assert.equal(j.rows[0].paperRatio, 500 / PAPER_RESNET50_THROUGHPUT);
+  assert.equal(j.skipped[0].network, 'Swin-T');
+  const recs = records(dir);
+  assert.deepEqual(recs.map((r) => r.table), ['table2', 'table2']);
+  assert.deepEqual(recs.map((r) => r.config.settings).map((s) => (s as { steps: number }).steps), [1, 1]);
+});

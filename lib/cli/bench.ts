@@ -2,7 +2,7 @@
 // (same model, batch, image size and threads, run in the same invocation), with the peak memory of each side.
 // Writes a run record (kind 'bench') so the numbers shown anywhere else come from a recorded run.
 import { choiceFlag, numberFlag, parseFlags, type Command } from './args.ts';
-import { baselineRow, benchModels, PAPER_PROTOCOL, tableBenchRows } from '../bench/models.ts';
+import { baselineRow, benchModels, PAPER_PROTOCOL, tableBenchRows, type ModelBenchRow } from '../bench/models.ts';
 import { MODEL_FLAGS, MODEL_FLAGS_HELP, configFromFlags, describeConfig, type ModelFlagValues } from './modelFlags.ts';
 import { UserError } from '../errors.ts';
 import { convMixerDefaultCfg, isRegistered, modelFamily, modelInfo } from '../models/registry.ts';
@@ -53,13 +53,16 @@ One record per row; rows with a finished record for the same settings and git co
 
 example: convmixer bench train --dim 256 --depth 8 --kernel 9 --patch 1 --classes 10 --vs torch`;
 
-interface BenchFlags extends ModelFlagValues {
+export interface BenchFlags extends ModelFlagValues {
   batch?: string; 'image-size'?: string; steps?: string; warmup?: string; threads?: string; vs?: string;
   backend?: string; profile?: boolean; json?: boolean; seed?: string; 'update-readme'?: boolean; table?: string; 'results-dir'?: string;
 }
 
-/** \`bench models --table 1|2\`: see lib/bench/models.ts. */
-async function benchModelsCommand(values: BenchFlags): Promise<number> {
+/** What a test can swap in for \`bench models\`: the table's rows, the baseline and the image size (224 otherwise). */
+export interface BenchModelsInjection { table?: ReturnType<typeof tableBenchRows>; baseline?: ModelBenchRow; imageSize?: number }
+
+/** \`bench models --table 1|2\` with parsed flags: see lib/bench/models.ts. */
+export async function benchModelsCommand(values: BenchFlags, inject: BenchModelsInjection = {}): Promise<number> {
   const tableNo = choiceFlag('table', values.table, ['1', '2'] as const);
   if (!tableNo) throw new UserError('--table 1|2 is required');
   if (values.vs !== undefined && values.vs !== 'torch') throw new UserError(`--vs: expected 'torch', got '${values.vs}'`);
@@ -72,19 +75,20 @@ async function benchModelsCommand(values: BenchFlags): Promise<number> {
   const seed = numberFlag('seed', values.seed, { int: true, min: 0 }) ?? 0;
   const backend = await initBackend(values.backend, { threads });
   const effectiveThreads = threads ?? (Number(process.env.CONVMIXER_THREADS) || (await import('node:os')).availableParallelism());
-  const { rows, skipped } = tableBenchRows(Number(tableNo) as 1 | 2);
+  const { rows, skipped } = inject.table ?? tableBenchRows(Number(tableNo) as 1 | 2);
+  const imageSize = inject.imageSize ?? 224;
   const log = (s: string): void => {
     if (!values.json) console.log(s);
   };
-  log(`Table ${tableNo}: ${rows.length} models (+ ResNet-50 baseline), infer, batch ${batch}, 224x224, ${steps} timed batches after ${warmup} warm-up, backend ${backend.description}`);
+  log(`Table ${tableNo}: ${rows.length} models (+ ResNet-50 baseline), infer, batch ${batch}, ${imageSize}x${imageSize}, ${steps} timed batches after ${warmup} warm-up, backend ${backend.description}`);
   log(`(${PAPER_PROTOCOL}; compare ratios, not img/s)`);
   if (skipped.length) log(`skipped (no registry model): ${skipped.map((r) => `${r.network} p${r.patchSize ?? '-'}`).join(', ')}`);
   const result = benchModels({
-    table: `table${tableNo}`, rows, baseline: baselineRow(), torchThreads: effectiveThreads,
-    settings: { mode: 'infer', batch, imageSize: 224, steps, warmup, threads: engineThreads(backend.name, effectiveThreads), seed, vs: values.vs === 'torch' ? 'torch' : null, backend: backend.description },
+    table: `table${tableNo}`, rows, baseline: inject.baseline ?? baselineRow(), torchThreads: effectiveThreads,
+    settings: { mode: 'infer', batch, imageSize, steps, warmup, threads: engineThreads(backend.name, effectiveThreads), seed, vs: values.vs === 'torch' ? 'torch' : null, backend: backend.description },
     resultsDir: values['results-dir'] !== undefined ? resolve(values['results-dir']) : undefined, log,
   });
-  if (values.json) console.log(JSON.stringify({ table: Number(tableNo), batch, image_size: 224, steps, warmup, backend: backend.description, baseline: result.baseline, rows: result.rows, skipped }));
+  if (values.json) console.log(JSON.stringify({ table: Number(tableNo), batch, image_size: imageSize, steps, warmup, backend: backend.description, baseline: result.baseline, rows: result.rows, skipped }));
   return 0;
 }
 
