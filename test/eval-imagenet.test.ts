@@ -13,7 +13,7 @@ import { createModel } from '../lib/models/registry.ts';
 import { loadModelWeights, saveModelWeights } from '../lib/models/timmWeights.ts';
 import { readSafetensors } from '../lib/models/safetensors.ts';
 import { CIFAR10_MEAN, CIFAR10_STD } from '../lib/data/augment.ts';
-import { centerCropOffset, resizedSize } from '../lib/data/evalTransform.ts';
+import { centerCropOffset, loadImagePixels, resizedSize } from '../lib/data/evalTransform.ts';
 import { findValSet, topK } from '../lib/eval/imagenet.ts';
 import { createRng } from '../lib/rng.ts';
 import { parseRunRecord } from '../lib/runRecord.ts';
@@ -96,6 +96,22 @@ test('eval: torchvision Resize / CenterCrop sizes and offsets', () => {
   assert.deepEqual(centerCropOffset(310, 233, 224), { left: 43, top: 4 }); // round(4.5) = 4 (half to even)
   assert.deepEqual(centerCropOffset(233, 233, 224), { left: 4, top: 4 });
   assert.deepEqual(topK([0.1, 0.5, 0.5, -1], 3), [1, 2, 0]);
+});
+
+test('eval: resize + center crop geometry on a horizontal ramp (64x48 -> shorter side 32 -> 42x32 -> crop at x 5)', async () => {
+  const path = join(tmp, 'ramp.png');
+  const ramp = Buffer.alloc(64 * 48 * 3);
+  for (let y = 0; y < 48; y++) for (let x = 0; x < 64; x++) for (let c = 0; c < 3; c++) ramp[(y * 64 + x) * 3 + c] = 4 * x;
+  await sharp(ramp, { raw: { width: 64, height: 48, channels: 3 } }).png().toFile(path);
+  const px = await loadImagePixels(path, { size: 32, resizeTo: 32, mean: [0, 0, 0], std: [1, 1, 1] });
+  assert.equal(px.length, 32 * 32 * 3);
+  // Output column j samples source x = (j + 5 + 0.5) * 64 / 42 - 0.5 (pixel centers); a cubic reproduces a linear ramp.
+  let worst = 0;
+  for (let y = 0; y < 32; y++) for (let j = 0; j < 32; j++) {
+    const want = 4 * ((j + 5 + 0.5) * (64 / 42) - 0.5);
+    worst = Math.max(worst, Math.abs(px[(y * 32 + j) * 3]! - want));
+  }
+  assert.ok(worst <= 1.5, `max deviation from the ramp ${worst}`); // 0.57 here; a crop one pixel off gives about 6.6
 });
 
 test('eval: folder layout, classes = sorted wnids of --labels, sorted file order', () => {
