@@ -20,7 +20,7 @@ export interface MachineInfo {
   gpu: string | null;
 }
 
-export const RUN_KINDS = ['train', 'bench'] as const;
+export const RUN_KINDS = ['train', 'bench', 'eval'] as const;
 export type RunKind = (typeof RUN_KINDS)[number];
 
 export interface RunRecord {

@@ -68,13 +68,13 @@ test('table4: every Table 4 row and the two Appendix B text models, with exact p
   assert.equal(rowRecipe(t, byId.get('w256-d24-k3')!, 'quick', 0).model.depth, 24);
   // 33 table rows + 2 text models; the wd-0 row is the kernel-9 row's run and kernel 9 at patch 2 the patch-2 row's
   // (the kernel-9 row's run is Table 3's baseline, planned here too: running either table trains it once)
-  assert.equal((await planRuns(t, 'quick', 2)).length, 2 * (35 - 2));
+  assert.equal((planRuns(t, 'quick', 2)).length, 2 * (35 - 2));
 });
 
 test('shared runs: rows with equal recipes are one run, owned by the first such row (pilot, table3, table4 order), at every profile', async () => {
   for (const profile of PROFILES) {
-    const o4 = await runOwners(TABLE4_EXPERIMENT, profile);
-    const o3 = await runOwners(TABLE3_EXPERIMENT, profile);
+    const o4 = runOwners(TABLE4_EXPERIMENT, profile);
+    const o3 = runOwners(TABLE3_EXPERIMENT, profile);
     const ref = (id: string) => { const o = o4.get(id)!; return `${o.owner.id}/${o.row.id}`; };
     const baseline = `${o3.get('baseline')!.owner.id}/${o3.get('baseline')!.row.id}`;
     assert.equal(ref('k9-p1'), baseline, profile);
@@ -110,7 +110,7 @@ test('protocols shrink only what every row shares; the modelName is the registry
 });
 
 test('shards: i/n split the runs into disjoint parts whose union is the table, and bad --shard values are one-line errors', async () => {
-  const runs = await planRuns(TABLE4_EXPERIMENT, 'quick', 2);
+  const runs = planRuns(TABLE4_EXPERIMENT, 'quick', 2);
   const parts = [1, 2, 3].map((i) => shardRuns(runs, { index: i, count: 3 }));
   assert.deepEqual(parts.flat().map((r) => r.runId).sort(), runs.map((r) => r.runId).sort());
   assert.equal(new Set(parts.flat().map((r) => r.runId)).size, runs.length);
@@ -139,7 +139,7 @@ test('runTable: trains the missing runs, skips finished ones, and resumes an int
   assert.deepEqual(first.trained, ['mini-a-smoke-s0', 'mini-a-smoke-s1', 'mini-b-smoke-s0', 'mini-b-smoke-s1']);
   const again = await runTable(MINI, { profile: 'smoke', seeds: 2, shard: null, dataRoot, ...whole, ...quiet });
   assert.deepEqual([again.trained, again.skipped.length], [[], 4]);
-  const st = await tableStatus(MINI, 'smoke', 2, whole);
+  const st = tableStatus(MINI, 'smoke', 2, whole);
   assert.deepEqual(st.map((r) => [r.id, r.done, r.seedsFinished]), [['a', true, 2], ['b', true, 2]]);
   const rec = JSON.parse(readFileSync(join(whole.resultsDir, 'mini-a-smoke-s1.json'), 'utf8'));
   assert.deepEqual([rec.table, rec.row, rec.seed, rec.profile, rec.status, rec.config.modelName], ['mini', 'a', 1, 'smoke', 'finished', null]);
@@ -152,7 +152,7 @@ test('runTable: trains the missing runs, skips finished ones, and resumes an int
   const cut = dirs('cut');
   const abort = new AbortController();
   await assert.rejects(runTable(MINI, { profile: 'smoke', seeds: 1, shard: null, dataRoot, ...cut, signal: abort.signal, ...quiet, hooks: { onEpoch: () => abort.abort() } }), UserError);
-  const mid = await tableStatus(MINI, 'smoke', 1, cut);
+  const mid = tableStatus(MINI, 'smoke', 1, cut);
   assert.deepEqual(mid.map((r) => r.runs[0]!.state), ['interrupted', 'missing']);
   const logs: string[] = [];
   const resumed = await runTable(MINI, { profile: 'smoke', seeds: 1, shard: null, dataRoot, ...cut, log: (l) => logs.push(l) });
@@ -165,7 +165,7 @@ test('runTable: trains the missing runs, skips finished ones, and resumes an int
   await assert.rejects(runTable(MINI, { profile: 'smoke', seeds: 1, shard: null, dataRoot, ...early, signal: stop.signal, ...quiet, hooks: { onProgress: () => stop.abort() } }), UserError);
   const rec0 = JSON.parse(readFileSync(join(early.resultsDir, 'mini-a-smoke-s0.json'), 'utf8'));
   assert.deepEqual([rec0.status, rec0.metrics.failure], ['failed', 'aborted']);
-  assert.deepEqual((await tableStatus(MINI, 'smoke', 1, early)).map((r) => r.runs[0]!.state), ['missing', 'missing']);
+  assert.deepEqual((tableStatus(MINI, 'smoke', 1, early)).map((r) => r.runs[0]!.state), ['missing', 'missing']);
   assert.deepEqual((await runTable(MINI, { profile: 'smoke', seeds: 1, shard: null, dataRoot, ...early, ...quiet })).trained, ['mini-a-smoke-s0', 'mini-b-smoke-s0']);
 
   const a = JSON.parse(readFileSync(join(cut.resultsDir, 'mini-a-smoke-s0.json'), 'utf8'));

@@ -130,32 +130,40 @@ function record(over: Partial<RunRecord> & { testAcc?: number; model?: Record<st
   };
 }
 
-test('experimentStatus: paper values matched by table and row id (never by architecture), delta, badges by profile, untouched tables listed as not yet', () => {
+test('experimentStatus: table rows matched by table and row id (never by architecture), mean over seeds, shared runs, delta, badges by profile, untouched tables listed as not yet', () => {
   const paper128 = TABLE4.find((r) => r.width === 128 && r.depth === 4)!.accuracy; // 91.26, reference value
   const wd = TABLE4.filter((r) => r.section === 'weight decay adjustments'); // five rows, one architecture
   const rows = experimentStatus([
     record({ id: 'a', table: 'table4', row: 'w128-d4', testAcc: 0.9, startedAt: '2026-01-02T00:00:00Z' }),
-    record({ id: 'old', table: 'table4', row: 'w128-d4', testAcc: 0.5, startedAt: '2026-01-01T00:00:00Z' }), // same row and profile, older: hidden
+    record({ id: 'old', table: 'table4', row: 'w128-d4', seed: 1, testAcc: 0.5, startedAt: '2026-01-01T00:00:00Z' }), // the row's second seed
     record({ id: 'b', table: 'table4', row: 'w128-d4', profile: 'quick', testAcc: 0.6 }),
     // same architecture (256/8 k9 p1), different rows: told apart by their row ids
     record({ id: 'wd2', table: 'table4', row: 'wd2-p1', profile: 'quick', testAcc: 0.7, model: { dim: 256, depth: 8, kernelSize: 9, patchSize: 1 } }),
     record({ id: 'wd4', table: 'table4', row: 'wd4-p1', profile: 'quick', testAcc: 0.71, model: { dim: 256, depth: 8, kernelSize: 9, patchSize: 1 } }),
     // a table4 record without a row id is not guessed into a row from its architecture
     record({ id: 'guess', profile: 'smoke', testAcc: 0.3 }),
+    // a run of Table 3's baseline at quick is the pilot's 1-epoch baseline run: Table 3 reports it
+    record({ id: 'pb', experiment: 'pilot', table: 'pilot', row: 'baseline-e1', profile: 'quick', testAcc: 0.3 }),
     record({ id: 'c', experiment: 'cifar10-demo', profile: 'quick', testAcc: 0.42, model: { dim: 128, depth: 4, kernelSize: 5, patchSize: 2 }, config: { modelName: 'convmixer_128_4' } }),
     record({ id: 'd', kind: 'bench', experiment: 'table1' }),
   ]);
   const byExp = (e: string) => rows.filter((r) => r.experiment === e);
+  const k9 = TABLE4.find((r) => r.section === 'kernel adjustments' && r.kernelSize === 9)!.accuracy;
   assert.deepEqual(byExp('table4').map((r) => [r.runId, r.row, r.profile, r.status, r.paper]), [
-    ['a', 'ConvMixer-128/4 p1 k8', 'paper', 'close', paper128], ['b', 'ConvMixer-128/4 p1 k8', 'quick', 'partial', paper128],
-    ['wd2', 'ConvMixer-256/8 p1 k9, wd 0.01', 'quick', 'partial', wd[1]!.accuracy], ['wd4', 'ConvMixer-256/8 p1 k9, wd 0.05', 'quick', 'partial', wd[3]!.accuracy],
-    ['guess', 'ConvMixer-128/4 k8 p1', 'smoke', 'partial', null],
+    ['b', 'ConvMixer-128/4 p1 k8 (mean of 1 seed)', 'quick', 'partial', paper128],
+    // the pilot's 1-epoch baseline is the quick run of the kernel-9 row and of the weight-decay-0 row
+    ['pb', 'ConvMixer-256/8 p1 k9 (mean of 1 seed)', 'quick', 'partial', k9], ['pb', 'ConvMixer-256/8 p1 k9, wd 0 (mean of 1 seed)', 'quick', 'partial', wd[0]!.accuracy],
+    ['wd2', 'ConvMixer-256/8 p1 k9, wd 0.01 (mean of 1 seed)', 'quick', 'partial', wd[1]!.accuracy], ['wd4', 'ConvMixer-256/8 p1 k9, wd 0.05 (mean of 1 seed)', 'quick', 'partial', wd[3]!.accuracy],
+    ['a', 'ConvMixer-128/4 p1 k8 (mean of 2 seeds)', 'paper', 'differs', paper128],
   ]);
-  const a = byExp('table4')[0]!;
-  assert.ok(Math.abs(a.reproduced! - 90) < 1e-9);
-  assert.ok(Math.abs(a.delta! - (90 - paper128)) < 1e-9);
+  // the mean over seeds: (90 + 50) / 2
+  const a = byExp('table4')[5]!;
+  assert.ok(Math.abs(a.reproduced! - 70) < 1e-9);
+  assert.ok(Math.abs(a.delta! - (70 - paper128)) < 1e-9);
+  assert.deepEqual(byExp('table3').map((r) => [r.runId, r.row, r.reproduced]), [['pb', 'Baseline (mean of 1 seed)', 30]]);
+  assert.deepEqual(byExp('pilot').map((r) => [r.runId, r.profile]), [['pb', 'quick']]);
   assert.deepEqual(byExp('cifar10-demo').map((r) => [r.row, r.paper, r.status]), [['convmixer_128_4', null, 'partial']]);
-  for (const e of ['table1', 'table2', 'table3']) assert.deepEqual(byExp(e).map((r) => r.status), ['not yet']);
+  for (const e of ['table1', 'table2']) assert.deepEqual(byExp(e).map((r) => r.status), ['not yet']);
   assert.equal(asPercent(0.9512), 95.12);
   assert.equal(asPercent(null), null);
   assert.equal(profileWithRecords([]), 'smoke');

@@ -80,12 +80,12 @@ test('scripts/slurm/experiment.sbatch: a 3-task job array on a real Slurm finish
   assert.equal(outputs.length, 3);
   assert.deepEqual(outputs.map((o) => /--shard (\d\/\d)/.exec(o)?.[1]), ['1/3', '2/3', '3/3']);
 
-  const status = await tableStatus(TABLE3_EXPERIMENT, 'smoke', 1, { resultsDir: results, checkpointRoot: ckpt });
+  const status = tableStatus(TABLE3_EXPERIMENT, 'smoke', 1, { resultsDir: results, checkpointRoot: ckpt });
   assert.deepEqual(status.filter((r) => !r.done).map((r) => r.id), [], outputs.join('\n---\n'));
   // Exactly once: every run was trained by one task and by no other.
   const trainedBy = new Map<string, number>();
   for (const o of outputs) for (const m of o.matchAll(/\] (\S+): training /g)) trainedBy.set(m[1]!, (trainedBy.get(m[1]!) ?? 0) + 1);
-  const runs = (await planRuns(TABLE3_EXPERIMENT, 'smoke', 1)).map((r) => r.runId);
+  const runs = (planRuns(TABLE3_EXPERIMENT, 'smoke', 1)).map((r) => r.runId);
   assert.deepEqual([...trainedBy.keys()].sort(), [...runs].sort());
   assert.ok([...trainedBy.values()].every((n) => n === 1), JSON.stringify([...trainedBy]));
 });

@@ -1,7 +1,8 @@
 // `convmixer bench train|infer`: images per second of this engine for one ConvMixer, optionally next to PyTorch
 // (same model, batch, image size and threads, run in the same invocation), with the peak memory of each side.
 // Writes a run record (kind 'bench') so the numbers shown anywhere else come from a recorded run.
-import { numberFlag, parseFlags, type Command } from './args.ts';
+import { choiceFlag, numberFlag, parseFlags, type Command } from './args.ts';
+import { baselineRow, benchModels, PAPER_PROTOCOL, tableBenchRows, type ModelBenchRow } from '../bench/models.ts';
 import { MODEL_FLAGS, MODEL_FLAGS_HELP, configFromFlags, describeConfig, type ModelFlagValues } from './modelFlags.ts';
 import { UserError } from '../errors.ts';
 import { convMixerDefaultCfg, isRegistered, modelFamily, modelInfo } from '../models/registry.ts';
@@ -14,12 +15,13 @@ import { finishRunRecord, loadRunRecords, newRunRecord, saveRunRecord } from '..
 import { benchTable, replaceBenchTable } from '../bench/table.ts';
 import { atomicWrite, REPO_ROOT } from '../io.ts';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 
 const HELP = `usage: convmixer bench train|infer [--model NAME | --dim D --depth N --kernel K --patch P --classes C]
                        [--batch 16] [--image-size S] [--steps 5] [--warmup 2] [--threads N] [--vs torch]
                        [--backend ${BACKEND_CHOICES.join('|')}] [--profile] [--json] [--seed 0]
        convmixer bench table [--update-readme]
+       convmixer bench models --table 1|2 [--batch 8] [--steps 3] [--warmup 1] [--vs torch] [--json] [--results-dir DIR]
 
 Times training steps (forward in training mode + softmax cross-entropy + backward + SGD update) or inference
 steps (forward, eval mode) on random images, and prints ms/img and img/s. Writes a run record (kind 'bench').
@@ -42,11 +44,52 @@ ${MODEL_FLAGS_HELP}
 \`bench table\` prints the markdown table of the newest --vs torch record per workload (reports/results/);
 --update-readme writes it between the bench-table markers of README.md.
 
+\`bench models --table 1|2\` runs \`bench infer\` at 224x224 for every row of the paper's Table 1 or 2 that the
+registry builds (Swin and the isotropic MobileNetV3s are listed as skipped), plus ResNet-50, and prints ms/img, img/s
+and img/s relative to ResNet-50 next to the paper's ratio (paper img/s / 1739, its ResNet-50). Paper protocol: batch 64,
+fp16, 20 batches after warm-up, one RTX8000; defaults here (fp32, CPU): batch 8, 3 timed batches after 1 warm-up.
+One record per row; rows with a finished record for the same settings and git commit are not re-run (resumable).
+--vs torch times the ConvMixer rows in PyTorch too.
+
 example: convmixer bench train --dim 256 --depth 8 --kernel 9 --patch 1 --classes 10 --vs torch`;
 
-interface BenchFlags extends ModelFlagValues {
+export interface BenchFlags extends ModelFlagValues {
   batch?: string; 'image-size'?: string; steps?: string; warmup?: string; threads?: string; vs?: string;
-  backend?: string; profile?: boolean; json?: boolean; seed?: string; 'update-readme'?: boolean;
+  backend?: string; profile?: boolean; json?: boolean; seed?: string; 'update-readme'?: boolean; table?: string; 'results-dir'?: string;
+}
+
+/** What a test can swap in for \`bench models\`: the table's rows, the baseline and the image size (224 otherwise). */
+export interface BenchModelsInjection { table?: ReturnType<typeof tableBenchRows>; baseline?: ModelBenchRow; imageSize?: number }
+
+/** \`bench models --table 1|2\` with parsed flags: see lib/bench/models.ts. */
+export async function benchModelsCommand(values: BenchFlags, inject: BenchModelsInjection = {}): Promise<number> {
+  const tableNo = choiceFlag('table', values.table, ['1', '2'] as const);
+  if (!tableNo) throw new UserError('--table 1|2 is required');
+  if (values.vs !== undefined && values.vs !== 'torch') throw new UserError(`--vs: expected 'torch', got '${values.vs}'`);
+  const modelFlags = (['model', 'dim', 'depth', 'kernel', 'patch', 'classes', 'activation', 'norm', 'image-size', 'profile'] as const).filter((f) => values[f] !== undefined);
+  if (modelFlags.length) throw new UserError(`--${modelFlags[0]} does not apply to bench models (the table's rows at 224x224)`);
+  const batch = numberFlag('batch', values.batch, { int: true, min: 1 }) ?? 8;
+  const steps = numberFlag('steps', values.steps, { int: true, min: 1 }) ?? 3;
+  const warmup = numberFlag('warmup', values.warmup, { int: true, min: 0 }) ?? 1;
+  const threads = numberFlag('threads', values.threads, { int: true, min: 1, max: 256 });
+  const seed = numberFlag('seed', values.seed, { int: true, min: 0 }) ?? 0;
+  const backend = await initBackend(values.backend, { threads });
+  const effectiveThreads = threads ?? (Number(process.env.CONVMIXER_THREADS) || (await import('node:os')).availableParallelism());
+  const { rows, skipped } = inject.table ?? tableBenchRows(Number(tableNo) as 1 | 2);
+  const imageSize = inject.imageSize ?? 224;
+  const log = (s: string): void => {
+    if (!values.json) console.log(s);
+  };
+  log(`Table ${tableNo}: ${rows.length} models (+ ResNet-50 baseline), infer, batch ${batch}, ${imageSize}x${imageSize}, ${steps} timed batches after ${warmup} warm-up, backend ${backend.description}`);
+  log(`(${PAPER_PROTOCOL}; compare ratios, not img/s)`);
+  if (skipped.length) log(`skipped (no registry model): ${skipped.map((r) => `${r.network} p${r.patchSize ?? '-'}`).join(', ')}`);
+  const result = benchModels({
+    table: `table${tableNo}`, rows, baseline: inject.baseline ?? baselineRow(), torchThreads: effectiveThreads,
+    settings: { mode: 'infer', batch, imageSize, steps, warmup, threads: engineThreads(backend.name, effectiveThreads), seed, vs: values.vs === 'torch' ? 'torch' : null, backend: backend.description },
+    resultsDir: values['results-dir'] !== undefined ? resolve(values['results-dir']) : undefined, log,
+  });
+  if (values.json) console.log(JSON.stringify({ table: Number(tableNo), batch, image_size: imageSize, steps, warmup, backend: backend.description, baseline: result.baseline, rows: result.rows, skipped }));
+  return 0;
 }
 
 const f2 = (v: number): string => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
@@ -57,7 +100,7 @@ export const command: Command = {
     const { values, positionals, help } = parseFlags<BenchFlags>(argv, {
       ...MODEL_FLAGS, batch: { type: 'string' }, 'image-size': { type: 'string' }, steps: { type: 'string' }, warmup: { type: 'string' },
       threads: { type: 'string' }, vs: { type: 'string' }, backend: { type: 'string' }, profile: { type: 'boolean' }, json: { type: 'boolean' },
-      seed: { type: 'string' }, 'update-readme': { type: 'boolean' },
+      seed: { type: 'string' }, 'update-readme': { type: 'boolean' }, table: { type: 'string' }, 'results-dir': { type: 'string' },
     }, true);
     if (help) {
       console.log(HELP);
@@ -73,8 +116,9 @@ export const command: Command = {
       }
       return 0;
     }
+    if (positionals[0] === 'models' && positionals.length === 1) return benchModelsCommand(values);
     if (positionals.length !== 1 || (positionals[0] !== 'train' && positionals[0] !== 'infer')) {
-      throw new UserError(`expected one mode, train or infer, got '${positionals.join(' ')}'`);
+      throw new UserError(`expected one mode, train, infer, table or models, got '${positionals.join(' ')}'`);
     }
     const mode = positionals[0] as BenchMode;
     if (values.vs !== undefined && values.vs !== 'torch') throw new UserError(`--vs: expected 'torch', got '${values.vs}'`);

@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import { parseFlags, choiceFlag, numberFlag, type FlagSpec, type Command } from './args.ts';
 import { UserError } from '../errors.ts';
 import { PROFILES, type Profile } from '../runRecord.ts';
-import { experimentTable, experimentTables, parseShard, planRuns, runTable, shardRuns, tableStatus, type RowStatus } from '../experiments/runner.ts';
+import { EXPERIMENT_TABLES, experimentTable, parseShard, planRuns, runTable, shardRuns, tableStatus, type RowStatus } from '../experiments/runner.ts';
 import { createProgressBar } from '../train/progress.ts';
 
 const FLAGS: FlagSpec = {
@@ -59,17 +59,17 @@ export const command: Command = {
     const dirs = { resultsDir: dir('results-dir'), checkpointRoot: dir('checkpoint-dir') };
 
     if (sub === 'list') {
-      for (const t of Object.values(await experimentTables())) {
-        console.log(`${t.id}: ${t.title} (${t.rows.length} rows, ${(await planRuns(t, profile, seeds)).length} runs at ${profile} with ${seeds} seeds)`);
+      for (const t of Object.values(EXPERIMENT_TABLES)) {
+        console.log(`${t.id}: ${t.title} (${t.rows.length} rows, ${planRuns(t, profile, seeds).length} runs at ${profile} with ${seeds} seeds)`);
         console.log(`  ${profile}: ${t.protocols[profile].why}`);
       }
       return 0;
     }
     if (!tableId) throw new UserError(`experiment ${sub}: name a table (convmixer experiment list)`);
-    const table = await experimentTable(tableId);
+    const table = experimentTable(tableId);
 
     if (sub === 'status') {
-      const rows = await tableStatus(table, profile, seeds, dirs);
+      const rows = tableStatus(table, profile, seeds, dirs);
       if (values['json']) {
         console.log(JSON.stringify({
           table: table.id, profile, seeds,
@@ -87,7 +87,7 @@ export const command: Command = {
       return 0;
     }
 
-    const runs = shardRuns(await planRuns(table, profile, seeds), shard);
+    const runs = shardRuns(planRuns(table, profile, seeds), shard);
     console.log(`experiment run ${table.id}: profile ${profile}, seeds 0..${seeds - 1}${shard ? `, shard ${shard.index}/${shard.count}` : ''}: ${runs.length} runs`);
     const bar = values['quiet'] ? null : createProgressBar();
     const abort = new AbortController();

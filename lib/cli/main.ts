@@ -14,6 +14,7 @@ const commands: Record<string, { summary: string; load: Loader }> = {
   data: { summary: 'download / unpack / verify / cache datasets (cifar10)', load: () => import('./data.ts') },
   train: { summary: 'train a ConvMixer with the paper recipe; writes a run record', load: () => import('./train.ts') },
   experiment: { summary: 'run or inspect the experiment tables (table3, table4, pilot): resumable, shardable', load: () => import('./experiment.ts') },
+  eval: { summary: 'top-1 / top-5 accuracy of given weights on the ImageNet validation set (eval imagenet)', load: () => import('./eval.ts') },
   bench: { summary: 'train/infer speed of this engine, optionally vs PyTorch', load: () => import('./bench.ts') },
   backend: { summary: 'which tfjs backend the suite uses here, and why', load: () => import('./backend.ts') },
   notebooks: { summary: 'run notebooks headless with the tslab kernel', load: () => import('./notebooks.ts') },

@@ -2,7 +2,6 @@
 // Preprocessing is the model's default cfg from the registry (lib/models/registry.ts), timm's eval transform: resize the
 // shorter side to floor(size / crop_pct) (bicubic), center-crop size x size, normalize with mean/std. ImageNet ConvMixers:
 // 224 / 0.96 = 233 -> 224, ImageNet mean/std; CIFAR-10 ConvMixers: 32 (crop_pct 1), CIFAR-10 mean/std.
-import sharp from 'sharp';
 import * as tf from '@tensorflow/tfjs';
 import { parseFlags, numberFlag, type Command } from './args.ts';
 import { MODEL_FLAGS, MODEL_FLAGS_HELP, configFromFlags, describeConfig, type ModelFlagValues } from './modelFlags.ts';
@@ -11,9 +10,9 @@ import { initBackend } from '../backend/index.ts';
 import { createModel, type ConvMixerConfig } from '../models/convmixer.ts';
 import { loadWeights } from '../models/weights.ts';
 import { classNamesFor } from '../data/classNames.ts';
-import { normalizeInto } from '../data/augment.ts';
-import { convMixerDefaultCfg, createModel as createRegistryModel, isRegistered, modelFamily, modelInfo, type DefaultCfg } from '../models/registry.ts';
+import { convMixerDefaultCfg, createModel as createRegistryModel, isRegistered, modelFamily, modelInfo } from '../models/registry.ts';
 import { loadModelWeights } from '../models/timmWeights.ts';
+import { preprocessFor, loadImage, type Preprocess } from '../data/evalTransform.ts';
 
 const HELP = `usage: convmixer predict --model NAME --weights FILE.safetensors [--top K] [--json] IMAGE...
 
@@ -27,40 +26,11 @@ ${MODEL_FLAGS_HELP}
   --top K                 how many classes to print (default 5)
   --json                  print [{image, top: [{index, name, prob}]}] as JSON`;
 
-export interface Preprocess { size: number; resizeTo: number; mean: readonly number[]; std: readonly number[] }
-
-/** timm's eval transform of a default cfg: resize the shorter side to floor(size / crop_pct), center crop, mean/std. */
-export function preprocessFor(cfg: DefaultCfg): Preprocess {
-  if (cfg.interpolation !== 'bicubic') throw new UserError(`predict: ${cfg.interpolation} resizing is not supported (sharp has no such kernel here)`);
-  const size = cfg.inputSize[1];
-  return { size, resizeTo: Math.floor(size / cfg.cropPct), mean: cfg.mean, std: cfg.std };
-}
+export { preprocessFor, loadImage, type Preprocess } from '../data/evalTransform.ts';
 
 /** The eval transform of a ConvMixer config from the CLI flags (its registry default cfg; see convMixerDefaultCfg). */
 export function preprocessForConfig(config: ConvMixerConfig, name?: string): Preprocess {
   return preprocessFor(convMixerDefaultCfg(config, name));
-}
-
-/** Decodes an image file to a normalized NHWC float32 array of one image (size x size x 3). */
-export async function loadImage(path: string, p: Preprocess): Promise<Float32Array> {
-  let pixels: Buffer, info: sharp.OutputInfo;
-  try {
-    const img = sharp(path).removeAlpha().toColourspace('srgb');
-    const { width = 0, height = 0 } = await img.metadata();
-    if (!width || !height) throw new Error('no size');
-    const scale = p.resizeTo / Math.min(width, height);
-    const w = Math.max(p.size, Math.round(width * scale)), h = Math.max(p.size, Math.round(height * scale));
-    ({ data: pixels, info } = await img
-      .resize({ width: w, height: h, fit: 'fill', kernel: 'cubic' })
-      .extract({ left: Math.floor((w - p.size) / 2), top: Math.floor((h - p.size) / 2), width: p.size, height: p.size })
-      .raw().toBuffer({ resolveWithObject: true }));
-  } catch (err) {
-    throw new UserError(`${path}: cannot read as an image (${(err as Error).message.split('\n')[0]})`);
-  }
-  if (info.channels !== 3) throw new UserError(`${path}: expected 3 color channels after conversion, got ${info.channels}`);
-  const x = new Float32Array(pixels.length);
-  normalizeInto(pixels, x, 0, p.mean, p.std);
-  return x;
 }
 
 export const command: Command = {

@@ -11,6 +11,9 @@ import { keptWeightsPath, rowRecipe, rowTrainConfig, runIdOf, type ExperimentRow
 import { atomicWrite, removeStaleTemps } from '../io.ts';
 import { flattenRecipe } from '../train/config.ts';
 import type { TrainHooks } from '../train/loop.ts';
+import { PILOT } from './pilot.ts';
+import { TABLE3_EXPERIMENT } from './table3.ts';
+import { TABLE4_EXPERIMENT } from './table4.ts';
 
 /** One training run of a table: a row (or the row it is the same run as) at one profile and seed. */
 export interface PlannedRun {
@@ -35,21 +38,14 @@ export interface RunStatus extends PlannedRun {
 
 export interface Dirs { resultsDir?: string; checkpointRoot?: string }
 
-/** Table registry: every table the runner knows, by id (loaded lazily so `experiment list` stays cheap). */
-export async function experimentTables(): Promise<Record<string, ExperimentTable>> {
-  const [{ PILOT }, { TABLE3_EXPERIMENT }, { TABLE4_EXPERIMENT }] = await Promise.all([import('./pilot.ts'), import('./table3.ts'), import('./table4.ts')]);
-  return { table3: TABLE3_EXPERIMENT, table4: TABLE4_EXPERIMENT, pilot: PILOT };
-}
+/** Every table the runner knows, by id. */
+export const EXPERIMENT_TABLES: Readonly<Record<string, ExperimentTable>> = { table3: TABLE3_EXPERIMENT, table4: TABLE4_EXPERIMENT, pilot: PILOT };
 
-export async function experimentTable(id: string): Promise<ExperimentTable> {
-  const tables = await experimentTables();
-  const t = tables[id];
-  if (!t) throw new UserError(`unknown table '${id}' (expected one of: ${Object.keys(tables).join(', ')})`);
+export function experimentTable(id: string): ExperimentTable {
+  const t = EXPERIMENT_TABLES[id];
+  if (!t) throw new UserError(`unknown table '${id}' (expected one of: ${Object.keys(EXPERIMENT_TABLES).join(', ')})`);
   return t;
 }
-
-/** A row of a table, by ids. */
-export interface RowRef { table: string; row: string }
 
 /** The tables in the order that decides which row owns a run that several rows share: the first row with that recipe. */
 const OWNER_ORDER = ['pilot', 'table3', 'table4'];
@@ -67,9 +63,8 @@ function recipeKey(table: ExperimentTable, row: ExperimentRow, profile: Profile)
  * kernel-9 row, and a pilot row whose budget equals the quick protocol's is that profile's table run. Found by
  * comparing recipes, so it follows the protocols instead of a hand-kept list.
  */
-export async function runOwners(table: ExperimentTable, profile: Profile): Promise<Map<string, { owner: ExperimentTable; row: ExperimentRow }>> {
-  const registry = await experimentTables();
-  const ordered = [...OWNER_ORDER.map((id) => registry[id]!), ...(registry[table.id] ? [] : [table])];
+export function runOwners(table: ExperimentTable, profile: Profile): Map<string, { owner: ExperimentTable; row: ExperimentRow }> {
+  const ordered = [...OWNER_ORDER.map((id) => EXPERIMENT_TABLES[id]!), ...(EXPERIMENT_TABLES[table.id] ? [] : [table])];
   const first = new Map<string, { owner: ExperimentTable; row: ExperimentRow }>();
   for (const t of ordered) for (const r of t.rows) {
     const key = recipeKey(t, r, profile);
@@ -79,8 +74,8 @@ export async function runOwners(table: ExperimentTable, profile: Profile): Promi
 }
 
 /** The runs a table needs at a profile for seeds 0..seeds-1, in table order; a shared run appears once, under its owner's id. */
-export async function planRuns(table: ExperimentTable, profile: Profile, seeds: number): Promise<PlannedRun[]> {
-  const owners = await runOwners(table, profile);
+export function planRuns(table: ExperimentTable, profile: Profile, seeds: number): PlannedRun[] {
+  const owners = runOwners(table, profile);
   const out: PlannedRun[] = [];
   const seen = new Set<string>();
   for (const row of table.rows) {
@@ -159,9 +154,8 @@ export interface RunTableResult { trained: string[]; skipped: string[]; failed: 
 export async function runTable(table: ExperimentTable, opts: RunTableOptions): Promise<RunTableResult> {
   const log = opts.log ?? (() => {});
   const { trainRun } = await import('../train/loop.ts');
-  const runs = shardRuns(await planRuns(table, opts.profile, opts.seeds), opts.shard);
-  const registry = await experimentTables();
-  const tableOf = (id: string): ExperimentTable => (id === table.id ? table : registry[id]!);
+  const runs = shardRuns(planRuns(table, opts.profile, opts.seeds), opts.shard);
+  const tableOf = (id: string): ExperimentTable => (id === table.id ? table : EXPERIMENT_TABLES[id]!);
   const result: RunTableResult = { trained: [], skipped: [], failed: [] };
   removeStaleTemps(opts.resultsDir ?? RESULTS_DIR); // temporary files of a killed earlier runner
   for (const [k, run] of runs.entries()) {
@@ -225,8 +219,8 @@ export interface RowStatus {
   seedsFinished: number;
 }
 
-export async function tableStatus(table: ExperimentTable, profile: Profile, seeds: number, dirs: Dirs = {}): Promise<RowStatus[]> {
-  const owners = await runOwners(table, profile);
+export function tableStatus(table: ExperimentTable, profile: Profile, seeds: number, dirs: Dirs = {}): RowStatus[] {
+  const owners = runOwners(table, profile);
   const out: RowStatus[] = [];
   for (const row of table.rows) {
     const { owner, row: ownerRow } = owners.get(row.id)!;

@@ -45,9 +45,9 @@ export interface CifarTableView {
 }
 
 /** A table at a profile: its rows' states and every run, from the run records in `dirs`. */
-export async function cifarTableView(tableId: string, profile: Profile, seeds: number, dirs: Dirs = {}): Promise<CifarTableView> {
-  const table = await experimentTable(tableId);
-  const rows = await tableStatus(table, profile, seeds, dirs);
+export function cifarTableView(tableId: string, profile: Profile, seeds: number, dirs: Dirs = {}): CifarTableView {
+  const table = experimentTable(tableId);
+  const rows = tableStatus(table, profile, seeds, dirs);
   const runs: CifarRun[] = [];
   const records: RunRecord[] = [];
   for (const [i, r] of rows.entries()) {

@@ -7,6 +7,7 @@ import type { ExperimentTable } from '../experiments/table.ts';
 import { TABLE3_EXPERIMENT } from '../experiments/table3.ts';
 import { TABLE4_EXPERIMENT } from '../experiments/table4.ts';
 import { PILOT } from '../experiments/pilot.ts';
+import { runOwners } from '../experiments/runner.ts';
 import type { Badge } from './tables.ts';
 
 export type ExperimentId = 'table1' | 'table2' | 'table3' | 'table4' | 'pilot' | 'cifar10-demo';
@@ -112,6 +113,11 @@ export function experimentStatus(records: RunRecord[], opts: { profile?: Profile
   const train = records.filter((r) => r.kind === 'train' && (!opts.profile || r.profile === opts.profile));
   const rows: StatusRow[] = [];
   for (const exp of EXPERIMENTS) {
+    const table = ROW_TABLES[exp.id];
+    if (table) {
+      rows.push(...tableRows(table, train));
+      continue;
+    }
     const seen = new Set<string>();
     const mine = train.filter((r) => r.experiment === exp.id).sort((a, b) => b.startedAt.localeCompare(a.startedAt));
     for (const rec of mine) {
@@ -126,9 +132,37 @@ export function experimentStatus(records: RunRecord[], opts: { profile?: Profile
       const delta = reproduced !== null && paper !== null ? reproduced - paper : null;
       rows.push({ experiment: exp.id, row: label, profile: rec.profile, reproduced, paper, delta, status: statusOf(rec, delta), runId: rec.id, epochs: rec.epochs?.length ?? null });
     }
-    if (mine.length === 0) rows.push({ experiment: exp.id, row: `(${exp.paperRows ? `${exp.paperRows} paper rows` : 'no run'})`, profile: null, reproduced: null, paper: null, delta: null, status: 'not yet', runId: null, epochs: null });
+    if (mine.length === 0) rows.push(notYet(exp));
   }
   return rows;
+}
+
+function notYet(exp: ExperimentInfo): StatusRow {
+  return { experiment: exp.id, row: `(${exp.paperRows ? `${exp.paperRows} paper rows` : 'no run'})`, profile: null, reproduced: null, paper: null, delta: null, status: 'not yet', runId: null, epochs: null };
+}
+
+/**
+ * An experiment table's rows that have finished runs, per profile: the mean over the row's finished seeds (a row that
+ * is another row's run, e.g. Table 3's baseline and the pilot's 1-epoch baseline, reports that run's records).
+ */
+function tableRows(table: ExperimentTable, train: RunRecord[]): StatusRow[] {
+  const exp = EXPERIMENTS.find((e) => e.id === table.id)!;
+  const out: StatusRow[] = [];
+  for (const profile of PROFILES) {
+    const owners = runOwners(table, profile);
+    for (const row of table.rows) {
+      const { owner, row: ownerRow } = owners.get(row.id)!;
+      const runs = train.filter((r) => r.profile === profile && r.table === owner.id && r.row === ownerRow.id);
+      const done = runs.filter((r) => r.status === 'finished' && typeof r.metrics.testAcc === 'number').sort((a, b) => a.seed - b.seed);
+      if (done.length === 0) continue;
+      const reproduced = done.reduce((a, r) => a + asPercent(r.metrics.testAcc)!, 0) / done.length;
+      const paper = row.paper?.accuracy ?? null;
+      const delta = paper === null ? null : reproduced - paper;
+      const status: Badge = profile === 'paper' ? statusOf(done[0]!, delta) : 'partial';
+      out.push({ experiment: exp.id, row: `${row.label} (mean of ${done.length} seed${done.length > 1 ? 's' : ''})`, profile, reproduced, paper, delta, status, runId: done[0]!.id, epochs: done[0]!.epochs?.length ?? null });
+    }
+  }
+  return out.length ? out : [notYet(exp)];
 }
 
 /**
