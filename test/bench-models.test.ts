@@ -11,6 +11,7 @@ import * as tf from '@tensorflow/tfjs';
 import { benchModels, PAPER_RESNET50_THROUGHPUT, tableBenchRows, type BenchModelsSettings, type ModelBenchRow } from '../lib/bench/models.ts';
 import { isRegistered } from '../lib/models/registry.ts';
 import { parseRunRecord, type RunRecord } from '../lib/runRecord.ts';
+import { fileURLToPath } from 'node:url';
 
 await tf.setBackend('cpu');
 const tmp = mkdtempSync(join(tmpdir(), 'bench-models-'));
@@ -95,7 +96,7 @@ test('bench models: ratio arithmetic with injected timings', () => {
 });
 
 test('bench models CLI: --table is required and must be 1 or 2 (one-line errors)', () => {
-  const cwd = new URL('..', import.meta.url).pathname;
+  const cwd = fileURLToPath(new URL('..', import.meta.url));
   for (const [args, pattern] of [[[], /--table 1\|2 is required/], [['--table', '3'], /--table: expected one of 1, 2, got '3'/]] as const) {
     const r = spawnSync(process.execPath, ['bin/convmixer.mjs', 'bench', 'models', ...args], { encoding: 'utf8', cwd });
     assert.equal(r.status, 2, r.stderr);

@@ -17,13 +17,14 @@ import { centerCropOffset, loadImagePixels, resizedSize } from '../lib/data/eval
 import { findValSet, topK } from '../lib/eval/imagenet.ts';
 import { createRng } from '../lib/rng.ts';
 import { parseRunRecord } from '../lib/runRecord.ts';
+import { fileURLToPath } from 'node:url';
 
 await tf.setBackend('cpu');
 
-const ROOT = new URL('..', import.meta.url).pathname;
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
 // shared/ beside the repo (../shared), or beside the worktrees folder when run from a git worktree (../../shared).
-const REF = ['../../shared/reference/', '../../../shared/reference/'].map((p) => new URL(p, import.meta.url).pathname)
-  .find((p) => existsSync(join(p, 'convmixer_64_4_k5_p2.weights.safetensors'))) ?? new URL('../../shared/reference/', import.meta.url).pathname;
+const REF = ['../../shared/reference/', '../../../shared/reference/'].map((p) => fileURLToPath(new URL(p, import.meta.url)))
+  .find((p) => existsSync(join(p, 'convmixer_64_4_k5_p2.weights.safetensors'))) ?? fileURLToPath(new URL('../../shared/reference/', import.meta.url));
 const REF_WEIGHTS = join(REF, 'convmixer_64_4_k5_p2.weights.safetensors');
 const REF_IO = join(REF, 'convmixer_64_4_k5_p2.io.safetensors');
 const skipRef = existsSync(REF_WEIGHTS) && existsSync(REF_IO) ? false : `PyTorch reference not found at ${REF}; skipping`;
