@@ -269,6 +269,7 @@ test('_quarto.yml: a website listing every shipped notebook (navbar, render list
 });
 
 test('shipped notebooks: tslab kernel, a parameters cell with profile, the library imported, no model or training code', () => {
+  assert.match(readFileSync(join(REPO_ROOT, 'lib/views/notebookSetup.cjs'), 'utf8'), /suite: require\('\.\.\/index\.ts'\)/);
   for (const path of listNotebooks()) {
     const nb = readNotebook(path);
     assert.equal((nb.metadata.kernelspec as { name: string }).name, 'tslab', path);
@@ -276,7 +277,8 @@ test('shipped notebooks: tslab kernel, a parameters cell with profile, the libra
     assert.equal(params.length, 1, path);
     assert.ok(declaredParameters(cellSource(params[0]!)).includes('profile'), path);
     const code = nb.cells.filter((c) => c.cell_type === 'code').map(cellSource).join('\n');
-    assert.match(code, /require\('\.\.\/lib\/index\.ts'\)/, path);
+    // the library through the one set-up helper, which loads lib/index.ts
+    assert.match(code, /require\('\.\.\/lib\/views\/notebookSetup\.cjs'\)/, path);
     assert.doesNotMatch(code, /tf\.(conv2d|depthwiseConv2d|variableGrads|train\.)|class \w+|new AdamW|createAdamW/, path);
     // Values that live in the library are printed from it, not retyped (input sizes, badge thresholds).
     const text = nb.cells.map(cellSource).join('\n');

@@ -4,7 +4,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, existsSync, rmSync, readdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, existsSync, rmSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { trainConfigFromFlags } from '../lib/cli/train.ts';
@@ -15,7 +15,7 @@ const REPO = fileURLToPath(new URL('..', import.meta.url));
 const tmp = mkdtempSync(join(tmpdir(), 'cm-kill-'));
 const RESULTS = join(tmp, 'results');
 const CHECKPOINTS = join(tmp, 'checkpoints');
-const ID = { A: 'test-kill-A', B: 'test-kill-B' };
+const ID = { A: 'test-kill-A', B: 'test-kill-B', C: 'test-kill-C' };
 const EPOCHS = 5;
 
 after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -29,21 +29,24 @@ const cli = (args: string[]): ReturnType<typeof spawnSync> =>
   spawnSync(process.execPath, ['bin/convmixer.mjs', 'train', ...args], { cwd: REPO, encoding: 'utf8', timeout: 60_000 });
 
 /**
- * Starts a run and SIGKILLs it as soon as it reports epoch 1 (printed after the epoch-1 checkpoint and record are saved).
- * An epoch takes ~0.5 s of small batch-8 steps, so the kill lands well before the last of the 5 epochs even on a busy
- * machine; the test reads which epoch the last checkpoint holds and checks that the run was cut short.
+ * Starts a run and sends it `sig` as soon as it reports epoch 1 (printed after the epoch-1 checkpoint and record are
+ * saved). An epoch takes ~0.5 s of small batch-8 steps, so the signal lands well before the last of the 5 epochs even on
+ * a busy machine; the test reads which epoch the last checkpoint holds and checks that the run was cut short.
  */
-function trainAndKillAfterEpoch1(args: string[]): Promise<{ signal: string | null; stdout: string }> {
+function trainAndSignalAfterEpoch1(args: string[], sig: NodeJS.Signals): Promise<{ code: number | null; signal: string | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['bin/convmixer.mjs', 'train', ...args], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '', stderr = '';
+    let stdout = '', stderr = '', sent = false;
     child.stdout.setEncoding('utf8').on('data', (s: string) => {
       stdout += s;
-      if (/^epoch 1\/\d+ /m.test(stdout)) child.kill('SIGKILL');
+      if (!sent && /^epoch 1\/\d+ /m.test(stdout)) {
+        sent = true;
+        child.kill(sig);
+      }
     });
     child.stderr.setEncoding('utf8').on('data', (s: string) => { stderr += s; });
     child.on('error', reject);
-    child.on('exit', (code, signal) => (signal ? resolve({ signal, stdout }) : reject(new Error(`run exited ${code} before it was killed:\n${stdout}${stderr}`))));
+    child.on('exit', (code, signal) => (sent ? resolve({ code, signal, stdout, stderr }) : reject(new Error(`run exited ${code} before the signal:\n${stdout}${stderr}`))));
   });
 }
 
@@ -62,7 +65,7 @@ test('train CLI: SIGKILL after the epoch-1 checkpoint, then --resume, ends with 
   assert.equal(a.status, 0, `${a.stdout}${a.stderr}`);
   assert.equal(record(ID.A).status, 'finished');
 
-  const killed = await trainAndKillAfterEpoch1([...recipeFlags(root), '--run-id', ID.B]);
+  const killed = await trainAndSignalAfterEpoch1([...recipeFlags(root), '--run-id', ID.B], 'SIGKILL');
   assert.equal(killed.signal, 'SIGKILL');
   // the kill landed mid-run: the last checkpoint is an epoch before the last, the record still says running, no final weights
   const ckptB = join(CHECKPOINTS, ID.B);
@@ -96,6 +99,31 @@ test('train CLI: SIGKILL after the epoch-1 checkpoint, then --resume, ends with 
   // and nothing in the repository's own reports folder
   assert.equal(existsSync(join(REPO, 'reports', 'results', `${ID.B}.json`)), false);
   assert.equal(existsSync(join(REPO, 'reports', 'checkpoints', ID.B)), false);
+});
+
+test('train CLI: Ctrl-C (a real SIGINT) after epoch 1 stops within the epoch with a failed record and its checkpoint; --resume continues bit for bit', async () => {
+  // the same seeded tiny data as the first test, prepared in its own folder (this test may run alone)
+  mkdirSync(join(tmp, 'sigint'));
+  const root = await tinyCifarDataRoot(join(tmp, 'sigint'));
+  if (!existsSync(join(RESULTS, `${ID.A}.json`))) {
+    const a = cli([...recipeFlags(root), '--run-id', ID.A]);
+    assert.equal(a.status, 0, `${a.stdout}${a.stderr}`);
+  }
+  const stopped = await trainAndSignalAfterEpoch1([...recipeFlags(root), '--run-id', ID.C], 'SIGINT');
+  // a clean stop: exit code 2 and the interrupt's one line, no stack trace
+  assert.equal(stopped.code, 2, stopped.stdout + stopped.stderr);
+  assert.match(stopped.stderr, /interrupt: stopping after this step \(Ctrl-C again to quit now\)/);
+  assert.match(stopped.stderr, /^convmixer train: interrupted in epoch \d+ at step \d+; continue with --resume --run-id test-kill-C$/m);
+  assert.doesNotMatch(stopped.stderr, /^\s+at /m);
+  const rc = record(ID.C);
+  const stoppedAfter = Number(/^epoch-(\d{4})$/.exec(readFileSync(join(CHECKPOINTS, ID.C, 'LATEST'), 'utf8').trim())?.[1]);
+  assert.deepEqual([rc.status, rc.metrics['failure'], rc.epochs.length], ['failed', 'aborted', stoppedAfter]);
+  assert.ok(stoppedAfter >= 1 && stoppedAfter < EPOCHS, `stopped after epoch ${stoppedAfter}`);
+
+  const c = cli(['--resume', '--run-id', ID.C, '--data-root', root, '--quiet', '--results-dir', RESULTS, '--checkpoint-dir', CHECKPOINTS]);
+  assert.equal(c.status, 0, `${c.stdout}${c.stderr}`);
+  assert.equal(record(ID.C).status, 'finished');
+  assert.deepEqual(computed(record(ID.C)), computed(record(ID.A)));
 });
 
 test('--ra-m is refused outside [0, 10] (timm clips magnitudes to 10) with a one-line error naming the flag', () => {

@@ -6,6 +6,7 @@ import { UserError } from '../errors.ts';
 import { PROFILES, type Profile } from '../runRecord.ts';
 import { EXPERIMENT_TABLES, experimentTable, parseShard, planRuns, runTable, shardRuns, tableStatus, type RowStatus } from '../experiments/runner.ts';
 import { createProgressBar } from '../train/progress.ts';
+import { stopOnSignals } from './interrupt.ts';
 
 const FLAGS: FlagSpec = {
   profile: { type: 'string' }, seeds: { type: 'string' }, shard: { type: 'string' }, json: { type: 'boolean' },
@@ -90,19 +91,10 @@ export const command: Command = {
     const runs = shardRuns(planRuns(table, profile, seeds), shard);
     console.log(`experiment run ${table.id}: profile ${profile}, seeds 0..${seeds - 1}${shard ? `, shard ${shard.index}/${shard.count}` : ''}: ${runs.length} runs`);
     const bar = values['quiet'] ? null : createProgressBar();
-    const abort = new AbortController();
-    let interrupts = 0;
-    const onSignal = (): void => {
-      interrupts++;
-      if (interrupts > 1) process.exit(130);
-      console.error('\ninterrupt: stopping after this step (Ctrl-C again to quit now); run the same command to resume');
-      abort.abort();
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
+    const stop = stopOnSignals('run the same command to resume');
     try {
       const res = await runTable(table, {
-        profile, seeds, shard, retryFailed: values['retry-failed'] === true, signal: abort.signal, ...dirs, dataRoot: dir('data-root'),
+        profile, seeds, shard, retryFailed: values['retry-failed'] === true, signal: stop.signal, ...dirs, dataRoot: dir('data-root'),
         log: (line) => { bar?.clear(); console.log(line); },
         hooks: {
           onProgress: bar ? (p) => bar.update(p) : undefined,
@@ -113,8 +105,7 @@ export const command: Command = {
       return res.failed.length ? 1 : 0;
     } finally {
       bar?.clear();
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
+      stop.dispose();
     }
   },
 };

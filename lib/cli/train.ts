@@ -9,6 +9,7 @@ import { MODEL_FLAGS, configFromFlags } from './modelFlags.ts';
 import { registryName } from '../models/convmixer.ts';
 import { buildRecipe, FLAG_FOR_KEY, PROFILE_DEFAULTS, type RecipeOverrides, type TrainConfig, type RunOptions } from '../train/config.ts';
 import { createProgressBar } from '../train/progress.ts';
+import { stopOnSignals } from './interrupt.ts';
 
 const TRAIN_FLAGS: FlagSpec = {
   profile: { type: 'string' }, experiment: { type: 'string' }, seed: { type: 'string' },
@@ -153,21 +154,13 @@ export const command: Command = {
     else console.log(`train: ${config.modelName ?? 'custom'} (dim ${m.dim}, depth ${m.depth}, kernel ${m.kernelSize}, patch ${m.patchSize}, ${m.activation}, ${m.norm}), ` +
       `profile ${config.profile}, ${config.epochs} epochs, batch ${config.batchSize}, lr-max ${config.lrMax}, wd ${config.weightDecay}, seed ${config.seed}`);
     const bar = values['quiet'] ? null : createProgressBar();
-    const abort = new AbortController();
-    let interrupts = 0;
-    const onSigint = (): void => {
-      interrupts++;
-      if (interrupts > 1) process.exit(130);
-      console.error('\ninterrupt: stopping after this step (Ctrl-C again to quit now)');
-      abort.abort();
-    };
-    process.on('SIGINT', onSigint);
+    const stop = stopOnSignals(`continue with --resume --run-id ${config.run.runId ?? 'ID'}`);
     try {
       const dir = (flag: string): string | undefined => (typeof values[flag] === 'string' ? resolve(values[flag] as string) : undefined);
       const result = await trainRun(config, {
         resultsDir: dir('results-dir'),
         checkpointRoot: dir('checkpoint-dir'),
-        signal: abort.signal,
+        signal: stop.signal,
         log: (line) => { bar?.clear(); console.log(line); },
         onProgress: bar ? (p) => bar.update(p) : undefined,
         onEpoch: (e, record) => {
@@ -185,7 +178,7 @@ export const command: Command = {
       return 0;
     } finally {
       bar?.clear();
-      process.off('SIGINT', onSigint);
+      stop.dispose();
     }
   },
 };
