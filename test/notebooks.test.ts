@@ -121,3 +121,26 @@ test('convmixer notebooks run: a parameter the notebook lacks is a one-line erro
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('convmixer notebooks run: a parameter of the wrong type (or an unknown profile) is a one-line error (exit 2) before any kernel starts', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'convmixer-nb-test-'));
+  try {
+    for (const name of ['01-architecture.ipynb', '02-cifar-ablations.ipynb']) copyFileSync(join(ROOT, 'notebooks', name), join(dir, name));
+    const cases: [string, string, string][] = [
+      ['01-architecture.ipynb', 'buildLimit=abc', `01-architecture.ipynb: parameter 'buildLimit' expects a number, got "abc" (not a number)`],
+      ['01-architecture.ipynb', 'profile=huge', `01-architecture.ipynb: parameter 'profile' expects one of smoke|quick|paper, got "huge"`],
+      ['01-architecture.ipynb', 'rerun=1', `01-architecture.ipynb: parameter 'rerun' expects a boolean, got 1`],
+      ['02-cifar-ablations.ipynb', 'seeds=x', `02-cifar-ablations.ipynb: parameter 'seeds' expects a number, got "x" (not a number)`],
+    ];
+    for (const [name, assignment, message] of cases) {
+      const path = join(dir, name);
+      const before = readFileSync(path, 'utf8');
+      const res = spawnSync(process.execPath, ['bin/convmixer.mjs', 'notebooks', 'run', path, '-p', assignment], { cwd: ROOT, encoding: 'utf8', timeout: 30_000 });
+      assert.equal(res.status, 2, `${assignment}: ${res.stderr}`);
+      assert.equal(res.stderr.trim(), `convmixer notebooks: ${message}`);
+      assert.equal(readFileSync(path, 'utf8'), before);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
