@@ -8,6 +8,7 @@ import { listNotebooks, NOTEBOOKS_DIR, REPORTS_DIR } from '../notebooks/paths.ts
 import { renderReport } from '../report/render.ts';
 import { runNotebooks } from '../notebooks/run.ts';
 import { join, relative, resolve } from 'node:path';
+import { stopOnSignals } from './interrupt.ts';
 
 const USAGE = `usage: convmixer report [--profile P] [--rerun] [--no-run] [--check] [--screenshots] [--out DIR]
 
@@ -62,7 +63,8 @@ export const command: Command = {
       console.error(`report: profile ${profile}${values.profile ? '' : ' (from the run records present)'}`);
       const params = { profile, ...(values.rerun ? { rerun: true } : {}) };
       // A knob no notebook declares (rerun, for notebooks that train nothing) is simply not passed.
-      const results = await runNotebooks(notebooks, { params, allowUnused: true, git });
+      const stop = stopOnSignals('nothing is rendered', 'shutting down the kernel');
+      const results = await runNotebooks(notebooks, { params, allowUnused: true, git, signal: stop.signal }).finally(() => stop.dispose());
       if (!results.every((r) => r.ok)) {
         // Render anyway so the failing cell can be read in the report, but exit non-zero.
         renderReport(notebooks, outDir, { git, skipped: skippedShown });
