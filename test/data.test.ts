@@ -190,3 +190,29 @@ test('CLI: convmixer data cifar10 --from DIR --root prepares the cache; bad usag
   assert.equal(String(bad.stderr).trim().split('\n').length, 1);
   rmSync(dir, { recursive: true });
 });
+
+test('re-preparing over a good cache replaces it only when the new one is complete: a write that fails midway (file-size limit) leaves the old cache loadable', async () => {
+  const dir = tmp(), root = join(dir, 'data');
+  binaryTarball(join(dir, 'mini.tar.gz'));
+  await prepareCifar10({ from: join(dir, 'mini.tar.gz'), root, quiet: true });
+  const before = await loadCifar10('train', { root });
+  // A bigger source: each unpacked batch (100 records, 307 kB) fits under the limit, the 1.5 MB train split does not.
+  const labels = Array.from({ length: 100 }, (_, i) => i % 10);
+  const items = [1, 2, 3, 4, 5].map((i) => ({ name: `cifar-10-batches-bin/data_batch_${i}.bin`, data: binaryBatch(labels) }));
+  items.push({ name: 'cifar-10-batches-bin/test_batch.bin', data: binaryBatch(labels) });
+  writeFileSync(join(dir, 'big.tar.gz'), gzipSync(tarBytes(items)));
+  const res = spawnSync('bash', ['-c', 'ulimit -f 800 && exec "$0" bin/convmixer.mjs data cifar10 --from "$1" --root "$2" --quiet', process.execPath, join(dir, 'big.tar.gz'), root], { encoding: 'utf8', timeout: 60_000 });
+  assert.notEqual(res.status, 0, 'the re-prepare was meant to fail on the file-size limit');
+  assert.match(String(res.stderr), /EFBIG|too large/i);
+  const after = await loadCifar10('train', { root });
+  assert.equal(after.n, before.n);
+  assert.deepEqual(after.labels, before.labels);
+  assert.deepEqual(after.images, before.images);
+  assert.equal((await loadCifar10('test', { root })).n, 3);
+  assert.deepEqual(readdirSync(join(root, 'cifar10')).filter((f) => f !== 'prepare.lock'), ['cache']); // no staging folder left behind
+  // and a re-prepare that succeeds replaces it
+  await prepareCifar10({ from: join(dir, 'big.tar.gz'), root, quiet: true });
+  assert.equal((await loadCifar10('train', { root })).n, 500);
+  assert.deepEqual(readdirSync(join(root, 'cifar10')), ['cache']);
+  rmSync(dir, { recursive: true });
+});

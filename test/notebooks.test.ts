@@ -2,10 +2,10 @@
 // kernel with overrides, and a deliberately broken notebook making `convmixer notebooks run` fail with the cell number.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { UserError } from '../lib/errors.ts';
 import { runNotebook } from '../lib/notebooks/executor.ts';
 import { runNotebooks } from '../lib/notebooks/run.ts';
@@ -120,4 +120,92 @@ test('convmixer notebooks run: a parameter the notebook lacks is a one-line erro
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('convmixer notebooks run: a parameter of the wrong type (or an unknown profile) is a one-line error (exit 2) before any kernel starts', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'convmixer-nb-test-'));
+  try {
+    for (const name of ['01-architecture.ipynb', '02-cifar-ablations.ipynb']) copyFileSync(join(ROOT, 'notebooks', name), join(dir, name));
+    const cases: [string, string, string][] = [
+      ['01-architecture.ipynb', 'buildLimit=abc', `01-architecture.ipynb: parameter 'buildLimit' expects a number, got "abc" (not a number)`],
+      ['01-architecture.ipynb', 'profile=huge', `01-architecture.ipynb: parameter 'profile' expects one of smoke|quick|paper, got "huge"`],
+      ['01-architecture.ipynb', 'rerun=1', `01-architecture.ipynb: parameter 'rerun' expects a boolean, got 1`],
+      ['02-cifar-ablations.ipynb', 'seeds=x', `02-cifar-ablations.ipynb: parameter 'seeds' expects a number, got "x" (not a number)`],
+    ];
+    for (const [name, assignment, message] of cases) {
+      const path = join(dir, name);
+      const before = readFileSync(path, 'utf8');
+      const res = spawnSync(process.execPath, ['bin/convmixer.mjs', 'notebooks', 'run', path, '-p', assignment], { cwd: ROOT, encoding: 'utf8', timeout: 30_000 });
+      assert.equal(res.status, 2, `${assignment}: ${res.stderr}`);
+      assert.equal(res.stderr.trim(), `convmixer notebooks: ${message}`);
+      assert.equal(readFileSync(path, 'utf8'), before);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/** tslab kernels started by `parent` (their command line names the connection file): pid and connection file. */
+function kernelsOf(parent: number): { pid: number; connectionFile: string }[] {
+  const ps = spawnSync('ps', ['-eo', 'pid=,ppid=,args='], { encoding: 'utf8' }).stdout;
+  return ps.split('\n').map((l) => /^\s*(\d+)\s+(\d+)\s+.*tslab kernel --config-path (\S+)/.exec(l)).filter((m) => m !== null && Number(m[2]) === parent)
+    .map((m) => ({ pid: Number(m![1]), connectionFile: m![3]! }));
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  // a zombie is gone for our purposes
+  return !/^Z/.test(spawnSync('ps', ['-o', 'stat=', '-p', String(pid)], { encoding: 'utf8' }).stdout.trim());
+}
+
+async function signalMidCell(sig: NodeJS.Signals): Promise<void> {
+  const { dir, path } = scratchCopy('slow.ipynb');
+  const marker = join(dir, 'started');
+  const before = readFileSync(path, 'utf8');
+  const child = spawn(process.execPath, ['bin/convmixer.mjs', 'notebooks', 'run', path], { cwd: ROOT, env: { ...process.env, CONVMIXER_TEST_MARKER: marker }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (t: string) => { stderr += t; });
+  const exited = new Promise<{ code: number | null; signal: string | null }>((r) => child.on('exit', (code, signal) => r({ code, signal })));
+  let kernels: { pid: number; connectionFile: string }[] = [];
+  try {
+    const deadline = Date.now() + 60_000;
+    while (!existsSync(marker)) {
+      assert.ok(Date.now() < deadline && child.exitCode === null, `the slow cell never started: ${stderr}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    kernels = kernelsOf(child.pid!);
+    assert.equal(kernels.length, 1, 'one tslab kernel runs the notebook');
+    assert.ok(existsSync(kernels[0]!.connectionFile));
+    child.kill(sig);
+    const res = await Promise.race([exited, new Promise<null>((r) => setTimeout(() => r(null), 15_000))]);
+    assert.ok(res !== null, `the CLI did not exit within 15 s of ${sig}: ${stderr}`);
+    assert.equal(res.code, 2, `${sig}: ${JSON.stringify(res)} ${stderr}`);
+    const lines = stderr.trim().split('\n');
+    assert.match(lines.at(-1)!, /^convmixer notebooks: slow\.ipynb: interrupted in cell 3 \(import \{ writeFileSync \} from 'node:fs';\); the kernel was shut down and the notebook left as it was$/);
+    assert.doesNotMatch(stderr, /^\s+at /m);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(alive(kernels[0]!.pid), false, `the tslab kernel ${kernels[0]!.pid} still runs after ${sig}`);
+    assert.equal(existsSync(kernels[0]!.connectionFile), false, 'the connection file (with the HMAC key) is removed');
+    assert.equal(readFileSync(path, 'utf8'), before);
+  } finally {
+    // whatever this test started must not outlive it, whether or not the CLI cleaned up
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    for (const k of kernels) {
+      if (alive(k.pid)) process.kill(k.pid, 'SIGKILL');
+      rmSync(dirname(k.connectionFile), { recursive: true, force: true });
+    }
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test('convmixer notebooks run: SIGINT mid-cell shuts the tslab kernel down and removes its connection file, exit 2 with one line', async () => {
+  await signalMidCell('SIGINT');
+});
+
+test('convmixer notebooks run: SIGTERM mid-cell shuts the tslab kernel down and removes its connection file, exit 2 with one line', async () => {
+  await signalMidCell('SIGTERM');
 });

@@ -2,7 +2,8 @@
 // helpers, table status from run records, the "# Params" columns, the Quarto config and the shipped notebooks' shape.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { basename, join, posix } from 'node:path';
 import { runInNewContext } from 'node:vm';
@@ -283,5 +284,43 @@ test('shipped notebooks: tslab kernel, a parameters cell with profile, the libra
     // Values that live in the library are printed from it, not retyped (input sizes, badge thresholds).
     const text = nb.cells.map(cellSource).join('\n');
     assert.doesNotMatch(text, /\b(224|0\.5|1\.5)\b/, path);
+  }
+});
+
+test('convmixer report: run records that are not valid are named (one line each, and on the index page), not fatal', () => {
+  const results = mkdtempSync(join(tmpdir(), 'convmixer-results-'));
+  const out = mkdtempSync(join(tmpdir(), 'convmixer-render-'));
+  try {
+    writeFileSync(join(results, 'null-record.json'), 'null');
+    writeFileSync(join(results, 'half-record.json'), JSON.stringify({ id: 'half', kind: 'train' }));
+    const res = spawnSync(process.execPath, ['bin/convmixer.mjs', 'report', '--no-run', '--out', out, '--results-dir', results], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 120_000 });
+    assert.equal(res.status, 0, res.stderr);
+    const lines = res.stderr.trim().split('\n').filter((l) => l.includes('skipped'));
+    assert.equal(lines.length, 2, res.stderr);
+    for (const name of ['null-record.json', 'half-record.json']) {
+      assert.equal(lines.filter((l) => l.startsWith('report: skipped ') && l.includes(name) && l.includes('not a valid run record')).length, 1, res.stderr);
+    }
+    const index = readFileSync(join(out, 'index.html'), 'utf8');
+    assert.match(index, /Skipped run records/);
+    assert.match(index, /null-record\.json/);
+    assert.match(index, /half-record\.json/);
+    // --results-dir only names the records to check: the notebooks always read reports/results
+    const refused = spawnSync(process.execPath, ['bin/convmixer.mjs', 'report', '--out', out, '--results-dir', results], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 30_000 });
+    assert.equal(refused.status, 2);
+  } finally {
+    rmSync(results, { recursive: true, force: true });
+    rmSync(out, { recursive: true, force: true });
+  }
+});
+
+test('renderReport lists no skipped-records section when none were skipped', () => {
+  const out = mkdtempSync(join(tmpdir(), 'convmixer-render-'));
+  try {
+    renderReport([join(FIXTURES, 'tiny.ipynb')], out, { git: { commit: 'abc', dirty: false } });
+    assert.doesNotMatch(readFileSync(join(out, 'index.html'), 'utf8'), /Skipped run records/);
+    renderReport([join(FIXTURES, 'tiny.ipynb')], out, { git: { commit: 'abc', dirty: false }, skipped: [{ file: 'a<b.json', reason: 'not JSON' }] });
+    assert.match(readFileSync(join(out, 'index.html'), 'utf8'), /Skipped run records[\s\S]*<code>a&lt;b\.json<\/code>: not JSON/);
+  } finally {
+    rmSync(out, { recursive: true, force: true });
   }
 });

@@ -7,6 +7,7 @@ import { parseParamAssignments } from '../notebooks/ipynb.ts';
 import { findNotebook, listNotebooks } from '../notebooks/paths.ts';
 import { notebookParameters, runNotebooks } from '../notebooks/run.ts';
 import { basename } from 'node:path';
+import { stopOnSignals } from './interrupt.ts';
 
 const USAGE = `usage: convmixer notebooks run [NAME...] [-p key=value ...] [--profile P] [--timeout SEC]
        convmixer notebooks list
@@ -48,7 +49,12 @@ export const command: Command = {
     const timeout = numberFlag('timeout', values.timeout, { min: 1 });
     const paths = positionals.length ? positionals.map((n) => findNotebook(n)) : listNotebooks();
     if (paths.length === 0) throw new UserError('no notebooks found in notebooks/');
-    const results = await runNotebooks(paths, { params, cellTimeoutMs: timeout ? timeout * 1000 : undefined });
-    return results.every((r) => r.ok) ? 0 : 1;
+    const stop = stopOnSignals('later notebooks are not run', 'shutting down the kernel');
+    try {
+      const results = await runNotebooks(paths, { params, cellTimeoutMs: timeout ? timeout * 1000 : undefined, signal: stop.signal });
+      return results.every((r) => r.ok) ? 0 : 1;
+    } finally {
+      stop.dispose();
+    }
   },
 };

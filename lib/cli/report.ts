@@ -2,12 +2,13 @@
 // retrained unless --rerun), then render reports/index.html; optionally check it in headless Chromium.
 import { choiceFlag, parseFlags, type Command } from './args.ts';
 import { UserError } from '../errors.ts';
-import { gitState, loadRunRecords, PROFILES } from '../runRecord.ts';
+import { gitState, loadRunRecords, PROFILES, RESULTS_DIR, type SkippedRecord } from '../runRecord.ts';
 import { profileWithRecords } from '../views/overview.ts';
 import { listNotebooks, NOTEBOOKS_DIR, REPORTS_DIR } from '../notebooks/paths.ts';
 import { renderReport } from '../report/render.ts';
 import { runNotebooks } from '../notebooks/run.ts';
-import { join, relative } from 'node:path';
+import { join, relative, resolve } from 'node:path';
+import { stopOnSignals } from './interrupt.ts';
 
 const USAGE = `usage: convmixer report [--profile P] [--rerun] [--no-run] [--check] [--screenshots] [--out DIR]
 
@@ -19,18 +20,24 @@ paper > quick > smoke with finished records; --profile to choose) and renders th
   --check         open the rendered report in headless Chromium; fail on unreachable pages, broken links,
                   console errors, or figures not drawn
   --screenshots   with the check, save a screenshot of every page to reports/screenshots/
-  --out DIR       output folder (default reports/)`;
+  --out DIR       output folder (default reports/)
+  --results-dir DIR  with --no-run: the run records to check (default reports/results; the notebooks
+                  always read reports/results)
+
+Run records that are not valid (unreadable, not JSON, missing fields) are skipped: one line each, and they
+are listed on the index page.`;
 
 export const command: Command = {
   summary: 'run notebooks from shipped run records and render reports/index.html',
   async run(argv) {
-    const { values, help } = parseFlags<{ profile?: string; rerun?: boolean; 'no-run'?: boolean; check?: boolean; screenshots?: boolean; out?: string }>(argv, {
+    const { values, help } = parseFlags<{ profile?: string; rerun?: boolean; 'no-run'?: boolean; check?: boolean; screenshots?: boolean; out?: string; 'results-dir'?: string }>(argv, {
       profile: { type: 'string' },
       rerun: { type: 'boolean' },
       'no-run': { type: 'boolean' },
       check: { type: 'boolean' },
       screenshots: { type: 'boolean' },
       out: { type: 'string' },
+      'results-dir': { type: 'string' },
     });
     if (help) {
       console.log(USAGE);
@@ -43,21 +50,29 @@ export const command: Command = {
     const started = Date.now();
     // Read before any notebook stores its outputs (which dirties the tree); recorded in every notebook and the index.
     const git = gitState();
+    if (values['results-dir'] !== undefined && !values['no-run']) throw new UserError('--results-dir needs --no-run (the notebooks read reports/results)');
+    const resultsDir = values['results-dir'] !== undefined ? resolve(values['results-dir']) : RESULTS_DIR;
+    // Invalid records are named once here and on the index page, not warned about by every notebook.
+    const skipped: SkippedRecord[] = [];
+    const records = loadRunRecords({}, resultsDir, skipped);
+    for (const s of skipped) console.error(`report: skipped ${relative(process.cwd(), s.file)}: not a valid run record (${s.reason})`);
+    const skippedShown = skipped.map((s) => ({ ...s, file: relative(resultsDir, s.file) }));
 
     if (!values['no-run']) {
-      const profile = requestedProfile ?? profileWithRecords(loadRunRecords());
+      const profile = requestedProfile ?? profileWithRecords(records);
       console.error(`report: profile ${profile}${values.profile ? '' : ' (from the run records present)'}`);
       const params = { profile, ...(values.rerun ? { rerun: true } : {}) };
       // A knob no notebook declares (rerun, for notebooks that train nothing) is simply not passed.
-      const results = await runNotebooks(notebooks, { params, allowUnused: true, git });
+      const stop = stopOnSignals('nothing is rendered', 'shutting down the kernel');
+      const results = await runNotebooks(notebooks, { params, allowUnused: true, git, signal: stop.signal }).finally(() => stop.dispose());
       if (!results.every((r) => r.ok)) {
         // Render anyway so the failing cell can be read in the report, but exit non-zero.
-        renderReport(notebooks, outDir, { git });
+        renderReport(notebooks, outDir, { git, skipped: skippedShown });
         console.error(`report: a notebook failed; rendered what there is to ${relative(process.cwd(), join(outDir, 'index.html'))}`);
         return 1;
       }
     }
-    const rendered = renderReport(notebooks, outDir, { git });
+    const rendered = renderReport(notebooks, outDir, { git, skipped: skippedShown });
     console.log(`report: ${relative(process.cwd(), rendered.index)} (${rendered.pages.length} notebook pages) in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 
     if (values.check || values.screenshots) {

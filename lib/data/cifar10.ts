@@ -1,6 +1,6 @@
 // CIFAR-10: readers for the official binary release and for image-folder layouts, a decoded uint8 cache
-// (one file per split + a manifest written last), and `loadCifar10`, which reads that cache in one go.
-import { existsSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+// (one file per split + a manifest written last, all in a staging folder that replaces the old cache when complete), and `loadCifar10`, which reads that cache in one go.
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
@@ -203,23 +203,56 @@ const ManifestSchema = z.object({
 });
 export type Cifar10Manifest = z.infer<typeof ManifestSchema>;
 
+/** The folders a re-prepare uses beside the cache: the new cache while it is written, the old one while it is swapped out. */
+function cacheSiblings(root: string | undefined): { staging: string; old: string } {
+  const { cacheDir } = cifar10Paths(root);
+  return { staging: `${cacheDir}.new`, old: `${cacheDir}.old` };
+}
+
+/** Undoes what a killed earlier prepare left: a half-written staging folder, or an old cache swapped out but not back. */
+function recoverCache(root: string | undefined): void {
+  const { cacheDir } = cifar10Paths(root);
+  const { staging, old } = cacheSiblings(root);
+  rmSync(staging, { recursive: true, force: true });
+  if (existsSync(old)) {
+    if (existsSync(cacheDir)) rmSync(old, { recursive: true, force: true });
+    else renameSync(old, cacheDir);
+  }
+}
+
+/**
+ * Writes the new cache (split files, then the manifest) into a staging folder and only then swaps it in for the old
+ * one (two renames, no space needed): a re-prepare that fails (full disk, bad data) leaves the old cache usable.
+ */
 function writeCache(root: string | undefined, data: { train: ImageDataset; test: ImageDataset }, source: Cifar10Manifest['source']): Cifar10Manifest {
   const p = cifar10Paths(root);
-  rmSync(p.manifest, { force: true }); // from here until the new manifest lands, the cache is incomplete
-  const split = (ds: ImageDataset, name: 'train' | 'test'): z.infer<typeof SplitSchema> => {
-    const bytes = Buffer.concat([ds.images, ds.labels]);
-    atomicWrite(p.split(name), bytes);
-    return { file: basename(p.split(name)), n: ds.n, bytes: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') };
-  };
-  const manifest: Cifar10Manifest = {
-    format: 'convmixer-image-cache', version: 1, dataset: 'cifar10',
-    height: data.train.height, width: data.train.width, channels: 3, classes: data.train.classes,
-    layout: 'each split file: n*height*width*3 uint8 images (NHWC, RGB) followed by n uint8 labels',
-    splits: { train: split(data.train, 'train'), test: split(data.test, 'test') },
-    source, createdAt: new Date().toISOString(),
-  };
-  atomicWriteJson(p.manifest, manifest);
-  return manifest;
+  const { staging, old } = cacheSiblings(root);
+  rmSync(staging, { recursive: true, force: true });
+  mkdirSync(staging, { recursive: true });
+  try {
+    const split = (ds: ImageDataset, name: 'train' | 'test'): z.infer<typeof SplitSchema> => {
+      const bytes = Buffer.concat([ds.images, ds.labels]);
+      atomicWrite(join(staging, basename(p.split(name))), bytes);
+      return { file: basename(p.split(name)), n: ds.n, bytes: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') };
+    };
+    const manifest: Cifar10Manifest = {
+      format: 'convmixer-image-cache', version: 1, dataset: 'cifar10',
+      height: data.train.height, width: data.train.width, channels: 3, classes: data.train.classes,
+      layout: 'each split file: n*height*width*3 uint8 images (NHWC, RGB) followed by n uint8 labels',
+      splits: { train: split(data.train, 'train'), test: split(data.test, 'test') },
+      source, createdAt: new Date().toISOString(),
+    };
+    atomicWriteJson(join(staging, basename(p.manifest)), manifest);
+    rmSync(old, { recursive: true, force: true });
+    if (existsSync(p.cacheDir)) renameSync(p.cacheDir, old);
+    renameSync(staging, p.cacheDir);
+    rmSync(old, { recursive: true, force: true });
+    return manifest;
+  } catch (err) {
+    rmSync(staging, { recursive: true, force: true });
+    if (!existsSync(p.cacheDir) && existsSync(old)) renameSync(old, p.cacheDir);
+    throw err;
+  }
 }
 
 function readManifest(root?: string): Cifar10Manifest {
@@ -310,6 +343,7 @@ async function prepareLocked(opts: PrepareOptions): Promise<PrepareResult> {
   const quiet = opts.quiet ?? false;
   const p = cifar10Paths(opts.root);
   for (const d of [p.dir, p.cacheDir]) removeStaleTemps(d); // left by a killed earlier run
+  recoverCache(opts.root);
   const src = await sourceFile(opts.from, opts.root, quiet);
   if (!existsSync(src)) throw new UserError(`--from ${opts.from}: no such file or folder`);
   let layoutRoot = src;

@@ -1,7 +1,7 @@
 // Runs a notebook top to bottom in a fresh tslab kernel (started in the notebook's folder, as Jupyter does),
 // stores every cell's outputs in the .ipynb (atomically, also when a cell fails), and stops at the first failing
 // cell, naming it. Cells after the failing one are left unexecuted with their outputs cleared.
-import { dirname, resolve } from 'node:path';
+import { basename, dirname, resolve } from 'node:path';
 import { UserError } from '../errors.ts';
 import { gitState } from '../runRecord.ts';
 import { startKernel, type NotebookOutput } from './kernel.ts';
@@ -43,6 +43,13 @@ export interface RunOptions {
   git?: GitProvenance;
   /** Per-cell limit (default 30 minutes). */
   cellTimeoutMs?: number;
+  /**
+   * Ctrl-C / SIGTERM (stopOnSignals): the running cell is abandoned, the kernel shut down (its connection file
+   * removed) and a UserError thrown; the notebook file is left as it was.
+   */
+  signal?: AbortSignal;
+  /** Called once the kernel is up (its pid and connection file). */
+  onKernel?: (pid: number | undefined, connectionFile: string) => void;
   /** Called before each code cell runs (progress lines in the CLI). */
   onCell?: (cellNumber: number, total: number, firstLine: string) => void;
 }
@@ -72,19 +79,26 @@ export async function runNotebook(path: string, opts: RunOptions = {}): Promise<
     c.outputs = [];
     c.execution_count = null;
   }
+  const interrupted = (where: string) => new UserError(`${basename(abs)}: interrupted ${where}; the kernel was shut down and the notebook left as it was`);
+  if (opts.signal?.aborted) throw interrupted('before its kernel started');
   const k = await startKernel({ cwd: dirname(abs), env: { [HEADLESS_ENV]: '1' } });
   let executed = 0;
   let failure: CellFailure | undefined;
   try {
+    opts.onKernel?.(k.pid, k.connectionFile);
     for (const [i, cell] of nb.cells.entries()) {
       if (cell.cell_type !== 'code') continue;
       const src = cellSource(cell);
       const firstLine = src.split('\n').find((l) => l.trim()) ?? '';
       opts.onCell?.(i + 1, nb.cells.length, firstLine);
       if (!src.trim()) continue;
-      const res = await k.execute(src, { timeoutMs: opts.cellTimeoutMs }).catch((err: Error) => ({
-        status: 'error' as const, executionCount: null, outputs: [{ output_type: 'error' as const, ename: 'KernelError', evalue: err.message, traceback: [] }],
-      }));
+      if (opts.signal?.aborted) throw interrupted(`before cell ${i + 1}`);
+      const res = await k.execute(src, { timeoutMs: opts.cellTimeoutMs, signal: opts.signal }).catch((err: Error) => {
+        if (opts.signal?.aborted) throw interrupted(`in cell ${i + 1} (${firstLine.trim().slice(0, 60)})`);
+        return {
+          status: 'error' as const, executionCount: null, outputs: [{ output_type: 'error' as const, ename: 'KernelError', evalue: err.message, traceback: [] }],
+        };
+      });
       cell.outputs = res.outputs;
       cell.execution_count = res.executionCount;
       executed += 1;

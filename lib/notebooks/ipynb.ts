@@ -5,6 +5,7 @@ import { basename } from 'node:path';
 import { z } from 'zod';
 import { UserError } from '../errors.ts';
 import { atomicWrite } from '../io.ts';
+import { PROFILES } from '../runRecord.ts';
 import type { NotebookOutput } from './kernel.ts';
 
 const sourceSchema = z.union([z.string(), z.array(z.string())]);
@@ -89,6 +90,40 @@ export function declaredParameters(source: string): string[] {
 }
 
 /**
+ * The type each parameter declares (`const seeds: number = 2;`), or, without an annotation, the type of a plain
+ * literal initializer (`const rerun = false;`). Names with any other type (arrays, unions) are left out: not checked.
+ */
+export function declaredParameterTypes(source: string): Map<string, 'string' | 'number' | 'boolean'> {
+  const types = new Map<string, 'string' | 'number' | 'boolean'>();
+  for (const m of source.matchAll(/^\s*(?:export\s+)?(?:const|let|var)\s+([A-Za-z_$][\w$]*)\s*(?::\s*([^=;]+?))?\s*(?:=\s*([^;\n]*))?;?\s*$/gm)) {
+    const [, name, annotation, init] = m;
+    let type: string | undefined = annotation?.trim();
+    if (!type && init !== undefined) {
+      const v = init.trim();
+      type = /^(['"`]).*\1$/.test(v) ? 'string' : /^(true|false)$/.test(v) ? 'boolean' : /^[-+]?(\d|\.\d)[\d_.eE+-]*$/.test(v) ? 'number' : undefined;
+    }
+    if (type === 'string' || type === 'number' || type === 'boolean') types.set(name!, type);
+  }
+  return types;
+}
+
+/** Checks overrides against the parameters cell's declared types (and `profile` against the profiles): one-line UserError. */
+export function checkParameterTypes(source: string, params: Record<string, ParamValue>, path = 'notebook'): void {
+  const types = declaredParameterTypes(source);
+  for (const [name, value] of Object.entries(params)) {
+    const expected = types.get(name);
+    const shown = JSON.stringify(value);
+    if (expected && typeof value !== expected) {
+      throw new UserError(`${basename(path)}: parameter '${name}' expects a ${expected}, got ${shown}${expected === 'number' && typeof value === 'string' ? ' (not a number)' : ''}`);
+    }
+    if (expected === 'number' && !Number.isFinite(value as number)) throw new UserError(`${basename(path)}: parameter '${name}' expects a finite number, got ${shown}`);
+    if (name === 'profile' && !(PROFILES as readonly unknown[]).includes(value)) {
+      throw new UserError(`${basename(path)}: parameter 'profile' expects one of ${PROFILES.join('|')}, got ${shown}`);
+    }
+  }
+}
+
+/**
  * Parses `key=value` overrides. The value is JSON when it parses as JSON (numbers, true/false, null, "quoted",
  * [arrays]), otherwise a plain string, so `-p profile=quick -p epochs=3 -p rerun=true` do what they say.
  */
@@ -125,6 +160,7 @@ export function injectParameters(nb: Notebook, params: Record<string, ParamValue
   const declared = declaredParameters(cellSource(cells[at]!));
   const unknown = keys.filter((k) => !declared.includes(k));
   if (unknown.length > 0) throw new UserError(`${basename(path)}: no parameter '${unknown[0]}' in its parameters cell (it has: ${declared.join(', ') || 'none'})`);
+  checkParameterTypes(cellSource(cells[at]!), params, path);
   const text = ['// Injected parameters', ...keys.map((k) => `const ${k} = ${JSON.stringify(params[k])};`)].join('\n');
   const injected: NotebookCell = {
     cell_type: 'code',

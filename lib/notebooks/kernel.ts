@@ -27,8 +27,26 @@ export interface CellResult {
 }
 
 export interface Kernel {
-  execute(code: string, opts?: { timeoutMs?: number }): Promise<CellResult>;
+  /** Rejects with an AbortError when `signal` aborts (Ctrl-C): the caller then shuts the kernel down. */
+  execute(code: string, opts?: { timeoutMs?: number; signal?: AbortSignal }): Promise<CellResult>;
   shutdown(): Promise<void>;
+  /** The kernel process and its connection file (which holds the HMAC key; removed on shutdown). */
+  pid: number | undefined;
+  connectionFile: string;
+}
+
+// Kernels not yet shut down, killed (and their connection files removed) synchronously if this process exits first:
+// after a second Ctrl-C (process.exit) or an uncaught error. A signal itself does not run 'exit' handlers: the CLIs
+// handle SIGINT/SIGTERM with stopOnSignals (lib/cli/interrupt.ts) and shut the kernel down in runNotebook.
+const liveKernels = new Set<() => void>();
+let exitHookInstalled = false;
+function onExitKill(cleanup: () => void): () => void {
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    process.on('exit', () => { for (const c of liveKernels) c(); });
+  }
+  liveKernels.add(cleanup);
+  return () => liveKernels.delete(cleanup);
 }
 
 interface Message {
@@ -93,9 +111,8 @@ export async function startKernel(opts: { cwd: string; env?: Record<string, stri
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   // Kernel output outside cells (startup failures, warnings) is kept for error messages.
-  // Never leave an orphaned kernel behind when this process exits early (Ctrl-C, uncaught error).
-  const killOnExit = () => { child.kill('SIGKILL'); };
-  process.once('exit', killOnExit);
+  // Never leave an orphaned kernel (or its key) behind when this process exits early.
+  const forget = onExitKill(() => { child.kill('SIGKILL'); rmSync(connDir, { recursive: true, force: true }); });
   let kernelLog = '';
   const keepLog = (b: Buffer) => { kernelLog = (kernelLog + b.toString()).slice(-4000); };
   child.stdout!.on('data', keepLog);
@@ -139,7 +156,7 @@ export async function startKernel(opts: { cwd: string; env?: Record<string, stri
   };
 
   /** Sends a request and resolves when both its shell reply and its iopub 'idle' status have arrived. */
-  const request = (sock: Dealer, msgType: string, content: Record<string, unknown>, onIopub: (m: Message) => void, timeoutMs: number) =>
+  const request = (sock: Dealer, msgType: string, content: Record<string, unknown>, onIopub: (m: Message) => void, timeoutMs: number, signal?: AbortSignal) =>
     new Promise<Message>((resolveReply, reject) => {
       let reply: Message | null = null;
       let idle = false;
@@ -149,12 +166,16 @@ export async function startKernel(opts: { cwd: string; env?: Record<string, stri
         listeners.delete(id);
         const i = exitWaiters.indexOf(onExit);
         if (i >= 0) exitWaiters.splice(i, 1);
+        signal?.removeEventListener('abort', onAbort);
         if (err) reject(err);
         else resolveReply(reply!);
       };
       const onExit = (why: string) => done(new Error(why));
+      const onAbort = () => done(Object.assign(new Error(`${msgType} interrupted`), { name: 'AbortError' }));
       const timer = setTimeout(() => done(new Error(`${msgType} got no reply within ${Math.round(timeoutMs / 1000)} s`)), timeoutMs);
       if (exited) return done(new Error(exited));
+      if (signal?.aborted) return onAbort();
+      signal?.addEventListener('abort', onAbort, { once: true });
       exitWaiters.push(onExit);
       listeners.set(id, (m, channel) => {
         if (channel === 'shell') reply = m;
@@ -176,13 +197,17 @@ export async function startKernel(opts: { cwd: string; env?: Record<string, stri
       if (exited || Date.now() > startDeadline) {
         child.kill('SIGKILL');
         rmSync(connDir, { recursive: true, force: true });
+        forget();
+        shell.close();
+        control.close();
+        iopub.close();
         throw new Error(`tslab kernel did not start: ${(err as Error).message}${kernelLog ? ` (${kernelLog.trim().split('\n').slice(-3).join(' | ')})` : ''}`);
       }
     }
   }
 
   let count = 0;
-  async function execute(code: string, execOpts: { timeoutMs?: number } = {}): Promise<CellResult> {
+  async function execute(code: string, execOpts: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<CellResult> {
     const outputs: NotebookOutput[] = [];
     const onIopub = (m: Message) => {
       const c = m.content;
@@ -207,7 +232,7 @@ export async function startKernel(opts: { cwd: string; env?: Record<string, stri
           break;
       }
     };
-    const reply = await request(shell, 'execute_request', { code, silent: false, store_history: true, user_expressions: {}, allow_stdin: false, stop_on_error: true }, onIopub, execOpts.timeoutMs ?? 30 * 60_000);
+    const reply = await request(shell, 'execute_request', { code, silent: false, store_history: true, user_expressions: {}, allow_stdin: false, stop_on_error: true }, onIopub, execOpts.timeoutMs ?? 30 * 60_000, execOpts.signal);
     count += 1;
     const status = reply.content.status === 'ok' ? 'ok' : reply.content.status === 'abort' ? 'abort' : 'error';
     return { status, executionCount: (reply.content.execution_count as number | undefined) ?? count, outputs };
@@ -229,12 +254,12 @@ export async function startKernel(opts: { cwd: string; env?: Record<string, stri
         });
       }
     }
-    process.removeListener('exit', killOnExit);
+    forget();
     shell.close();
     control.close();
     iopub.close();
     rmSync(connDir, { recursive: true, force: true });
   }
 
-  return { execute, shutdown };
+  return { execute, shutdown, pid: child.pid, connectionFile: connFile };
 }

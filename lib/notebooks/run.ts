@@ -14,6 +14,8 @@ export interface RunManyOptions {
   /** Git state recorded in every notebook of the batch (default: read once, before the first notebook runs). */
   git?: GitProvenance;
   log?: (line: string) => void;
+  /** Ctrl-C / SIGTERM: the running notebook's kernel is shut down and runNotebook throws (see RunOptions.signal). */
+  signal?: AbortSignal;
 }
 
 /** Runs notebooks one after another; stops at the first that fails. Shared with `convmixer report`. */
@@ -35,7 +37,7 @@ export async function runNotebooks(paths: string[], opts: RunManyOptions): Promi
   for (const path of paths) {
     const params = paramsFor(path);
     log(`notebooks: running ${relative(process.cwd(), path)}${Object.keys(params).length ? ` with ${JSON.stringify(params)}` : ''}`);
-    const res = await runNotebook(path, { params, git, cellTimeoutMs: opts.cellTimeoutMs });
+    const res = await runNotebook(path, { params, git, cellTimeoutMs: opts.cellTimeoutMs, signal: opts.signal });
     results.push(res);
     if (!res.ok) {
       const f = res.failure!;

@@ -9,7 +9,7 @@ import katex from 'katex';
 import hljs from 'highlight.js/lib/core';
 import typescript from 'highlight.js/lib/languages/typescript';
 import { atomicWrite } from '../io.ts';
-import { gitState } from '../runRecord.ts';
+import { gitState, type SkippedRecord } from '../runRecord.ts';
 import type { GitProvenance } from '../notebooks/executor.ts';
 import { cellSource, hasTag, readNotebook, type Notebook, type NotebookCell } from '../notebooks/ipynb.ts';
 import type { NotebookOutput } from '../notebooks/kernel.ts';
@@ -212,8 +212,18 @@ function copyAssets(outDir: string): void {
   atomicWrite(join(assets, 'report.css'), CSS);
 }
 
+/** The run records the report could not use, named on the index page (they are missing from every table). */
+function skippedHtml(skipped: SkippedRecord[]): string {
+  if (skipped.length === 0) return '';
+  const items = skipped.map((s) => `<li><code>${escapeHtml(s.file)}</code>: ${escapeHtml(s.reason)}</li>`).join('\n');
+  return `<section class="skipped-records"><h2>Skipped run records</h2>
+<p>${skipped.length} file${skipped.length === 1 ? ' is' : 's are'} not a valid run record and ${skipped.length === 1 ? 'is' : 'are'} left out of every table and figure:</p>
+<ul>\n${items}\n</ul></section>
+`;
+}
+
 /** Renders notebooks (in the given order) into outDir: index.html, pages/<name>.html, assets/. */
-export function renderReport(notebooks: string[], outDir: string, opts: { title?: string; git?: GitProvenance } = {}): RenderResult {
+export function renderReport(notebooks: string[], outDir: string, opts: { title?: string; git?: GitProvenance; skipped?: SkippedRecord[] } = {}): RenderResult {
   const title = opts.title ?? 'ConvMixer reproduction report';
   copyAssets(outDir);
   const loaded = notebooks.map((path) => ({ path, nb: readNotebook(path) }));
@@ -235,7 +245,7 @@ export function renderReport(notebooks: string[], outDir: string, opts: { title?
   const indexBody = `<h1>${escapeHtml(title)}</h1>
 <p>Every number in these pages is computed by the suite's code from run records in <code>reports/results/</code>; values from the paper are reference data and are marked as such.</p>
 <ol class="index-list">\n${list}\n</ol>
-<p class="meta">Rendered ${new Date().toISOString()} from commit ${escapeHtml(git.commit.slice(0, 12))}${git.dirty ? ' (with uncommitted changes)' : ''}.</p>`;
+${skippedHtml(opts.skipped ?? [])}<p class="meta">Rendered ${new Date().toISOString()} from commit ${escapeHtml(git.commit.slice(0, 12))}${git.dirty ? ' (with uncommitted changes)' : ''}.</p>`;
   const index = join(outDir, 'index.html');
   atomicWrite(index, page(title, indexBody, { root: '', nav: navHtml(pages, null, '') }));
   return { index, pages };
