@@ -148,10 +148,21 @@ export function gitState(cwd = REPO_ROOT): { commit: string; dirty: boolean } {
   }
 }
 
+let codeGit: { commit: string; dirty: boolean } | undefined;
+/**
+ * The git state of the code this process runs: read once, the first time a record is made (the CLI reads it at start),
+ * and kept. A long-running process (the experiment runner trains for hours) must not stamp its later runs with a
+ * commit that was checked out after it loaded its code.
+ */
+export function codeGitState(): { commit: string; dirty: boolean } {
+  codeGit ??= gitState();
+  return codeGit;
+}
+
 /** A new record in state 'running'; save it with saveRunRecord and again when finished. */
 export function newRunRecord(init: { kind: RunKind; experiment: string; profile: Profile; seed: number; config: Record<string, unknown>; backend: string; id?: string; table?: string; row?: string }): RunRecord {
   const started = new Date();
-  const git = gitState();
+  const git = codeGitState();
   const stamp = started.toISOString().replace(/[:.]/g, '-');
   return {
     version: 1,

@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { gitState } from '../lib/runRecord.ts';
+import { codeGitState, gitState } from '../lib/runRecord.ts';
 
 const repo = mkdtempSync(join(tmpdir(), 'cm-git-'));
 after(() => rmSync(repo, { recursive: true, force: true }));
@@ -43,4 +43,10 @@ test('gitState: outside a git checkout the commit is unknown, not an exception',
   } finally {
     rmSync(plain, { recursive: true, force: true });
   }
+});
+
+test('codeGitState: read once per process and kept (a long runner stamps every record with the code it loaded)', () => {
+  const first = codeGitState();
+  assert.deepEqual(first, gitState());
+  assert.equal(codeGitState(), first, 'the same object: not read again');
 });

@@ -7,6 +7,7 @@ import { PROFILES, type Profile } from '../runRecord.ts';
 import { EXPERIMENT_TABLES, experimentTable, parseShard, planRuns, runTable, shardRuns, tableStatus, type RowStatus } from '../experiments/runner.ts';
 import { createProgressBar } from '../train/progress.ts';
 import { stopOnSignals } from './interrupt.ts';
+import { codeGitState } from '../runRecord.ts';
 
 const FLAGS: FlagSpec = {
   profile: { type: 'string' }, seeds: { type: 'string' }, shard: { type: 'string' }, json: { type: 'boolean' },
@@ -91,6 +92,7 @@ export const command: Command = {
     const runs = shardRuns(planRuns(table, profile, seeds), shard);
     console.log(`experiment run ${table.id}: profile ${profile}, seeds 0..${seeds - 1}${shard ? `, shard ${shard.index}/${shard.count}` : ''}: ${runs.length} runs`);
     const bar = values['quiet'] ? null : createProgressBar();
+    codeGitState(); // the commit of the code this process loaded, for every record it writes
     const stop = stopOnSignals('run the same command to resume');
     try {
       const res = await runTable(table, {

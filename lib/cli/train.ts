@@ -10,6 +10,7 @@ import { registryName } from '../models/convmixer.ts';
 import { buildRecipe, FLAG_FOR_KEY, PROFILE_DEFAULTS, type RecipeOverrides, type TrainConfig, type RunOptions } from '../train/config.ts';
 import { createProgressBar } from '../train/progress.ts';
 import { stopOnSignals } from './interrupt.ts';
+import { codeGitState } from '../runRecord.ts';
 
 const TRAIN_FLAGS: FlagSpec = {
   profile: { type: 'string' }, experiment: { type: 'string' }, seed: { type: 'string' },
@@ -154,6 +155,7 @@ export const command: Command = {
     else console.log(`train: ${config.modelName ?? 'custom'} (dim ${m.dim}, depth ${m.depth}, kernel ${m.kernelSize}, patch ${m.patchSize}, ${m.activation}, ${m.norm}), ` +
       `profile ${config.profile}, ${config.epochs} epochs, batch ${config.batchSize}, lr-max ${config.lrMax}, wd ${config.weightDecay}, seed ${config.seed}`);
     const bar = values['quiet'] ? null : createProgressBar();
+    codeGitState(); // the commit of the code this process loaded, for every record it writes
     const stop = stopOnSignals(`continue with --resume --run-id ${config.run.runId ?? 'ID'}`);
     try {
       const dir = (flag: string): string | undefined => (typeof values[flag] === 'string' ? resolve(values[flag] as string) : undefined);
