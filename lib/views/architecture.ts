@@ -3,8 +3,8 @@
 // models just to count them is slow and heavy, so only models under `buildLimit` parameters are built.
 // Also: learning curves of training records, as plotly figures.
 import { MODELS, countTrainable, createModel, formatParamsAsPaper, paramCount, registryName, type ConvMixerConfig } from '../models/convmixer.ts';
-import { modelInfo } from '../models/registry.ts';
-import { PARAM_DISCREPANCIES, convMixerParamRows, printedParamsText } from '../paper/tables.ts';
+import { countParams, createModel as createRegistryModel, modelInfo } from '../models/registry.ts';
+import { PARAM_DISCREPANCIES, comparisonParamRows, convMixerParamRows, printedParamsText } from '../paper/tables.ts';
 import type { RunRecord } from '../runRecord.ts';
 import { lineFigure, type Figure } from './plots.ts';
 import type { Badge } from './tables.ts';
@@ -80,4 +80,40 @@ export function learningCurveFigures(records: RunRecord[]): { accuracy: Figure; 
     y: r.epochs!.map((e) => (typeof e.trainLoss === 'number' ? e.trainLoss : null)),
   })), { title: 'Training loss per epoch', xTitle: 'epoch', yTitle: 'train loss (soft-target CE)' });
   return { accuracy, loss };
+}
+
+/** One comparison row of Tables 1 and 2 (ResNet, DeiT, ViT, Mixer, ResMLP): printed "# Params" vs the built model's. */
+export interface ComparisonParamsRow {
+  where: string;
+  model: string;
+  /** In timm under this name (false: the paper's own variant, e.g. DeiT with 7x7 patches). */
+  inTimm: boolean;
+  /** As printed, millions (reference value). */
+  printed: number;
+  /** Trainable parameters of the built model (the registry's, equal to timm's implementation). */
+  built: number;
+  status: Badge;
+  note: string;
+}
+
+/**
+ * The comparison models' printed counts against the built models (built with zero init: only shapes matter). The paper
+ * rounds most to one decimal, some to whole millions, and truncates others (86M for 86.57M): a printed value matches
+ * when it is any of these.
+ */
+export function comparisonParamsTable(): ComparisonParamsRow[] {
+  return comparisonParamRows().map((r) => {
+    const model = createRegistryModel(r.model, {}, { init: 'zeros' });
+    const built = countParams(model);
+    model.dispose();
+    const m = built / 1e6;
+    const matches = Math.round(m * 10) / 10 === r.printed || (Number.isInteger(r.printed) && (Math.floor(m) === r.printed || Math.round(m) === r.printed));
+    // rounded to two decimals first, then to one (44.549 -> 44.55 -> 44.6)
+    const doubleRounded = Math.round(Math.round(m * 100) / 10) / 10 === r.printed;
+    return {
+      where: r.where, model: r.model, inTimm: modelInfo(r.model).inTimm, printed: r.printed, built,
+      status: matches ? 'matches' : 'discrepancy',
+      note: matches ? '' : `built ${(built / 1e6).toFixed(3)}M; the printed ${r.printed}M is neither its rounding nor its truncation${doubleRounded ? ' (rounding twice, to 2 then 1 decimals, gives it)' : ''}`,
+    };
+  });
 }
