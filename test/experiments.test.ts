@@ -2,7 +2,7 @@
 // on a recipe that is data, on a tiny prepared CIFAR-10 cache; and the CIFAR-10 demo's recipe at each profile.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureRecords } from '../lib/experiments/ensure.ts';
@@ -22,7 +22,8 @@ const tiny = (profile: Profile) => buildRecipe(profile, {
 test('ensureRecords: trains when no record exists or rerun is asked, otherwise returns the existing records', async () => {
   const dataRoot = await tinyCifarDataRoot(tmp, 20, 20);
   const resultsDir = join(tmp, 'results');
-  const opts = { resultsDir, dataRoot, quiet: true };
+  // (checkpoints into the temporary folder too: nothing lands in the repository's reports/)
+  const opts = { resultsDir, checkpointRoot: join(tmp, 'checkpoints'), dataRoot, quiet: true };
   const first = await ensureRecords({ recipe: tiny('smoke'), rerun: false, ...opts });
   assert.deepEqual([first.ran, first.error, first.records.length], [true, null, 1]);
   const rec = first.records[0]!;
@@ -41,11 +42,12 @@ test('ensureRecords: trains when no record exists or rerun is asked, otherwise r
   assert.equal(again.ran, true);
   assert.equal(again.records.length, 2);
   assert.ok(again.records.some((r) => r.id === rec.id));
+  assert.deepEqual(readdirSync(join(tmp, 'checkpoints')).length, 3);
 });
 
 test('ensureRecords: a refusal (no dataset prepared) comes back as its one-line error, nothing recorded', async () => {
   const resultsDir = join(tmp, 'results-missing');
-  const res = await ensureRecords({ recipe: tiny('smoke'), rerun: false, resultsDir, dataRoot: join(tmp, 'no-data-here'), quiet: true });
+  const res = await ensureRecords({ recipe: tiny('smoke'), rerun: false, resultsDir, checkpointRoot: join(tmp, 'checkpoints'), dataRoot: join(tmp, 'no-data-here'), quiet: true });
   assert.equal(res.ran, false);
   assert.deepEqual(res.records, []);
   assert.match(res.error ?? '', /^CIFAR-10 is not prepared under .*no-data-here.*; run `convmixer data cifar10` first/);

@@ -19,7 +19,7 @@ export interface EnsureResult {
  * and returns the matching records either way. A refusal (a UserError: missing data, ...) comes back as `error` so the
  * notebook can say why; anything else throws.
  */
-export async function ensureRecords(opts: { recipe: Recipe; rerun: boolean; resultsDir?: string; dataRoot?: string; quiet?: boolean }): Promise<EnsureResult> {
+export async function ensureRecords(opts: { recipe: Recipe; rerun: boolean; resultsDir?: string; checkpointRoot?: string; dataRoot?: string; quiet?: boolean }): Promise<EnsureResult> {
   const dir = opts.resultsDir ?? RESULTS_DIR;
   const { experiment, profile } = opts.recipe;
   const load = (): RunRecord[] => loadRunRecords({ kind: 'train', experiment, profile, status: 'finished' }, dir);
@@ -29,6 +29,7 @@ export async function ensureRecords(opts: { recipe: Recipe; rerun: boolean; resu
   try {
     const out = await trainRun({ ...opts.recipe, run: { resume: false, backend: 'auto', explicit: [], checkpoint: true, dataRoot: opts.dataRoot } }, {
       resultsDir: dir,
+      checkpointRoot: opts.checkpointRoot,
       // Through console, so the lines land in the notebook cell.
       onEpoch: opts.quiet ? undefined : (e) => console.log(`${experiment} (${profile}) epoch ${e.epoch}: test acc ${e.testAcc === null ? '-' : (100 * e.testAcc).toFixed(2)}%, ${e.seconds.toFixed(1)} s`),
     });
