@@ -227,6 +227,10 @@ function recoverCache(root: string | undefined): void {
 function writeCache(root: string | undefined, data: { train: ImageDataset; test: ImageDataset }, source: Cifar10Manifest['source']): Cifar10Manifest {
   const p = cifar10Paths(root);
   const { staging, old } = cacheSiblings(root);
+  // Something that is not a cache folder where the cache goes (a file) is not ours to replace.
+  if (existsSync(p.cacheDir) && !statSync(p.cacheDir).isDirectory()) {
+    throw Object.assign(new Error(`ENOTDIR: not a directory, '${p.cacheDir}'`), { code: 'ENOTDIR', path: p.cacheDir });
+  }
   rmSync(staging, { recursive: true, force: true });
   mkdirSync(staging, { recursive: true });
   try {
