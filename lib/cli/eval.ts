@@ -7,8 +7,8 @@ import { resolve } from 'node:path';
 import { numberFlag, parseFlags, type Command } from './args.ts';
 import { UserError } from '../errors.ts';
 import { BACKEND_CHOICES, initBackend } from '../backend/index.ts';
-import { createModel, modelInfo } from '../models/registry.ts';
-import { loadModelWeights } from '../models/timmWeights.ts';
+import { modelInfo } from '../models/registry.ts';
+import { createModelWithWeights } from '../models/timmWeights.ts';
 import { preprocessFor } from '../data/evalTransform.ts';
 import { evalProgressPrinter, evaluate, findValSet, readLabels } from '../eval/imagenet.ts';
 import { finishRunRecord, newRunRecord, saveRunRecord, RESULTS_DIR } from '../runRecord.ts';
@@ -80,13 +80,7 @@ export const command: Command = {
     const images = limit !== undefined ? set.images.slice(0, limit) : set.images;
 
     const backend = await initBackend(values.backend);
-    const model = createModel(info.name, info.config as Record<string, unknown>, { init: 'zeros' });
-    try {
-      loadModelWeights(model, values.weights);
-    } catch (err) {
-      model.dispose();
-      throw err;
-    }
+    const model = createModelWithWeights(info, values.weights);
     const weightsSha256 = sha256File(values.weights);
     const log = (s: string): void => {
       if (!values.json) console.log(s);

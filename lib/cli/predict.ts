@@ -10,8 +10,8 @@ import { initBackend } from '../backend/index.ts';
 import { createModel, type ConvMixerConfig } from '../models/convmixer.ts';
 import { loadWeights } from '../models/weights.ts';
 import { classNamesFor } from '../data/classNames.ts';
-import { convMixerDefaultCfg, createModel as createRegistryModel, isRegistered, modelFamily, modelInfo } from '../models/registry.ts';
-import { loadModelWeights } from '../models/timmWeights.ts';
+import { convMixerDefaultCfg, isRegistered, modelFamily, modelInfo } from '../models/registry.ts';
+import { createModelWithWeights } from '../models/timmWeights.ts';
 import { preprocessFor, loadImage, type Preprocess } from '../data/evalTransform.ts';
 
 const HELP = `usage: convmixer predict --model NAME --weights FILE.safetensors [--top K] [--json] IMAGE...
@@ -58,14 +58,7 @@ export const command: Command = {
       title = `${info.name}: ${info.description}`;
       top = topFlag(numClasses);
       await initBackend();
-      const built = createRegistryModel(info.name, info.config as Record<string, unknown>, { init: 'zeros' });
-      try {
-        loadModelWeights(built, values.weights);
-      } catch (err) {
-        built.dispose();
-        throw err;
-      }
-      model = built;
+      model = createModelWithWeights(info, values.weights);
     } else {
       const config = configFromFlags(values);
       numClasses = config.numClasses;

@@ -8,6 +8,7 @@ import type { ImageModel } from './layers.ts';
 import { loadWeights, stateDict as convMixerStateDict } from './weights.ts';
 import type { ConvMixerModel } from './convmixer.ts';
 import { readSafetensors, writeSafetensors, type StoredTensor } from './safetensors.ts';
+import { createModel, type ModelInfo, type RegistryModel } from './registry.ts';
 
 /** Permutation from a PyTorch-layout tensor to its tfjs layout by rank (these families have no depthwise convs). */
 function toTfjsPerm(rank: number): number[] | null {
@@ -84,6 +85,18 @@ export function timmStateDict(model: ImageModel): Record<string, StoredTensor> {
 export function loadModelWeights(model: ImageModel & { family: string; name: string }, source: string | Record<string, StoredTensor>): void {
   if (model.family === 'convmixer') loadWeights(model as unknown as ConvMixerModel, source);
   else loadTimmWeights(model, source, model.name);
+}
+
+/** A registry model (`info` from modelInfo) built for the weights in `source`: zero init, then loaded; disposed when they do not fit. */
+export function createModelWithWeights(info: ModelInfo, source: string | Record<string, StoredTensor>): RegistryModel {
+  const model = createModel(info.name, info.config as Record<string, unknown>, { init: 'zeros' });
+  try {
+    loadModelWeights(model, source);
+  } catch (err) {
+    model.dispose();
+    throw err;
+  }
+  return model;
 }
 
 /** Writes any registry model's state dict as safetensors in timm's layout. */
