@@ -33,11 +33,20 @@ if (skip) console.log(`# slurm test skipped: ${skip}`);
 test('scripts/slurm/experiment.sbatch: a 3-task job array on a real Slurm finishes every row of table3 (smoke) exactly once', { skip, timeout: 180_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'cm-slurm-'));
   const started: string[] = [];
-  after(() => {
+  after(async () => {
+    // Stop the daemons and wait until they are gone: slurmctld writes its state folder while shutting down, so
+    // removing the folder before it exits fails with ENOTEMPTY (seen in CI).
+    const pids: number[] = [];
     for (const pidFile of started) {
-      try { process.kill(Number(readFileSync(pidFile, 'utf8').trim()), 'SIGTERM'); } catch { /* already gone */ }
+      try {
+        const pid = Number(readFileSync(pidFile, 'utf8').trim());
+        process.kill(pid, 'SIGTERM');
+        pids.push(pid);
+      } catch { /* already gone */ }
     }
-    rmSync(dir, { recursive: true, force: true });
+    const alive = (pid: number) => { try { process.kill(pid, 0); return true; } catch { return false; } };
+    for (let i = 0; i < 100 && pids.some(alive); i++) await new Promise((r) => setTimeout(r, 100));
+    rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
   });
   for (const d of ['state', 'spool', 'log', 'out']) mkdirSync(join(dir, d));
   const host = hostname().split('.')[0]!;
