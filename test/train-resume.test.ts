@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs';
 import { createRng } from '../lib/rng.ts';
-import { createModel, resolveConfig } from '../lib/models/convmixer.ts';
+import { createModel, resolveConfig, type ConvMixerModel } from '../lib/models/convmixer.ts';
 import { loadWeights } from '../lib/models/weights.ts';
 import { readSafetensors, writeSafetensors } from '../lib/models/safetensors.ts';
 import type { ImageDataset } from '../lib/data/cifar10.ts';
@@ -92,7 +92,7 @@ test('resume: 2 epochs straight == 1 epoch, interrupt, resume 1 epoch (weights, 
   assert.deepEqual(readdirSync(join(d2.checkpointRoot, 'split')).sort(), ['LATEST', 'epoch-0002', 'final.weights.safetensors']);
   // The final weights load into a fresh model and reproduce the trained one exactly.
   assert.match(String(resumed.record.metrics['weightsFile']), /split\/final\.weights\.safetensors$/);
-  const reloaded = createModel(resumed.model.config, {}, { seed: 99 });
+  const reloaded = createModel((resumed.model as ConvMixerModel).config, {}, { seed: 99 });
   loadWeights(reloaded, join(d2.checkpointRoot, 'split', 'final.weights.safetensors'));
   assert.deepEqual(weights(reloaded), weights(resumed.model));
   reloaded.dispose();
@@ -110,6 +110,26 @@ test('resume: 2 epochs straight == 1 epoch, interrupt, resume 1 epoch (weights, 
   await assert.rejects(trainRun(tinyConfig('split'), { ...d2, data }), /already has a checkpoint .*add --resume/);
   straight.model.dispose();
   resumed.model.dispose();
+});
+
+// The trainer was split into one loop + tasks (lib/train/task.ts, tasks/classification.ts): classification must give the
+// same numbers as before the split. These values were printed by the loop of commit 5e228b6 (before the split) for
+// exactly this run on tfjs's JS kernels (deterministic across machines, unlike the native ISA-specific kernels).
+test('trainer split: a fixed-seed 2-epoch run gives bit for bit the metrics and weights of the loop before the split', async () => {
+  const run = await trainRun(tinyConfig('golden', { run: { runId: 'golden', resume: false, backend: 'cpu', explicit: [], checkpoint: false } }), { data, ...dirs() });
+  const h = createHash('sha256');
+  const m = run.model as ConvMixerModel;
+  for (const k of Object.keys(m.params).sort()) h.update(Buffer.from((m.params[k]!.dataSync() as Float32Array).buffer));
+  for (const k of Object.keys(m.buffers).sort()) h.update(Buffer.from((m.buffers[k]!.dataSync() as Float32Array).buffer));
+  m.dispose();
+  assert.deepEqual(run.epochs.map(({ seconds: _s, imgPerSec: _i, ...e }) => e), [
+    { epoch: 1, lr: 0.0005, trainLoss: 2.3519750118255613, testLoss: 2.3070501327514648, testAcc: 0.2, gradNorm: 0.9369505706068461 },
+    { epoch: 2, lr: 0, trainLoss: 2.283658981323242, testLoss: 2.301803779602051, testAcc: 0.2, gradNorm: 0.8966965671164596 },
+  ]);
+  assert.equal(h.digest('hex'), 'a6010e33fe77fe74601989caf7f7954efd4475161ee9da00d6e7310b4c3a2a62');
+  assert.equal(run.record.metrics['testAcc'], 0.2);
+  assert.equal(run.record.metrics['bestTestAcc'], 0.2);
+  assert.equal(run.record.metrics['bestEpoch'], 1);
 });
 
 test('resume: a changed recipe is refused with one line naming the key and flag', async () => {

@@ -5,7 +5,7 @@ import { parseFlags, choiceFlag, numberFlag, type FlagSpec, type Command } from 
 import { UserError } from '../errors.ts';
 import { PROFILES, type Profile } from '../runRecord.ts';
 import { EXPERIMENT_TABLES, experimentTable, parseShard, planRuns, runTable, shardRuns, tableStatus, type RowStatus } from '../experiments/runner.ts';
-import { createProgressBar } from '../train/progress.ts';
+import { createProgressBar, epochSummary } from '../train/progress.ts';
 import { stopOnSignals } from './interrupt.ts';
 import { codeGitState } from '../runRecord.ts';
 
@@ -100,7 +100,7 @@ export const command: Command = {
         log: (line) => { bar?.clear(); console.log(line); },
         hooks: {
           onProgress: bar ? (p) => bar.update(p) : undefined,
-          onEpoch: (e) => { bar?.clear(); console.log(`  epoch ${e.epoch}: train loss ${e.trainLoss.toFixed(4)}, test acc ${e.testAcc === null ? '-' : (100 * e.testAcc).toFixed(2)}%, ${e.seconds.toFixed(0)} s`); },
+          onEpoch: (e) => { bar?.clear(); console.log(`  epoch ${e.epoch}: train loss ${e.trainLoss.toFixed(4)}, ${epochSummary(e)}, ${e.seconds.toFixed(0)} s`); },
         },
       });
       console.log(`experiment run ${table.id}: ${res.trained.length} trained, ${res.skipped.length} skipped, ${res.failed.length} failed`);

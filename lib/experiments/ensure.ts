@@ -4,6 +4,7 @@
 import { loadRunRecords, RESULTS_DIR, type RunRecord } from '../runRecord.ts';
 import { UserError } from '../errors.ts';
 import type { Recipe } from '../train/config.ts';
+import { epochSummary } from '../train/progress.ts';
 
 export interface EnsureResult {
   /** Whether a run was trained (no finished record of the experiment at this profile, or rerun asked for). */
@@ -31,7 +32,7 @@ export async function ensureRecords(opts: { recipe: Recipe; rerun: boolean; resu
       resultsDir: dir,
       checkpointRoot: opts.checkpointRoot,
       // Through console, so the lines land in the notebook cell.
-      onEpoch: opts.quiet ? undefined : (e) => console.log(`${experiment} (${profile}) epoch ${e.epoch}: test acc ${e.testAcc === null ? '-' : (100 * e.testAcc).toFixed(2)}%, ${e.seconds.toFixed(1)} s`),
+      onEpoch: opts.quiet ? undefined : (e) => console.log(`${experiment} (${profile}) epoch ${e.epoch}: ${epochSummary(e)}, ${e.seconds.toFixed(1)} s`),
     });
     out.model.dispose();
   } catch (err) {

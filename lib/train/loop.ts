@@ -1,6 +1,7 @@
-// The training loop of the paper's recipe: per epoch a seeded shuffle, augmented batches, forward/backward,
-// global grad-norm clipping, an AdamW step at the one-cycle lr of that step; then evaluation on the test split,
-// a checkpoint and the run record (status 'running' until the last epoch, so a crash leaves an honest partial record).
+// The one training loop, for every task: per epoch a seeded shuffle, the task's augmented batches, forward/backward
+// of the task's loss, global grad-norm clipping, an AdamW step at the one-cycle lr of that step; then the task's
+// evaluation, a checkpoint and the run record (status 'running' until the last epoch, so a crash leaves an honest
+// partial record). What differs between classification, segmentation and detection lives in a TrainTask (task.ts).
 import * as tf from '@tensorflow/tfjs';
 import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, join, relative, sep } from 'node:path';
@@ -9,34 +10,36 @@ import { REPO_ROOT, removeStaleTemps, underFlag, writableDir } from '../io.ts';
 import { createRng, type Rng } from '../rng.ts';
 import { initBackend } from '../backend/index.ts';
 import { newRunRecord, finishRunRecord, parseRunRecord, saveRunRecord, runIdProblem, RESULTS_DIR, type RunRecord } from '../runRecord.ts';
-import { createModel, paramCount, type ConvMixerModel } from '../models/convmixer.ts';
-import { saveWeights } from '../models/weights.ts';
-import { cifar10Manifest, loadCifar10, type ImageDataset } from '../data/cifar10.ts';
-import { balancedSubset } from '../data/subset.ts';
-import { trainBatch, evalBatch } from '../data/batch.ts';
+import type { ImageDataset } from '../data/cifar10.ts';
 import { createAdamW, decaysExceptBiasAndNorm, type AdamW } from './adamw.ts';
 import { oneCycleSchedule } from './schedule.ts';
-import { softTargetCrossEntropy, evalBatchStats } from './loss.ts';
 import { gradNorms, clipGradsByGlobalNorm } from './clip.ts';
 import { saveCheckpoint, loadCheckpoint, runCheckpointDir, runLockPath, CHECKPOINTS_DIR, type TensorRecord } from './checkpoint.ts';
 import { acquireLock } from '../lock.ts';
 import { firstRecipeDifference, flagForKey, recipeSchema, type Recipe, type TrainConfig } from './config.ts';
 import type { TrainProgress } from './progress.ts';
+import type { TrainableModel, TrainTask } from './task.ts';
+import { classificationTask } from './tasks/classification.ts';
+
+export { TRAIN_SUBSET_SEED, TEST_SUBSET_SEED } from './tasks/classification.ts';
+export type { DataSource, TrainableModel, TrainTask } from './task.ts';
 
 export type EpochMetrics = {
   epoch: number;        // 1-based: epochs completed after this one
   lr: number;           // lr of the epoch's last step
-  trainLoss: number;    // mean soft-target CE over the epoch's training images
+  trainLoss: number;    // mean training loss over the epoch's examples (the task's loss)
   testLoss: number | null;
-  testAcc: number | null;
   gradNorm: number;     // mean pre-clipping global gradient norm
   seconds: number;      // training + evaluation time of the epoch
   imgPerSec: number;    // training images per second
+} & {
+  // The task's evaluation metrics (testAcc for classification, testMIoU, ... for segmentation); null when not evaluated.
+  [metric: string]: number | null;
 };
 
 /** Run records hold numbers only: epochs without evaluation leave testLoss/testAcc out. */
 function recordEpochs(epochs: EpochMetrics[]): Record<string, number>[] {
-  return epochs.map((e) => Object.fromEntries(Object.entries(e).filter(([, v]) => v !== null)) as Record<string, number>);
+  return epochs.map((e) => Object.fromEntries(Object.entries(e).filter(([, v]) => v !== null && v !== undefined)) as Record<string, number>);
 }
 
 export interface TrainHooks {
@@ -46,6 +49,8 @@ export interface TrainHooks {
   signal?: AbortSignal;
   /** Datasets to use instead of loading CIFAR-10 (tests). */
   data?: { train: ImageDataset; test: ImageDataset };
+  /** A task to train instead of the one the recipe names (tests, and tasks built by their own module). */
+  task?: TrainTask;
   resultsDir?: string;
   checkpointRoot?: string;
   /** One-line messages (resumed from ..., saved ...). */
@@ -55,7 +60,8 @@ export interface TrainHooks {
 export interface TrainResult {
   record: RunRecord;
   recordPath: string;
-  model: ConvMixerModel;
+  /** The trained model (a ConvMixerModel for classification); the caller disposes it. */
+  model: TrainableModel;
   epochs: EpochMetrics[];
 }
 
@@ -75,7 +81,7 @@ function dataRng(seed: number): Rng {
   return createRng((Math.imul(seed ^ 0x5bd1e995, 0x27d4eb2d) ^ 0x9e3779b9) >>> 0);
 }
 
-function collectTensors(model: ConvMixerModel, opt: AdamW): TensorRecord {
+function collectTensors(model: TrainableModel, opt: AdamW): TensorRecord {
   const out: TensorRecord = {};
   for (const [n, v] of Object.entries(model.params)) out[`param.${n}`] = { shape: [...v.shape], data: v.dataSync() as Float32Array };
   for (const [n, v] of Object.entries(model.buffers)) out[`buffer.${n}`] = { shape: [...v.shape], data: v.dataSync() as Float32Array };
@@ -83,7 +89,7 @@ function collectTensors(model: ConvMixerModel, opt: AdamW): TensorRecord {
   return out;
 }
 
-function restoreTensors(model: ConvMixerModel, opt: AdamW, tensors: TensorRecord, optimizerStep: number, where: string): void {
+function restoreTensors(model: TrainableModel, opt: AdamW, tensors: TensorRecord, optimizerStep: number, where: string): void {
   const take = (key: string, v: tf.Variable): void => {
     const t = tensors[key];
     if (!t) throw new UserError(`checkpoint ${where} lacks tensor '${key}'`);
@@ -117,67 +123,16 @@ function firstNonFinite(values: ArrayLike<number>): number {
   return -1;
 }
 
-/** Seeds of the class-balanced subsets (the values seed-0 runs always used, so their records stay reproducible). */
-export const TRAIN_SUBSET_SEED = 0;
-export const TEST_SUBSET_SEED = 1;
-
-/** Which data a run trained on, for its record: the cache's source (official release or a mirror, e.g. the JPEG one) and checksums. */
-export type DataSource = Record<string, string | number | null>;
-
 /** A path relative to the repository when it lies inside it (records travel with the repo), else absolute. */
 function repoRelative(path: string): string {
   const rel = relative(REPO_ROOT, path);
   return rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel) ? path : rel;
 }
 
-async function loadData(config: TrainConfig, hooks: TrainHooks): Promise<{ train: ImageDataset; test: ImageDataset; source: DataSource }> {
-  let train: ImageDataset, test: ImageDataset, source: DataSource;
-  if (hooks.data) {
-    ({ train, test } = hooks.data);
-    source = { dataset: train.name, provided: 'in memory by the caller (not the CIFAR-10 cache)' };
-  } else {
-    const m = cifar10Manifest({ root: config.run.dataRoot });
-    train = await loadCifar10('train', { root: config.run.dataRoot });
-    test = await loadCifar10('test', { root: config.run.dataRoot });
-    source = {
-      dataset: m.dataset, kind: m.source.kind, description: m.source.description, knownAs: m.source.knownAs, jpegQuality: m.source.jpegQuality,
-      md5: m.source.md5, sha256: m.source.sha256, trainCacheSha256: m.splits.train.sha256, testCacheSha256: m.splits.test.sha256,
-    };
-  }
-  // Subsets do not depend on the run's seed: every seed and every row of a table trains on the same images and is
-  // evaluated on the same test images, so differences between runs are the model's and the optimizer's, not the data's.
-  if (config.trainSubset > 0 && config.trainSubset < train.n) train = balancedSubset(train, config.trainSubset, TRAIN_SUBSET_SEED);
-  if (config.testSubset > 0 && config.testSubset < test.n) test = balancedSubset(test, config.testSubset, TEST_SUBSET_SEED);
-  return { train, test, source };
-}
-
-function evaluate(model: ConvMixerModel, test: ImageDataset, batchSize: number): { loss: number; acc: number } {
-  let lossSum = 0, correct = 0;
-  for (let start = 0; start < test.n; start += batchSize) {
-    const b = evalBatch(test, start, Math.min(batchSize, test.n - start));
-    const x = tf.tensor4d(b.x, [b.n, test.height, test.width, 3]);
-    let logits: tf.Tensor2D | null = null;
-    try {
-      logits = model.apply(x, { training: false });
-      const s = evalBatchStats(logits, b.labels);
-      lossSum += s.lossSum;
-      correct += s.correct;
-    } finally {
-      x.dispose();
-      logits?.dispose();
-    }
-  }
-  return { loss: lossSum / test.n, acc: correct / test.n };
-}
-
-/** A model the data cannot feed is refused here, naming the flag, before a run record exists (it would crash mid-step). */
-function checkModelFitsData(config: TrainConfig, train: ImageDataset, test: ImageDataset): void {
-  const { patchSize, numClasses } = config.model;
-  const smallest = Math.min(train.height, train.width, test.height, test.width);
-  if (patchSize > smallest) throw new UserError(`--patch: ${patchSize} is larger than the ${train.width}x${train.height} images`);
-  if (numClasses !== train.classes.length) {
-    throw new UserError(`--classes: the model has ${numClasses} classes, the data (${config.run.dataRoot ?? train.name}) has ${train.classes.length} (${train.classes.join(', ')})`);
-  }
+/** The task a recipe trains (its dataset decides), unless the caller gives one. */
+async function taskFor(config: TrainConfig, hooks: TrainHooks): Promise<TrainTask> {
+  if (hooks.task) return hooks.task;
+  return classificationTask(config, hooks.data);
 }
 
 /** A checkpoint's recipe, checked against the schema flags are checked with (a hand-edited or foreign file fails here, by key). */
@@ -246,10 +201,8 @@ async function trainLocked(requested: TrainConfig, hooks: TrainHooks, runId: str
     throw new UserError(`run record ${prevPath} already exists; pass --overwrite to replace it, or pick another --run-id`);
   }
   const backend = await initBackend(config.run.backend);
-  const { train, test, source: dataSource } = await loadData(config, hooks);
-  checkModelFitsData(config, train, test);
-
-  const model = createModel(config.model, undefined, { seed: config.seed });
+  const task = await taskFor(config, hooks);
+  const model = task.createModel(config.seed);
   const opt = createAdamW(model.params, {
     beta1: config.beta1, beta2: config.beta2, eps: config.eps, weightDecay: config.weightDecay,
     decays: config.decayBiasAndNorm ? undefined : decaysExceptBiasAndNorm,
@@ -258,13 +211,13 @@ async function trainLocked(requested: TrainConfig, hooks: TrainHooks, runId: str
   let savedRecord: (() => { record: RunRecord; trainSeconds: number }) | null = null;
   try {
     const rng = dataRng(config.seed);
-    const stepsPerEpoch = Math.ceil(train.n / config.batchSize);
+    const stepsPerEpoch = Math.ceil(task.trainSize / config.batchSize);
     const schedule = oneCycleSchedule(config.lrMax, config.epochs);
     const epochs: EpochMetrics[] = [];
     let startEpoch = 0, globalStep = 0, trainSeconds = 0;
 
-    const recordConfig = { ...recipe, explicit: config.run.explicit, resumable: config.run.checkpoint, trainImages: train.n, testImages: test.n, params: paramCount(config.model), stepsPerEpoch,
-      data: dataSource, command: config.run.command ?? null };
+    const recordConfig = { ...recipe, explicit: config.run.explicit, resumable: config.run.checkpoint, trainImages: task.trainSize, testImages: task.testSize, params: task.paramCount, stepsPerEpoch,
+      data: task.source, command: config.run.command ?? null };
     let record = newRunRecord({ kind: 'train', experiment: config.experiment, profile: config.profile, seed: config.seed, config: recordConfig, backend: backend.description, id: runId,
       table: config.run.table, row: config.run.row });
 
@@ -306,23 +259,21 @@ async function trainLocked(requested: TrainConfig, hooks: TrainHooks, runId: str
 
     for (let epoch = startEpoch; epoch < config.epochs; epoch++) {
       const epochStart = performance.now();
-      const order = rng.shuffle(Uint32Array.from({ length: train.n }, (_, i) => i)) as Uint32Array;
+      const order = rng.shuffle(Uint32Array.from({ length: task.trainSize }, (_, i) => i)) as Uint32Array;
       let lossSum = 0, normSum = 0, seen = 0, lr = 0;
       for (let i = 0; i < stepsPerEpoch; i++) {
         // Let signal handlers run (Ctrl-C sets hooks.signal): the step itself never yields to the event loop.
         await new Promise<void>((res) => setImmediate(res));
         if (hooks.signal?.aborted) fail(`interrupted in epoch ${epoch + 1} at step ${globalStep}; continue with --resume --run-id ${runId}`, 'aborted');
-        const idx = order.subarray(i * config.batchSize, Math.min(train.n, (i + 1) * config.batchSize));
-        const batch = trainBatch(train, idx, config.augment, rng);
+        const idx = order.subarray(i * config.batchSize, Math.min(task.trainSize, (i + 1) * config.batchSize));
+        const batch = task.trainBatch(idx, rng);
         lr = schedule.forStep(epoch, i, stepsPerEpoch);
-        const x = tf.tensor4d(batch.x, [batch.n, train.height, train.width, 3]);
-        const y = tf.tensor2d(batch.y, [batch.n, train.classes.length]);
         let vg: ReturnType<typeof tf.variableGrads>;
         try {
-          vg = tf.variableGrads(() => softTargetCrossEntropy(model.apply(x, { training: true }), y), varList);
+          vg = tf.variableGrads(() => task.loss(model.apply(batch.x, { training: true }), batch.target), varList);
         } finally {
-          x.dispose();
-          y.dispose();
+          batch.x.dispose();
+          batch.target.dispose();
         }
         const { value, grads: byVar } = vg;
         const loss = value.dataSync()[0]!;
@@ -357,11 +308,12 @@ async function trainLocked(requested: TrainConfig, hooks: TrainHooks, runId: str
         }
       }
       const trainSec = (performance.now() - epochStart) / 1000;
-      const ev = config.evaluate ? evaluate(model, test, config.evalBatchSize) : null;
+      const ev: { testLoss: number | null; [metric: string]: number | null } = config.evaluate ? task.evaluate(model, config.evalBatchSize) as { testLoss: number }
+        : { testLoss: null, [task.primary]: null };
       const seconds = (performance.now() - epochStart) / 1000;
       trainSeconds += seconds;
       const m: EpochMetrics = {
-        epoch: epoch + 1, lr, trainLoss: lossSum / seen, testLoss: ev?.loss ?? null, testAcc: ev?.acc ?? null,
+        epoch: epoch + 1, lr, trainLoss: lossSum / seen, ...ev,
         gradNorm: normSum / stepsPerEpoch, seconds, imgPerSec: seen / trainSec,
       };
       epochs.push(m);
@@ -375,20 +327,25 @@ async function trainLocked(requested: TrainConfig, hooks: TrainHooks, runId: str
 
     // The trained model in PyTorch's (timm) layout, usable by `convmixer predict --weights` and by PyTorch itself.
     const weightsFile = config.run.checkpoint ? join(ckptDir, 'final.weights.safetensors') : null;
-    if (weightsFile) underFlag('--checkpoint-dir', ckptDir, () => saveWeights(model, weightsFile, { runId, epochs: String(epochs.length) }));
-    const accs = epochs.map((e) => e.testAcc).filter((a): a is number => a !== null);
-    const best = accs.length ? Math.max(...accs) : null;
+    if (weightsFile) underFlag('--checkpoint-dir', ckptDir, () => task.saveWeights(model, weightsFile, { runId, epochs: String(epochs.length) }));
+    // The last epoch's metrics, then the best epoch by the task's primary metric (testAcc -> bestTestAcc).
+    const primary = task.primary;
+    const scores = epochs.map((e) => e[primary]).filter((a): a is number => typeof a === 'number');
+    const best = scores.length ? Math.max(...scores) : null;
     const last = epochs[epochs.length - 1];
+    const lastEval = Object.fromEntries(Object.keys(epochs[0] ?? {}).filter((k) => k.startsWith('test')).map((k) => [k, last?.[k] ?? null]));
+    const finalExtra = config.evaluate && task.finalMetrics ? task.finalMetrics(model, config.evalBatchSize) : {};
     record = finishRunRecord({ ...record, epochs: recordEpochs(epochs) }, {
-      testAcc: last?.testAcc ?? null,
-      testLoss: last?.testLoss ?? null,
-      bestTestAcc: best,
-      bestEpoch: best === null ? null : epochs.find((e) => e.testAcc === best)!.epoch,
+      [primary]: last?.[primary] ?? null,
+      ...lastEval,
+      [`best${primary[0]!.toUpperCase()}${primary.slice(1)}`]: best,
+      bestEpoch: best === null ? null : epochs.find((e) => e[primary] === best)!.epoch,
+      ...finalExtra,
       trainLoss: last?.trainLoss ?? null,
       trainSeconds,
       imgPerSec: epochs.length ? epochs.reduce((s, e) => s + e.imgPerSec, 0) / epochs.length : null,
       steps: globalStep,
-      params: paramCount(config.model),
+      params: task.paramCount,
       // Relative to the repository, so records stay meaningful on other machines.
       weightsFile: weightsFile && repoRelative(weightsFile),
     });

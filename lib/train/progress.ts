@@ -58,3 +58,10 @@ export function createProgressBar(opts: { stream?: { write(s: string): unknown; 
     },
   };
 }
+
+/** One line of an epoch's evaluation for logs: 'test acc 61.20%' or 'test mIoU 41.30%' (the task's metrics, whichever are there). */
+export function epochSummary(e: Record<string, number | null | undefined>): string {
+  const pct = (v: number | null | undefined) => (typeof v === 'number' ? `${(100 * v).toFixed(2)}%` : '-');
+  if ('testMIoU' in e) return `test mIoU ${pct(e['testMIoU'])}, pixel acc ${pct(e['testPixelAcc'])}`;
+  return `test acc ${pct(e['testAcc'])}`;
+}
