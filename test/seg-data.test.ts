@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { createRng } from '../lib/rng.ts';
-import { resizeImage, hflip } from '../lib/data/augment.ts';
+import { resizeImage, hflip, sampleResizedCrop } from '../lib/data/augment.ts';
 import { affineNearest, applyGeometryToImage, applyGeometryToLabels, mapBox, resizeNearest, sampleSegGeometry, type SegGeometry } from '../lib/data/geometry.ts';
 import { segAugmentSchema, segEvalBatch, segFill, segTrainBatch, NO_SEG_AUGMENT, SEED_SEG_AUGMENT } from '../lib/data/segBatch.ts';
 import {
@@ -71,6 +71,20 @@ function paintedPair(h: number, w: number): { img: Uint8Array; lab: Uint8Array; 
   }
   return { img, lab, colors };
 }
+
+test('sampleResizedCrop: CIFAR square crops draw scale, top, left, filter; segmentation crops keep the aspect ratio and draw no filter', () => {
+  const replay = createRng(9), rng = createRng(9);
+  for (let i = 0; i < 20; i++) {
+    const sq = sampleResizedCrop(32, 32, 0.5, rng);
+    const s = replay.uniform(0.5, 1), side = Math.round(Math.sqrt(s * 32 * 32));
+    const top = replay.int(32 - side + 1), left = replay.int(32 - side + 1), filter = replay.next() < 0.5 ? 'bilinear' : 'bicubic';
+    assert.deepEqual(sq, { top, left, ch: side, cw: side, interpolation: filter });
+    const seg = sampleResizedCrop(90, 120, 0.25, rng, { shape: 'image', interpolation: 'bilinear' });
+    const f = Math.sqrt(replay.uniform(0.25, 1)), ch = Math.round(f * 90), cw = Math.round(f * 120);
+    assert.deepEqual(seg, { top: replay.int(90 - ch + 1), left: replay.int(120 - cw + 1), ch, cw, interpolation: 'bilinear' });
+  }
+  assert.deepEqual(rng.getState(), replay.getState());
+});
 
 test('one sampled crop + flip keeps frame and labels aligned: inside uniform regions the frame colour is the label colour', () => {
   const h = 24, w = 32;
@@ -264,7 +278,9 @@ test('loadCamVid errors name the file: missing root / list / image / label, wron
   await expectUserError(loadCamVid(join(tmp, 'nowhere'), 'train', size), /nowhere: not found \(expected the CamVid folder/);
   const root = join(tmp, 'CamVidBad');
   mkdirSync(root, { recursive: true });
-  await expectUserError(loadCamVid(root, 'train', size), /train\.txt: missing, and no train\/ \+ trainannot\/ folders/);
+  await expectUserError(loadCamVid(root, 'train', size), /train\.txt: missing, and no train\/ \+ trainannot\/ folders beside it \(expected the SegNet CamVid layout\)$/);
+  mkdirSync(join(tmp, 'parent', 'CamVid'), { recursive: true });
+  await expectUserError(loadCamVid(join(tmp, 'parent'), 'val', size), /val\.txt: missing, .*; did you mean \S+parent\/CamVid\?\)$/);
   const { img, lab } = camvidFrame(0, 4, 4);
   await writePng(join(root, 'train', 'a.png'), img, 4, 4, 3);
   await writePng(join(root, 'trainannot', 'a.png'), lab, 4, 4, 1);

@@ -11,7 +11,7 @@ import { hflip, resizedCrop, sampleFlip, sampleResizedCrop, type CropParams } fr
 export interface SegGeometry { crop: CropParams | null; flip: boolean }
 
 /** A box in pixel-edge coordinates of an h x w image: [x0, y0, x1, y1], x0 < x1, y0 < y1. */
-export type Box = [number, number, number, number];
+export type PixelBox = [number, number, number, number];
 
 /**
  * Draws the crop (when scaleMin < 1: area fraction U(scaleMin, 1), the image's aspect ratio kept, bilinear) and then
@@ -79,7 +79,7 @@ export function applyGeometryToLabels(labels: Uint8Array, tmp: Uint8Array, h: nu
  * Maps a box through the same geometry: the crop window scaled back to h x w (clipped to the image), then the flip.
  * Returns null when nothing of the box is left inside the crop.
  */
-export function mapBox(box: Box, g: SegGeometry, h: number, w: number): Box | null {
+export function mapBox(box: PixelBox, g: SegGeometry, h: number, w: number): PixelBox | null {
   let [x0, y0, x1, y1] = box;
   if (g.crop) {
     const { top, left, ch, cw } = g.crop;

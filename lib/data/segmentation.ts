@@ -152,7 +152,8 @@ function camvidSamples(root: string, split: SegSplit): Sample[] {
   if (existsSync(list)) return camvidList(root, list);
   const imgDir = join(root, split), annDir = join(root, `${split}annot`);
   if (!existsSync(imgDir) || !existsSync(annDir)) {
-    throw new UserError(`${list}: missing, and no ${split}/ + ${split}annot/ folders beside it (expected the SegNet CamVid layout)`);
+    const hint = existsSync(join(root, 'CamVid')) ? `; did you mean ${join(root, 'CamVid')}?` : '';
+    throw new UserError(`${list}: missing, and no ${split}/ + ${split}annot/ folders beside it (expected the SegNet CamVid layout${hint})`);
   }
   const frames = readdirSync(imgDir).filter((f) => FRAME_EXTS.some((e) => f.toLowerCase().endsWith(e))).sort();
   if (frames.length === 0) throw new UserError(`${imgDir}: no .png/.jpg frames`);
