@@ -60,7 +60,18 @@ const clip8 = (v: number): number => (v <= 0 ? 0 : v >= 255 ? 255 : v);
 
 // ---- geometry ----------------------------------------------------------------------------------------
 
-export function hflip(src: Uint8Array, dst: Uint8Array, h: number, w: number): void {
+/** Mirrors an h x w image left-right; `channels` 1 flips a label map (no blending either way). */
+export function hflip(src: Uint8Array, dst: Uint8Array, h: number, w: number, channels = 3): void {
+  if (channels !== 3) {
+    for (let y = 0; y < h; y++) {
+      const row = y * w * channels;
+      for (let x = 0; x < w; x++) {
+        const s = row + x * channels, d = row + (w - 1 - x) * channels;
+        for (let c = 0; c < channels; c++) dst[d + c] = src[s + c]!;
+      }
+    }
+    return;
+  }
   for (let y = 0; y < h; y++) {
     const row = y * w * 3;
     for (let x = 0; x < w; x++) {
@@ -130,27 +141,46 @@ let resizeScratch = new Uint8Array(0);
 
 /**
  * torchvision's resized_crop on a PIL image, as timm's RandomResizedCropAndInterpolation runs it: crop rows top..top+ch,
- * columns left..left+cw of `src` (h x w, RGB), then PIL resize back to h x w with the bilinear or bicubic filter:
- * a horizontal pass, then a vertical one, each in Pillow's fixed point with 8-bit results in between; a pass whose
- * size does not change is skipped, as in Pillow.
+ * columns left..left+cw of `src` (h x w, RGB), then PIL resize back to h x w with the bilinear or bicubic filter
+ * (see `resampleWindow`).
  */
 export function resizedCrop(src: Uint8Array, dst: Uint8Array, h: number, w: number, top: number, left: number, ch: number, cw: number, interpolation: Interpolation = 'bilinear'): void {
-  if (resizeScratch.length < ch * w * 3) resizeScratch = new Uint8Array(h * w * 3);
+  resampleWindow(src, w, top, left, ch, cw, dst, h, w, interpolation);
+}
+
+/**
+ * PIL Image.resize of an RGB image (srcH x srcW) to dstH x dstW, as torchvision's Resize does on PIL images:
+ * antialiased when shrinking (the filter widens with the scale), Pillow's fixed-point arithmetic.
+ */
+export function resizeImage(src: Uint8Array, srcH: number, srcW: number, dst: Uint8Array, dstH: number, dstW: number, interpolation: Interpolation = 'bilinear'): void {
+  resampleWindow(src, srcW, 0, 0, srcH, srcW, dst, dstH, dstW, interpolation);
+}
+
+/**
+ * The window rows top..top+ch, columns left..left+cw of an RGB `src` whose rows are srcW pixels long, resampled to
+ * h x w with Pillow's filter: a horizontal pass, then a vertical one, each in Pillow's fixed point with 8-bit results
+ * in between; a pass whose size does not change is skipped, as in Pillow.
+ */
+function resampleWindow(src: Uint8Array, srcW: number, top: number, left: number, ch: number, cw: number, dst: Uint8Array, h: number, w: number, interpolation: Interpolation): void {
+  if (resizeScratch.length < ch * w * 3) resizeScratch = new Uint8Array(Math.max(h, ch) * w * 3);
   const mid = resizeScratch;
-  // stage 1: the crop's rows, resized horizontally to w (or copied when cw === w)
+  // stage 1: the window's rows, resized horizontally to w (or copied when cw === w)
   if (cw === w) {
-    for (let y = 0; y < ch; y++) mid.set(src.subarray(((top + y) * w + left) * 3, ((top + y) * w + left + w) * 3), y * w * 3);
+    for (let y = 0; y < ch; y++) mid.set(src.subarray(((top + y) * srcW + left) * 3, ((top + y) * srcW + left + w) * 3), y * w * 3);
   } else {
     const { first, count, weights, stride } = resampleCoeffs(cw, w, interpolation);
     for (let y = 0; y < ch; y++) {
-      const row = ((top + y) * w + left) * 3;
+      const row = ((top + y) * srcW + left) * 3;
       for (let x = 0; x < w; x++) {
         const base = row + first[x]! * 3, n = count[x]!, k0 = x * stride;
-        for (let c = 0; c < 3; c++) {
-          let acc = HALF;
-          for (let i = 0; i < n; i++) acc += src[base + i * 3 + c]! * weights[k0 + i]!;
-          mid[(y * w + x) * 3 + c] = clipFixed(acc);
+        // three channel sums in one pass over the taps (integer-valued doubles: the order does not change them)
+        let r = HALF, g = HALF, b = HALF;
+        for (let i = 0, j = base; i < n; i++, j += 3) {
+          const k = weights[k0 + i]!;
+          r += src[j]! * k; g += src[j + 1]! * k; b += src[j + 2]! * k;
         }
+        const o = (y * w + x) * 3;
+        mid[o] = clipFixed(r); mid[o + 1] = clipFixed(g); mid[o + 2] = clipFixed(b);
       }
     }
   }
@@ -417,18 +447,44 @@ export function colorJitter(img: Uint8Array, tmp: Uint8Array, strength: number, 
  */
 export function augmentImage(img: Uint8Array, tmp: Uint8Array, h: number, w: number, aug: AugmentConfig, rng: Rng): void {
   if (aug.scaleMin < 1) {
-    const s = rng.uniform(aug.scaleMin, 1);
-    const side = Math.sqrt(s * h * w);
-    const cw = Math.min(w, Math.max(1, Math.round(side))), ch = Math.min(h, Math.max(1, Math.round(side)));
-    const top = rng.int(h - ch + 1), left = rng.int(w - cw + 1);
-    const interpolation = randomInterpolation(rng); // timm's default --train-interpolation 'random', per image
+    const crop = sampleResizedCrop(h, w, aug.scaleMin, rng);
     tmp.set(img);
-    resizedCrop(tmp, img, h, w, top, left, ch, cw, interpolation);
+    resizedCrop(tmp, img, h, w, crop.top, crop.left, crop.ch, crop.cw, crop.interpolation);
   }
-  if (aug.hflip && rng.next() < 0.5) { tmp.set(img); hflip(tmp, img, h, w); }
+  if (aug.hflip && sampleFlip(rng)) { tmp.set(img); hflip(tmp, img, h, w); }
   if (aug.randAugment) randAugment(img, tmp, h, w, aug.randAugment, rng);
   if (aug.colorJitter > 0) colorJitter(img, tmp, aug.colorJitter, rng);
 }
+
+// The geometric ops' parameters are drawn apart from their application, so that one draw can be applied to an
+// image and to its label map or boxes alike (lib/data/geometry.ts); augmentImage draws them in the same order.
+
+/** A random-resized crop: rows top..top+ch, columns left..left+cw, resized back to the full h x w. */
+export interface CropParams { top: number; left: number; ch: number; cw: number; interpolation: Interpolation }
+
+/**
+ * Draws a RandomResizedCrop with area fraction U(scaleMin, 1): draws scale, top, left, then (only for 'random')
+ * timm's bilinear-or-bicubic choice. `shape` 'square' (the CIFAR recipe, timm ratio 1): side round(sqrt(s*h*w));
+ * 'image': the image's aspect ratio kept, ch = round(sqrt(s)*h), cw = round(sqrt(s)*w) (non-square segmentation frames).
+ */
+export function sampleResizedCrop(h: number, w: number, scaleMin: number, rng: Rng, opts: { shape?: 'square' | 'image'; interpolation?: Interpolation | 'random' } = {}): CropParams {
+  const s = rng.uniform(scaleMin, 1);
+  let ch: number, cw: number;
+  if ((opts.shape ?? 'square') === 'square') {
+    const side = Math.sqrt(s * h * w);
+    cw = Math.min(w, Math.max(1, Math.round(side))); ch = Math.min(h, Math.max(1, Math.round(side)));
+  } else {
+    const f = Math.sqrt(s);
+    cw = Math.min(w, Math.max(1, Math.round(f * w))); ch = Math.min(h, Math.max(1, Math.round(f * h)));
+  }
+  const top = rng.int(h - ch + 1), left = rng.int(w - cw + 1);
+  const choice = opts.interpolation ?? 'random';
+  const interpolation = choice === 'random' ? randomInterpolation(rng) : choice; // timm's default --train-interpolation 'random', per image
+  return { top, left, ch, cw, interpolation };
+}
+
+/** Horizontal flip with probability 0.5 (one draw). */
+export const sampleFlip = (rng: Rng): boolean => rng.next() < 0.5;
 
 /** uint8 HWC -> float (x/255 - mean)/std, written at x[offset...]. */
 export function normalizeInto(img: Uint8Array, x: Float32Array, offset: number, mean: readonly number[] = CIFAR10_MEAN, std: readonly number[] = CIFAR10_STD): void {
