@@ -46,14 +46,13 @@ function jsonNumber(v: number): number | null {
 }
 
 export async function runEvalVoc(argv: string[]): Promise<number> {
-  const { values, positionals, help } = parseFlags<EvalVocFlags>(argv, {
+  const { values, help } = parseFlags<EvalVocFlags>(argv, {
     devkit: { type: 'string' }, year: { type: 'string' }, split: { type: 'string' }, detections: { type: 'string' }, json: { type: 'boolean' },
   });
   if (help) {
     console.log(HELP);
     return 0;
   }
-  if (positionals.length) throw new UserError(`unexpected argument '${positionals[0]}'`);
   if (!values.devkit) throw new UserError('--devkit DIR is required');
   if (!values.split) throw new UserError('--split NAME is required (e.g. --split test)');
   if (!values.detections) throw new UserError('--detections DIR is required');

@@ -16,7 +16,9 @@
 //    leading ignored detections gives the same AP, MATLAB's max skipping NaN);
 //  - VOC2007 11-point AP: mean over t = i * 0.1, i = 0..10, of max precision at recall >= t (0 if none). The t are
 //    computed as numpy's arange(0, 1.1, 0.1) does (i * 0.1 in doubles), so t = 0.30000000000000004, 0.6000000000000001
-//    and 0.7000000000000001: a recall of exactly 3/10 does not reach the 0.3 point, as in py-faster-rcnn / detectron2;
+//    and 0.7000000000000001: a recall of exactly 3/10 does not reach the 0.3 point, as in py-faster-rcnn / detectron2
+//    (the 11 precisions are summed and divided by 11 once, which differs from the devkit's running sum of p / 11 only
+//    in the last bit);
 //  - all-point AP (VOC2010+, VOCap.m): area under the precision envelope (precision made monotone decreasing from the
 //    right) at every recall change, with sentinels recall 0 and 1, precision 0.
 // A class without positives (none in the split, or only difficult ones) has no defined AP: the devkit divides by
@@ -61,14 +63,15 @@ export function vocIou(a: Box, b: Box): number {
 
 /** VOC2007 11-point interpolated AP of a precision/recall curve (points in detection order). */
 export function vocAp07(recall: readonly number[], precision: readonly number[]): number {
-  let ap = 0;
+  let sum = 0;
   for (let i = 0; i <= 10; i++) {
     const t = i * 0.1;
     let p = 0;
     for (let k = 0; k < recall.length; k++) if (recall[k]! >= t && precision[k]! > p) p = precision[k]!;
-    ap += p / 11;
+    sum += p;
   }
-  return ap;
+  // Summed, then divided once: the devkit adds p / 11 eleven times, which gives 1.0000000000000002 for a perfect detector.
+  return sum / 11;
 }
 
 /** All-point AP (VOC2010+): area under the monotone precision envelope. */
