@@ -1,6 +1,7 @@
 // `convmixer eval imagenet`: top-1 / top-5 accuracy of a registry model with given weights on the ImageNet validation
 // set (either standard layout; see lib/eval/imagenet.ts), preprocessed with the model's default cfg. Writes a run record
 // (kind 'eval') naming the model, the weights file (and its sha256), the data folder, --limit and the accuracies.
+// `convmixer eval voc` (detection AP on Pascal VOC) lives in lib/cli/evalVoc.ts; run() hands it over.
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -36,7 +37,9 @@ Preprocessing: the model's default cfg (timm's eval transform): resize the short
   --batch B       images per forward pass (default 32)
   --classes C     override the model's class count (e.g. a 10-class ConvMixer)
   --results-dir   where the run record goes (default reports/results)
-  --json          print one JSON object instead of text`;
+  --json          print one JSON object instead of text
+
+convmixer eval voc --help: per-class AP and mAP of detections on Pascal VOC`;
 
 interface EvalFlags {
   model?: string; weights?: string; data?: string; labels?: string; 'ground-truth'?: string; limit?: string; batch?: string;
@@ -48,8 +51,9 @@ export function sha256File(path: string): string {
 }
 
 export const command: Command = {
-  summary: 'top-1 / top-5 accuracy of given weights on the ImageNet validation set (eval imagenet)',
+  summary: 'top-1 / top-5 accuracy on ImageNet (eval imagenet); detection AP / mAP on Pascal VOC (eval voc)',
   async run(argv) {
+    if (argv[0] === 'voc') return (await import('./evalVoc.ts')).runEvalVoc(argv.slice(1));
     const { values, positionals, help } = parseFlags<EvalFlags>(argv, {
       model: { type: 'string' }, weights: { type: 'string' }, data: { type: 'string' }, labels: { type: 'string' },
       'ground-truth': { type: 'string' }, limit: { type: 'string' }, batch: { type: 'string' }, classes: { type: 'string' },
@@ -59,7 +63,7 @@ export const command: Command = {
       console.log(HELP);
       return 0;
     }
-    if (positionals.length !== 1 || positionals[0] !== 'imagenet') throw new UserError(`expected the dataset 'imagenet', got '${positionals.join(' ')}'`);
+    if (positionals.length !== 1 || positionals[0] !== 'imagenet') throw new UserError(`expected the dataset 'imagenet' or 'voc' first, got '${positionals.join(' ')}'`);
     if (!values.model) throw new UserError('--model NAME is required');
     if (!values.weights) throw new UserError('--weights FILE.safetensors is required');
     if (!values.data) throw new UserError('--data DIR is required');
