@@ -46,9 +46,12 @@ export * from './experiments/ensure.ts';
 export * from './experiments/cifar10Demo.ts';
 export * from './views/architecture.ts';
 // The model registry over families (ConvMixer's own createModel above keeps its name; the registry's is createRegistryModel here).
-export { createModel as createRegistryModel, listModels, listFamilies, modelInfo, modelFamily, isRegistered, countParams, ALIASES,
-  type ModelInfo, type RegistryModel, type DefaultCfg, type ModelFamily, type WeightLayout, type ImageModel, type InitOptions } from './models/registry.ts';
+export { createModel as createRegistryModel, createSegmentationModel, buildModel as buildRegistryModel, listModels, listFamilies, modelInfo,
+  modelFamily, isRegistered, countParams, ALIASES, type ModelInfo, type RegistryModel, type DefaultCfg, type ModelFamily, type ModelTask,
+  type WeightLayout, type ImageModel, type InitOptions } from './models/registry.ts';
 export * from './models/resnet.ts';
 export * from './models/vit.ts';
 export * from './models/mlpMixer.ts';
+export * from './models/unet.ts';
+export * from './models/convmixerUnet.ts';
 export * from './models/timmWeights.ts';

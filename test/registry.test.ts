@@ -68,8 +68,9 @@ test('registry: every comparison model builds with exactly the expected (timm) p
       model.dispose();
     }
   }
-  // Every non-ConvMixer registered model is in the table above.
-  assert.deepEqual(listModels().filter((n) => modelInfo(n).family !== 'convmixer').sort(), EXPECTED.map((e) => e.name).sort());
+  // Every non-ConvMixer classification model is in the table above (the segmentation ones: test/seg-models.test.ts).
+  assert.deepEqual(listModels().filter((n) => modelInfo(n).family !== 'convmixer' && modelInfo(n).task === 'classification').sort(),
+    EXPECTED.map((e) => e.name).sort());
 });
 
 // Counts the paper prints with one decimal must round to it. Whole-million counts (DeiT-B/ViT-B '86M', Mixer-B '59M', DeiT-S
@@ -143,8 +144,8 @@ test('registry: ConvMixers keep their configs and Eq. 4 counts; createModel buil
   m.dispose();
 });
 
-test('registry: defaultCfg for every registered model, and the timm values of each family', () => {
-  for (const name of listModels()) {
+test('registry: defaultCfg for every registered classification model, and the timm values of each family', () => {
+  for (const name of listModels().filter((n) => modelInfo(n).task === 'classification')) { // segmentation cfgs: seg-models.test.ts
     const c = modelInfo(name).defaultCfg;
     assert.equal(c.inputSize.length, 3, name);
     assert.ok(c.inputSize[1] === c.inputSize[2] && (c.inputSize[1] === 224 || c.inputSize[1] === 32), name);
@@ -181,7 +182,7 @@ test('registry: unknown names and bad overrides are one-line UserErrors', () => 
   assert.throws(() => modelInfo('deit_tiny_patch16_224', { numHeads: 5 }), /vit config: numHeads: embedDim must be divisible by numHeads/);
   assert.throws(() => modelInfo('mixer_b16_224', { imgSize: 30 }), /mixer config: imgSize/);
   assert.throws(() => modelInfo('convmixer_256_8', { dim: -1 }), UserError);
-  assert.deepEqual(listFamilies(), ['convmixer', 'resnet', 'vit', 'mixer']);
+  assert.deepEqual(listFamilies(), ['convmixer', 'resnet', 'vit', 'mixer', 'unet', 'convmixer_unet']);
 });
 
 /** Small instances of each family (same code path, fewer/smaller layers), batch 1-2, with the logits shape and a gradient check. */

@@ -6,7 +6,7 @@ import { MODEL_FLAGS, MODEL_FLAGS_HELP, configFromFlags, describeConfig, type Mo
 import { MODELS, formatParamsAsPaper, paramBreakdown, paramCount, type ConvMixerConfig } from '../models/convmixer.ts';
 import { PARAM_DISCREPANCIES, comparisonParamRows, convMixerParamRows, printedParamsText } from '../paper/tables.ts';
 import { UserError } from '../errors.ts';
-import { countParams, createModel, isRegistered, listModels, modelFamily, modelInfo } from '../models/registry.ts';
+import { buildModel, countParams, isRegistered, listModels, modelFamily, modelInfo } from '../models/registry.ts';
 
 const HELP = `usage: convmixer params [--model NAME | --dim D --depth N [--kernel K] [--patch P] [--classes C]] [--json]
 
@@ -77,7 +77,7 @@ interface ModuleParams { module: string; params: number; repeat: number; shapes:
 
 /**
  * Trainable parameters of a built model grouped by module: the key less its last part (weight, bias, ...), with the index
- * after `blocks.` / `layerN.` replaced by {i} so repeated blocks of the same shapes form one row (x repeat); a block whose
+ * after `blocks.` / `layerN.` / `convmixN.` replaced by {i} so repeated blocks of the same shapes form one row (x repeat); a block whose
  * shapes differ (the first of a ResNet stage) gets its own row. Shapes are tfjs layouts.
  */
 export function moduleBreakdown(params: Record<string, { shape: number[]; size: number }>): ModuleParams[] {
@@ -85,7 +85,7 @@ export function moduleBreakdown(params: Record<string, { shape: number[]; size: 
   for (const [key, v] of Object.entries(params)) {
     const parts = key.split('.');
     const owner = parts.length > 1 ? parts.slice(0, -1).join('.') : key;
-    const m = /^((?:blocks|layer\d)\.)(\d+)(.*)$/.exec(owner);
+    const m = /^((?:blocks|layer\d|convmix\d)\.)(\d+)(.*)$/.exec(owner); // convmix{s}: ConvMixer-Unet's stages
     const o = owners.get(owner) ?? { module: m ? `${m[1]}{i}${m[3]}` : owner, shapes: [], params: 0 };
     o.shapes.push(v.shape);
     o.params += v.size;
@@ -110,7 +110,7 @@ function familyParams(values: ModelFlagValues & { json?: boolean }): number {
   if (convMixerOnly.length) throw new UserError(`--${convMixerOnly[0]} applies to ConvMixer models only (${values.model} is a ${modelFamily(values.model!)} model)`);
   const numClasses = numberFlag('classes', values.classes, { int: true, min: 1 });
   const info = modelInfo(values.model!, numClasses === undefined ? {} : { numClasses });
-  const model = createModel(info.name, { numClasses }, { init: 'zeros' }); // the variables, without drawing random numbers
+  const model = buildModel(info.name, { numClasses }, { init: 'zeros' }); // the variables, without drawing random numbers
   const total = countParams(model);
   const layers = moduleBreakdown(model.params);
   const buffers = Object.values(model.buffers).reduce((a, v) => a + v.size, 0);

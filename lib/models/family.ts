@@ -1,10 +1,14 @@
 // What every model family of the registry (lib/models/registry.ts) provides, and timm-style default configs.
+import type * as tf from '@tensorflow/tfjs';
 import type { z } from 'zod';
 import { UserError } from '../errors.ts';
 import type { ImageModel, InitOptions } from './layers.ts';
 
 /** Which state-dict key naming a model's variables (and its checkpoints) use. */
-export type WeightLayout = 'timm-convmixer' | 'timm-resnet' | 'timm-vit' | 'timm-mixer' | 'timm-resmlp';
+export type WeightLayout = 'timm-convmixer' | 'timm-resnet' | 'timm-vit' | 'timm-mixer' | 'timm-resmlp' | 'milesial-unet' | 'convmixer-unet';
+
+/** What a model's apply returns: class logits [N, classes], or per-pixel class logits NHWC [N, H, W, classes]. */
+export type ModelTask = 'classification' | 'segmentation';
 
 /**
  * timm's pretrained_cfg essentials for a model: what its eval transform is and what its checkpoints look like.
@@ -17,7 +21,7 @@ export interface DefaultCfg {
   numClasses: number;
   mean: readonly [number, number, number];
   std: readonly [number, number, number];
-  /** timm's crop_pct (1: no resize margin). */
+  /** timm's crop_pct (1: no resize margin; segmentation models resize the whole image to inputSize). */
   cropPct: number;
   interpolation: 'bicubic' | 'bilinear';
   weightLayout: WeightLayout;
@@ -25,13 +29,14 @@ export interface DefaultCfg {
   source: string;
 }
 
-export interface ModelFamily<C> {
+export interface ModelFamily<C, Out extends tf.Tensor = tf.Tensor2D> {
   family: string;
+  task: ModelTask;
   /** Named configs of this family. */
   models: Record<string, C>;
   /** Base config plus overrides (family-specific keys), validated; one-line UserError otherwise. */
   resolve(base: C, overrides?: Record<string, unknown>): C;
-  create(config: C, opts?: InitOptions): ImageModel<C>;
+  create(config: C, opts?: InitOptions): ImageModel<C, Out>;
   /** Trainable parameters by formula (what the built model's variables add up to). */
   paramCount(config: C): number;
   defaultCfg(name: string, config: C): DefaultCfg;

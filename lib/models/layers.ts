@@ -86,15 +86,18 @@ export class ParamStore {
 
 export const size = (shape: number[]): number => shape.reduce((a, b) => a * b, 1);
 
-/** The pieces of a built model every family returns (ConvMixerModel has the same shape). */
-export interface ImageModel<C = unknown> {
+/**
+ * The pieces of a built model every family returns (ConvMixerModel has the same shape). Out is what apply returns:
+ * classification logits [N, numClasses] (the default), or segmentation logits NHWC [N, H, W, numClasses] (tf.Tensor4D).
+ */
+export interface ImageModel<C = unknown, Out extends tf.Tensor = tf.Tensor2D> {
   config: C;
   /** Trainable parameters under timm key names, tfjs layouts. */
   params: Record<string, tf.Variable>;
   /** Non-trainable state (BatchNorm running statistics). */
   buffers: Record<string, tf.Variable>;
-  /** x: NHWC float32, already normalized. Returns logits [N, numClasses]. */
-  apply(x: tf.Tensor4D, opts?: { training?: boolean }): tf.Tensor2D;
+  /** x: NHWC float32, already normalized. Returns logits: [N, numClasses], or [N, H, W, numClasses] for segmentation. */
+  apply(x: tf.Tensor4D, opts?: { training?: boolean }): Out;
   dispose(): void;
 }
 

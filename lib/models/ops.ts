@@ -83,3 +83,25 @@ export function layerNormChannels(x: tf.Tensor4D, weight: tf.Tensor1D, bias: tf.
   const { mean, variance } = tf.moments(x, -1, true);
   return tf.add(tf.mul(tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, NORM_EPS))), weight), bias) as tf.Tensor4D;
 }
+
+/**
+ * Depth-to-space (ConvMixer-Unet's "UpSample-reshape" block): NHWC [N, H, W, r*r*C] -> [N, H*r, W*r, C], in TensorFlow's
+ * DCR order: out[n, h*r + i, w*r + j, c] = x[n, h, w, (i*r + j)*C + c].
+ * PyTorch's PixelShuffle, and the seed's einops 'b (c r1 r2) h w -> b c (h r1) (w r2)', read channel c*r*r + i*r + j
+ * instead (CRD order): porting PyTorch weights of the layer before a depth-to-space needs that channel permutation.
+ * Forward: tf.depthToSpace (a native kernel where the engine has one). tfjs registers no gradient for DepthToSpace, so the
+ * backward is space-to-depth written as reshape + transpose + reshape.
+ */
+export function depthToSpace(x: tf.Tensor4D, r: number): tf.Tensor4D {
+  const [n, h, w, c] = x.shape;
+  if (c % (r * r) !== 0) throw new Error(`depthToSpace: ${c} channels are not divisible by ${r}x${r}`);
+  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const input = args[0] as tf.Tensor4D;
+    const gradFunc = (dy: tf.Tensor): tf.Tensor => tf.tidy(() => {
+      const blocks = tf.reshape(dy, [n, h, r, w, r, c / (r * r)]);
+      return tf.reshape(tf.transpose(blocks, [0, 1, 3, 2, 4, 5]), [n, h, w, c]);
+    });
+    return { value: tf.depthToSpace(input, r, 'NHWC'), gradFunc };
+  });
+  return op(x) as tf.Tensor4D;
+}

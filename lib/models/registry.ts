@@ -1,19 +1,25 @@
 // One timm-style model registry over the families of this suite: ConvMixer (convmixer.ts) and the comparison models of the
-// paper's Tables 1 and 2: ResNet (resnet.ts), DeiT / ViT (vit.ts), MLP-Mixer / ResMLP (mlpMixer.ts). Every registered name
+// paper's Tables 1 and 2: ResNet (resnet.ts), DeiT / ViT (vit.ts), MLP-Mixer / ResMLP (mlpMixer.ts); and the segmentation
+// models of seed 000: U-Net (unet.ts) and ConvMixer-Unet (convmixerUnet.ts). Every registered name
 // has a default config (input size, mean/std, crop_pct, interpolation, classes, weight-key layout) like timm's
 // pretrained_cfg, so the CLI reads preprocessing from here instead of guessing it from the number of classes.
+// createModel builds classification models (logits [N, classes]), createSegmentationModel segmentation ones (NHWC logits
+// [N, H, W, classes]), buildModel either (for counting variables or loading weights).
+import type * as tf from '@tensorflow/tfjs';
 import { UserError } from '../errors.ts';
 import { CIFAR10_MEAN, CIFAR10_STD } from '../data/augment.ts';
 import { IMAGENET_MEAN, IMAGENET_STD } from '../data/classNames.ts';
 import { CIFAR_MODELS, IMAGENET_MODELS, MODELS as CONVMIXER_MODELS, createModel as createConvMixer, paramCount as convMixerParamCount,
   registryName, resolveConfig, type ConvMixerConfig } from './convmixer.ts';
-import type { DefaultCfg, ModelFamily } from './family.ts';
+import { CONVMIXER_UNET_MODELS, convMixerUnetParamCount, createConvMixerUnet, resolveConvMixerUnetConfig, type ConvMixerUnetConfig } from './convmixerUnet.ts';
+import type { DefaultCfg, ModelFamily, ModelTask } from './family.ts';
 import type { ImageModel, InitOptions } from './layers.ts';
 import { MIXER_MODELS, createMixer, mixerParamCount, resolveMixerConfig, type MixerConfig } from './mlpMixer.ts';
 import { RESNET_MODELS, createResNet, resnetParamCount, resolveResNetConfig, type ResNetConfig } from './resnet.ts';
+import { UNET_MODELS, createUnet, resolveUnetConfig, unetParamCount, type UnetConfig } from './unet.ts';
 import { VIT_MODELS, createViT, resolveViTConfig, vitParamCount, type ViTConfig } from './vit.ts';
 
-export type { DefaultCfg, ModelFamily, WeightLayout } from './family.ts';
+export type { DefaultCfg, ModelFamily, ModelTask, WeightLayout } from './family.ts';
 export type { ImageModel, InitOptions } from './layers.ts';
 
 /** timm's IMAGENET_INCEPTION_MEAN / _STD (ViT augreg and Mixer weights). */
@@ -24,6 +30,7 @@ const imagenetCfg = (size: number, cfg: Omit<DefaultCfg, 'inputSize' | 'numClass
 
 const convmixerFamily: ModelFamily<ConvMixerConfig> = {
   family: 'convmixer',
+  task: 'classification',
   models: CONVMIXER_MODELS,
   resolve: (base, overrides = {}) => resolveConfig(base, overrides as Partial<ConvMixerConfig>),
   // ConvMixer keeps its own init (PyTorch defaults); init 'zeros' is not offered there.
@@ -47,6 +54,7 @@ const convmixerFamily: ModelFamily<ConvMixerConfig> = {
 
 const resnetFamily: ModelFamily<ResNetConfig> = {
   family: 'resnet',
+  task: 'classification',
   models: RESNET_MODELS,
   resolve: resolveResNetConfig,
   create: createResNet,
@@ -60,6 +68,7 @@ const resnetFamily: ModelFamily<ResNetConfig> = {
 
 const vitFamily: ModelFamily<ViTConfig> = {
   family: 'vit',
+  task: 'classification',
   models: VIT_MODELS,
   resolve: resolveViTConfig,
   create: createViT,
@@ -79,6 +88,7 @@ const vitFamily: ModelFamily<ViTConfig> = {
 
 const mixerFamily: ModelFamily<MixerConfig> = {
   family: 'mixer',
+  task: 'classification',
   models: MIXER_MODELS,
   resolve: resolveMixerConfig,
   create: createMixer,
@@ -94,7 +104,43 @@ const mixerFamily: ModelFamily<MixerConfig> = {
   describe: (c) => `${c.kind === 'mixer' ? 'MLP-Mixer' : 'ResMLP'} embed ${c.embedDim}, depth ${c.depth}, patch ${c.patchSize}, ${c.imgSize}px, ${c.numClasses} classes`,
 };
 
-const FAMILIES: ReadonlyArray<ModelFamily<any>> = [convmixerFamily, resnetFamily, vitFamily, mixerFamily];
+/**
+ * Segmentation cfg: the whole image resized (no crop) to inputSize with bilinear interpolation (albumentations' A.Resize
+ * default, as the seed used) and ImageNet mean/std (the seed's A.Normalize). Names without a suffix are the seed's
+ * Cityscapes setting, 256x512; `_camvid` ones CamVid's 360x480 frames (training may override size and classes).
+ */
+const segmentationCfg = (name: string, numClasses: number, weightLayout: 'milesial-unet' | 'convmixer-unet', source: string): DefaultCfg => {
+  const camvid = name.endsWith('_camvid');
+  return {
+    inputSize: camvid ? [3, 360, 480] : [3, 256, 512], numClasses, mean: IMAGENET_MEAN, std: IMAGENET_STD, cropPct: 1, interpolation: 'bilinear',
+    weightLayout, source: `${source}; ${camvid ? 'CamVid SegNet frames 360x480' : 'seed 000 Cityscapes setting: resize to 256x512, ImageNet normalize'}`,
+  };
+};
+
+const unetFamily: ModelFamily<UnetConfig, tf.Tensor4D> = {
+  family: 'unet',
+  task: 'segmentation',
+  models: UNET_MODELS,
+  resolve: resolveUnetConfig,
+  create: createUnet,
+  paramCount: unetParamCount,
+  defaultCfg: (name, c) => segmentationCfg(name, c.numClasses, 'milesial-unet', 'milesial/Pytorch-UNet UNet(bilinear=False), the torch.hub Unet of seed 000'),
+  describe: (c) => `U-Net (milesial, transposed-conv upsampling), widths ${c.baseWidth}..${c.baseWidth * 16}, ${c.numClasses} classes`,
+};
+
+const convMixerUnetFamily: ModelFamily<ConvMixerUnetConfig, tf.Tensor4D> = {
+  family: 'convmixer_unet',
+  task: 'segmentation',
+  models: CONVMIXER_UNET_MODELS,
+  resolve: resolveConvMixerUnetConfig,
+  create: createConvMixerUnet,
+  paramCount: convMixerUnetParamCount,
+  defaultCfg: (name, c) => segmentationCfg(name, c.numClasses, 'convmixer-unet', 'seed 000 ConvMixer-Unet (widths of the seed author\'s script)'),
+  describe: (c) => `ConvMixer-Unet encoder ${c.encoderWidths.join('/')}, decoder ${c.decoderWidth}/${c.numClasses * c.patchSize ** 4}, `
+    + `depth ${c.depth}, k${c.kernelSize} p${c.patchSize}, ${c.numClasses} classes`,
+};
+
+const FAMILIES: ReadonlyArray<ModelFamily<any, tf.Tensor>> = [convmixerFamily, resnetFamily, vitFamily, mixerFamily, unetFamily, convMixerUnetFamily];
 
 /** timm names that are spelled differently here. */
 export const ALIASES: Record<string, string> = { convmixer_1024_20_ks9_p14: 'convmixer_1024_20_p14' };
@@ -103,15 +149,16 @@ export const ALIASES: Record<string, string> = { convmixer_1024_20_ks9_p14: 'con
 const NOT_IN_TIMM = new Set([
   ...Object.keys(CONVMIXER_MODELS).filter((n) => !['convmixer_1536_20', 'convmixer_768_32', 'convmixer_1024_20_p14'].includes(n)),
   'deit_tiny_patch7_224', 'deit_small_patch7_224', 'deit_base_patch7_224', 'resmlp_12_patch8_224', 'resmlp_big_24_patch16_224',
+  ...Object.keys(UNET_MODELS), ...Object.keys(CONVMIXER_UNET_MODELS),
 ]);
 
-const index = new Map<string, ModelFamily<unknown>>();
+const index = new Map<string, ModelFamily<unknown, tf.Tensor>>();
 for (const f of FAMILIES) for (const name of Object.keys(f.models)) {
   if (index.has(name)) throw new Error(`model '${name}' registered twice`);
   index.set(name, f);
 }
 
-/** Registered model names, in family order (ConvMixer, ResNet, ViT/DeiT, Mixer/ResMLP); optionally one family. */
+/** Registered model names, in family order (ConvMixer, ResNet, ViT/DeiT, Mixer/ResMLP, U-Net, ConvMixer-Unet); optionally one family. */
 export function listModels(family?: string): string[] {
   return [...index].filter(([, f]) => !family || f.family === family).map(([n]) => n);
 }
@@ -123,6 +170,7 @@ export function listFamilies(): string[] {
 export interface ModelInfo<C = unknown> {
   name: string;
   family: string;
+  task: ModelTask;
   /** True when timm registers a model of this name and architecture (aliases resolved). */
   inTimm: boolean;
   config: C;
@@ -132,7 +180,7 @@ export interface ModelInfo<C = unknown> {
   description: string;
 }
 
-function lookup(name: string): [string, ModelFamily<unknown>] {
+function lookup(name: string): [string, ModelFamily<unknown, tf.Tensor>] {
   const canonical = ALIASES[name] ?? name;
   const family = index.get(canonical);
   if (!family) throw new UserError(`unknown model '${name}' (registered: ${listModels().join(', ')})`);
@@ -154,23 +202,41 @@ export function modelInfo(name: string, overrides: Record<string, unknown> = {})
   const [canonical, family] = lookup(name);
   const config = family.resolve(family.models[canonical], overrides);
   return {
-    name: canonical, family: family.family, inTimm: !NOT_IN_TIMM.has(canonical), config,
+    name: canonical, family: family.family, task: family.task, inTimm: !NOT_IN_TIMM.has(canonical), config,
     defaultCfg: family.defaultCfg(canonical, config), paramCount: family.paramCount(config), description: family.describe(config),
   };
 }
 
-export interface RegistryModel<C = unknown> extends ImageModel<C> {
+export interface RegistryModel<C = unknown, Out extends tf.Tensor = tf.Tensor2D> extends ImageModel<C, Out> {
   name: string;
   family: string;
+  task: ModelTask;
   defaultCfg: DefaultCfg;
 }
 
-/** Builds a registered model (timm's create_model): seeded init, family-specific config overrides (e.g. {depth: 2, numClasses: 10}). */
-export function createModel(name: string, overrides: Record<string, unknown> = {}, opts: InitOptions = {}): RegistryModel {
+/** Builds a registered model of any task (timm's create_model): seeded init, family-specific config overrides (e.g. {depth: 2, numClasses: 10}). */
+export function buildModel(name: string, overrides: Record<string, unknown> = {}, opts: InitOptions = {}): RegistryModel<unknown, tf.Tensor> {
   const [canonical, family] = lookup(name);
   const info = modelInfo(canonical, overrides);
   const model = family.create(info.config, opts);
-  return Object.assign(model, { name: canonical, family: family.family, defaultCfg: info.defaultCfg });
+  return Object.assign(model, { name: canonical, family: family.family, task: family.task, defaultCfg: info.defaultCfg });
+}
+
+function requireTask(name: string, task: ModelTask): void {
+  const [canonical, family] = lookup(name);
+  if (family.task !== task) throw new UserError(`model '${canonical}' is a ${family.task} model; a ${task} model is needed here`);
+}
+
+/** Builds a registered classification model (apply gives logits [N, numClasses]); a one-line UserError for a segmentation name. */
+export function createModel(name: string, overrides: Record<string, unknown> = {}, opts: InitOptions = {}): RegistryModel {
+  requireTask(name, 'classification');
+  return buildModel(name, overrides, opts) as RegistryModel;
+}
+
+/** Builds a registered segmentation model (apply gives NHWC logits [N, H, W, numClasses]); a one-line UserError otherwise. */
+export function createSegmentationModel(name: string, overrides: Record<string, unknown> = {}, opts: InitOptions = {}): RegistryModel<unknown, tf.Tensor4D> {
+  requireTask(name, 'segmentation');
+  return buildModel(name, overrides, opts) as RegistryModel<unknown, tf.Tensor4D>;
 }
 
 /** Trainable parameters of a built model (sum of its trainable variables' sizes). */
