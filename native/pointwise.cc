@@ -1,0 +1,78 @@
+// ReLU, Step and AddN over float32 for tfjs's Relu, Step and AddN kernels, with tfjs's cpu semantics:
+//   relu(x) = Math.max(0, x): NaN stays NaN, -0 becomes +0;
+//   step(x) = NaN for NaN, 1 for x > 0, alpha otherwise (tfjs's ReLU gradient is dy * step(x) with alpha 0);
+//   addN = the inputs summed in order, in float32, as the JS kernel does.
+#include <napi.h>
+#include <algorithm>
+#include <cmath>
+#include <vector>
+#include "napi_args.h"
+#include "parallel.h"
+
+namespace cm {
+namespace {
+
+constexpr long kGrain = 1L << 15;
+
+// relu(x, out)
+Napi::Value ReluFn(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  F32Arg x, out;
+  if (!GetF32Arg(info, 0, "relu", &x) || !GetF32Arg(info, 1, "relu", &out) || !HasRoom(env, "relu", out, x.length))
+    return env.Undefined();
+  const float* px = x.data;
+  float* po = out.data;
+  ParallelFor(x.length, kGrain, [&](long lo, long hi) {
+    for (long i = lo; i < hi; ++i) po[i] = px[i] > 0.f ? px[i] : (std::isnan(px[i]) ? px[i] : 0.f);
+  });
+  return env.Undefined();
+}
+
+// step(x, out, alpha)
+Napi::Value StepFn(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  F32Arg x, out;
+  if (!GetF32Arg(info, 0, "step", &x) || !GetF32Arg(info, 1, "step", &out) || !HasRoom(env, "step", out, x.length))
+    return env.Undefined();
+  if (!info[2].IsNumber()) return ArgFail(env, "step", "expected (x, out, alpha)"), env.Undefined();
+  const float alpha = info[2].As<Napi::Number>().FloatValue();
+  const float* px = x.data;
+  float* po = out.data;
+  ParallelFor(x.length, kGrain, [&](long lo, long hi) {
+    for (long i = lo; i < hi; ++i) po[i] = px[i] > 0.f ? 1.f : (std::isnan(px[i]) ? px[i] : alpha);
+  });
+  return env.Undefined();
+}
+
+// addN([a, b, ...], out): all inputs of out's length
+Napi::Value AddNFn(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  F32Arg out;
+  if (!info[0].IsArray() || !GetF32Arg(info, 1, "addN", &out)) return ArgFail(env, "addN", "expected (Float32Array[] inputs, out)"), env.Undefined();
+  Napi::Array list = info[0].As<Napi::Array>();
+  std::vector<const float*> inputs;
+  for (uint32_t k = 0; k < list.Length(); ++k) {
+    Napi::Value v = list.Get(k);
+    if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array ||
+        static_cast<long>(v.As<Napi::Float32Array>().ElementLength()) != out.length)
+      return ArgFail(env, "addN", "every input must be a Float32Array of the output's length"), env.Undefined();
+    inputs.push_back(v.As<Napi::Float32Array>().Data());
+  }
+  float* po = out.data;
+  ParallelFor(out.length, kGrain, [&](long lo, long hi) {
+    std::fill(po + lo, po + hi, 0.f);
+    for (const float* in : inputs)
+      for (long i = lo; i < hi; ++i) po[i] += in[i];
+  });
+  return env.Undefined();
+}
+
+}  // namespace
+
+void InitPointwise(Napi::Env env, Napi::Object exports) {
+  exports.Set("relu", Napi::Function::New(env, ReluFn, "relu"));
+  exports.Set("step", Napi::Function::New(env, StepFn, "step"));
+  exports.Set("addN", Napi::Function::New(env, AddNFn, "addN"));
+}
+
+}  // namespace cm
