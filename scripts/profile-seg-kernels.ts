@@ -1,11 +1,11 @@
 // Which kernels of a small Unet-like training step (lib/bench/segStep.ts) still run on tfjs's JS kernels under the
 // native engine, with their kernel time (tf.profile of one step after a warm-up step); then, unless --no-time, the
-// step time with the native kernels against tfjs's JS kernels, alternated in the same run (the ratio is what counts
-// on a busy machine). Usage:
-//   nice -n 15 node --import tsx scripts/profile-seg-kernels.ts [--batch 2] [--size 32] [--width 16] [--steps 3] [--no-time]
+// step time of the native engine, of the native engine without its segmentation kernels, and of tfjs's JS kernels,
+// alternated in the same run (the ratios are what count on a busy machine; --no-js leaves out the slow JS-only one). Usage:
+//   nice -n 15 node --import tsx scripts/profile-seg-kernels.ts [--batch 2] [--size 32] [--width 16] [--steps 3] [--no-time] [--no-js]
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../lib/backend/index.ts';
-import { nativeKernelNames, withJsKernels } from '../lib/backend/native.ts';
+import { loadAddon, nativeKernelNames, registerNativeKernels, withJsKernels } from '../lib/backend/native.ts';
 import { createSegStep, type SegStepOptions } from '../lib/bench/segStep.ts';
 
 function flag(name: string, fallback: number): number {
@@ -45,16 +45,22 @@ const js = rows.filter(([name]) => !native.has(name));
 console.log(`\nJS kernels: ${js.length} (${js.reduce((a, [, e]) => a + e.ms, 0).toFixed(1)} ms): ${js.map(([n]) => n).join(', ')}`);
 
 if (!process.argv.includes('--no-time')) {
-  // Alternate native and JS steps so both see the same machine load; median of each.
-  const nativeMs: number[] = [], jsMs: number[] = [];
+  // Three configurations alternated step by step, so all see the same machine load: the full native engine; the
+  // native engine without the segmentation families (pool, layout, pointwise: their kernels back on JS, as before
+  // they existed); and tfjs's JS kernels only. Median of each.
+  const { families } = registerNativeKernels(loadAddon().addon!);
+  const segKernels = ['pool', 'layout', 'pointwise'].flatMap((f) => families[f] ?? []);
   const time = (): number => { const t0 = performance.now(); seg.step(); return performance.now() - t0; };
-  withJsKernels(() => seg.step()); // warm-up of the JS path
-  for (let i = 0; i < steps; i++) {
-    nativeMs.push(time());
-    jsMs.push(withJsKernels(time));
-  }
+  const configs: { name: string; run: () => number; ms: number[] }[] = [
+    { name: 'native', run: time, ms: [] },
+    { name: 'native without seg kernels', run: () => withJsKernels(time, segKernels), ms: [] },
+    { name: 'JS only', run: () => withJsKernels(time), ms: [] },
+  ].filter((c) => c.name !== 'JS only' || !process.argv.includes('--no-js'));
+  for (const c of configs) c.run(); // warm-up
+  for (let i = 0; i < steps; i++) for (const c of configs) c.ms.push(c.run());
   const median = (v: number[]): number => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)]!;
-  const n = median(nativeMs), j = median(jsMs);
-  console.log(`\nstep time (median of ${steps}): native ${n.toFixed(1)} ms, JS ${j.toFixed(1)} ms, JS/native ${(j / n).toFixed(2)}x`);
+  const base = median(configs[0]!.ms);
+  console.log(`\nstep time, median of ${steps} (seg kernels: ${segKernels.join(', ')}):`);
+  for (const c of configs) console.log(`  ${c.name.padEnd(28)} ${median(c.ms).toFixed(1).padStart(9)} ms  ${(median(c.ms) / base).toFixed(2)}x native`);
 }
 seg.dispose();

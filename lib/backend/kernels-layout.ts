@@ -130,15 +130,18 @@ function makeKernels(addon: LayoutAddon, original: (name: string) => KernelFunc 
     return backend.makeTensorInfo(outShape, 'float32', out);
   };
 
-  /** x[begin : begin + size] as a new tensor: the JS kernel's zero-copy view when contiguous, else a native copy. */
-  const sliceOf = (backend: CpuBackend, x: TensorInfo, xv: Float32Array, begin: number[], sz: number[]): TensorInfo | null => {
+  /**
+   * x[begin : begin + size] as a new tensor: the JS kernel's zero-copy view when contiguous, else a native copy.
+   * Callers check x's rank <= MAX_RANK first, so the copy always has a plan.
+   */
+  const sliceOf = (backend: CpuBackend, x: TensorInfo, xv: Float32Array, begin: number[], sz: number[]): TensorInfo => {
     if (tf.slice_util.isSliceContinous(x.shape, begin, sz) || size(sz) === 0) {
       return jsSlice({ inputs: { x }, backend: backend as unknown as tf.KernelBackend, attrs: { begin, size: sz } }) as TensorInfo;
     }
     const xStrides = contiguousStrides(x.shape);
     const offset = begin.reduce((a, b, d) => a + b * xStrides[d]!, 0);
     const out = allocOutput(size(sz));
-    if (!gather(addon, xv, offset, xStrides, out, 0, contiguousStrides(sz), sz)) return null;
+    if (!gather(addon, xv, offset, xStrides, out, 0, contiguousStrides(sz), sz)) throw new Error(`native Slice: no plan for rank ${sz.length}`);
     return backend.makeTensorInfo(sz, 'float32', out);
   };
 
@@ -147,10 +150,10 @@ function makeKernels(addon: LayoutAddon, original: (name: string) => KernelFunc 
     const { x } = args.inputs as Record<'x', TensorInfo>;
     const { begin, size: sz } = args.attrs as unknown as { begin: number | number[]; size: number | number[] };
     const xv = float32Of(backend, x);
-    if (!xv) return js.Slice(args);
+    if (!xv || x.shape.length > MAX_RANK) return js.Slice(args);
     const [b, s] = tf.slice_util.parseSliceParams(x as unknown as tf.Tensor, begin, sz);
     tf.slice_util.assertParamsValid(x as unknown as tf.Tensor, b, s);
-    return sliceOf(backend, x, xv, b, s) ?? js.Slice(args);
+    return sliceOf(backend, x, xv, b, s);
   };
 
   const splitV: KernelFunc = (args) => {
@@ -158,7 +161,7 @@ function makeKernels(addon: LayoutAddon, original: (name: string) => KernelFunc 
     const { x } = args.inputs as Record<'x', TensorInfo>;
     const { numOrSizeSplits, axis } = args.attrs as unknown as { numOrSizeSplits: number | number[]; axis: number };
     const xv = float32Of(backend, x);
-    if (!xv) return js.SplitV(args);
+    if (!xv || x.shape.length > MAX_RANK) return js.SplitV(args);
     const ax = tf.util.parseAxisParam(axis, x.shape)[0]!;
     const sizes = tf.backend_util.prepareSplitSize(x as unknown as tf.Tensor, numOrSizeSplits, ax);
     const begin = new Array<number>(x.shape.length).fill(0);
@@ -166,9 +169,7 @@ function makeKernels(addon: LayoutAddon, original: (name: string) => KernelFunc 
     for (const s of sizes) {
       const sz = [...x.shape];
       sz[ax] = s;
-      const piece = sliceOf(backend, x, xv, [...begin], sz);
-      if (!piece) return js.SplitV(args); // (planStrided never fails on rank <= 8; rank > 8 is not a tfjs tensor here)
-      pieces.push(piece);
+      pieces.push(sliceOf(backend, x, xv, [...begin], sz));
       begin[ax]! += s;
     }
     return pieces;
