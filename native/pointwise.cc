@@ -1,7 +1,9 @@
-// ReLU, Step and AddN over float32 for tfjs's Relu, Step and AddN kernels, with tfjs's cpu semantics:
+// ReLU, Step, AddN, Log and a last-axes Max over float32 for tfjs's kernels of those names, with tfjs's cpu semantics:
 //   relu(x) = Math.max(0, x): NaN stays NaN, -0 becomes +0;
 //   step(x) = NaN for NaN, 1 for x > 0, alpha otherwise (tfjs's ReLU gradient is dy * step(x) with alpha 0);
-//   addN = the inputs summed in order, in float32, as the JS kernel does.
+//   addN = the inputs summed in order, in float32, as the JS kernel does;
+//   log(x) = Math.log in double, rounded to float32; maxRows = per-row max, NaN if the row has one (logSoftmax's
+//   max over the classes of a per-pixel cross-entropy).
 #include <napi.h>
 #include <algorithm>
 #include <cmath>
@@ -81,12 +83,49 @@ Napi::Value AddNFn(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// log(x, out)
+Napi::Value LogFn(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  F32Arg x, out;
+  if (!GetF32Arg(info, 0, "log", &x) || !GetF32Arg(info, 1, "log", &out) || !HasRoom(env, "log", out, x.length))
+    return env.Undefined();
+  const float* px = x.data;
+  float* po = out.data;
+  ParallelFor(x.length, kGrain / 8, [&](long lo, long hi) {
+    for (long i = lo; i < hi; ++i) po[i] = static_cast<float>(std::log(static_cast<double>(px[i])));
+  });
+  return env.Undefined();
+}
+
+// maxRows(x, out, rows, n): out[r] = max of x[r*n .. r*n + n), NaN if any is NaN
+Napi::Value MaxRowsFn(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  F32Arg x, out;
+  if (!GetF32Arg(info, 0, "maxRows", &x) || !GetF32Arg(info, 1, "maxRows", &out) || !info[2].IsNumber() || !info[3].IsNumber())
+    return ArgFail(env, "maxRows", "expected (x, out, rows, n)"), env.Undefined();
+  const long rows = info[2].As<Napi::Number>().Int64Value(), n = info[3].As<Napi::Number>().Int64Value();
+  if (rows < 0 || n <= 0 || !HasRoom(env, "maxRows", x, rows * n) || !HasRoom(env, "maxRows", out, rows)) return env.Undefined();
+  const float* px = x.data;
+  float* po = out.data;
+  ParallelFor(rows, std::max(1L, kGrain / n), [&](long lo, long hi) {
+    for (long r = lo; r < hi; ++r) {
+      const float* row = px + r * n;
+      float m = row[0];
+      for (long j = 0; j < n; ++j) m = (std::isnan(row[j]) || row[j] > m) ? row[j] : m;
+      po[r] = m;
+    }
+  });
+  return env.Undefined();
+}
+
 }  // namespace
 
 void InitPointwise(Napi::Env env, Napi::Object exports) {
   exports.Set("relu", Napi::Function::New(env, ReluFn, "relu"));
   exports.Set("step", Napi::Function::New(env, StepFn, "step"));
   exports.Set("addN", Napi::Function::New(env, AddNFn, "addN"));
+  exports.Set("log", Napi::Function::New(env, LogFn, "log"));
+  exports.Set("maxRows", Napi::Function::New(env, MaxRowsFn, "maxRows"));
 }
 
 }  // namespace cm

@@ -290,6 +290,27 @@ test('addN matches JS exactly', { skip }, async () => {
   tf.dispose(xs);
 });
 
+test('max over trailing axes (NaN rows, keepDims) and log match JS; max over a leading axis stays JS', { skip }, async () => {
+  await setup();
+  const rng = createRng(16);
+  const v = Float32Array.from({ length: 4 * 6 * 5 }, () => rng.next() * 6 - 3);
+  v[7] = NaN; // row 1 of the last-axis max (and block 0 of the [1, 2] max)
+  const x = tf.tensor3d(v, [4, 6, 5]);
+  const pos = tf.tensor2d(Float32Array.from({ length: 40 }, () => rng.next() * 10 + 1e-3), [8, 5]);
+  const r = both(() => [tf.max(x, -1), tf.max(x, -1, true), tf.max(x, [2, 1]), tf.log(pos), tf.losses.softmaxCrossEntropy(tf.oneHot(tf.tensor1d([0, 3, 4, 1, 2, 0, 1, 4], 'int32'), 5), pos)]);
+  assertNativeRan(r.nativeCalls, { maxRows: 4, log: 2 });
+  assertSame(r.native[0]!, r.js[0]!, 'max last axis');
+  assert.ok(Number.isNaN(r.native[0]![1]!) && !Number.isNaN(r.native[0]![0]!), 'NaN only in its own row');
+  assertSame(r.native[1]!, r.js[1]!, 'max keepDims');
+  assertSame(r.native[2]!, r.js[2]!, 'max axes [2, 1]');
+  assertClose(r.native[3]!, r.js[3]!, 'log', 1e-6);
+  assertClose(r.native[4]!, r.js[4]!, 'softmax cross-entropy', 1e-6);
+  const lead = both(() => tf.max(x, 0));
+  assert.equal(lead.nativeCalls.get('maxRows') ?? 0, 0, 'max over axis 0 goes to JS');
+  assertSame(lead.native[0]!, lead.js[0]!, 'max axis 0');
+  tf.dispose([x, pos]);
+});
+
 test('unsupported dtypes (int32 transpose, concat, relu) fall back to JS and still match', { skip }, async () => {
   await setup();
   const a = tf.tensor2d([1, 2, 3, 4, 5, 6], [2, 3], 'int32');
@@ -313,7 +334,7 @@ test('a small Unet-like graph: the losses of three training steps agree with JS,
   counted.calls.clear();
   const native = withNative(run);
   assertNativeRan(counted.calls, {
-    maxPool: 3, maxPoolGrad: 3, relu: 12, step: 12, copyStrided: 6, resizeBilinear: 3, resizeBilinearGrad: 3, addN: 3,
+    maxPool: 3, maxPoolGrad: 3, relu: 12, step: 12, copyStrided: 6, resizeBilinear: 3, resizeBilinearGrad: 3, addN: 3, maxRows: 3, log: 3,
     conv2d: 3, conv2dBackpropInput: 3, conv2dBackpropFilter: 3,
   });
   assert.ok(js.every(Number.isFinite));
