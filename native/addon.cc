@@ -41,6 +41,10 @@ void InitGemm(Napi::Env env, Napi::Object exports);       // gemm.cc: GEMM, Conv
 void InitDepthwise(Napi::Env env, Napi::Object exports);  // depthwise.cc: depthwise conv forward/backprops
 void InitElementwise(Napi::Env env, Napi::Object exports);  // elementwise.cc: GELU, BN, reductions, ...
 void InitFused(Napi::Env env, Napi::Object exports);        // fused.cc: bias + activation + BatchNorm (+ residual), fwd/bwd
+void InitPool(Napi::Env env, Napi::Object exports);         // pool.cc: max-pool forward/backward
+void InitResize(Napi::Env env, Napi::Object exports);       // resize.cc: bilinear resize forward/backward
+void InitLayout(Napi::Env env, Napi::Object exports);       // layout.cc: strided copy (transpose, slice, concat, ...), fill
+void InitPointwise(Napi::Env env, Napi::Object exports);    // pointwise.cc: relu, step, addN
 }  // namespace cm
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -50,6 +54,10 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   cm::InitDepthwise(env, exports);
   cm::InitElementwise(env, exports);
   cm::InitFused(env, exports);
+  cm::InitPool(env, exports);
+  cm::InitResize(env, exports);
+  cm::InitLayout(env, exports);
+  cm::InitPointwise(env, exports);
   return exports;
 }
 

@@ -1,5 +1,6 @@
 // The native CPU engine on tfjs's `cpu` backend: loads build/Release/convmixer_native.node, snapshots tfjs's own
-// JS kernels, and lets each kernel family (gemm, depthwise, elementwise) swap in native kernels. Tensors stay the cpu backend's typed arrays, so every kernel not replaced keeps working, and
+// JS kernels, and lets each kernel family (gemm, depthwise, elementwise; pool, layout, pointwise for the segmentation
+// models) swap in native kernels. Tensors stay the cpu backend's typed arrays, so every kernel not replaced keeps working, and
 // the snapshot lets tests run the same code with the JS originals (withJsKernels) to compare.
 import { createRequire } from 'node:module';
 import { existsSync, readFileSync } from 'node:fs';
@@ -8,11 +9,14 @@ import type { KernelConfig, KernelFunc } from '@tensorflow/tfjs';
 import { registerGemmKernels, type GemmAddon } from './kernels-gemm.ts';
 import { registerDepthwiseKernels, type DepthwiseAddon } from './kernels-depthwise.ts';
 import { registerElementwiseKernels, type ElementwiseAddon } from './kernels-elementwise.ts';
+import { registerPoolKernels, type PoolAddon } from './kernels-pool.ts';
+import { registerLayoutKernels, type LayoutAddon } from './kernels-layout.ts';
+import { registerPointwiseKernels, type PointwiseAddon } from './kernels-pointwise.ts';
 import { hookBackend } from './bufferPool.ts';
 import { fileURLToPath } from 'node:url';
 
 /** The addon's exports (native/addon.cc); kernel families add their own functions. */
-export interface NativeAddon extends GemmAddon, DepthwiseAddon, ElementwiseAddon {
+export interface NativeAddon extends GemmAddon, DepthwiseAddon, ElementwiseAddon, PoolAddon, LayoutAddon, PointwiseAddon {
   /** Worker threads of the addon's pool. */
   threads: number;
   /** Instruction set the GEMM micro-kernel was compiled for, e.g. 'AVX-512' or 'AVX2+FMA'. */
@@ -33,6 +37,16 @@ const REQUIRED_FUNCTIONS = [
   'setThreads', 'conv2d', 'conv2dBackpropInput', 'conv2dBackpropFilter', 'matmul',
   'depthwiseForward', 'depthwiseBackpropInput', 'depthwiseBackpropFilter', 'binary', 'unary', 'batchNorm', 'reduce',
 ] as const satisfies readonly (keyof NativeAddon)[];
+
+/**
+ * Families added after the first engine (segmentation kernels): an addon built before them still loads and keeps its
+ * other kernels native; these run in JS then, and registerNativeKernels says so once.
+ */
+const OPTIONAL_FAMILIES = {
+  pool: ['maxPool', 'maxPoolGrad', 'resizeBilinear', 'resizeBilinearGrad'],
+  layout: ['copyStrided', 'fill'],
+  pointwise: ['relu', 'step', 'addN', 'log', 'maxRows'],
+} as const satisfies Record<string, readonly (keyof NativeAddon)[]>;
 
 /** The required functions an addon's exports lack (empty for an up-to-date build). */
 export function missingAddonFunctions(exports: Record<string, unknown>): string[] {
@@ -87,6 +101,16 @@ export function registerNativeKernels(addon: NativeAddon): NativeRegistration {
     depthwise: registerDepthwiseKernels(addon, original),
     elementwise: registerElementwiseKernels(addon, original),
   };
+  const optional = { pool: registerPoolKernels, layout: registerLayoutKernels, pointwise: registerPointwiseKernels };
+  const stale: string[] = [];
+  for (const [family, register] of Object.entries(optional)) {
+    const fns: readonly string[] = OPTIONAL_FAMILIES[family as keyof typeof OPTIONAL_FAMILIES];
+    if (fns.every((fn) => typeof addon[fn] === 'function')) families[family] = register(addon, original);
+    else stale.push(family);
+  }
+  if (stale.length > 0) {
+    console.warn(`convmixer: ${ADDON_PATH} predates the native ${stale.join(', ')} kernels; they run in JS (run npm run build:native)`);
+  }
   for (const name of Object.values(families).flat()) {
     const config = tf.getKernel(name, 'cpu');
     if (config) natives.set(name, config);
