@@ -5,6 +5,7 @@ import { parseFlags, choiceFlag, numberFlag, type FlagSpec, type Command } from 
 import { UserError } from '../errors.ts';
 import { PROFILES, type Profile } from '../runRecord.ts';
 import { EXPERIMENT_TABLES, experimentTable, parseShard, planRuns, runTable, shardRuns, tableStatus, type RowStatus } from '../experiments/runner.ts';
+import { primaryMetric } from '../experiments/table.ts';
 import { createProgressBar, epochSummary } from '../train/progress.ts';
 import { stopOnSignals } from './interrupt.ts';
 import { codeGitState } from '../runRecord.ts';
@@ -81,7 +82,7 @@ export const command: Command = {
           })),
         }, null, 2));
       } else {
-        console.log(`${table.title}, profile ${profile}, seeds 0..${seeds - 1} (test accuracy %, mean ± sample std over finished seeds)`);
+        console.log(`${table.title}, profile ${profile}, seeds 0..${seeds - 1} (${primaryMetric(table) === 'testAcc' ? 'test accuracy' : primaryMetric(table)} %, mean ± sample std over finished seeds)`);
         for (const r of rows) console.log(statusLine(r));
         const done = rows.filter((r) => r.done).length;
         console.log(`${done} of ${rows.length} rows done`);

@@ -7,7 +7,8 @@ import { parseRunRecord, RESULTS_DIR, type Profile, type RunRecord } from '../ru
 import { loadCheckpoint, runCheckpointDir, runLockPath, CHECKPOINTS_DIR } from '../train/checkpoint.ts';
 import { lockOwner } from '../lock.ts';
 import { UserError } from '../errors.ts';
-import { keptWeightsPath, rowRecipe, rowTrainConfig, runIdOf, type ExperimentRow, type ExperimentTable } from './table.ts';
+import { keptWeightsPath, primaryMetric, tableRowRecipe, rowTrainConfig, runIdOf, type ExperimentRow, type ExperimentTable } from './table.ts';
+import { SEGMENTATION_EXPERIMENT } from './segmentation.ts';
 import { atomicWrite, removeStaleTemps } from '../io.ts';
 import { flattenRecipe } from '../train/config.ts';
 import type { TrainHooks } from '../train/loop.ts';
@@ -28,8 +29,10 @@ export type RunState = 'finished' | 'running' | 'interrupted' | 'failed' | 'dive
 
 export interface RunStatus extends PlannedRun {
   state: RunState;
-  /** Final test accuracy (0-1) of a finished run. */
+  /** Final test accuracy (0-1) of a finished run (classification tables). */
   testAcc: number | null;
+  /** The table's primary metric (0-1) of a finished run: testAcc, testMIoU, ... */
+  score: number | null;
   epochsDone: number;
   epochs: number;
   reason: string | null;
@@ -39,7 +42,9 @@ export interface RunStatus extends PlannedRun {
 export interface Dirs { resultsDir?: string; checkpointRoot?: string }
 
 /** Every table the runner knows, by id. */
-export const EXPERIMENT_TABLES: Readonly<Record<string, ExperimentTable>> = { table3: TABLE3_EXPERIMENT, table4: TABLE4_EXPERIMENT, pilot: PILOT };
+export const EXPERIMENT_TABLES: Readonly<Record<string, ExperimentTable>> = {
+  table3: TABLE3_EXPERIMENT, table4: TABLE4_EXPERIMENT, pilot: PILOT, segmentation: SEGMENTATION_EXPERIMENT,
+};
 
 export function experimentTable(id: string): ExperimentTable {
   const t = EXPERIMENT_TABLES[id];
@@ -52,7 +57,7 @@ const OWNER_ORDER = ['pilot', 'table3', 'table4'];
 
 /** A recipe without its experiment name: two rows with the same key are the same run. */
 function recipeKey(table: ExperimentTable, row: ExperimentRow, profile: Profile): string {
-  const flat = flattenRecipe(rowRecipe(table, row, profile, 0));
+  const flat = flattenRecipe(tableRowRecipe(table, row, profile, 0));
   delete flat['experiment'];
   return JSON.stringify(Object.keys(flat).sort().map((k) => [k, flat[k]]));
 }
@@ -64,7 +69,8 @@ function recipeKey(table: ExperimentTable, row: ExperimentRow, profile: Profile)
  * comparing recipes, so it follows the protocols instead of a hand-kept list.
  */
 export function runOwners(table: ExperimentTable, profile: Profile): Map<string, { owner: ExperimentTable; row: ExperimentRow }> {
-  const ordered = [...OWNER_ORDER.map((id) => EXPERIMENT_TABLES[id]!), ...(EXPERIMENT_TABLES[table.id] ? [] : [table])];
+  // A table with its own recipes (segmentation) shares no runs with the CIFAR-10 tables.
+  const ordered = table.recipe ? [table] : [...OWNER_ORDER.map((id) => EXPERIMENT_TABLES[id]!), ...(EXPERIMENT_TABLES[table.id] ? [] : [table])];
   const first = new Map<string, { owner: ExperimentTable; row: ExperimentRow }>();
   for (const t of ordered) for (const r of t.rows) {
     const key = recipeKey(t, r, profile);
@@ -106,14 +112,16 @@ export function parseShard(raw: string | undefined): { index: number; count: num
 }
 
 /** Where a planned run stands, from its run record and checkpoint. */
-export function runStatus(run: PlannedRun, epochs: number, dirs: Dirs = {}): RunStatus {
+export function runStatus(run: PlannedRun, epochs: number, dirs: Dirs = {}, primary = 'testAcc'): RunStatus {
   const recordPath = join(dirs.resultsDir ?? RESULTS_DIR, `${run.runId}.json`);
   const parsed = existsSync(recordPath) ? parseRunRecord(readFileSync(recordPath, 'utf8')) : null;
   const record = parsed && 'record' in parsed ? parsed.record : null;
   const ckpt = hasCheckpoint(run.runId, dirs);
-  const base = { ...run, record, epochs, epochsDone: record?.epochs?.length ?? 0, testAcc: null as number | null, reason: null as string | null };
+  const base = { ...run, record, epochs, epochsDone: record?.epochs?.length ?? 0, testAcc: null as number | null, score: null as number | null, reason: null as string | null };
   if (!record) return { ...base, state: ckpt ? 'interrupted' : 'missing' };
-  if (record.status === 'finished') return { ...base, state: 'finished', testAcc: (record.metrics['testAcc'] as number | null) ?? null };
+  if (record.status === 'finished') {
+    return { ...base, state: 'finished', testAcc: (record.metrics['testAcc'] as number | null) ?? null, score: (record.metrics[primary] as number | null) ?? null };
+  }
   if (record.status === 'failed' && record.metrics['failure'] === 'diverged') return { ...base, state: 'diverged', reason: record.notes ?? null };
   // A stopped run (Ctrl-C, SIGTERM: failure 'aborted') is not a failure of the run: it resumes, or starts again.
   if (record.status === 'failed' && record.metrics['failure'] !== 'aborted' && !ckpt) return { ...base, state: 'failed', reason: record.notes ?? null };
@@ -162,16 +170,17 @@ export async function runTable(table: ExperimentTable, opts: RunTableOptions): P
     if (opts.signal?.aborted) break;
     const row = tableOf(run.table).rows.find((r) => r.id === run.row)!;
     const config = rowTrainConfig(tableOf(run.table), row, run.profile, run.seed, { backend: 'auto', dataRoot: opts.dataRoot });
-    const st = runStatus(run, config.epochs, opts);
+    const primary = primaryMetric(tableOf(run.table));
+    const st = runStatus(run, config.epochs, opts, primary);
     const tag = `[${k + 1}/${runs.length}] ${run.runId}`;
     if (st.state === 'finished') keepWeights(row, run, opts, log);
     if (st.state === 'finished' || st.state === 'running' || ((st.state === 'diverged' || st.state === 'failed') && !opts.retryFailed)) {
-      log(`${tag}: ${st.state}${st.state === 'finished' ? ` (${pct(st.testAcc)})` : st.reason ? ` (${st.reason})` : ''}, skipped`);
+      log(`${tag}: ${st.state}${st.state === 'finished' ? ` (${pct(st.score)})` : st.reason ? ` (${st.reason})` : ''}, skipped`);
       result.skipped.push(run.runId);
       continue;
     }
     const resume = st.state === 'interrupted';
-    log(`${tag}: ${resume ? `resuming after epoch ${st.epochsDone}` : 'training'} (${row.label}; ${config.epochs} epoch${config.epochs > 1 ? 's' : ''} on ${config.trainSubset || 'all'} images, seed ${run.seed})`);
+    log(`${tag}: ${resume ? `resuming after epoch ${st.epochsDone}` : 'training'} (${row.label}; ${config.epochs} epoch${config.epochs > 1 ? 's' : ''} on ${config.trainSubset || 'all'} ${'height' in config ? 'frames' : 'images'}, seed ${run.seed})`);
     try {
       // A run this runner owns and retrains from scratch (no record, or one that says it failed/diverged/stopped without a
       // checkpoint) replaces its record; anything else keeps trainRun's refusal to overwrite a record.
@@ -179,7 +188,7 @@ export async function runTable(table: ExperimentTable, opts: RunTableOptions): P
       const out = await trainRun({ ...config, run: { ...config.run, resume, overwrite } }, { ...opts.hooks, signal: opts.signal, resultsDir: opts.resultsDir, checkpointRoot: opts.checkpointRoot });
       out.model.dispose();
       keepWeights(row, run, opts, log);
-      log(`${tag}: finished, test acc ${pct(out.record.metrics['testAcc'] as number | null)}`);
+      log(`${tag}: finished, ${primary} ${pct(out.record.metrics[primary] as number | null)}`);
       result.trained.push(run.runId);
     } catch (err) {
       if (opts.signal?.aborted) throw err;
@@ -213,7 +222,7 @@ export interface RowStatus {
   runs: RunStatus[];
   /** Every seed finished. */
   done: boolean;
-  /** Mean / sample std of final test accuracy (%) over finished seeds; null without finished runs. */
+  /** Mean / sample std of the table's primary metric (%; test accuracy for CIFAR-10) over finished seeds; null without finished runs. */
   value: number | null;
   std: number | null;
   seedsFinished: number;
@@ -225,9 +234,10 @@ export function tableStatus(table: ExperimentTable, profile: Profile, seeds: num
   for (const row of table.rows) {
     const { owner, row: ownerRow } = owners.get(row.id)!;
     const runOf = { table: owner.id, row: ownerRow.id };
-    const epochs = rowRecipe(owner, ownerRow, profile, 0).epochs;
-    const runs = Array.from({ length: seeds }, (_, seed) => runStatus({ ...runOf, seed, profile, runId: runIdOf(owner.id, ownerRow.id, profile, seed) }, epochs, dirs));
-    const accs = runs.filter((r) => r.state === 'finished' && r.testAcc !== null).map((r) => 100 * r.testAcc!);
+    const epochs = tableRowRecipe(owner, ownerRow, profile, 0).epochs;
+    const primary = primaryMetric(owner);
+    const runs = Array.from({ length: seeds }, (_, seed) => runStatus({ ...runOf, seed, profile, runId: runIdOf(owner.id, ownerRow.id, profile, seed) }, epochs, dirs, primary));
+    const accs = runs.filter((r) => r.state === 'finished' && r.score !== null).map((r) => 100 * r.score!);
     const mean = accs.length ? accs.reduce((a, b) => a + b, 0) / accs.length : null;
     const std = accs.length > 1 ? Math.sqrt(accs.reduce((a, b) => a + (b - mean!) ** 2, 0) / (accs.length - 1)) : null;
     out.push({ table: table.id, id: row.id, label: row.label, group: row.group, runOf, paper: row.paper?.accuracy ?? null, runs, done: runs.every((r) => r.state === 'finished'), value: mean, std, seedsFinished: accs.length });

@@ -6,6 +6,7 @@ import { resolveConfig, registryName, type ConvMixerConfig } from '../models/con
 import type { Profile } from '../runRecord.ts';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../io.ts';
+import type { SegRecipe, SegTrainConfig } from '../train/segConfig.ts';
 
 /** What the paper printed for a row (reference data, never a result of this suite). */
 export interface PaperValue {
@@ -55,7 +56,17 @@ export interface ExperimentTable {
   source: string;
   rows: ExperimentRow[];
   protocols: Record<Profile, Protocol>;
+  /** The metric a row reports (a key of its runs' final metrics, higher is better); default testAcc. */
+  primary?: string;
+  /**
+   * The recipe of a row for tables that are not the paper's CIFAR-10 classification (segmentation): built by the table
+   * itself from the row and the profile's protocol. Absent: the paper's CIFAR-10 recipe with the row's changes (rowRecipe).
+   */
+  recipe?: (row: ExperimentRow, profile: Profile, seed: number) => SegRecipe;
 }
+
+/** The metric the rows of a table report. */
+export const primaryMetric = (table: ExperimentTable): string => table.primary ?? 'testAcc';
 
 /** The paper's CIFAR-10 recipe (Appendix B + the authors' timm command): every recipe key of the paper profile. */
 export function paperRecipe(): RecipeOverrides {
@@ -87,6 +98,7 @@ export function runIdOf(table: string, row: string, profile: Profile, seed: numb
 
 /** The recipe of one row at one profile and seed: paper recipe, then the profile's protocol, then the row's change (last word). */
 export function rowRecipe(table: ExperimentTable, row: ExperimentRow, profile: Profile, seed: number): Recipe {
+  if (table.recipe) throw new Error(`rowRecipe: table '${table.id}' builds its own recipes (use tableRowRecipe)`);
   const protocol = table.protocols[profile];
   const base = resolveConfig(row.model);
   const model = protocol.shrinkModel ? resolveConfig(protocol.shrinkModel(base)) : base;
@@ -103,9 +115,14 @@ export function rowRecipe(table: ExperimentTable, row: ExperimentRow, profile: P
   return buildRecipe(profile, overrides);
 }
 
+/** The recipe of one row of any table: the table's own recipe builder (segmentation), else rowRecipe (CIFAR-10). */
+export function tableRowRecipe(table: ExperimentTable, row: ExperimentRow, profile: Profile, seed: number): Recipe | SegRecipe {
+  return table.recipe ? table.recipe(row, profile, seed) : rowRecipe(table, row, profile, seed);
+}
+
 /** The full training config of one run of a table row. */
-export function rowTrainConfig(table: ExperimentTable, row: ExperimentRow, profile: Profile, seed: number, run: Partial<RunOptions> = {}): TrainConfig {
-  const recipe = rowRecipe(table, row, profile, seed);
+export function rowTrainConfig(table: ExperimentTable, row: ExperimentRow, profile: Profile, seed: number, run: Partial<RunOptions> = {}): TrainConfig | SegTrainConfig {
+  const recipe = tableRowRecipe(table, row, profile, seed);
   return {
     ...recipe,
     run: {

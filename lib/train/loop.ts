@@ -12,11 +12,18 @@ import { initBackend } from '../backend/index.ts';
 import { newRunRecord, finishRunRecord, parseRunRecord, saveRunRecord, runIdProblem, RESULTS_DIR, type RunRecord } from '../runRecord.ts';
 import type { ImageDataset } from '../data/cifar10.ts';
 import { createAdamW, decaysExceptBiasAndNorm, type AdamW } from './adamw.ts';
-import { oneCycleSchedule } from './schedule.ts';
+import { oneCycleSchedule, stepSchedule, type LrSchedule } from './schedule.ts';
 import { gradNorms, clipGradsByGlobalNorm } from './clip.ts';
 import { saveCheckpoint, loadCheckpoint, runCheckpointDir, runLockPath, CHECKPOINTS_DIR, type TensorRecord } from './checkpoint.ts';
 import { acquireLock } from '../lock.ts';
 import { firstRecipeDifference, flagForKey, recipeSchema, type Recipe, type TrainConfig } from './config.ts';
+import { isSegRecipe, segRecipeSchema, type SegRecipe, type SegTrainConfig } from './segConfig.ts';
+import type { SegDataset } from '../data/segmentation.ts';
+import { segmentationTask } from './tasks/segmentation.ts';
+
+/** A run's config: the classification recipe (CIFAR-10) or the segmentation one, plus how to run it. */
+export type AnyTrainConfig = TrainConfig | SegTrainConfig;
+type AnyRecipe = Recipe | SegRecipe;
 import type { TrainProgress } from './progress.ts';
 import type { TrainableModel, TrainTask } from './task.ts';
 import { classificationTask } from './tasks/classification.ts';
@@ -49,6 +56,8 @@ export interface TrainHooks {
   signal?: AbortSignal;
   /** Datasets to use instead of loading CIFAR-10 (tests). */
   data?: { train: ImageDataset; test: ImageDataset };
+  /** Segmentation datasets to use instead of loading the recipe's dataset (tests). */
+  segData?: { train: SegDataset; test: SegDataset };
   /** A task to train instead of the one the recipe names (tests, and tasks built by their own module). */
   task?: TrainTask;
   resultsDir?: string;
@@ -71,7 +80,7 @@ export class TrainingDivergedError extends UserError {
 }
 
 /** Keys of a recipe that the run record and checkpoint store, as plain JSON. */
-function recipeOf(config: TrainConfig): Recipe {
+function recipeOf(config: AnyTrainConfig): AnyRecipe {
   const { run: _run, ...recipe } = config;
   return recipe;
 }
@@ -130,22 +139,30 @@ function repoRelative(path: string): string {
 }
 
 /** The task a recipe trains (its dataset decides), unless the caller gives one. */
-async function taskFor(config: TrainConfig, hooks: TrainHooks): Promise<TrainTask> {
+async function taskFor(config: AnyTrainConfig, hooks: TrainHooks): Promise<TrainTask> {
   if (hooks.task) return hooks.task;
-  return classificationTask(config, hooks.data);
+  if (isSegRecipe(config)) return segmentationTask(config, hooks.segData) as Promise<TrainTask>;
+  return classificationTask(config, hooks.data) as Promise<TrainTask>;
 }
 
 /** A checkpoint's recipe, checked against the schema flags are checked with (a hand-edited or foreign file fails here, by key). */
-function savedRecipe(raw: unknown, dir: string): Recipe {
-  const parsed = recipeSchema.safeParse(raw);
+function savedRecipe(raw: unknown, dir: string): AnyRecipe {
+  const schema = isSegRecipe((raw ?? {}) as { task?: unknown }) ? segRecipeSchema : recipeSchema;
+  const parsed = schema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     throw new UserError(`checkpoint ${dir}: saved recipe is invalid at '${issue.path.join('.') || 'recipe'}' (${issue.message}); start a new run instead of --resume`);
   }
-  return parsed.data as unknown as Recipe;
+  return parsed.data as unknown as AnyRecipe;
 }
 
-export async function trainRun(requested: TrainConfig, hooks: TrainHooks = {}): Promise<TrainResult> {
+/** The learning-rate schedule of a recipe: the paper's one-cycle, or the seed's step schedule for segmentation. */
+function scheduleOf(config: AnyTrainConfig): LrSchedule {
+  if (isSegRecipe(config) && config.lrSchedule === 'step') return stepSchedule(config.lrMax, config.epochs, config.stepFactor);
+  return oneCycleSchedule(config.lrMax, config.epochs);
+}
+
+export async function trainRun(requested: AnyTrainConfig, hooks: TrainHooks = {}): Promise<TrainResult> {
   const runId = requested.run.runId ?? `${requested.experiment}-train-${requested.profile}-${new Date().toISOString().replace(/[:.]/g, '-')}`;
   // The experiment runner calls this directly: the id must be one safe folder name here too, not only in the CLI.
   const badId = runIdProblem(runId);
@@ -162,7 +179,7 @@ export async function trainRun(requested: TrainConfig, hooks: TrainHooks = {}): 
   }
 }
 
-async function trainLocked(requested: TrainConfig, hooks: TrainHooks, runId: string): Promise<TrainResult> {
+async function trainLocked(requested: AnyTrainConfig, hooks: TrainHooks, runId: string): Promise<TrainResult> {
   const log = hooks.log ?? (() => {});
   const resultsDir = hooks.resultsDir ?? RESULTS_DIR;
   const ckptDir = runCheckpointDir(runId, hooks.checkpointRoot ?? CHECKPOINTS_DIR);
@@ -172,8 +189,8 @@ async function trainLocked(requested: TrainConfig, hooks: TrainHooks, runId: str
   removeStaleTemps(ckptDir);
   const saved = requested.run.checkpoint ? loadCheckpoint(ckptDir) : null;
   // `--resume --run-id ID` alone continues with the saved recipe; with recipe flags, those must match it (checked below).
-  const config: TrainConfig = requested.run.resume && requested.run.useSavedRecipe && saved
-    ? { ...savedRecipe(saved.manifest.recipe, saved.dir), run: requested.run }
+  const config: AnyTrainConfig = requested.run.resume && requested.run.useSavedRecipe && saved
+    ? { ...savedRecipe(saved.manifest.recipe, saved.dir), run: requested.run } as AnyTrainConfig
     : requested;
   const recipe = recipeOf(config);
   // Refusals that need no data or model come first, before anything is written.
@@ -212,7 +229,7 @@ async function trainLocked(requested: TrainConfig, hooks: TrainHooks, runId: str
   try {
     const rng = dataRng(config.seed);
     const stepsPerEpoch = Math.ceil(task.trainSize / config.batchSize);
-    const schedule = oneCycleSchedule(config.lrMax, config.epochs);
+    const schedule = scheduleOf(config);
     const epochs: EpochMetrics[] = [];
     let startEpoch = 0, globalStep = 0, trainSeconds = 0;
 

@@ -15,7 +15,13 @@ export function interp(t: number, xs: readonly number[], ys: readonly number[]):
   return x1 === x0 ? ys[j + 1]! : ys[j]! + ((ys[j + 1]! - ys[j]!) * (t - x0)) / (x1 - x0);
 }
 
-export interface OneCycle {
+/** A per-step learning rate. */
+export interface LrSchedule {
+  /** lr of step i (0-based) of epoch e (0-based). */
+  forStep(epoch: number, i: number, stepsPerEpoch: number): number;
+}
+
+export interface OneCycle extends LrSchedule {
   /** Knots of the schedule in epochs. */
   knots: [number, number, number, number];
   /** lr at fractional epoch t. */
@@ -29,4 +35,13 @@ export function oneCycleSchedule(lrMax: number, epochs: number): OneCycle {
   const values = [0, lrMax, lrMax / 20, 0];
   const at = (t: number): number => interp(t, knots, values);
   return { knots, at, forStep: (epoch, i, stepsPerEpoch) => at(epoch + (i + 1) / stepsPerEpoch) };
+}
+
+/**
+ * Seed 000's schedule for ConvMixer-Unet: lr for the first half of the epochs, lr * factor for the rest (it trained 10
+ * epochs at 1e-3 then 2e-4; with an odd number of epochs the first part is the longer one: ceil(E / 2), so 1 epoch runs at lr).
+ */
+export function stepSchedule(lr: number, epochs: number, factor: number): LrSchedule {
+  const boundary = Math.ceil(epochs / 2);
+  return { forStep: (epoch) => (epoch < boundary ? lr : lr * factor) };
 }

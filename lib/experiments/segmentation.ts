@@ -1,0 +1,46 @@
+// Seed 000's segmentation comparison as an experiment table: Unet and ConvMixer-Unet trained under equal conditions
+// (same data, epochs, batch, optimizer, schedule, Dice loss and flip augmentation); the rows differ only in the model.
+// The seed's values (params, minutes per epoch, inference speed, Dice loss, IoU) are in lib/paper/seed000.ts.
+import type { Profile } from '../runRecord.ts';
+import { buildSegRecipe, type SegRecipe } from '../train/segConfig.ts';
+import type { ExperimentRow, ExperimentTable, Protocol } from './table.ts';
+
+/** Smoke: the same architectures, narrowed so a row trains in seconds (its numbers test the plumbing only). */
+const SMOKE_MODELS: Record<string, Record<string, unknown>> = {
+  unet_camvid: { baseWidth: 4 },
+  convmixer_unet_camvid: { encoderWidths: [4, 8, 16], decoderWidth: 16, depth: 1 },
+};
+
+const PROTOCOLS: Record<Profile, Protocol> = {
+  smoke: { trainSubset: 8, testSubset: 4, epochs: 1, batchSize: 4, evalBatchSize: 4,
+    why: 'seconds per row for tests and CI: both models narrowed (Unet width 4, ConvMixer-Unet widths 4/8/16, depth 1), 32x48 frames, 8 training and 4 test frames, 1 epoch; the numbers mean nothing' },
+  quick: { trainSubset: 0, testSubset: 0, epochs: 6, batchSize: 8, evalBatchSize: 16,
+    why: 'CamVid (SegNet split) at 96x128 on 2 CPU cores: all 367 training frames, evaluated on the 233 test frames after every epoch, 6 epochs at batch 8 (lr 1e-3 for 3 epochs, then 2e-4), the full-size models; one model trains within a session' },
+  paper: { trainSubset: 0, testSubset: 0, epochs: 20, batchSize: 24, evalBatchSize: 24,
+    why: "the seed: Cityscapes at 256x512, 20 epochs, batch 24 (a GPU job; the suite's Cityscapes loader reads the official layout)" },
+};
+
+const rows: ExperimentRow[] = [
+  { id: 'unet', label: 'Unet', group: 'seed 000 comparison', model: 'unet_camvid', paper: null,
+    note: "milesial/Pytorch-UNet (torch.hub, bilinear=False), the seed's baseline" },
+  { id: 'convmixer-unet', label: 'ConvMixer-Unet', group: 'seed 000 comparison', model: 'convmixer_unet_camvid', paper: null,
+    note: "widths from the seed author's code (encoder 64/256/1024, decoder 1024 and 16 x classes), depth 8, kernel 9, patch 2" },
+];
+
+function segRowRecipe(row: ExperimentRow, profile: Profile, seed: number): SegRecipe {
+  const p = PROTOCOLS[profile];
+  return buildSegRecipe(profile, row.model, {
+    experiment: 'segmentation', seed, trainSubset: p.trainSubset, testSubset: p.testSubset, epochs: p.epochs,
+    batchSize: p.batchSize, evalBatchSize: p.evalBatchSize, model: profile === 'smoke' ? SMOKE_MODELS[row.model] : undefined,
+  });
+}
+
+export const SEGMENTATION_EXPERIMENT: ExperimentTable = {
+  id: 'segmentation',
+  title: 'Unet vs ConvMixer-Unet (seed 000, section VI)',
+  source: 'seed 000, section VI: both models under equal conditions; CamVid stands in for Cityscapes (quick profile)',
+  rows,
+  protocols: PROTOCOLS,
+  primary: 'testMIoU',
+  recipe: segRowRecipe,
+};
