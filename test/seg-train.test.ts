@@ -16,6 +16,8 @@ import { UserError } from '../lib/errors.ts';
 import { SEGMENTATION_EXPERIMENT } from '../lib/experiments/segmentation.ts';
 import { planRuns, runOwners } from '../lib/experiments/runner.ts';
 import { tableRowRecipe } from '../lib/experiments/table.ts';
+import { evalSegmentationRun, readLabelMapPng } from '../lib/eval/segmentation.ts';
+import { segEvalBatch } from '../lib/data/segBatch.ts';
 
 await tf.setBackend('cpu');
 
@@ -75,7 +77,8 @@ test("step schedule: the seed's 1e-3 for the first half of the epochs, then 2e-4
 });
 
 test('segmentation training: a tiny Unet learns the synthetic scenes; the record has mIoU, pixel accuracy, Dice, per-class IoU; resume is bit for bit', async () => {
-  const straight = await trainRun(tinyConfig('seg-straight', 3), { segData, ...dirs() });
+  const straightDirs = dirs();
+  const straight = await trainRun(tinyConfig('seg-straight', 3), { segData, ...straightDirs });
   const m = straight.record.metrics;
   assert.equal(straight.record.status, 'finished');
   for (const k of ['testMIoU', 'testPixelAcc', 'testDice', 'bestTestMIoU', 'testIoU.sky', 'testIoU.road', 'testIoU.car']) {
@@ -90,6 +93,20 @@ test('segmentation training: a tiny Unet learns the synthetic scenes; the record
   assert.ok(straight.epochs[2]!.trainLoss < straight.epochs[0]!.trainLoss, JSON.stringify(straight.epochs.map((e) => e.trainLoss)));
   assert.ok((m['testPixelAcc'] as number) > 0.5, `pixel accuracy ${m['testPixelAcc']}`);
   assert.equal(straight.record.config['params'], Object.values(straight.model.params).reduce((s, v) => s + v.size, 0));
+
+  // eval segmentation: the final weights re-evaluated give the record's metrics; the kept predictions are the argmax.
+  const ev = await evalSegmentationRun('seg-straight', { resultsDir: straightDirs.resultsDir, predictionsDir: join(straightDirs.resultsDir, 'pred'),
+    backend: 'cpu', keepFrames: 2, batchSize: 4, data: segData.test });
+  for (const k of ['testMIoU', 'testPixelAcc', 'testDice', 'testIoU.car']) assert.equal(ev.metrics[k], m[k], k);
+  assert.equal(ev.id, 'eval-seg-straight');
+  assert.ok((ev.metrics['inferImgPerSec'] as number) > 0);
+  const png = await readLabelMapPng(join(straightDirs.resultsDir, 'pred', 'seg-straight.png'));
+  const x = tf.tensor4d(segEvalBatch(segData.test, 0, 2).x, [2, 16, 16, 3]);
+  const expected = tf.tidy(() => tf.argMax(straight.model.apply(x, { training: false }), 3).dataSync());
+  x.dispose();
+  assert.deepEqual([png.width, png.height], [16, 32]);
+  assert.deepEqual(Array.from(png.labels), Array.from(expected));
+  await assert.rejects(evalSegmentationRun('no-such-run', { resultsDir: straightDirs.resultsDir, backend: 'cpu' }), (e: Error) => e instanceof UserError && /--run: no run record/.test(e.message));
   straight.model.dispose();
 
   // Interrupted after epoch 2 of 3, then resumed: equal to 3 epochs straight (lr, losses, metrics; the augmentation

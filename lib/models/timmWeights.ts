@@ -49,7 +49,7 @@ function fromFacebookResMlp(tensors: Record<string, StoredTensor>): Record<strin
  * registry. `module.` prefixes and num_batches_tracked are dropped. Fails with one line naming the first unexpected key,
  * missing key or mismatched shape (in PyTorch layout); the model is untouched then.
  */
-export function loadTimmWeights(model: ImageModel, source: string | Record<string, StoredTensor>, what = 'model'): void {
+export function loadTimmWeights(model: Pick<ImageModel, 'params' | 'buffers'>, source: string | Record<string, StoredTensor>, what = 'model'): void {
   const where = typeof source === 'string' ? source : 'checkpoint';
   const raw = typeof source === 'string' ? readSafetensors(source) : source;
   const stripped: Record<string, StoredTensor> = {};
@@ -72,7 +72,7 @@ export function loadTimmWeights(model: ImageModel, source: string | Record<strin
 }
 
 /** The model's parameters and buffers in PyTorch layouts under timm key names (timm's state_dict less num_batches_tracked). */
-export function timmStateDict(model: ImageModel): Record<string, StoredTensor> {
+export function timmStateDict(model: Pick<ImageModel, 'params' | 'buffers'>): Record<string, StoredTensor> {
   const out: Record<string, StoredTensor> = {};
   for (const [key, v] of Object.entries({ ...model.params, ...model.buffers })) {
     const perm = toTorchPerm(v.rank);

@@ -23,13 +23,15 @@ export function segDatasetDir(dataset: SegTrainConfig['dataset'], root?: string)
   return join(base, dataset === 'camvid' ? 'CamVid' : 'cityscapes');
 }
 
-async function loadSplit(config: SegTrainConfig, split: SegSplit): Promise<SegDataset> {
+/** A split of the recipe's dataset at its size; its first `subset` frames when subset > 0 (lists are in a fixed order,
+ * so every seed and row sees the same frames). */
+export async function loadSegSplit(config: SegTrainConfig, split: SegSplit, subset = 0): Promise<SegDataset> {
   const dir = segDatasetDir(config.dataset, config.run.dataRoot);
   const size = { height: config.height, width: config.width };
-  return config.dataset === 'camvid' ? loadCamVid(dir, split, size) : loadCityscapes(dir, split, size);
+  const ds = config.dataset === 'camvid' ? await loadCamVid(dir, split, size) : await loadCityscapes(dir, split, size);
+  return firstN(ds, subset);
 }
 
-/** The first n frames (lists are in a fixed order, so every seed and row sees the same frames). */
 const firstN = (ds: SegDataset, n: number): SegDataset => (n > 0 && n < ds.n ? subsetSeg(ds, Uint32Array.from({ length: n }, (_, i) => i)) : ds);
 
 /** Confusion matrix of the model's argmax predictions over a whole split. */
@@ -57,8 +59,8 @@ export function segConfusion(model: SegModel, ds: SegDataset, batchSize: number)
 
 export async function segmentationTask(config: SegTrainConfig, data?: { train: SegDataset; test: SegDataset }): Promise<TrainTask<SegModel>> {
   const dir = segDatasetDir(config.dataset, config.run.dataRoot);
-  const train = firstN(data?.train ?? await loadSplit(config, 'train'), config.trainSubset);
-  const test = firstN(data?.test ?? await loadSplit(config, config.evalSplit), config.testSubset);
+  const train = data ? firstN(data.train, config.trainSubset) : await loadSegSplit(config, 'train', config.trainSubset);
+  const test = data ? firstN(data.test, config.testSubset) : await loadSegSplit(config, config.evalSplit, config.testSubset);
   const source: DataSource = data
     ? { dataset: train.name, provided: 'in memory by the caller' }
     : { dataset: config.dataset, dir: existsSync(dir) ? dir : null, trainSplit: 'train', evalSplit: config.evalSplit, height: config.height, width: config.width };
