@@ -37,6 +37,7 @@ export * from './views/overview.ts';
 export * from './views/format.ts';
 export * from './views/cifar.ts';
 export * from './views/filters.ts';
+export * from './views/segmentation.ts';
 export * from './experiments/table.ts';
 export * from './experiments/runner.ts';
 export * from './experiments/pilot.ts';
@@ -44,6 +45,10 @@ export * from './experiments/table3.ts';
 export * from './experiments/table4.ts';
 export * from './experiments/ensure.ts';
 export * from './experiments/cifar10Demo.ts';
+export * from './experiments/segmentation.ts';
+export * from './paper/seed000.ts';
+export * from './train/segConfig.ts';
+export * from './eval/segmentation.ts';
 export * from './views/architecture.ts';
 // The model registry over families (ConvMixer's own createModel above keeps its name; the registry's is createRegistryModel here).
 export { createModel as createRegistryModel, createSegmentationModel, buildModel as buildRegistryModel, listModels, listFamilies, modelInfo,

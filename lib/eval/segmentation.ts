@@ -102,7 +102,11 @@ export async function evalSegmentationRun(runId: string, opts: SegEvalOptions, l
     const predDir = opts.predictionsDir ?? join(REPO_ROOT, 'reports', 'predictions');
     const predFile = join(predDir, `${runId}.png`);
     atomicWrite(predFile, await labelMapPng(kept, keep, h, w));
-    const rel = relative(REPO_ROOT, predFile);
+    // The same frames and their ground truth (void = ignoreIndex), so the notebook draws the grid without the dataset.
+    const framesFile = join(predDir, `${runId}.frames.png`), truthFile = join(predDir, `${runId}.truth.png`);
+    atomicWrite(framesFile, await sharp(Buffer.from(ds.images.subarray(0, keep * h * w * 3)), { raw: { width: w, height: keep * h, channels: 3 } }).png({ compressionLevel: 9 }).toBuffer());
+    atomicWrite(truthFile, await labelMapPng(ds.labels.subarray(0, keep * h * w), keep, h, w));
+    const rel = (f: string): string => { const r = relative(REPO_ROOT, f); return r.startsWith('..') ? f : r; };
     let record = newRunRecord({
       id: `eval-${runId}`, kind: 'eval', experiment: 'segmentation-eval', profile: train.profile, seed: train.seed, backend: opts.backend,
       table: train.table, row: train.row,
@@ -113,7 +117,8 @@ export async function evalSegmentationRun(runId: string, opts: SegEvalOptions, l
       testMIoU: s.mIoU, testPixelAcc: s.pixelAccuracy, testDice: s.meanDice,
       ...Object.fromEntries(ds.classes.map((c, i) => [`testIoU.${c}`, s.perClassIoU[i] ?? null])),
       inferImgPerSec: ds.n / (forwardMs / 1000), inferMsPerImg: forwardMs / ds.n,
-      predictionsFile: rel.startsWith('..') ? predFile : rel, predictionFrames: keep,
+      predictionsFile: rel(predFile), framesFile: rel(framesFile), truthFile: rel(truthFile), predictionFrames: keep,
+      frameIds: ds.ids.slice(0, keep).join(' '),
     });
     saveRunRecord(record, resultsDir);
     return record;
