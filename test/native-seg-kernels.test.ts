@@ -15,7 +15,8 @@ import { LAYOUT_KERNELS, planStrided, registerLayoutKernels } from '../lib/backe
 import { POINTWISE_KERNELS, registerPointwiseKernels } from '../lib/backend/kernels-pointwise.ts';
 import type { NativeAddon } from '../lib/backend/native.ts';
 import { hookBackend, MIN_POOLED_FLOATS, poolStats, setPoolPoison } from '../lib/backend/bufferPool.ts';
-import { createSegStep, depthToSpaceWithGrad } from '../lib/bench/segStep.ts';
+import { createSegStep } from '../lib/bench/segStep.ts';
+import { depthToSpace } from '../lib/models/ops.ts';
 import { createRng } from '../lib/rng.ts';
 import { assertClose, countCalls, kernelHarness, loadBuiltAddon, randn } from './helpers/native.ts';
 
@@ -170,7 +171,7 @@ test('depthToSpace forward is native and exact; its Reshape+Transpose gradient e
     const viaTranspose = (a: tf.Tensor) =>
       tf.reshape(tf.transpose(tf.reshape(a, [n, h, w, b, b, c / (b * b)]), [0, 1, 3, 2, 4, 5]), [n, h * b, w * b, c / (b * b)]);
     const js = both(() => [viaTranspose(x), vjp(viaTranspose, x, dy)]).js;
-    const r = both(() => [tf.depthToSpace(x, b), vjp((a) => depthToSpaceWithGrad(a as tf.Tensor4D, b), x, dy)]);
+    const r = both(() => [tf.depthToSpace(x, b), vjp((a) => depthToSpace(a as tf.Tensor4D, b), x, dy)]);
     assertNativeRan(r.nativeCalls, { copyStrided: 2 });
     assertSame(r.js[0]!, js[0]!, 'JS depthToSpace = reshape/transpose map');
     assertSame(r.native[0]!, r.js[0]!, 'forward');

@@ -4,7 +4,7 @@
 // softmax cross-entropy and a plain SGD update. Used to list which kernels of such a step still run in JS and to time
 // the native engine against tfjs's JS kernels (scripts/profile-seg-kernels.ts, test/native-seg-kernels.test.ts).
 import * as tf from '@tensorflow/tfjs';
-import { batchNorm, type BatchNormState } from '../models/ops.ts';
+import { batchNorm, depthToSpace, type BatchNormState } from '../models/ops.ts';
 import { createRng, type Rng } from '../rng.ts';
 
 export interface SegStepOptions {
@@ -22,24 +22,6 @@ export interface SegStep {
   /** Runs one forward + backward + SGD update; returns the loss. */
   step(): number;
   dispose(): void;
-}
-
-/**
- * Pixel shuffle [N, H, W, b*b*C] -> [N, H*b, W*b, C] (tf.depthToSpace) with its gradient as Reshape + Transpose:
- * tfjs registers no gradient for DepthToSpace. Output pixel (h*b + i, w*b + j) channel d is input (h, w) channel
- * (i*b + j)*C + d, so the gradient views dy as [N, H, b, W, b, C] and swaps the two middle axes back.
- */
-export function depthToSpaceWithGrad(x: tf.Tensor4D, block: number): tf.Tensor4D {
-  const [n, h, w, c] = x.shape;
-  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-    const value = tf.depthToSpace(args[0] as tf.Tensor4D, block);
-    const gradFunc = (dy: tf.Tensor): tf.Tensor => {
-      const split = tf.reshape(dy, [n, h, block, w, block, c / (block * block)]);
-      return tf.reshape(tf.transpose(split, [0, 1, 3, 2, 4, 5]), [n, h, w, c]);
-    };
-    return { value, gradFunc };
-  });
-  return op(x) as tf.Tensor4D;
 }
 
 function heInit(rng: Rng, shape: number[], fanIn: number): tf.Variable {
@@ -85,7 +67,7 @@ export function createSegStep(o: SegStepOptions): SegStep {
     const up = tf.add(tf.conv2dTranspose(low, upW as tf.Tensor as tf.Tensor4D, [o.batch, s, s, c1], 2, 'valid'), upB) as tf.Tensor4D;
     const fused = block(tf.concat([up, skip], 3), dec);
     const head = tf.conv2d(fused, headW as tf.Tensor as tf.Tensor4D, 1, 'same');
-    const shuffled = depthToSpaceWithGrad(tf.conv2d(low, shuffleW as tf.Tensor as tf.Tensor4D, 1, 'same'), 2);
+    const shuffled = depthToSpace(tf.conv2d(low, shuffleW as tf.Tensor as tf.Tensor4D, 1, 'same'), 2);
     const side = tf.image.resizeBilinear(tf.conv2d(low, sideW as tf.Tensor as tf.Tensor4D, 1, 'same'), [s, s]);
     return tf.addN([head, shuffled, side]) as tf.Tensor4D;
   };
