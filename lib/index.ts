@@ -51,7 +51,7 @@ export * from './train/segConfig.ts';
 export * from './eval/segmentation.ts';
 export * from './views/architecture.ts';
 // The model registry over families (ConvMixer's own createModel above keeps its name; the registry's is createRegistryModel here).
-export { createModel as createRegistryModel, createSegmentationModel, buildModel as buildRegistryModel, listModels, listFamilies, modelInfo,
+export { createModel as createRegistryModel, createSegmentationModel, createDetectionModel, buildModel as buildRegistryModel, listModels, listFamilies, modelInfo,
   modelFamily, isRegistered, countParams, ALIASES, type ModelInfo, type RegistryModel, type DefaultCfg, type ModelFamily, type ModelTask,
   type WeightLayout, type ImageModel, type InitOptions } from './models/registry.ts';
 export * from './models/resnet.ts';
@@ -59,4 +59,6 @@ export * from './models/vit.ts';
 export * from './models/mlpMixer.ts';
 export * from './models/unet.ts';
 export * from './models/convmixerUnet.ts';
+export * from './models/yoloConvMixer.ts';
+export * from './train/yoloLoss.ts';
 export * from './models/timmWeights.ts';

@@ -182,7 +182,7 @@ test('registry: unknown names and bad overrides are one-line UserErrors', () => 
   assert.throws(() => modelInfo('deit_tiny_patch16_224', { numHeads: 5 }), /vit config: numHeads: embedDim must be divisible by numHeads/);
   assert.throws(() => modelInfo('mixer_b16_224', { imgSize: 30 }), /mixer config: imgSize/);
   assert.throws(() => modelInfo('convmixer_256_8', { dim: -1 }), UserError);
-  assert.deepEqual(listFamilies(), ['convmixer', 'resnet', 'vit', 'mixer', 'unet', 'convmixer_unet']);
+  assert.deepEqual(listFamilies(), ['convmixer', 'resnet', 'vit', 'mixer', 'unet', 'convmixer_unet', 'yolo_convmixer']);
 });
 
 /** Small instances of each family (same code path, fewer/smaller layers), batch 1-2, with the logits shape and a gradient check. */

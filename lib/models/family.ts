@@ -5,10 +5,14 @@ import { UserError } from '../errors.ts';
 import type { ImageModel, InitOptions } from './layers.ts';
 
 /** Which state-dict key naming a model's variables (and its checkpoints) use. */
-export type WeightLayout = 'timm-convmixer' | 'timm-resnet' | 'timm-vit' | 'timm-mixer' | 'timm-resmlp' | 'milesial-unet' | 'convmixer-unet';
+export type WeightLayout = 'timm-convmixer' | 'timm-resnet' | 'timm-vit' | 'timm-mixer' | 'timm-resmlp' | 'milesial-unet' | 'convmixer-unet'
+  | 'yolo-convmixer';
 
-/** What a model's apply returns: class logits [N, classes], or per-pixel class logits NHWC [N, H, W, classes]. */
-export type ModelTask = 'classification' | 'segmentation';
+/**
+ * What a model's apply returns: class logits [N, classes], per-pixel class logits NHWC [N, H, W, classes], or (detection)
+ * YOLOv1 grid predictions [N, S, S, C + 5B] (lib/models/yoloConvMixer.ts documents the channel order).
+ */
+export type ModelTask = 'classification' | 'segmentation' | 'detection';
 
 /**
  * timm's pretrained_cfg essentials for a model: what its eval transform is and what its checkpoints look like.

@@ -1,10 +1,12 @@
 // One timm-style model registry over the families of this suite: ConvMixer (convmixer.ts) and the comparison models of the
 // paper's Tables 1 and 2: ResNet (resnet.ts), DeiT / ViT (vit.ts), MLP-Mixer / ResMLP (mlpMixer.ts); and the segmentation
-// models of seed 000: U-Net (unet.ts) and ConvMixer-Unet (convmixerUnet.ts). Every registered name
+// models of seed 000: U-Net (unet.ts) and ConvMixer-Unet (convmixerUnet.ts); and seed 000's detector, YOLO-ConvMixer
+// (yoloConvMixer.ts). Every registered name
 // has a default config (input size, mean/std, crop_pct, interpolation, classes, weight-key layout) like timm's
 // pretrained_cfg, so the CLI reads preprocessing from here instead of guessing it from the number of classes.
 // createModel builds classification models (logits [N, classes]), createSegmentationModel segmentation ones (NHWC logits
-// [N, H, W, classes]), buildModel either (for counting variables or loading weights).
+// [N, H, W, classes]), createDetectionModel detection ones (YOLOv1 grids [N, S, S, C + 5B]), buildModel any (for counting
+// variables or loading weights).
 import type * as tf from '@tensorflow/tfjs';
 import { UserError } from '../errors.ts';
 import { CIFAR10_MEAN, CIFAR10_STD } from '../data/augment.ts';
@@ -18,6 +20,8 @@ import { MIXER_MODELS, createMixer, mixerParamCount, resolveMixerConfig, type Mi
 import { RESNET_MODELS, createResNet, resnetParamCount, resolveResNetConfig, type ResNetConfig } from './resnet.ts';
 import { UNET_MODELS, createUnet, resolveUnetConfig, unetParamCount, type UnetConfig } from './unet.ts';
 import { VIT_MODELS, createViT, resolveViTConfig, vitParamCount, type ViTConfig } from './vit.ts';
+import { YOLO_CONVMIXER_MODELS, createYoloConvMixer, resolveYoloConvMixerConfig, yoloConvMixerParamCount, type YoloConvMixerConfig,
+  type YoloConvMixerModel } from './yoloConvMixer.ts';
 
 export type { DefaultCfg, ModelFamily, ModelTask, WeightLayout } from './family.ts';
 export type { ImageModel, InitOptions } from './layers.ts';
@@ -140,7 +144,25 @@ const convMixerUnetFamily: ModelFamily<ConvMixerUnetConfig, tf.Tensor4D> = {
     + `depth ${c.depth}, k${c.kernelSize} p${c.patchSize}, ${c.numClasses} classes`,
 };
 
-const FAMILIES: ReadonlyArray<ModelFamily<any, tf.Tensor>> = [convmixerFamily, resnetFamily, vitFamily, mixerFamily, unetFamily, convMixerUnetFamily];
+const yoloConvMixerFamily: ModelFamily<YoloConvMixerConfig, tf.Tensor4D> = {
+  family: 'yolo_convmixer',
+  task: 'detection',
+  models: YOLO_CONVMIXER_MODELS,
+  resolve: resolveYoloConvMixerConfig,
+  create: createYoloConvMixer,
+  paramCount: yoloConvMixerParamCount,
+  // The seed's VOC transform: torchvision Resize((448, 448)) (bilinear, the whole image stretched) and ImageNet Normalize.
+  defaultCfg: (name, c) => ({
+    inputSize: [c.inChannels, c.inputSize, c.inputSize], numClasses: c.numClasses, mean: IMAGENET_MEAN, std: IMAGENET_STD, cropPct: 1,
+    interpolation: 'bilinear', weightLayout: 'yolo-convmixer',
+    source: `seed 000 YOLO-ConvMixer: resize to ${c.inputSize}x${c.inputSize}, ImageNet normalize${name === 'yolo_convmixer_768_32' ? '' : ' (quick configuration, not in the seed)'}`,
+  }),
+  describe: (c) => `YOLO-ConvMixer: ConvMixer-${c.dim}/${c.depth} k${c.kernelSize} p${c.patchSize} ${c.activation}, pool ${c.pooledSize}x${c.pooledSize}, `
+    + `hidden ${c.hiddenWidth}, S ${c.gridSize} B ${c.boxesPerCell} C ${c.numClasses}, ${c.inputSize}px`,
+};
+
+const FAMILIES: ReadonlyArray<ModelFamily<any, tf.Tensor>> = [convmixerFamily, resnetFamily, vitFamily, mixerFamily, unetFamily, convMixerUnetFamily,
+  yoloConvMixerFamily];
 
 /** timm names that are spelled differently here. */
 export const ALIASES: Record<string, string> = { convmixer_1024_20_ks9_p14: 'convmixer_1024_20_p14' };
@@ -149,7 +171,7 @@ export const ALIASES: Record<string, string> = { convmixer_1024_20_ks9_p14: 'con
 const NOT_IN_TIMM = new Set([
   ...Object.keys(CONVMIXER_MODELS).filter((n) => !['convmixer_1536_20', 'convmixer_768_32', 'convmixer_1024_20_p14'].includes(n)),
   'deit_tiny_patch7_224', 'deit_small_patch7_224', 'deit_base_patch7_224', 'resmlp_12_patch8_224', 'resmlp_big_24_patch16_224',
-  ...Object.keys(UNET_MODELS), ...Object.keys(CONVMIXER_UNET_MODELS),
+  ...Object.keys(UNET_MODELS), ...Object.keys(CONVMIXER_UNET_MODELS), ...Object.keys(YOLO_CONVMIXER_MODELS),
 ]);
 
 const index = new Map<string, ModelFamily<unknown, tf.Tensor>>();
@@ -158,7 +180,7 @@ for (const f of FAMILIES) for (const name of Object.keys(f.models)) {
   index.set(name, f);
 }
 
-/** Registered model names, in family order (ConvMixer, ResNet, ViT/DeiT, Mixer/ResMLP, U-Net, ConvMixer-Unet); optionally one family. */
+/** Registered model names, in family order (ConvMixer, ResNet, ViT/DeiT, Mixer/ResMLP, U-Net, ConvMixer-Unet, YOLO-ConvMixer); optionally one family. */
 export function listModels(family?: string): string[] {
   return [...index].filter(([, f]) => !family || f.family === family).map(([n]) => n);
 }
@@ -227,7 +249,7 @@ function requireTask(name: string, task: ModelTask): void {
   if (family.task !== task) throw new UserError(`model '${canonical}' is a ${family.task} model; a ${task} model is needed here`);
 }
 
-/** Builds a registered classification model (apply gives logits [N, numClasses]); a one-line UserError for a segmentation name. */
+/** Builds a registered classification model (apply gives logits [N, numClasses]); a one-line UserError for a segmentation or detection name. */
 export function createModel(name: string, overrides: Record<string, unknown> = {}, opts: InitOptions = {}): RegistryModel {
   requireTask(name, 'classification');
   return buildModel(name, overrides, opts) as RegistryModel;
@@ -237,6 +259,13 @@ export function createModel(name: string, overrides: Record<string, unknown> = {
 export function createSegmentationModel(name: string, overrides: Record<string, unknown> = {}, opts: InitOptions = {}): RegistryModel<unknown, tf.Tensor4D> {
   requireTask(name, 'segmentation');
   return buildModel(name, overrides, opts) as RegistryModel<unknown, tf.Tensor4D>;
+}
+
+/** Builds a registered detection model (apply gives YOLOv1 grids [N, S, S, C + 5B]); a one-line UserError otherwise. */
+export function createDetectionModel(name: string, overrides: Record<string, unknown> = {}, opts: InitOptions = {}): RegistryModel<YoloConvMixerConfig, tf.Tensor4D>
+  & YoloConvMixerModel {
+  requireTask(name, 'detection');
+  return buildModel(name, overrides, opts) as RegistryModel<YoloConvMixerConfig, tf.Tensor4D> & YoloConvMixerModel;
 }
 
 /** Trainable parameters of a built model (sum of its trainable variables' sizes). */

@@ -30,14 +30,14 @@ export function sequentialToTimm(key: string, depth: number): string | null {
 }
 
 /** Permutation taking a PyTorch-layout tensor of this key to its tfjs layout (null: same layout). */
-function toTfjsPerm(key: string, rank: number): number[] | null {
+export function toTfjsPerm(key: string, rank: number): number[] | null {
   if (rank === 4) return /\.0\.fn\.0\.weight$/.test(key) ? [2, 3, 0, 1] /* [C,1,k,k] -> [k,k,C,1] */ : [2, 3, 1, 0] /* OIHW -> HWIO */;
   if (rank === 2) return [1, 0];
   return null;
 }
 
 /** The inverse permutation: tfjs layout back to PyTorch's ([k,k,C,1] -> [C,1,k,k], HWIO -> OIHW, [in,out] -> [out,in]). */
-function toTorchPerm(key: string, rank: number): number[] | null {
+export function toTorchPerm(key: string, rank: number): number[] | null {
   const perm = toTfjsPerm(key, rank);
   if (!perm) return null;
   const inverse: number[] = [];
