@@ -147,6 +147,8 @@ test('experimentStatus: table rows matched by table and row id (never by archite
     record({ id: 'pb', experiment: 'pilot', table: 'pilot', row: 'baseline-e1', profile: 'quick', testAcc: 0.3 }),
     record({ id: 'c', experiment: 'cifar10-demo', profile: 'quick', testAcc: 0.42, model: { dim: 128, depth: 4, kernelSize: 5, patchSize: 2 }, config: { modelName: 'convmixer_128_4' } }),
     record({ id: 'd', kind: 'bench', experiment: 'table1' }),
+    // segmentation rows report their mean IoU (the table's primary metric); the seed's values are not accuracies
+    record({ id: 'su', experiment: 'segmentation', table: 'segmentation', row: 'unet', profile: 'quick', metrics: { testMIoU: 0.31 } }),
   ]);
   const byExp = (e: string) => rows.filter((r) => r.experiment === e);
   const k9 = TABLE4.find((r) => r.section === 'kernel adjustments' && r.kernelSize === 9)!.accuracy;
@@ -165,6 +167,7 @@ test('experimentStatus: table rows matched by table and row id (never by archite
   assert.deepEqual(byExp('pilot').map((r) => [r.runId, r.profile]), [['pb', 'quick']]);
   assert.deepEqual(byExp('cifar10-demo').map((r) => [r.row, r.paper, r.status]), [['convmixer_128_4', null, 'partial']]);
   for (const e of ['table1', 'table2']) assert.deepEqual(byExp(e).map((r) => r.status), ['not yet']);
+  assert.deepEqual(byExp('segmentation').map((r) => [r.runId, r.row, r.reproduced, r.paper, r.status]), [['su', 'Unet (mean of 1 seed)', 31, null, 'partial']]);
   assert.equal(asPercent(0.9512), 95.12);
   assert.equal(asPercent(null), null);
   assert.equal(profileWithRecords([]), 'smoke');

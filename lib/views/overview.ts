@@ -3,14 +3,15 @@
 // Tables without any record are listed as not reproduced yet. Used by notebooks/00-overview.ipynb.
 import { PROFILES, type Profile, type RunRecord } from '../runRecord.ts';
 import { TABLE1, TABLE2, TABLE3, TABLE4 } from '../paper/tables.ts';
-import type { ExperimentTable } from '../experiments/table.ts';
+import { primaryMetric, type ExperimentTable } from '../experiments/table.ts';
+import { SEGMENTATION_EXPERIMENT } from '../experiments/segmentation.ts';
 import { TABLE3_EXPERIMENT } from '../experiments/table3.ts';
 import { TABLE4_EXPERIMENT } from '../experiments/table4.ts';
 import { PILOT } from '../experiments/pilot.ts';
 import { runOwners } from '../experiments/runner.ts';
 import type { Badge } from './tables.ts';
 
-export type ExperimentId = 'table1' | 'table2' | 'table3' | 'table4' | 'pilot' | 'cifar10-demo';
+export type ExperimentId = 'table1' | 'table2' | 'table3' | 'table4' | 'pilot' | 'segmentation' | 'cifar10-demo';
 
 export interface ExperimentInfo {
   id: ExperimentId;
@@ -27,6 +28,7 @@ export const EXPERIMENTS: ExperimentInfo[] = [
   { id: 'table3', title: 'Table 3 — ablation of ConvMixer-256/8 (CIFAR-10)', what: 'CIFAR-10 accuracy per architecture/recipe change', paperRows: TABLE3.length },
   { id: 'table4', title: 'Table 4 — tiny ConvMixers on CIFAR-10', what: 'CIFAR-10 accuracy and # params per width/depth/kernel/patch', paperRows: TABLE4.length },
   { id: 'pilot', title: 'Pilot — training budget vs seed spread (chooses the quick protocol of Tables 3 and 4)', what: 'CIFAR-10 accuracy of 4 rows at several budgets', paperRows: 0 },
+  { id: 'segmentation', title: 'Seed 000 — Unet vs ConvMixer-Unet (CamVid standing in for Cityscapes)', what: 'test mean IoU (notebook 04: every column of the seed\'s table)', paperRows: 2 },
   { id: 'cifar10-demo', title: 'CIFAR-10 demo run (not a paper table)', what: 'a small real training run: test accuracy per epoch', paperRows: 0 },
 ];
 
@@ -35,7 +37,7 @@ export interface StatusRow {
   /** The paper row (or model) the record reproduces. */
   row: string;
   profile: Profile | null;
-  /** Reproduced accuracy in %, from the run record. */
+  /** Reproduced value in %, from the run record: the table's primary metric (accuracy; mean IoU for segmentation). */
   reproduced: number | null;
   /** The paper's accuracy in % (reference value), when the record maps to a paper row. */
   paper: number | null;
@@ -66,7 +68,7 @@ export function recordModel(rec: RunRecord): { name: string | null; arch: ArchKe
 }
 
 /** Experiment tables whose runs carry a table and row id (lib/experiments/). */
-const ROW_TABLES: Record<string, ExperimentTable> = { table3: TABLE3_EXPERIMENT, table4: TABLE4_EXPERIMENT, pilot: PILOT };
+const ROW_TABLES: Record<string, ExperimentTable> = { table3: TABLE3_EXPERIMENT, table4: TABLE4_EXPERIMENT, pilot: PILOT, segmentation: SEGMENTATION_EXPERIMENT };
 
 /**
  * The paper row a record reproduces and the paper's accuracy for it (reference value), if any. Training runs of the
@@ -153,9 +155,10 @@ function tableRows(table: ExperimentTable, train: RunRecord[]): StatusRow[] {
     for (const row of table.rows) {
       const { owner, row: ownerRow } = owners.get(row.id)!;
       const runs = train.filter((r) => r.profile === profile && r.table === owner.id && r.row === ownerRow.id);
-      const done = runs.filter((r) => r.status === 'finished' && typeof r.metrics.testAcc === 'number').sort((a, b) => a.seed - b.seed);
+      const metric = primaryMetric(owner);
+      const done = runs.filter((r) => r.status === 'finished' && typeof r.metrics[metric] === 'number').sort((a, b) => a.seed - b.seed);
       if (done.length === 0) continue;
-      const reproduced = done.reduce((a, r) => a + asPercent(r.metrics.testAcc)!, 0) / done.length;
+      const reproduced = done.reduce((a, r) => a + asPercent(r.metrics[metric])!, 0) / done.length;
       const paper = row.paper?.accuracy ?? null;
       const delta = paper === null ? null : reproduced - paper;
       const status: Badge = profile === 'paper' ? statusOf(done[0]!, delta) : 'partial';
