@@ -2,7 +2,8 @@
 // seed's random horizontal flip applied to both, the soft multi-class Dice loss, and on the evaluation split a
 // confusion matrix -> mean IoU (void ignored), pixel accuracy and Dice; per-class IoU in the final record.
 import * as tf from '@tensorflow/tfjs';
-import { join } from 'node:path';
+import { isAbsolute, join, relative, sep } from 'node:path';
+import { REPO_ROOT } from '../../io.ts';
 import { existsSync } from 'node:fs';
 import type { Rng } from '../../rng.ts';
 import { dataRoot as defaultDataRoot } from '../../data/paths.ts';
@@ -14,6 +15,12 @@ import { confusionMatrix, segmentationScores } from '../../metrics/segmentation.
 import { softDiceLoss } from '../segLoss.ts';
 import type { SegTrainConfig } from '../segConfig.ts';
 import type { DataSource, TrainTask } from '../task.ts';
+
+/** A path relative to the repository when inside it (records travel with the repo), else absolute. */
+function repoRelative(path: string): string {
+  const rel = relative(REPO_ROOT, path);
+  return rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel) ? path : rel;
+}
 
 export type SegModel = RegistryModel<unknown, tf.Tensor4D>;
 
@@ -63,7 +70,7 @@ export async function segmentationTask(config: SegTrainConfig, data?: { train: S
   const test = data ? firstN(data.test, config.testSubset) : await loadSegSplit(config, config.evalSplit, config.testSubset);
   const source: DataSource = data
     ? { dataset: train.name, provided: 'in memory by the caller' }
-    : { dataset: config.dataset, dir: existsSync(dir) ? dir : null, trainSplit: 'train', evalSplit: config.evalSplit, height: config.height, width: config.width };
+    : { dataset: config.dataset, dir: existsSync(dir) ? repoRelative(dir) : null, trainSplit: 'train', evalSplit: config.evalSplit, height: config.height, width: config.width };
   const k = train.classes.length;
   const probe = createSegmentationModel(config.modelName, config.model, { init: 'zeros' });
   const paramCount = Object.values(probe.params).reduce((s, v) => s + v.size, 0);
