@@ -1,7 +1,7 @@
 // Small filesystem helpers: every write the suite does is atomic (temp file in the same folder, then rename),
 // so a kill at any moment leaves either the old file or the new one, never half of one.
 import { accessSync, constants, mkdirSync, readdirSync, renameSync, statSync, writeFileSync, openSync, fsyncSync, closeSync, rmSync } from 'node:fs';
-import { dirname, basename, join, resolve } from 'node:path';
+import { dirname, basename, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pidAlive } from './lock.ts';
 import { UserError } from './errors.ts';
@@ -98,4 +98,10 @@ export function writableDir(path: string, flag: string): void {
     if (text === null) throw err;
     throw new UserError(`${flag} ${path}: not a writable folder (${text})`);
   }
+}
+
+/** A path relative to the repository when it lies inside it (records travel with the repo), else absolute. */
+export function repoRelative(path: string): string {
+  const rel = relative(REPO_ROOT, path);
+  return rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel) ? path : rel;
 }

@@ -6,9 +6,9 @@
 import * as tf from '@tensorflow/tfjs';
 import sharp from 'sharp';
 import { existsSync, readFileSync } from 'node:fs';
-import { join, relative, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { UserError } from '../errors.ts';
-import { atomicWrite, REPO_ROOT } from '../io.ts';
+import { atomicWrite, REPO_ROOT, repoRelative } from '../io.ts';
 import { finishRunRecord, newRunRecord, parseRunRecord, saveRunRecord, RESULTS_DIR, type RunRecord } from '../runRecord.ts';
 import { createSegmentationModel } from '../models/registry.ts';
 import { loadTimmWeights } from '../models/timmWeights.ts';
@@ -106,18 +106,17 @@ export async function evalSegmentationRun(runId: string, opts: SegEvalOptions, l
     const framesFile = join(predDir, `${runId}.frames.png`), truthFile = join(predDir, `${runId}.truth.png`);
     atomicWrite(framesFile, await sharp(Buffer.from(ds.images.subarray(0, keep * h * w * 3)), { raw: { width: w, height: keep * h, channels: 3 } }).png({ compressionLevel: 9 }).toBuffer());
     atomicWrite(truthFile, await labelMapPng(ds.labels.subarray(0, keep * h * w), keep, h, w));
-    const rel = (f: string): string => { const r = relative(REPO_ROOT, f); return r.startsWith('..') ? f : r; };
     let record = newRunRecord({
       id: `eval-${runId}`, kind: 'eval', experiment: 'segmentation-eval', profile: train.profile, seed: train.seed, backend: opts.backend,
       table: train.table, row: train.row,
       config: { run: runId, model: recipe.modelName, dataset: recipe.dataset, split: recipe.evalSplit, height: h, width: w, batch, frames: ds.n,
-        weightsFile: relative(REPO_ROOT, weightsFile), trainRecordCommit: train.gitCommit },
+        weightsFile: repoRelative(weightsFile), trainRecordCommit: train.gitCommit },
     });
     record = finishRunRecord(record, {
       testMIoU: s.mIoU, testPixelAcc: s.pixelAccuracy, testDice: s.meanDice,
       ...Object.fromEntries(ds.classes.map((c, i) => [`testIoU.${c}`, s.perClassIoU[i] ?? null])),
       inferImgPerSec: ds.n / (forwardMs / 1000), inferMsPerImg: forwardMs / ds.n,
-      predictionsFile: rel(predFile), framesFile: rel(framesFile), truthFile: rel(truthFile), predictionFrames: keep,
+      predictionsFile: repoRelative(predFile), framesFile: repoRelative(framesFile), truthFile: repoRelative(truthFile), predictionFrames: keep,
       frameIds: ds.ids.slice(0, keep).join(' '),
     });
     saveRunRecord(record, resultsDir);

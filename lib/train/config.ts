@@ -41,6 +41,18 @@ export const augmentSchema = z.object({
   remode: z.enum(['pixel', 'rand', 'const']),
 }).strict();
 
+/** AdamW and clipping keys every task's recipe has (classification here, segmentation in segConfig.ts). */
+export const optimizerFields = {
+  weightDecay: nonneg,
+  /** false = timm's filter (no decay on biases and 1-D norm parameters); true = torch AdamW over all parameters. */
+  decayBiasAndNorm: z.boolean(),
+  beta1: z.number().min(0).lt(1),
+  beta2: z.number().min(0).lt(1),
+  eps: z.number().gt(0),
+  /** Max global gradient norm; 0 = no clipping. */
+  clipNorm: nonneg,
+};
+
 /** The recipe: everything that decides what a run computes. A resumed run must match it exactly. */
 export const recipeSchema = z.object({
   profile: z.enum(['smoke', 'quick', 'paper']),
@@ -56,14 +68,7 @@ export const recipeSchema = z.object({
   batchSize: z.number().int().min(2).max(65536),
   evalBatchSize: z.number().int().min(1).max(65536),
   lrMax: z.number().gt(0).max(10),
-  weightDecay: nonneg,
-  /** false = timm's filter (no decay on biases and 1-D norm parameters); true = torch AdamW over all parameters. */
-  decayBiasAndNorm: z.boolean(),
-  beta1: z.number().min(0).lt(1),
-  beta2: z.number().min(0).lt(1),
-  eps: z.number().gt(0),
-  /** Max global gradient norm; 0 = no clipping. */
-  clipNorm: nonneg,
+  ...optimizerFields,
   augment: augmentSchema,
   /** Evaluate on the test split after every epoch. */
   evaluate: z.boolean(),

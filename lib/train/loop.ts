@@ -4,9 +4,9 @@
 // partial record). What differs between classification, segmentation and detection lives in a TrainTask (task.ts).
 import * as tf from '@tensorflow/tfjs';
 import { existsSync, readFileSync } from 'node:fs';
-import { isAbsolute, join, relative, sep } from 'node:path';
+import { join } from 'node:path';
 import { UserError } from '../errors.ts';
-import { REPO_ROOT, removeStaleTemps, underFlag, writableDir } from '../io.ts';
+import { removeStaleTemps, repoRelative, underFlag, writableDir } from '../io.ts';
 import { createRng, type Rng } from '../rng.ts';
 import { initBackend } from '../backend/index.ts';
 import { newRunRecord, finishRunRecord, parseRunRecord, saveRunRecord, runIdProblem, RESULTS_DIR, type RunRecord } from '../runRecord.ts';
@@ -130,12 +130,6 @@ function paramSums(vars: tf.Variable[]): Float32Array {
 function firstNonFinite(values: ArrayLike<number>): number {
   for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i]!)) return i;
   return -1;
-}
-
-/** A path relative to the repository when it lies inside it (records travel with the repo), else absolute. */
-function repoRelative(path: string): string {
-  const rel = relative(REPO_ROOT, path);
-  return rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel) ? path : rel;
 }
 
 /** The task a recipe trains (its dataset decides), unless the caller gives one. */

@@ -12,9 +12,8 @@ import type { Profile } from '../runRecord.ts';
 import { UserError } from '../errors.ts';
 import { segAugmentSchema, SEED_SEG_AUGMENT, type SegAugment } from '../data/segBatch.ts';
 import { modelInfo } from '../models/registry.ts';
-import type { RunOptions } from './config.ts';
+import { optimizerFields, type RunOptions } from './config.ts';
 
-const nonneg = z.number().min(0);
 
 export const SEG_DATASETS = ['camvid', 'cityscapes'] as const;
 export type SegDatasetName = (typeof SEG_DATASETS)[number];
@@ -43,12 +42,7 @@ export const segRecipeSchema = z.object({
   /** 'step': lrMax for the first half of the epochs, lrMax * stepFactor after (the seed); 'onecycle': the paper's. */
   lrSchedule: z.enum(['step', 'onecycle']),
   stepFactor: z.number().gt(0).max(1),
-  weightDecay: nonneg,
-  decayBiasAndNorm: z.boolean(),
-  beta1: z.number().min(0).lt(1),
-  beta2: z.number().min(0).lt(1),
-  eps: z.number().gt(0),
-  clipNorm: nonneg,
+  ...optimizerFields,
   augment: segAugmentSchema,
   loss: z.literal('dice'),
   evaluate: z.boolean(),

@@ -2,8 +2,8 @@
 // seed's random horizontal flip applied to both, the soft multi-class Dice loss, and on the evaluation split a
 // confusion matrix -> mean IoU (void ignored), pixel accuracy and Dice; per-class IoU in the final record.
 import * as tf from '@tensorflow/tfjs';
-import { isAbsolute, join, relative, sep } from 'node:path';
-import { REPO_ROOT } from '../../io.ts';
+import { join } from 'node:path';
+import { repoRelative } from '../../io.ts';
 import { existsSync } from 'node:fs';
 import type { Rng } from '../../rng.ts';
 import { dataRoot as defaultDataRoot } from '../../data/paths.ts';
@@ -15,12 +15,6 @@ import { confusionMatrix, segmentationScores } from '../../metrics/segmentation.
 import { softDiceLoss } from '../segLoss.ts';
 import type { SegTrainConfig } from '../segConfig.ts';
 import type { DataSource, TrainTask } from '../task.ts';
-
-/** A path relative to the repository when inside it (records travel with the repo), else absolute. */
-function repoRelative(path: string): string {
-  const rel = relative(REPO_ROOT, path);
-  return rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel) ? path : rel;
-}
 
 export type SegModel = RegistryModel<unknown, tf.Tensor4D>;
 
@@ -43,7 +37,7 @@ const firstN = (ds: SegDataset, n: number): SegDataset => (n > 0 && n < ds.n ? s
 
 /** Confusion matrix of the model's argmax predictions over a whole split. */
 export function segConfusion(model: SegModel, ds: SegDataset, batchSize: number): { cm: Float64Array; lossSum: number } {
-  const k = ds.classes.length, px = ds.height * ds.width;
+  const k = ds.classes.length;
   const cm = new Float64Array(k * k);
   let lossSum = 0;
   for (let start = 0; start < ds.n; start += batchSize) {
@@ -59,7 +53,6 @@ export function segConfusion(model: SegModel, ds: SegDataset, batchSize: number)
     lossSum += loss.dataSync()[0]! * b.n;
     pred.dispose();
     loss.dispose();
-    if (b.labels.length !== b.n * px) throw new Error('segConfusion: label batch size mismatch');
   }
   return { cm, lossSum };
 }
