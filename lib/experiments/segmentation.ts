@@ -17,7 +17,7 @@ const PROTOCOLS: Record<Profile, Protocol> = {
   // Measured here (AVX2, 2 threads, batch 8 at 96x128): Unet 1.4-1.6 s/img training, ConvMixer-Unet 1.2 s/img, so
   // an epoch with its evaluation takes about 10 and 8.5 minutes and both rows fit one 3-hour session.
   quick: { trainSubset: 0, testSubset: 0, epochs: 5, batchSize: 8, evalBatchSize: 16,
-    why: 'CamVid (SegNet split) at 96x128 on 2 CPU cores: all 367 training frames, evaluated on the 233 test frames after every epoch, 5 epochs at batch 8 (lr 1e-3 for 3 epochs, then 2e-4), the full-size models; both rows train within one session (here 59 and 46 minutes of training)' },
+    why: 'CamVid (SegNet split) at 96x128 on 2 CPU cores: all 367 training frames, evaluated on the 233 test frames after every epoch, 5 epochs at batch 8 (lr 1e-3 for 3 epochs, then 2e-4), the full-size models; both rows train within one session (their minutes per epoch, from the records, are in the table below)' },
   paper: { trainSubset: 0, testSubset: 0, epochs: 20, batchSize: 24, evalBatchSize: 24,
     why: "the seed: Cityscapes at 256x512, 20 epochs, batch 24 (a GPU job; the suite's Cityscapes loader reads the official layout)" },
 };
