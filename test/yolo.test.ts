@@ -25,7 +25,7 @@ const haveNative = loadAddon().addon !== null;
 await initBackend(haveNative ? 'native' : 'cpu');
 
 /** A tiny model of the quick config's family: ConvMixer-8/1 k3 p7, pool 9, hidden 12, S 7, B 2, C 20, on 28-56 px inputs. */
-const TINY = { dim: 8, depth: 1, kernelSize: 3, hiddenWidth: 12, inputSize: 56 };
+const TINY = { dim: 8, depth: 1, kernelSize: 3, patchSize: 7, hiddenWidth: 12, inputSize: 56 };
 const tiny = (seed: number, extra: Record<string, unknown> = {}): YoloConvMixerModel => createDetectionModel('yolo_convmixer_256_8', { ...TINY, ...extra }, { seed });
 
 function assertClose(got: ArrayLike<number>, want: ArrayLike<number>, tol: number, what: string): void {

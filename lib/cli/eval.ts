@@ -40,7 +40,8 @@ Preprocessing: the model's default cfg (timm's eval transform): resize the short
   --json          print one JSON object instead of text
 
 convmixer eval voc --help: per-class AP and mAP of detections on Pascal VOC
-convmixer eval segmentation --help: mIoU and inference speed of finished segmentation runs`;
+convmixer eval segmentation --help: mIoU and inference speed of finished segmentation runs
+convmixer eval detection --help: train/test mAP and inference speed of finished detection runs`;
 
 interface EvalFlags {
   model?: string; weights?: string; data?: string; labels?: string; 'ground-truth'?: string; limit?: string; batch?: string;
@@ -52,10 +53,11 @@ export function sha256File(path: string): string {
 }
 
 export const command: Command = {
-  summary: 'top-1 / top-5 accuracy on ImageNet (eval imagenet); detection AP / mAP on Pascal VOC (eval voc); mIoU and inference speed of segmentation runs (eval segmentation)',
+  summary: 'top-1 / top-5 accuracy on ImageNet (eval imagenet); detection AP / mAP on Pascal VOC (eval voc); mIoU and inference speed of segmentation runs (eval segmentation); mAP of detection runs (eval detection)',
   async run(argv) {
     if (argv[0] === 'voc') return (await import('./evalVoc.ts')).runEvalVoc(argv.slice(1));
     if (argv[0] === 'segmentation') return (await import('./evalSegmentation.ts')).runEvalSegmentation(argv.slice(1));
+    if (argv[0] === 'detection') return (await import('./evalDetection.ts')).runEvalDetection(argv.slice(1));
     const { values, positionals, help } = parseFlags<EvalFlags>(argv, {
       model: { type: 'string' }, weights: { type: 'string' }, data: { type: 'string' }, labels: { type: 'string' },
       'ground-truth': { type: 'string' }, limit: { type: 'string' }, batch: { type: 'string' }, classes: { type: 'string' },

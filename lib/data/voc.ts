@@ -45,6 +45,8 @@ export interface DetDataset {
   ids: string[];
   /** Original [width, height] of each image, to map predictions back with resizedBoxToVoc. */
   origSizes: [number, number][];
+  /** The annotations as read (1-based VOC boxes of the original image): the ground truth the VOC evaluation uses. */
+  annotations: VocAnnotation[];
   classes: string[];
 }
 
@@ -214,6 +216,7 @@ export async function loadVocDetection(devkit: string, year: VocYear, split: str
     boxes: annotations.map((a) => a.objects.map((o) => ({ cls: o.cls, box: vocBoxToResized(o.box, a.width, a.height, size), difficult: o.difficult }))),
     ids: annotations.map((a) => a.id),
     origSizes: annotations.map((a): [number, number] => [a.width, a.height]),
+    annotations,
     classes: [...VOC_CLASSES],
   };
 }

@@ -13,6 +13,7 @@ import { finishRunRecord, newRunRecord, parseRunRecord, saveRunRecord, RESULTS_D
 import { createSegmentationModel } from '../models/registry.ts';
 import { loadTimmWeights } from '../models/timmWeights.ts';
 import { segEvalBatch } from '../data/segBatch.ts';
+import { finalWeightsOf, readTrainRecord } from './trainRecord.ts';
 import { confusionMatrix, segmentationScores } from '../metrics/segmentation.ts';
 import { segRecipeSchema, type SegRecipe } from '../train/segConfig.ts';
 import { loadSegSplit } from '../train/tasks/segmentation.ts';
@@ -41,15 +42,6 @@ export function segRecipeOfRecord(record: RunRecord, where: string): SegRecipe {
   return parsed.data as SegRecipe;
 }
 
-function readTrainRecord(runId: string, resultsDir: string): { record: RunRecord; path: string } {
-  const path = join(resultsDir, `${runId}.json`);
-  if (!existsSync(path)) throw new UserError(`--run: no run record ${path}`);
-  const parsed = parseRunRecord(readFileSync(path, 'utf8'));
-  if ('reason' in parsed) throw new UserError(`--run: run record ${path} is unreadable (${parsed.reason})`);
-  if (parsed.record.kind !== 'train' || parsed.record.status !== 'finished') throw new UserError(`--run: ${path} is not a finished training run (${parsed.record.kind}, ${parsed.record.status})`);
-  return { record: parsed.record, path };
-}
-
 /** Label maps (class indices) of `n` frames stacked vertically as an 8-bit grey PNG. */
 async function labelMapPng(labels: Uint8Array, n: number, h: number, w: number): Promise<Buffer> {
   return sharp(Buffer.from(labels.buffer, labels.byteOffset, n * h * w), { raw: { width: w, height: n * h, channels: 1 } }).toColourspace('b-w').png({ compressionLevel: 9 }).toBuffer();
@@ -68,11 +60,7 @@ export async function evalSegmentationRun(runId: string, opts: SegEvalOptions, l
   const resultsDir = opts.resultsDir ?? RESULTS_DIR;
   const { record: train, path } = readTrainRecord(runId, resultsDir);
   const recipe = segRecipeOfRecord(train, path);
-  const weightsRel = train.metrics['weightsFile'];
-  const weightsFile = typeof weightsRel === 'string' ? resolve(REPO_ROOT, weightsRel) : null;
-  if (!weightsFile || !existsSync(weightsFile)) {
-    throw new UserError(`--run: the final weights of ${runId} (${weightsRel ?? 'none recorded'}) are not here (checkpoints are not shipped); train it again with convmixer experiment run ${train.table ?? 'segmentation'} --profile ${train.profile}`);
-  }
+  const weightsFile = finalWeightsOf(train, runId, 'segmentation');
   const ds: SegDataset = opts.data ?? await loadSegSplit({ ...recipe, run: { resume: false, backend: 'auto', explicit: [], checkpoint: false, dataRoot: opts.dataRoot } }, recipe.evalSplit, recipe.testSubset);
   const model = createSegmentationModel(recipe.modelName, recipe.model, { init: 'zeros' });
   try {

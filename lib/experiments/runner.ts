@@ -9,6 +9,7 @@ import { lockOwner } from '../lock.ts';
 import { UserError } from '../errors.ts';
 import { keptWeightsPath, primaryMetric, tableRowRecipe, rowTrainConfig, runIdOf, type ExperimentRow, type ExperimentTable } from './table.ts';
 import { SEGMENTATION_EXPERIMENT } from './segmentation.ts';
+import { DETECTION_EXPERIMENT } from './detection.ts';
 import { atomicWrite, removeStaleTemps } from '../io.ts';
 import { flattenRecipe } from '../train/config.ts';
 import type { TrainHooks } from '../train/loop.ts';
@@ -43,7 +44,7 @@ export interface Dirs { resultsDir?: string; checkpointRoot?: string }
 
 /** Every table the runner knows, by id. */
 export const EXPERIMENT_TABLES: Readonly<Record<string, ExperimentTable>> = {
-  table3: TABLE3_EXPERIMENT, table4: TABLE4_EXPERIMENT, pilot: PILOT, segmentation: SEGMENTATION_EXPERIMENT,
+  table3: TABLE3_EXPERIMENT, table4: TABLE4_EXPERIMENT, pilot: PILOT, segmentation: SEGMENTATION_EXPERIMENT, detection: DETECTION_EXPERIMENT,
 };
 
 export function experimentTable(id: string): ExperimentTable {

@@ -7,6 +7,7 @@ import type { Profile } from '../runRecord.ts';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../io.ts';
 import type { SegRecipe, SegTrainConfig } from '../train/segConfig.ts';
+import type { DetRecipe, DetTrainConfig } from '../train/detConfig.ts';
 
 /** What the paper printed for a row (reference data, never a result of this suite). */
 export interface PaperValue {
@@ -59,10 +60,10 @@ export interface ExperimentTable {
   /** The metric a row reports (a key of its runs' final metrics, higher is better); default testAcc. */
   primary?: string;
   /**
-   * The recipe of a row for tables that are not the paper's CIFAR-10 classification (segmentation): built by the table
+   * The recipe of a row for tables that are not the paper's CIFAR-10 classification (segmentation, detection): built by the table
    * itself from the row and the profile's protocol. Absent: the paper's CIFAR-10 recipe with the row's changes (rowRecipe).
    */
-  recipe?: (row: ExperimentRow, profile: Profile, seed: number) => SegRecipe;
+  recipe?: (row: ExperimentRow, profile: Profile, seed: number) => SegRecipe | DetRecipe;
 }
 
 /** The metric the rows of a table report. */
@@ -115,13 +116,13 @@ export function rowRecipe(table: ExperimentTable, row: ExperimentRow, profile: P
   return buildRecipe(profile, overrides);
 }
 
-/** The recipe of one row of any table: the table's own recipe builder (segmentation), else rowRecipe (CIFAR-10). */
-export function tableRowRecipe(table: ExperimentTable, row: ExperimentRow, profile: Profile, seed: number): Recipe | SegRecipe {
+/** The recipe of one row of any table: the table's own recipe builder (segmentation, detection), else rowRecipe (CIFAR-10). */
+export function tableRowRecipe(table: ExperimentTable, row: ExperimentRow, profile: Profile, seed: number): Recipe | SegRecipe | DetRecipe {
   return table.recipe ? table.recipe(row, profile, seed) : rowRecipe(table, row, profile, seed);
 }
 
 /** The full training config of one run of a table row. */
-export function rowTrainConfig(table: ExperimentTable, row: ExperimentRow, profile: Profile, seed: number, run: Partial<RunOptions> = {}): TrainConfig | SegTrainConfig {
+export function rowTrainConfig(table: ExperimentTable, row: ExperimentRow, profile: Profile, seed: number, run: Partial<RunOptions> = {}): TrainConfig | SegTrainConfig | DetTrainConfig {
   const recipe = tableRowRecipe(table, row, profile, seed);
   return {
     ...recipe,

@@ -9,6 +9,7 @@ import { loadWeights, stateDict as convMixerStateDict } from './weights.ts';
 import type { ConvMixerModel } from './convmixer.ts';
 import { readSafetensors, writeSafetensors, type StoredTensor } from './safetensors.ts';
 import { createModel, type ModelInfo, type RegistryModel } from './registry.ts';
+import { loadYoloWeights, yoloStateDict, type YoloConvMixerModel } from './yoloConvMixer.ts';
 
 /** Permutation from a PyTorch-layout tensor to its tfjs layout by rank (these families have no depthwise convs). */
 function toTfjsPerm(rank: number): number[] | null {
@@ -84,6 +85,7 @@ export function timmStateDict(model: Pick<ImageModel, 'params' | 'buffers'>): Re
 /** Any registry model's weights: ConvMixers through weights.ts (timm or nn.Sequential keys), the other families as timm's. */
 export function loadModelWeights(model: ImageModel & { family: string; name: string }, source: string | Record<string, StoredTensor>): void {
   if (model.family === 'convmixer') loadWeights(model as unknown as ConvMixerModel, source);
+  else if (model.family === 'yolo_convmixer') loadYoloWeights(model as unknown as YoloConvMixerModel, source);
   else loadTimmWeights(model, source, model.name);
 }
 
@@ -101,5 +103,7 @@ export function createModelWithWeights(info: ModelInfo, source: string | Record<
 
 /** Writes any registry model's state dict as safetensors in timm's layout. */
 export function saveModelWeights(model: ImageModel & { family: string }, path: string, metadata?: Record<string, string>): void {
-  writeSafetensors(path, model.family === 'convmixer' ? convMixerStateDict(model as unknown as ConvMixerModel) : timmStateDict(model), metadata);
+  const state = model.family === 'convmixer' ? convMixerStateDict(model as unknown as ConvMixerModel)
+    : model.family === 'yolo_convmixer' ? yoloStateDict(model as unknown as YoloConvMixerModel) : timmStateDict(model);
+  writeSafetensors(path, state, metadata);
 }

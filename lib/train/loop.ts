@@ -12,7 +12,7 @@ import { initBackend } from '../backend/index.ts';
 import { newRunRecord, finishRunRecord, parseRunRecord, saveRunRecord, runIdProblem, RESULTS_DIR, type RunRecord } from '../runRecord.ts';
 import type { ImageDataset } from '../data/cifar10.ts';
 import { createAdamW, decaysExceptBiasAndNorm, type AdamW } from './adamw.ts';
-import { oneCycleSchedule, stepSchedule, type LrSchedule } from './schedule.ts';
+import { constantSchedule, oneCycleSchedule, stepSchedule, type LrSchedule } from './schedule.ts';
 import { gradNorms, clipGradsByGlobalNorm } from './clip.ts';
 import { saveCheckpoint, loadCheckpoint, runCheckpointDir, runLockPath, CHECKPOINTS_DIR, type TensorRecord } from './checkpoint.ts';
 import { acquireLock } from '../lock.ts';
@@ -20,10 +20,13 @@ import { firstRecipeDifference, flagForKey, recipeSchema, type Recipe, type Trai
 import { isSegRecipe, segRecipeSchema, type SegRecipe, type SegTrainConfig } from './segConfig.ts';
 import type { SegDataset } from '../data/segmentation.ts';
 import { segmentationTask } from './tasks/segmentation.ts';
+import { detRecipeSchema, isDetRecipe, type DetRecipe, type DetTrainConfig } from './detConfig.ts';
+import { detectionTask } from './tasks/detection.ts';
+import type { DetDataset } from '../data/voc.ts';
 
-/** A run's config: the classification recipe (CIFAR-10) or the segmentation one, plus how to run it. */
-export type AnyTrainConfig = TrainConfig | SegTrainConfig;
-type AnyRecipe = Recipe | SegRecipe;
+/** A run's config: the classification recipe (CIFAR-10), the segmentation or the detection one, plus how to run it. */
+export type AnyTrainConfig = TrainConfig | SegTrainConfig | DetTrainConfig;
+type AnyRecipe = Recipe | SegRecipe | DetRecipe;
 import type { TrainProgress } from './progress.ts';
 import type { TrainableModel, TrainTask } from './task.ts';
 import { classificationTask } from './tasks/classification.ts';
@@ -58,6 +61,8 @@ export interface TrainHooks {
   data?: { train: ImageDataset; test: ImageDataset };
   /** Segmentation datasets to use instead of loading the recipe's dataset (tests). */
   segData?: { train: SegDataset; test: SegDataset };
+  /** Detection datasets to use instead of loading the recipe's VOC splits (tests). */
+  detData?: { train: DetDataset; test: DetDataset };
   /** A task to train instead of the one the recipe names (tests, and tasks built by their own module). */
   task?: TrainTask;
   resultsDir?: string;
@@ -136,12 +141,14 @@ function firstNonFinite(values: ArrayLike<number>): number {
 async function taskFor(config: AnyTrainConfig, hooks: TrainHooks): Promise<TrainTask> {
   if (hooks.task) return hooks.task;
   if (isSegRecipe(config)) return segmentationTask(config, hooks.segData) as Promise<TrainTask>;
+  if (isDetRecipe(config)) return detectionTask(config, hooks.detData) as Promise<TrainTask>;
   return classificationTask(config, hooks.data) as Promise<TrainTask>;
 }
 
 /** A checkpoint's recipe, checked against the schema flags are checked with (a hand-edited or foreign file fails here, by key). */
 function savedRecipe(raw: unknown, dir: string): AnyRecipe {
-  const schema = isSegRecipe((raw ?? {}) as { task?: unknown }) ? segRecipeSchema : recipeSchema;
+  const tagged = (raw ?? {}) as { task?: unknown };
+  const schema = isSegRecipe(tagged) ? segRecipeSchema : isDetRecipe(tagged) ? detRecipeSchema : recipeSchema;
   const parsed = schema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
@@ -150,9 +157,10 @@ function savedRecipe(raw: unknown, dir: string): AnyRecipe {
   return parsed.data as unknown as AnyRecipe;
 }
 
-/** The learning-rate schedule of a recipe: the paper's one-cycle, or the seed's step schedule for segmentation. */
+/** The learning-rate schedule of a recipe: the paper's one-cycle, or seed 000's step (segmentation) or constant (detection) one. */
 function scheduleOf(config: AnyTrainConfig): LrSchedule {
-  if (isSegRecipe(config) && config.lrSchedule === 'step') return stepSchedule(config.lrMax, config.epochs, config.stepFactor);
+  if ((isSegRecipe(config) || isDetRecipe(config)) && config.lrSchedule === 'step') return stepSchedule(config.lrMax, config.epochs, config.stepFactor);
+  if (isDetRecipe(config) && config.lrSchedule === 'constant') return constantSchedule(config.lrMax);
   return oneCycleSchedule(config.lrMax, config.epochs);
 }
 

@@ -63,5 +63,6 @@ export function createProgressBar(opts: { stream?: { write(s: string): unknown; 
 export function epochSummary(e: Record<string, number | null | undefined>): string {
   const pct = (v: number | null | undefined) => (typeof v === 'number' ? `${(100 * v).toFixed(2)}%` : '-');
   if ('testMIoU' in e) return `test mIoU ${pct(e['testMIoU'])}, pixel acc ${pct(e['testPixelAcc'])}`;
+  if ('testMAP' in e) return `test mAP@0.5 ${pct(e['testMAP'])}${'trainMAP' in e ? `, train mAP@0.5 ${pct(e['trainMAP'])}` : ''}`;
   return `test acc ${pct(e['testAcc'])}`;
 }

@@ -45,3 +45,8 @@ export function stepSchedule(lr: number, epochs: number, factor: number): LrSche
   const boundary = Math.ceil(epochs / 2);
   return { forStep: (epoch) => (epoch < boundary ? lr : lr * factor) };
 }
+
+/** Seed 000's YOLO-ConvMixer training: Adam at one learning rate throughout ("I decided to not use any learning rate scheduler"). */
+export function constantSchedule(lr: number): LrSchedule {
+  return { forStep: () => lr };
+}

@@ -1,0 +1,26 @@
+// What every `convmixer eval <task> --run ID` starts from: a finished training run's record and its final weights.
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { UserError } from '../errors.ts';
+import { REPO_ROOT } from '../io.ts';
+import { parseRunRecord, type RunRecord } from '../runRecord.ts';
+
+/** The record of a finished training run in resultsDir; one line naming --run and the file otherwise. */
+export function readTrainRecord(runId: string, resultsDir: string): { record: RunRecord; path: string } {
+  const path = join(resultsDir, `${runId}.json`);
+  if (!existsSync(path)) throw new UserError(`--run: no run record ${path}`);
+  const parsed = parseRunRecord(readFileSync(path, 'utf8'));
+  if ('reason' in parsed) throw new UserError(`--run: run record ${path} is unreadable (${parsed.reason})`);
+  if (parsed.record.kind !== 'train' || parsed.record.status !== 'finished') throw new UserError(`--run: ${path} is not a finished training run (${parsed.record.kind}, ${parsed.record.status})`);
+  return { record: parsed.record, path };
+}
+
+/** The final weights a training record names, which must be on this machine (checkpoints are not shipped). */
+export function finalWeightsOf(record: RunRecord, runId: string, table: string): string {
+  const rel = record.metrics['weightsFile'];
+  const file = typeof rel === 'string' ? resolve(REPO_ROOT, rel) : null;
+  if (!file || !existsSync(file)) {
+    throw new UserError(`--run: the final weights of ${runId} (${rel ?? 'none recorded'}) are not here (checkpoints are not shipped); train it again with convmixer experiment run ${record.table ?? table} --profile ${record.profile}`);
+  }
+  return file;
+}
