@@ -206,3 +206,12 @@ test('--results-dir / --checkpoint-dir / --data-root / --root naming a file are 
   assert.deepEqual(snapshot(R), {});
   assert.ok(!existsSync(C) || statSync(C).isDirectory());
 });
+
+test('convmixer data cifar10 --from something that is neither a file nor a folder (/dev/null) is a one-line error naming --from', () => {
+  const root = join(tmp, 'from-device');
+  for (const from of ['/dev/null', '/dev/zero']) {
+    refused(convmixer(['data', 'cifar10', '--from', from, '--root', root, '--quiet']), new RegExp(`^convmixer data: --from ${from}: not a file or folder`));
+  }
+  assert.equal(existsSync(join(root, 'cifar10', 'cache', 'manifest.json')), false);
+  assert.equal(existsSync(join(root, 'cifar10', 'prepare.lock')), false);
+});
