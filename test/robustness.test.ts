@@ -162,6 +162,21 @@ test('temp files of killed processes (.<name>.<pid>.<ts>.tmp with a dead pid, un
   for (const f of keep) rmSync(f);
 });
 
+test('temp files of killed processes in a run\'s checkpoint folder (.LATEST.<pid>.<ts>.tmp, a half-written .epoch-NNNN.<pid>.tmp/) are removed by its next train', () => {
+  const { R, C } = dirs();
+  const dead = deadPid();
+  const runDir = join(C, 'ckpt-temps');
+  const epochTmp = join(runDir, `.epoch-0003.${dead}.tmp`);
+  mkdirSync(epochTmp, { recursive: true });
+  writeFileSync(join(epochTmp, 'state.safetensors'), 'partial');
+  const latestTmp = join(runDir, `.LATEST.${dead}.1764000000000.tmp`);
+  writeFileSync(latestTmp, 'epoch-0003\n');
+  const hourAgo = new Date(Date.now() - 3600_000);
+  utimesSync(latestTmp, hourAgo, hourAgo);
+  ok(convmixer([...tinyTrainFlags(dataRoot, R, C), '--run-id', 'ckpt-temps']));
+  assert.deepEqual(readdirSync(runDir).sort(), ['LATEST', 'epoch-0001', 'final.weights.safetensors']);
+});
+
 test('--patch larger than the images is refused naming the flag, before a record exists', () => {
   const { R, C } = dirs();
   refused(convmixer([...tinyTrainFlags(dataRoot, R, C), '--run-id', 'bigpatch', '--patch', '64']), /^convmixer train: --patch: 64 is larger than the 32x32 images/);
