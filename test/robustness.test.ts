@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import sharp from 'sharp';
 import { tinyCifarDataRoot } from './helpers/tinyCifar.ts';
-import { convmixer, convmixerAsync, tinyTrainFlags, type CliResult } from './helpers/cli.ts';
+import { convmixer, convmixerAsync, REPO, tinyTrainFlags, type CliResult } from './helpers/cli.ts';
 import { loadCifar10, prepareCifar10 } from '../lib/data/cifar10.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'cm-robust-'));
@@ -229,4 +229,23 @@ test('convmixer data cifar10 --from something that is neither a file nor a folde
   }
   assert.equal(existsSync(join(root, 'cifar10', 'cache', 'manifest.json')), false);
   assert.equal(existsSync(join(root, 'cifar10', 'prepare.lock')), false);
+});
+
+test('convmixer bench infer --results-dir: the record goes there, not into reports/results; a file there is one line naming the flag', () => {
+  const { R } = dirs();
+  const repoResults = join(REPO, 'reports', 'results');
+  const flags = ['bench', 'infer', '--dim', '8', '--depth', '1', '--kernel', '3', '--patch', '2', '--batch', '1', '--steps', '1', '--warmup', '0', '--backend', 'cpu', '--json'];
+  const tiny = (d: string): string[] => (existsSync(d) ? readdirSync(d).filter((f) => f.startsWith('bench-infer-8-1-k3-p2-b1-')) : []);
+  const before = tiny(repoResults);
+  try {
+    ok(convmixer([...flags, '--results-dir', R]));
+    assert.equal(tiny(R).length, 1);
+    assert.deepEqual(tiny(repoResults), before);
+    const file = join(tmp, 'bench-file');
+    writeFileSync(file, 'not a folder\n');
+    refused(convmixer([...flags, '--results-dir', file]), /^convmixer bench: --results-dir .*bench-file: not a writable folder/);
+    assert.deepEqual(tiny(repoResults), before);
+  } finally {
+    for (const f of tiny(repoResults)) if (!before.includes(f)) rmSync(join(repoResults, f)); // never leave a test's record in the repository
+  }
 });
