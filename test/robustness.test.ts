@@ -249,3 +249,15 @@ test('convmixer bench infer --results-dir: the record goes there, not into repor
     for (const f of tiny(repoResults)) if (!before.includes(f)) rmSync(join(repoResults, f)); // never leave a test's record in the repository
   }
 });
+
+test('convmixer experiment run: --results-dir / --checkpoint-dir naming a file is refused once in one line, before any run starts', () => {
+  const { R, C } = dirs();
+  const file = join(tmp, 'experiment-file');
+  writeFileSync(file, 'not a folder\n');
+  const run = (results: string, checkpoints: string): CliResult =>
+    convmixer(['experiment', 'run', 'table3', '--profile', 'smoke', '--seeds', '1', '--quiet', '--data-root', dataRoot, '--results-dir', results, '--checkpoint-dir', checkpoints]);
+  refused(run(file, C), /^convmixer experiment: --results-dir .*experiment-file: not a writable folder/);
+  refused(run(R, file), /^convmixer experiment: --checkpoint-dir .*experiment-file: not a writable folder/);
+  assert.deepEqual(snapshot(R), {});
+  assert.equal(readFileSync(file, 'utf8'), 'not a folder\n');
+});
