@@ -3,11 +3,12 @@
 // folders, never into the repository.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import sharp from 'sharp';
 import { tinyCifarDataRoot } from './helpers/tinyCifar.ts';
 import { convmixer, convmixerAsync, REPO, tinyTrainFlags, type CliResult } from './helpers/cli.ts';
@@ -260,4 +261,37 @@ test('convmixer experiment run: --results-dir / --checkpoint-dir naming a file i
   refused(run(R, file), /^convmixer experiment: --checkpoint-dir .*experiment-file: not a writable folder/);
   assert.deepEqual(snapshot(R), {});
   assert.equal(readFileSync(file, 'utf8'), 'not a folder\n');
+});
+
+test('Ctrl-C again quits now: the first SIGINT asks the work to stop, a second one (work still running) exits 130 at once', async () => {
+  // A process whose work ignores the stop request (as a step that never ends would), with the CLI's signal helper.
+  const probe = join(tmp, 'second-ctrl-c.mjs');
+  writeFileSync(probe, [
+    `const { stopOnSignals } = await import(${JSON.stringify(pathToFileURL(join(REPO, 'lib', 'cli', 'interrupt.ts')).href)});`,
+    "const stop = stopOnSignals('test work');",
+    "stop.signal.addEventListener('abort', () => console.log('abort requested'));",
+    'setInterval(() => {}, 1000);',
+    "console.log('ready');",
+  ].join('\n'));
+  const child = spawn(process.execPath, ['--import', 'tsx', probe], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '', stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (t: string) => { stderr += t; });
+  const exited = new Promise<{ code: number | null; signal: string | null }>((r) => child.on('exit', (code, signal) => r({ code, signal })));
+  try {
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.setEncoding('utf8').on('data', (t: string) => {
+        stdout += t;
+        if (stdout.includes('ready') && !stdout.includes('abort requested') && !child.killed) child.kill('SIGINT');
+        if (stdout.includes('abort requested')) resolve();
+      });
+      child.on('exit', () => reject(new Error(`exited early: ${stdout}${stderr}`)));
+    });
+    assert.equal(child.exitCode, null, 'still running after the first Ctrl-C');
+    assert.match(stderr, /interrupt: stopping after this step \(Ctrl-C again to quit now\); test work/);
+    child.kill('SIGINT');
+    const res = await Promise.race([exited, new Promise<null>((r) => setTimeout(() => r(null), 10_000))]);
+    assert.deepEqual(res, { code: 130, signal: null });
+  } finally {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  }
 });
