@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { UserError } from '../lib/errors.ts';
@@ -91,10 +91,16 @@ test('runNotebooks records one git state for the whole batch: stored outputs of 
   }
 });
 
-test('convmixer notebooks run: a broken notebook fails at its cell number, exit 1, earlier outputs kept, later cells not run', () => {
+test('convmixer notebooks run: a broken notebook fails at its cell number, exit 1, earlier outputs kept, later cells not run; its kernel is shut down and its connection file removed', () => {
   const { dir, path } = scratchCopy('broken.ipynb');
   try {
-    const res = spawnSync(process.execPath, ['bin/convmixer.mjs', 'notebooks', 'run', path], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+    // A private TMPDIR: the kernel's connection folder (convmixer-kernel-*) is made there, so what is left behind can be seen.
+    const tmp = join(dir, 'tmp');
+    mkdirSync(tmp);
+    const res = spawnSync(process.execPath, ['bin/convmixer.mjs', 'notebooks', 'run', path], { cwd: ROOT, encoding: 'utf8', timeout: 60_000, env: { ...process.env, TMPDIR: tmp } });
+    assert.deepEqual(readdirSync(tmp).filter((f) => f.startsWith('convmixer-kernel-')), [], 'the connection file (with the HMAC key) is removed');
+    const ps = spawnSync('ps', ['-eo', 'args='], { encoding: 'utf8' }).stdout;
+    assert.deepEqual(ps.split('\n').filter((l) => l.includes('tslab kernel') && l.includes(tmp)), [], 'no tslab kernel of this run is left running');
     assert.equal(res.status, 1, res.stderr);
     assert.match(res.stderr, /broken\.ipynb: cell 3 failed \(throw new Error\('deliberately broken cell'\);\)/);
     assert.match(res.stderr, /Error: deliberately broken cell/);

@@ -3,9 +3,9 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { REPO } from './helpers/cli.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'cm paths é-'));
@@ -40,4 +40,35 @@ test('scripts/run-tests.mjs runs from a checkout whose path has a space and a no
   const r = spawnSync(process.execPath, [join(checkout, 'scripts', 'run-tests.mjs')], { cwd: checkout, encoding: 'utf8', timeout: 60_000, env });
   assert.equal(r.status, 0, `${r.stdout}${r.stderr}`);
   assert.match(r.stdout, /runs/);
+});
+
+test('a copy of the checkout under a path with a space and a non-ASCII character finds its native addon and the PyTorch bench script', () => {
+  const checkout = join(tmp, 'my copy');
+  for (const d of ['lib', 'bin']) cpSync(join(REPO, d), join(checkout, d), { recursive: true });
+  for (const f of ['package.json', 'tsconfig.json', 'scripts/bench_torch.py', 'build/native-status.json', 'build/Release/convmixer_native.node']) {
+    if (!existsSync(join(REPO, f))) continue;
+    mkdirSync(dirname(join(checkout, f)), { recursive: true });
+    copyFileSync(join(REPO, f), join(checkout, f));
+  }
+  symlinkSync(join(REPO, 'node_modules'), join(checkout, 'node_modules'));
+  const { NODE_TEST_CONTEXT: _nested, CONVMIXER_BACKEND: _backend, ...env } = process.env;
+  const backend = (cwd: string): { backend: string; candidates: { native: { available: boolean; detail: string } } } => {
+    const r = spawnSync(process.execPath, ['bin/convmixer.mjs', 'backend', '--json'], { cwd, encoding: 'utf8', timeout: 60_000, env });
+    assert.equal(r.status, 0, `${cwd}: ${r.stdout}${r.stderr}`);
+    return JSON.parse(r.stdout);
+  };
+  // the same answer as the checkout the tests run from (native where it is built here, with the same reason where not)
+  const here = backend(REPO), copy = backend(checkout);
+  assert.equal(copy.backend, here.backend, copy.candidates.native.detail);
+  assert.equal(copy.candidates.native.available, here.candidates.native.available, copy.candidates.native.detail);
+  writeFileSync(join(checkout, 'probe.mjs'), [
+    "import { existsSync } from 'node:fs';",
+    "import { TORCH_SCRIPT } from './lib/bench/torch.ts';",
+    "import { REPO_ROOT } from './lib/io.ts';",
+    'console.log(JSON.stringify({ script: TORCH_SCRIPT, exists: existsSync(TORCH_SCRIPT), root: REPO_ROOT }));',
+  ].join('\n'));
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'probe.mjs'], { cwd: checkout, encoding: 'utf8', timeout: 60_000, env });
+  assert.equal(r.status, 0, r.stderr);
+  const paths = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
+  assert.deepEqual(paths, { script: join(checkout, 'scripts', 'bench_torch.py'), exists: true, root: checkout });
 });

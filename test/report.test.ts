@@ -2,7 +2,7 @@
 // helpers, table status from run records, the "# Params" columns, the Quarto config and the shipped notebooks' shape.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { basename, join, posix } from 'node:path';
@@ -313,6 +313,34 @@ test('convmixer report: run records that are not valid are named (one line each,
   } finally {
     rmSync(results, { recursive: true, force: true });
     rmSync(out, { recursive: true, force: true });
+  }
+});
+
+test('convmixer report: --results-dir or --out naming a file (or a missing results folder) is one line naming the flag, nothing rendered', () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'convmixer-report-flags-'));
+  try {
+    const file = join(tmp, 'a-file');
+    writeFileSync(file, 'not a folder\n');
+    const results = join(tmp, 'results');
+    mkdirSync(results);
+    const out = join(tmp, 'out');
+    const cases: [string[], RegExp][] = [
+      [['--results-dir', file, '--out', out], /^convmixer report: --results-dir .*a-file: not a folder/],
+      [['--results-dir', '/dev/null', '--out', out], /^convmixer report: --results-dir \/dev\/null: not a folder/],
+      [['--results-dir', join(tmp, 'missing'), '--out', out], /^convmixer report: --results-dir .*missing: no such folder/],
+      [['--results-dir', results, '--out', file], /^convmixer report: --out .*a-file: not a writable folder/],
+    ];
+    for (const [flags, pattern] of cases) {
+      const res = spawnSync(process.execPath, ['bin/convmixer.mjs', 'report', '--no-run', ...flags], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 120_000 });
+      assert.equal(res.status, 2, `${flags.join(' ')}: ${res.stderr}`);
+      const lines = res.stderr.trim().split('\n');
+      assert.equal(lines.length, 1, `${flags.join(' ')}: expected one line, got:\n${res.stderr}`);
+      assert.match(lines[0]!, pattern);
+    }
+    assert.equal(readFileSync(file, 'utf8'), 'not a folder\n');
+    assert.equal(existsSync(out), false);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
   }
 });
 

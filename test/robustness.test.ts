@@ -3,14 +3,15 @@
 // folders, never into the repository.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import sharp from 'sharp';
 import { tinyCifarDataRoot } from './helpers/tinyCifar.ts';
-import { convmixer, convmixerAsync, tinyTrainFlags, type CliResult } from './helpers/cli.ts';
+import { convmixer, convmixerAsync, REPO, tinyTrainFlags, type CliResult } from './helpers/cli.ts';
 import { loadCifar10, prepareCifar10 } from '../lib/data/cifar10.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'cm-robust-'));
@@ -162,6 +163,21 @@ test('temp files of killed processes (.<name>.<pid>.<ts>.tmp with a dead pid, un
   for (const f of keep) rmSync(f);
 });
 
+test('temp files of killed processes in a run\'s checkpoint folder (.LATEST.<pid>.<ts>.tmp, a half-written .epoch-NNNN.<pid>.tmp/) are removed by its next train', () => {
+  const { R, C } = dirs();
+  const dead = deadPid();
+  const runDir = join(C, 'ckpt-temps');
+  const epochTmp = join(runDir, `.epoch-0003.${dead}.tmp`);
+  mkdirSync(epochTmp, { recursive: true });
+  writeFileSync(join(epochTmp, 'state.safetensors'), 'partial');
+  const latestTmp = join(runDir, `.LATEST.${dead}.1764000000000.tmp`);
+  writeFileSync(latestTmp, 'epoch-0003\n');
+  const hourAgo = new Date(Date.now() - 3600_000);
+  utimesSync(latestTmp, hourAgo, hourAgo);
+  ok(convmixer([...tinyTrainFlags(dataRoot, R, C), '--run-id', 'ckpt-temps']));
+  assert.deepEqual(readdirSync(runDir).sort(), ['LATEST', 'epoch-0001', 'final.weights.safetensors']);
+});
+
 test('--patch larger than the images is refused naming the flag, before a record exists', () => {
   const { R, C } = dirs();
   refused(convmixer([...tinyTrainFlags(dataRoot, R, C), '--run-id', 'bigpatch', '--patch', '64']), /^convmixer train: --patch: 64 is larger than the 32x32 images/);
@@ -205,4 +221,77 @@ test('--results-dir / --checkpoint-dir / --data-root / --root naming a file are 
   assert.equal(readFileSync(file, 'utf8'), 'not a folder\n');
   assert.deepEqual(snapshot(R), {});
   assert.ok(!existsSync(C) || statSync(C).isDirectory());
+});
+
+test('convmixer data cifar10 --from something that is neither a file nor a folder (/dev/null) is a one-line error naming --from', () => {
+  const root = join(tmp, 'from-device');
+  for (const from of ['/dev/null', '/dev/zero']) {
+    refused(convmixer(['data', 'cifar10', '--from', from, '--root', root, '--quiet']), new RegExp(`^convmixer data: --from ${from}: not a file or folder`));
+  }
+  assert.equal(existsSync(join(root, 'cifar10', 'cache', 'manifest.json')), false);
+  assert.equal(existsSync(join(root, 'cifar10', 'prepare.lock')), false);
+});
+
+test('convmixer bench infer --results-dir: the record goes there, not into reports/results; a file there is one line naming the flag', () => {
+  const { R } = dirs();
+  const repoResults = join(REPO, 'reports', 'results');
+  const flags = ['bench', 'infer', '--dim', '8', '--depth', '1', '--kernel', '3', '--patch', '2', '--batch', '1', '--steps', '1', '--warmup', '0', '--backend', 'cpu', '--json'];
+  const tiny = (d: string): string[] => (existsSync(d) ? readdirSync(d).filter((f) => f.startsWith('bench-infer-8-1-k3-p2-b1-')) : []);
+  const before = tiny(repoResults);
+  try {
+    ok(convmixer([...flags, '--results-dir', R]));
+    assert.equal(tiny(R).length, 1);
+    assert.deepEqual(tiny(repoResults), before);
+    const file = join(tmp, 'bench-file');
+    writeFileSync(file, 'not a folder\n');
+    refused(convmixer([...flags, '--results-dir', file]), /^convmixer bench: --results-dir .*bench-file: not a writable folder/);
+    assert.deepEqual(tiny(repoResults), before);
+  } finally {
+    for (const f of tiny(repoResults)) if (!before.includes(f)) rmSync(join(repoResults, f)); // never leave a test's record in the repository
+  }
+});
+
+test('convmixer experiment run: --results-dir / --checkpoint-dir naming a file is refused once in one line, before any run starts', () => {
+  const { R, C } = dirs();
+  const file = join(tmp, 'experiment-file');
+  writeFileSync(file, 'not a folder\n');
+  const run = (results: string, checkpoints: string): CliResult =>
+    convmixer(['experiment', 'run', 'table3', '--profile', 'smoke', '--seeds', '1', '--quiet', '--data-root', dataRoot, '--results-dir', results, '--checkpoint-dir', checkpoints]);
+  refused(run(file, C), /^convmixer experiment: --results-dir .*experiment-file: not a writable folder/);
+  refused(run(R, file), /^convmixer experiment: --checkpoint-dir .*experiment-file: not a writable folder/);
+  assert.deepEqual(snapshot(R), {});
+  assert.equal(readFileSync(file, 'utf8'), 'not a folder\n');
+});
+
+test('Ctrl-C again quits now: the first SIGINT asks the work to stop, a second one (work still running) exits 130 at once', async () => {
+  // A process whose work ignores the stop request (as a step that never ends would), with the CLI's signal helper.
+  const probe = join(tmp, 'second-ctrl-c.mjs');
+  writeFileSync(probe, [
+    `const { stopOnSignals } = await import(${JSON.stringify(pathToFileURL(join(REPO, 'lib', 'cli', 'interrupt.ts')).href)});`,
+    "const stop = stopOnSignals('test work');",
+    "stop.signal.addEventListener('abort', () => console.log('abort requested'));",
+    'setInterval(() => {}, 1000);',
+    "console.log('ready');",
+  ].join('\n'));
+  const child = spawn(process.execPath, ['--import', 'tsx', probe], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '', stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (t: string) => { stderr += t; });
+  const exited = new Promise<{ code: number | null; signal: string | null }>((r) => child.on('exit', (code, signal) => r({ code, signal })));
+  try {
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.setEncoding('utf8').on('data', (t: string) => {
+        stdout += t;
+        if (stdout.includes('ready') && !stdout.includes('abort requested') && !child.killed) child.kill('SIGINT');
+        if (stdout.includes('abort requested')) resolve();
+      });
+      child.on('exit', () => reject(new Error(`exited early: ${stdout}${stderr}`)));
+    });
+    assert.equal(child.exitCode, null, 'still running after the first Ctrl-C');
+    assert.match(stderr, /interrupt: stopping after this step \(Ctrl-C again to quit now\); test work/);
+    child.kill('SIGINT');
+    const res = await Promise.race([exited, new Promise<null>((r) => setTimeout(() => r(null), 10_000))]);
+    assert.deepEqual(res, { code: 130, signal: null });
+  } finally {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  }
 });

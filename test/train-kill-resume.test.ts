@@ -124,6 +124,10 @@ test('train CLI: Ctrl-C (a real SIGINT) after epoch 1 stops within the epoch wit
   assert.equal(c.status, 0, `${c.stdout}${c.stderr}`);
   assert.equal(record(ID.C).status, 'finished');
   assert.deepEqual(computed(record(ID.C)), computed(record(ID.A)));
+  // and the final weights: the same tensor bytes as the uninterrupted run's (only the run id in the metadata differs)
+  const wa = readFileSync(join(CHECKPOINTS, ID.A, 'final.weights.safetensors'));
+  const wc = readFileSync(join(CHECKPOINTS, ID.C, 'final.weights.safetensors'));
+  assert.equal(wa.toString('latin1').replaceAll(ID.A, ID.C), wc.toString('latin1'), 'final weights differ');
 });
 
 test('--ra-m is refused outside [0, 10] (timm clips magnitudes to 10) with a one-line error naming the flag', () => {

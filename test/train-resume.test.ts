@@ -280,6 +280,33 @@ test('an unexpected error during training leaves the record failed (not running)
   assert.match(rec.notes, /^stopped by an error: disk on fire$/);
 });
 
+test('an error inside evaluation (a failing kernel mid-batch) leaves no tensors behind and the record failed', async () => {
+  const d = dirs();
+  // ArgMax runs only in evaluation (accuracy), after the batch and its logits exist: make it throw once, then restore it.
+  const original = tf.getKernel('ArgMax', tf.getBackend());
+  assert.ok(original, `no ArgMax kernel on ${tf.getBackend()}`);
+  tf.unregisterKernel('ArgMax', original.backendName);
+  tf.registerKernel({ ...original, kernelFunc: () => { throw new Error('ArgMax failed on purpose'); } });
+  const stackLimit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 100;
+  const before = tf.memory().numTensors;
+  try {
+    await assert.rejects(trainRun(tinyConfig('eval-boom'), { ...d, data }), (err: Error) => {
+      assert.match(err.message, /ArgMax failed on purpose/);
+      assert.match(err.stack ?? '', /\bevaluate\b/, 'thrown from the evaluation');
+      return true;
+    });
+  } finally {
+    Error.stackTraceLimit = stackLimit;
+    tf.unregisterKernel('ArgMax', original.backendName);
+    tf.registerKernel(original);
+  }
+  assert.equal(tf.memory().numTensors, before);
+  const rec = JSON.parse(readFileSync(join(d.resultsDir, 'eval-boom.json'), 'utf8'));
+  assert.deepEqual([rec.status, rec.metrics.failure], ['failed', 'error']);
+  assert.match(rec.notes, /^stopped by an error: ArgMax failed on purpose$/);
+});
+
 test('a results folder that stops being writable mid-run is a one-line error naming --results-dir', async () => {
   const d = dirs();
   const before = tf.memory().numTensors;

@@ -11,16 +11,16 @@ import { BACKEND_CHOICES, initBackend } from '../backend/index.ts';
 import { benchSteps, profileStep, type BenchMode, type BenchResult } from '../bench/engine.ts';
 import { benchTorch, type TorchResult } from '../bench/torch.ts';
 import { benchMetrics, engineThreads } from '../bench/metrics.ts';
-import { finishRunRecord, loadRunRecords, newRunRecord, saveRunRecord } from '../runRecord.ts';
+import { finishRunRecord, loadRunRecords, newRunRecord, RESULTS_DIR, saveRunRecord } from '../runRecord.ts';
 import { benchTable, replaceBenchTable } from '../bench/table.ts';
-import { atomicWrite, REPO_ROOT } from '../io.ts';
+import { atomicWrite, REPO_ROOT, underFlag, writableDir } from '../io.ts';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 const HELP = `usage: convmixer bench train|infer [--model NAME | --dim D --depth N --kernel K --patch P --classes C]
                        [--batch 16] [--image-size S] [--steps 5] [--warmup 2] [--threads N] [--vs torch]
-                       [--backend ${BACKEND_CHOICES.join('|')}] [--profile] [--json] [--seed 0]
-       convmixer bench table [--update-readme]
+                       [--backend ${BACKEND_CHOICES.join('|')}] [--profile] [--json] [--seed 0] [--results-dir DIR]
+       convmixer bench table [--update-readme] [--results-dir DIR]
        convmixer bench models --table 1|2 [--batch 8] [--steps 3] [--warmup 1] [--vs torch] [--json] [--results-dir DIR]
 
 Times training steps (forward in training mode + softmax cross-entropy + backward + SGD update) or inference
@@ -40,6 +40,7 @@ ${MODEL_FLAGS_HELP}
   --profile               also print the kernels that take the time in one step (tf.profile)
   --json                  print one JSON object: ms_per_img, img_per_s, peak_rss_mib (and torch_ms_per_img,
                           torch_peak_rss_mib, ratio = ms_per_img / torch_ms_per_img with --vs torch)
+  --results-dir DIR       where the run record is written (bench table: where records are read); default reports/results
 
 \`bench table\` prints the markdown table of the newest --vs torch record per workload (reports/results/);
 --update-readme writes it between the bench-table markers of README.md.
@@ -106,8 +107,10 @@ export const command: Command = {
       console.log(HELP);
       return 0;
     }
+    // Where records are written (train, infer, models) and read (table); default reports/results.
+    const resultsDir = values['results-dir'] !== undefined ? resolve(values['results-dir']) : RESULTS_DIR;
     if (positionals[0] === 'table') {
-      const table = benchTable(loadRunRecords({ kind: 'bench' }));
+      const table = benchTable(loadRunRecords({ kind: 'bench' }, resultsDir));
       console.log(table);
       if (values['update-readme']) {
         const readme = join(REPO_ROOT, 'README.md');
@@ -153,6 +156,7 @@ export const command: Command = {
     }
     const steps = numberFlag('steps', values.steps, { int: true, min: 1 }) ?? 5;
     const warmup = numberFlag('warmup', values.warmup, { int: true, min: 0 }) ?? 2;
+    writableDir(resultsDir, '--results-dir');
     const threads = numberFlag('threads', values.threads, { int: true, min: 1, max: 256 });
     const seed = numberFlag('seed', values.seed, { int: true, min: 0 }) ?? 0;
 
@@ -180,12 +184,12 @@ export const command: Command = {
         log(`ratio (this engine / PyTorch ms per image): ${(ours.msPerImg / torch.ms_per_img).toFixed(2)}x; memory ratio ${(ours.peakRssMiB / torch.peak_rss_mib).toFixed(2)}x`);
       }
     } catch (err) {
-      saveRunRecord(finishRunRecord(record, { error: (err as Error).message.split('\n')[0]! }, 'failed'));
+      underFlag('--results-dir', resultsDir, () => saveRunRecord(finishRunRecord(record, { error: (err as Error).message.split('\n')[0]! }, 'failed'), resultsDir));
       throw err;
     }
 
     record = finishRunRecord(record, benchMetrics(ours, torch));
-    const path = saveRunRecord(record);
+    const path = underFlag('--results-dir', resultsDir, () => saveRunRecord(record, resultsDir));
 
     if (values.profile) {
       const prof = await profileStep({ config, registryModel, mode, batch, imageSize, steps: 1, warmup: 1, seed });

@@ -3,6 +3,7 @@
 import { resolve } from 'node:path';
 import { parseFlags, choiceFlag, numberFlag, type FlagSpec, type Command } from './args.ts';
 import { UserError } from '../errors.ts';
+import { writableDir } from '../io.ts';
 import { PROFILES, type Profile } from '../runRecord.ts';
 import { EXPERIMENT_TABLES, experimentTable, parseShard, planRuns, runTable, shardRuns, tableStatus, type RowStatus } from '../experiments/runner.ts';
 import { primaryMetric } from '../experiments/table.ts';
@@ -90,6 +91,9 @@ export const command: Command = {
       return 0;
     }
 
+    // Every run would fail on the same folder: refuse once, before the first run starts.
+    if (dirs.resultsDir) writableDir(dirs.resultsDir, '--results-dir');
+    if (dirs.checkpointRoot) writableDir(dirs.checkpointRoot, '--checkpoint-dir');
     const runs = shardRuns(planRuns(table, profile, seeds), shard);
     console.log(`experiment run ${table.id}: profile ${profile}, seeds 0..${seeds - 1}${shard ? `, shard ${shard.index}/${shard.count}` : ''}: ${runs.length} runs`);
     const bar = values['quiet'] ? null : createProgressBar();

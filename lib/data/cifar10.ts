@@ -354,7 +354,10 @@ async function prepareLocked(opts: PrepareOptions): Promise<PrepareResult> {
   let digests: Digests | null = null;
   let known: KnownArchive | null = null;
   const raw = join(p.dir, 'raw');
-  const unpacked = statSync(src).isFile();
+  const st = statSync(src);
+  // A device, FIFO or socket (--from /dev/null) is neither an archive to unpack nor a folder to search.
+  if (!st.isFile() && !st.isDirectory()) throw new UserError(`--from ${src}: not a file or folder (expected a CIFAR-10 archive or an unpacked folder)`);
+  const unpacked = st.isFile();
   try {
     if (unpacked) {
       digests = await fileDigests(src);
