@@ -146,8 +146,8 @@ test('detection training: the record has test and train mAP, per-class AP; an in
   assert.equal(full.record.status, 'finished');
   for (const key of ['testMAP', 'testMAPAll', 'trainMAP', 'trainMAPAll', 'testLoss', 'bestTestMAP', 'testAP.car']) assert.equal(typeof m[key], 'number', key);
   assert.equal(m['testAP.dog'], null, 'a class without positives has no AP');
-  assert.equal(full.record.epochs.length, 2);
-  assert.ok(full.record.epochs.every((e) => typeof e['trainMAP'] === 'number' && typeof e['testMAP'] === 'number'));
+  assert.equal(full.record.epochs?.length, 2);
+  assert.ok(full.record.epochs!.every((e) => typeof e['trainMAP'] === 'number' && typeof e['testMAP'] === 'number'));
 
   // Interrupted after epoch 1, then resumed: the same numbers as the uninterrupted run.
   const ctrl = new AbortController();
