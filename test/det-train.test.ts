@@ -25,6 +25,9 @@ import { tableRowRecipe } from '../lib/experiments/table.ts';
 import { evalDetectionRun } from '../lib/eval/detection.ts';
 import { readVocDetections } from '../lib/eval/voc.ts';
 import { drawBoxes } from '../lib/views/boxes.ts';
+import { saveModelWeights } from '../lib/models/timmWeights.ts';
+import sharp from 'sharp';
+import { convmixer } from './helpers/cli.ts';
 
 await tf.setBackend('cpu');
 
@@ -196,4 +199,45 @@ test('drawBoxes: outlines of the given thickness inside the box edges, clipped t
   assert.deepEqual(at(7, 5), [1, 2, 3], 'clipped to the image: the last pixel is an edge');
   assert.deepEqual(at(6, 4), [1, 2, 3]);
   assert.ok(img.every((v) => v === 0));
+});
+
+test('convmixer predict with a detection model: boxes in the image\'s own pixels, --out draws them; refusals are one line', async () => {
+  const dir = tmp();
+  // A yolo_convmixer_256_8 whose output is a constant grid: every cell says 'dog' with one box covering the centre.
+  const model = createDetectionModel('yolo_convmixer_256_8', {}, { init: 'zeros' });
+  const bias = new Float32Array(7 * 7 * 30);
+  for (let cell = 0; cell < 49; cell++) bias.set([...Array(11).fill(0), 1, ...Array(8).fill(0), 0.8, 0.5, 0.5, 3.5, 3.5], cell * 30);
+  model.params['yolo_head.fc2.bias']!.assign(tf.tensor1d(bias));
+  const weights = join(dir, 'yolo.safetensors');
+  saveModelWeights(model as never, weights);
+  model.dispose();
+  const image = join(dir, 'img.png');
+  await sharp({ create: { width: 140, height: 70, channels: 3, background: { r: 30, g: 30, b: 30 } } }).png().toFile(image);
+  const out = join(dir, 'boxes.png');
+  const r = convmixer(['predict', '--model', 'yolo_convmixer_256_8', '--weights', weights, '--out', out, '--json', image]);
+  assert.equal(r.status, 0, r.stderr);
+  const res = JSON.parse(r.stdout) as { detections: { name: string; score: number; box: number[] }[] }[];
+  // All 49 boxes score 0.8; NMS keeps equal scores in cell order, so the first kept box is cell (0, 0)'s.
+  const first = res[0]!.detections[0]!;
+  assert.equal(first.name, 'dog');
+  assert.ok(Math.abs(first.score - 0.8) < 1e-5);
+  // Cell (0, 0): centre (0.5 / 7) of the image, half size 3.5 / 7 / 2 = 1/4: [-1/6, ...] clipped to 1; in 140x70 pixels.
+  const cx = 0.5 / 7, half = 0.25;
+  const want = [Math.max(1, (cx - half) * 140 + 1), Math.max(1, (cx - half) * 70 + 1), (cx + half) * 140, (cx + half) * 70];
+  for (let k = 0; k < 4; k++) assert.ok(Math.abs(first.box[k]! - want[k]!) < 1e-3, `coordinate ${k}: ${first.box[k]} vs ${want[k]}`);
+  const { data, info } = await sharp(out).raw().toBuffer({ resolveWithObject: true });
+  assert.deepEqual([info.width, info.height], [140, 70]);
+  let green = 0;
+  for (let i = 0; i < data.length; i += 3) if (data[i + 1] === 200 && data[i] === 20) green++;
+  assert.ok(green > 100, `green box pixels drawn: ${green}`);
+
+  for (const [args, pattern] of [
+    [['--out', join(dir, 'x.png'), image, image], /^convmixer predict: --out draws one image; got 2 IMAGE files$/],
+    [['--threshold', '2', image], /^convmixer predict: --threshold/],
+  ] as const) {
+    const bad = convmixer(['predict', '--model', 'yolo_convmixer_256_8', '--weights', weights, ...args]);
+    assert.equal(bad.status, 2, bad.stderr);
+    assert.match(bad.stderr.trim(), pattern);
+    assert.equal(bad.stderr.trim().split('\n').length, 1);
+  }
 });

@@ -159,9 +159,8 @@ export function resizedBoxToVoc(box: Box, width: number, height: number, size: n
   return [(box[0] * width) / size + 1, (box[1] * height) / size + 1, (box[2] * width) / size, (box[3] * height) / size];
 }
 
-/** Decodes an image and stretches it to size x size RGB (no aspect-preserving crop or pad, as YOLOv1). */
-async function decodeResized(path: string, size: number, expect: { width: number; height: number; xml: string }): Promise<Buffer> {
-  if (!existsSync(path)) throw new UserError(`${path}: missing image (annotated in ${expect.xml})`);
+/** Decodes an image file and stretches it to size x size RGB (no aspect-preserving crop or pad, as YOLOv1); with its original size. */
+export async function readStretched(path: string, size: number): Promise<{ rgb: Buffer; width: number; height: number }> {
   let data: Buffer, info: sharp.OutputInfo, width: number, height: number;
   try {
     const img = sharp(path).removeAlpha().toColourspace('srgb');
@@ -171,11 +170,18 @@ async function decodeResized(path: string, size: number, expect: { width: number
   } catch (err) {
     throw new UserError(`${path}: cannot decode image (${(err as Error).message.split('\n')[0]})`);
   }
+  if (info.channels !== 3) throw new UserError(`${path}: expected 3 color channels after conversion, got ${info.channels}`);
+  return { rgb: data, width, height };
+}
+
+/** readStretched for a dataset image, whose size must be the one its annotation gives. */
+async function decodeResized(path: string, size: number, expect: { width: number; height: number; xml: string }): Promise<Buffer> {
+  if (!existsSync(path)) throw new UserError(`${path}: missing image (annotated in ${expect.xml})`);
+  const { rgb, width, height } = await readStretched(path, size);
   if (width !== expect.width || height !== expect.height) {
     throw new UserError(`${path}: image is ${width}x${height} but ${expect.xml} says ${expect.width}x${expect.height}`);
   }
-  if (info.channels !== 3) throw new UserError(`${path}: expected 3 color channels after conversion, got ${info.channels}`);
-  return data;
+  return rgb;
 }
 
 export interface LoadVocOptions {
