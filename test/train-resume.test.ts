@@ -320,7 +320,7 @@ test('a results folder that stops being writable mid-run is a one-line error nam
   assert.equal(existsSync(join(d.checkpointRoot, 'edge.lock')), false);
 });
 
-test('checkpoint: state.json is signed too (an edited epoch, step or rng state is refused); version-1 checkpoints still resume', async () => {
+test('checkpoint: state.json is signed too (an edited epoch, step or rng state is refused)', async () => {
   const d = dirs();
   const abort = new AbortController();
   await assert.rejects(trainRun(tinyConfig('signed'), { ...d, data, signal: abort.signal, onEpoch: () => abort.abort() }));
@@ -349,15 +349,43 @@ test('checkpoint: state.json is signed too (an edited epoch, step or rng state i
   wrong.stateSha256 = manifestSha256(wrong);
   writeFileSync(statePath, JSON.stringify(wrong));
   await assert.rejects(trainRun(resume, { ...d, data }), /is damaged: state\.json field 'rngState' is missing or has the wrong type/);
-  // Written before state.json was signed (version 1, no stateSha256): still resumes, so runs in progress are not lost.
-  const legacy = JSON.parse(original);
-  delete legacy.stateSha256;
-  legacy.version = 1;
-  writeFileSync(statePath, JSON.stringify(legacy));
+  // The untouched signed state.json resumes, and the next checkpoint is signed too.
+  writeFileSync(statePath, original);
   const resumed = await trainRun(resume, { ...d, data });
   assert.equal(resumed.record.status, 'finished');
   resumed.model.dispose();
   const v2 = JSON.parse(readFileSync(join(d.checkpointRoot, 'signed', 'epoch-0002', 'state.json'), 'utf8'));
   assert.equal(v2.version, 2);
   assert.equal(v2.stateSha256, manifestSha256(v2));
+});
+
+test('checkpoint: an unsigned checkpoint (version 1, no stateSha256) is refused in one line, so editing the version and deleting the signature is no bypass', async () => {
+  const d = dirs();
+  const abort = new AbortController();
+  await assert.rejects(trainRun(tinyConfig('unsigned'), { ...d, data, signal: abort.signal, onEpoch: () => abort.abort() }));
+  const runDir = join(d.checkpointRoot, 'unsigned');
+  const statePath = join(runDir, 'epoch-0001', 'state.json');
+  const original = JSON.parse(readFileSync(statePath, 'utf8'));
+  const resume = tinyConfig('unsigned', { run: { runId: 'unsigned', resume: true, backend: 'cpu', explicit: [], checkpoint: true } });
+  const forged: [string, (m: Record<string, unknown>) => void][] = [
+    ['version 1, signature deleted, epoch edited', (m) => { m['version'] = 1; delete m['stateSha256']; m['epoch'] = 0; m['epochs'] = []; }],
+    ['version 1, signature deleted, nothing else edited', (m) => { m['version'] = 1; delete m['stateSha256']; }],
+  ];
+  for (const [what, edit] of forged) {
+    const m = structuredClone(original);
+    edit(m);
+    writeFileSync(statePath, JSON.stringify(m, null, 2));
+    await assert.rejects(trainRun(resume, { ...d, data }), (err: Error) => {
+      assert.ok(err instanceof UserError, `${what}: ${err}`);
+      assert.ok(!err.message.includes('\n'), `${what}: one line`);
+      assert.equal(err.message, `checkpoint ${join(runDir, 'epoch-0001')} is from an older version without a signature (state.json has no stateSha256) and is not resumed; start a new run (delete ${runDir} or pick another --run-id)`, what);
+      return true;
+    });
+    assert.deepEqual(readdirSync(runDir).filter((e) => e.startsWith('epoch-')), ['epoch-0001'], `${what}: nothing written`);
+  }
+  // A version-2 manifest without its signature is damage, as before.
+  const stripped = structuredClone(original);
+  delete stripped.stateSha256;
+  writeFileSync(statePath, JSON.stringify(stripped));
+  await assert.rejects(trainRun(resume, { ...d, data }), /is damaged: state\.json does not match its stateSha256/);
 });
