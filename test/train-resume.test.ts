@@ -17,7 +17,7 @@ import type { ImageDataset } from '../lib/data/cifar10.ts';
 import { buildRecipe, type TrainConfig } from '../lib/train/config.ts';
 import { trainRun, TrainingDivergedError } from '../lib/train/loop.ts';
 import { UserError } from '../lib/errors.ts';
-import { manifestSha256, runCheckpointDir } from '../lib/train/checkpoint.ts';
+import { manifestSha256, runCheckpointDir, saveCheckpoint } from '../lib/train/checkpoint.ts';
 
 await tf.setBackend('cpu');
 
@@ -357,6 +357,45 @@ test('checkpoint: state.json is signed too (an edited epoch, step or rng state i
   const v2 = JSON.parse(readFileSync(join(d.checkpointRoot, 'signed', 'epoch-0002', 'state.json'), 'utf8'));
   assert.equal(v2.version, 2);
   assert.equal(v2.stateSha256, manifestSha256(v2));
+});
+
+test('saveCheckpoint writes and cleans only the run\'s own folder: the checkpoint root, its parent, another run\'s folder or an unsafe id are refused and no sibling epoch-* folder is deleted', () => {
+  const top = mkdtempSync(join(tmpdir(), 'convmixer-ckpt-guard-'));
+  made.push(top);
+  const root = join(top, 'checkpoints');
+  // Old epochs of two runs, and epoch-* folders directly under the root and its parent: none of them may go.
+  const planted = [join(root, 'a', 'epoch-0001'), join(root, 'b', 'epoch-0001'), join(root, 'b', 'epoch-0002'), join(root, 'epoch-0001'), join(root, 'epoch-0007'), join(top, 'epoch-0003')];
+  for (const dir of planted) {
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'state.json'), '{}\n');
+  }
+  const listing = (): string[] => {
+    const out: string[] = [];
+    const walk = (d: string): void => { for (const e of readdirSync(d, { withFileTypes: true })) { out.push(join(d, e.name)); if (e.isDirectory()) walk(join(d, e.name)); } };
+    walk(top);
+    return out.sort();
+  };
+  const before = listing();
+  const manifest = (runId: string) => ({ runId, recipe: {}, epoch: 2, step: 4, rngState: [1, 2, 3, 4], epochs: [{}, {}], trainSeconds: 1 });
+  const tensors = { 'param.w': { shape: [2], data: new Float32Array([1, 2]) } };
+  const cases: [string, string, string][] = [
+    ['the checkpoint root', root, 'a'],
+    ['the parent of the root', top, 'a'],
+    ['another run\'s folder', join(root, 'b'), 'a'],
+    ['an unsafe id whose folder name matches it (root/..)', `${root}/..`, '..'],
+  ];
+  for (const [what, dir, runId] of cases) {
+    assert.throws(() => saveCheckpoint(dir, manifest(runId), tensors), (err: Error) => {
+      assert.match(err.message, /^saveCheckpoint: .* is not the folder of run '.*'$/, what);
+      return true;
+    }, what);
+    assert.deepEqual(listing(), before, `${what}: nothing written or deleted`);
+  }
+  // The run's own folder: its old epoch goes, the other run's and the root's epoch folders stay.
+  const own = saveCheckpoint(runCheckpointDir('a', root), manifest('a'), tensors);
+  assert.equal(own, join(root, 'a', 'epoch-0002'));
+  assert.deepEqual(readdirSync(join(root, 'a')).sort(), ['LATEST', 'epoch-0002']);
+  for (const dir of planted.filter((d) => !d.startsWith(join(root, 'a')))) assert.ok(existsSync(join(dir, 'state.json')), dir);
 });
 
 test('checkpoint: an unsigned checkpoint (version 1, no stateSha256) is refused in one line, so editing the version and deleting the signature is no bypass', async () => {
