@@ -86,6 +86,21 @@ export function underFlag<T>(flag: string, path: string, write: () => T): T {
   }
 }
 
+/**
+ * Checks that an explicit flag names an existing folder (a typo or a file would otherwise read as "nothing there"); a one-line
+ * UserError naming the flag, the path and `expected` otherwise. Creates nothing.
+ */
+export function existingDir(path: string, flag: string, expected: string): void {
+  let isDir: boolean;
+  try {
+    isDir = statSync(path).isDirectory();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new UserError(`${flag} ${path}: ${code === 'ENOENT' ? 'no such folder' : code === 'ENOTDIR' ? 'not a folder' : `cannot read (${fsErrorText(err) ?? String(err)})`} (expected ${expected})`);
+  }
+  if (!isDir) throw new UserError(`${flag} ${path}: not a folder (expected ${expected})`);
+}
+
 /** Creates the folder a flag names if needed and checks that it is a writable folder; a one-line UserError naming the flag otherwise. */
 export function writableDir(path: string, flag: string): void {
   try {

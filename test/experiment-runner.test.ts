@@ -210,6 +210,7 @@ test('runTable: a run locked by a live process is running and skipped; once its 
 test('convmixer experiment: status --json lists every row (real CLI), run refuses a bad shard and an unknown table with one line', () => {
   const cli = (...args: string[]) => spawnSync(process.execPath, ['bin/convmixer.mjs', 'experiment', ...args], { cwd: REPO, encoding: 'utf8' });
   const empty = join(tmp, 'empty');
+  mkdirSync(join(empty, 'r'), { recursive: true }); // an explicit --results-dir must exist (a missing one is refused: test/robustness.test.ts)
   const st = cli('status', 'table3', '--profile', 'quick', '--json', '--results-dir', join(empty, 'r'), '--checkpoint-dir', join(empty, 'c'));
   assert.equal(st.status, 0, st.stderr);
   const json = JSON.parse(st.stdout);
@@ -221,5 +222,5 @@ test('convmixer experiment: status --json lists every row (real CLI), run refuse
   const bad = cli('run', 'table3', '--shard', '3/2');
   assert.deepEqual([bad.status, bad.stderr.trim()], [2, "convmixer experiment: --shard: expected i/n with 1 <= i <= n (e.g. 2/4), got '3/2'"]);
   const unknown = cli('status', 'table9');
-  assert.deepEqual([unknown.status, unknown.stderr.trim()], [2, "convmixer experiment: unknown table 'table9' (expected one of: table3, table4, pilot, segmentation)"]);
+  assert.deepEqual([unknown.status, unknown.stderr.trim()], [2, "convmixer experiment: unknown table 'table9' (expected one of: table3, table4, pilot, segmentation, detection)"]);
 });

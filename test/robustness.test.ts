@@ -5,7 +5,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, symlinkSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -261,6 +261,46 @@ test('convmixer experiment run: --results-dir / --checkpoint-dir naming a file i
   refused(run(R, file), /^convmixer experiment: --checkpoint-dir .*experiment-file: not a writable folder/);
   assert.deepEqual(snapshot(R), {});
   assert.equal(readFileSync(file, 'utf8'), 'not a folder\n');
+});
+
+test('convmixer experiment status: an explicit --results-dir that is a file or missing is one line naming the flag (exit 2), not a status of no records', () => {
+  const { R, C } = dirs();
+  const file = join(tmp, 'status-file');
+  writeFileSync(file, 'not a folder\n');
+  const status = (results: string, extra: string[] = []): CliResult =>
+    convmixer(['experiment', 'status', 'table3', '--profile', 'smoke', '--seeds', '1', '--results-dir', results, '--checkpoint-dir', C, ...extra]);
+  for (const extra of [[], ['--json']]) {
+    for (const [results, pattern] of [
+      [file, /^convmixer experiment: --results-dir .*status-file: not a folder \(expected the folder of run records\)$/],
+      ['/etc/passwd', /^convmixer experiment: --results-dir \/etc\/passwd: not a folder \(expected the folder of run records\)$/],
+      [join(tmp, 'no-such-results'), /^convmixer experiment: --results-dir .*no-such-results: no such folder \(expected the folder of run records\)$/],
+    ] as [string, RegExp][]) {
+      const r = status(results, extra);
+      refused(r, pattern);
+      assert.equal(r.status, 2, `${results} ${extra}`);
+      assert.equal(r.stdout, '', `${results} ${extra}: no status printed`);
+    }
+  }
+  assert.equal(existsSync(join(tmp, 'no-such-results')), false, 'status creates no folder');
+  assert.equal(readFileSync(file, 'utf8'), 'not a folder\n');
+  // An existing (empty) folder is a status of no records, as before.
+  mkdirSync(R, { recursive: true });
+  const empty = status(R);
+  ok(empty);
+  assert.match(empty.stdout, /\n0 of \d+ rows done\n$/);
+});
+
+test('convmixer experiment status without --results-dir: a missing reports/results is just no records (exit 0)', () => {
+  // A copy of the CLI's code in a fresh folder, so the default reports/results is really missing (the repository's is never touched).
+  const root = join(tmp, 'bare-checkout');
+  mkdirSync(root);
+  for (const entry of ['bin', 'lib', 'package.json', 'tsconfig.json']) if (existsSync(join(REPO, entry))) cpSync(join(REPO, entry), join(root, entry), { recursive: true });
+  symlinkSync(join(REPO, 'node_modules'), join(root, 'node_modules'));
+  const r = spawnSync(process.execPath, ['bin/convmixer.mjs', 'experiment', 'status', 'table3', '--profile', 'smoke', '--seeds', '1', '--checkpoint-dir', join(root, 'ckpt')], { cwd: root, encoding: 'utf8', timeout: 120_000 });
+  assert.equal(r.status, 0, `${r.stdout}${r.stderr}`);
+  assert.equal(r.stderr, '');
+  assert.match(r.stdout, /\n0 of \d+ rows done\n$/);
+  assert.equal(existsSync(join(root, 'reports', 'results')), false);
 });
 
 test('Ctrl-C again quits now: the first SIGINT asks the work to stop, a second one (work still running) exits 130 at once', async () => {

@@ -17,7 +17,7 @@ import type { ImageDataset } from '../lib/data/cifar10.ts';
 import { buildRecipe, type TrainConfig } from '../lib/train/config.ts';
 import { trainRun, TrainingDivergedError } from '../lib/train/loop.ts';
 import { UserError } from '../lib/errors.ts';
-import { manifestSha256, runCheckpointDir } from '../lib/train/checkpoint.ts';
+import { manifestSha256, runCheckpointDir, saveCheckpoint } from '../lib/train/checkpoint.ts';
 
 await tf.setBackend('cpu');
 
@@ -320,7 +320,7 @@ test('a results folder that stops being writable mid-run is a one-line error nam
   assert.equal(existsSync(join(d.checkpointRoot, 'edge.lock')), false);
 });
 
-test('checkpoint: state.json is signed too (an edited epoch, step or rng state is refused); version-1 checkpoints still resume', async () => {
+test('checkpoint: state.json is signed too (an edited epoch, step or rng state is refused)', async () => {
   const d = dirs();
   const abort = new AbortController();
   await assert.rejects(trainRun(tinyConfig('signed'), { ...d, data, signal: abort.signal, onEpoch: () => abort.abort() }));
@@ -349,15 +349,82 @@ test('checkpoint: state.json is signed too (an edited epoch, step or rng state i
   wrong.stateSha256 = manifestSha256(wrong);
   writeFileSync(statePath, JSON.stringify(wrong));
   await assert.rejects(trainRun(resume, { ...d, data }), /is damaged: state\.json field 'rngState' is missing or has the wrong type/);
-  // Written before state.json was signed (version 1, no stateSha256): still resumes, so runs in progress are not lost.
-  const legacy = JSON.parse(original);
-  delete legacy.stateSha256;
-  legacy.version = 1;
-  writeFileSync(statePath, JSON.stringify(legacy));
+  // The untouched signed state.json resumes, and the next checkpoint is signed too.
+  writeFileSync(statePath, original);
   const resumed = await trainRun(resume, { ...d, data });
   assert.equal(resumed.record.status, 'finished');
   resumed.model.dispose();
   const v2 = JSON.parse(readFileSync(join(d.checkpointRoot, 'signed', 'epoch-0002', 'state.json'), 'utf8'));
   assert.equal(v2.version, 2);
   assert.equal(v2.stateSha256, manifestSha256(v2));
+});
+
+test('saveCheckpoint writes and cleans only the run\'s own folder: the checkpoint root, its parent, another run\'s folder or an unsafe id are refused and no sibling epoch-* folder is deleted', () => {
+  const top = mkdtempSync(join(tmpdir(), 'convmixer-ckpt-guard-'));
+  made.push(top);
+  const root = join(top, 'checkpoints');
+  // Old epochs of two runs, and epoch-* folders directly under the root and its parent: none of them may go.
+  const planted = [join(root, 'a', 'epoch-0001'), join(root, 'b', 'epoch-0001'), join(root, 'b', 'epoch-0002'), join(root, 'epoch-0001'), join(root, 'epoch-0007'), join(top, 'epoch-0003')];
+  for (const dir of planted) {
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'state.json'), '{}\n');
+  }
+  const listing = (): string[] => {
+    const out: string[] = [];
+    const walk = (d: string): void => { for (const e of readdirSync(d, { withFileTypes: true })) { out.push(join(d, e.name)); if (e.isDirectory()) walk(join(d, e.name)); } };
+    walk(top);
+    return out.sort();
+  };
+  const before = listing();
+  const manifest = (runId: string) => ({ runId, recipe: {}, epoch: 2, step: 4, rngState: [1, 2, 3, 4], epochs: [{}, {}], trainSeconds: 1 });
+  const tensors = { 'param.w': { shape: [2], data: new Float32Array([1, 2]) } };
+  const cases: [string, string, string][] = [
+    ['the checkpoint root', root, 'a'],
+    ['the parent of the root', top, 'a'],
+    ['another run\'s folder', join(root, 'b'), 'a'],
+    ['an unsafe id whose folder name matches it (root/..)', `${root}/..`, '..'],
+  ];
+  for (const [what, dir, runId] of cases) {
+    assert.throws(() => saveCheckpoint(dir, manifest(runId), tensors), (err: Error) => {
+      assert.match(err.message, /^saveCheckpoint: .* is not the folder of run '.*'$/, what);
+      return true;
+    }, what);
+    assert.deepEqual(listing(), before, `${what}: nothing written or deleted`);
+  }
+  // The run's own folder: its old epoch goes, the other run's and the root's epoch folders stay.
+  const own = saveCheckpoint(runCheckpointDir('a', root), manifest('a'), tensors);
+  assert.equal(own, join(root, 'a', 'epoch-0002'));
+  assert.deepEqual(readdirSync(join(root, 'a')).sort(), ['LATEST', 'epoch-0002']);
+  for (const dir of planted.filter((d) => !d.startsWith(join(root, 'a')))) assert.ok(existsSync(join(dir, 'state.json')), dir);
+});
+
+test('checkpoint: an unsigned checkpoint (version 1, no stateSha256) is refused in one line, so editing the version and deleting the signature is no bypass', async () => {
+  const d = dirs();
+  const abort = new AbortController();
+  await assert.rejects(trainRun(tinyConfig('unsigned'), { ...d, data, signal: abort.signal, onEpoch: () => abort.abort() }));
+  const runDir = join(d.checkpointRoot, 'unsigned');
+  const statePath = join(runDir, 'epoch-0001', 'state.json');
+  const original = JSON.parse(readFileSync(statePath, 'utf8'));
+  const resume = tinyConfig('unsigned', { run: { runId: 'unsigned', resume: true, backend: 'cpu', explicit: [], checkpoint: true } });
+  const forged: [string, (m: Record<string, unknown>) => void][] = [
+    ['version 1, signature deleted, epoch edited', (m) => { m['version'] = 1; delete m['stateSha256']; m['epoch'] = 0; m['epochs'] = []; }],
+    ['version 1, signature deleted, nothing else edited', (m) => { m['version'] = 1; delete m['stateSha256']; }],
+  ];
+  for (const [what, edit] of forged) {
+    const m = structuredClone(original);
+    edit(m);
+    writeFileSync(statePath, JSON.stringify(m, null, 2));
+    await assert.rejects(trainRun(resume, { ...d, data }), (err: Error) => {
+      assert.ok(err instanceof UserError, `${what}: ${err}`);
+      assert.ok(!err.message.includes('\n'), `${what}: one line`);
+      assert.equal(err.message, `checkpoint ${join(runDir, 'epoch-0001')} is from an older version without a signature (state.json has no stateSha256) and is not resumed; start a new run (delete ${runDir} or pick another --run-id)`, what);
+      return true;
+    });
+    assert.deepEqual(readdirSync(runDir).filter((e) => e.startsWith('epoch-')), ['epoch-0001'], `${what}: nothing written`);
+  }
+  // A version-2 manifest without its signature is damage, as before.
+  const stripped = structuredClone(original);
+  delete stripped.stateSha256;
+  writeFileSync(statePath, JSON.stringify(stripped));
+  await assert.rejects(trainRun(resume, { ...d, data }), /is damaged: state\.json does not match its stateSha256/);
 });

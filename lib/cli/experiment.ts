@@ -3,7 +3,7 @@
 import { resolve } from 'node:path';
 import { parseFlags, choiceFlag, numberFlag, type FlagSpec, type Command } from './args.ts';
 import { UserError } from '../errors.ts';
-import { writableDir } from '../io.ts';
+import { existingDir, writableDir } from '../io.ts';
 import { PROFILES, type Profile } from '../runRecord.ts';
 import { EXPERIMENT_TABLES, experimentTable, parseShard, planRuns, runTable, shardRuns, tableStatus, type RowStatus } from '../experiments/runner.ts';
 import { primaryMetric } from '../experiments/table.ts';
@@ -73,6 +73,8 @@ export const command: Command = {
     const table = experimentTable(tableId);
 
     if (sub === 'status') {
+      // An explicit --results-dir that is a file or a typo would read as "no records"; the default reports/results may be missing.
+      if (dirs.resultsDir) existingDir(dirs.resultsDir, '--results-dir', 'the folder of run records');
       const rows = tableStatus(table, profile, seeds, dirs);
       if (values['json']) {
         console.log(JSON.stringify({

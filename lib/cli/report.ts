@@ -9,8 +9,7 @@ import { renderReport } from '../report/render.ts';
 import { runNotebooks } from '../notebooks/run.ts';
 import { join, relative, resolve } from 'node:path';
 import { stopOnSignals } from './interrupt.ts';
-import { statSync } from 'node:fs';
-import { fsErrorText, underFlag, writableDir } from '../io.ts';
+import { existingDir, underFlag, writableDir } from '../io.ts';
 
 const USAGE = `usage: convmixer report [--profile P] [--rerun] [--no-run] [--check] [--screenshots] [--out DIR]
 
@@ -28,18 +27,6 @@ paper > quick > smoke with finished records; --profile to choose) and renders th
 
 Run records that are not valid (unreadable, not JSON, missing fields) are skipped: one line each, and they
 are listed on the index page.`;
-
-/** An explicit --results-dir must be an existing folder (a typo would otherwise render a report of no records). */
-function recordsFolder(path: string): void {
-  let isDir: boolean;
-  try {
-    isDir = statSync(path).isDirectory();
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new UserError(`--results-dir ${path}: ${code === 'ENOENT' ? 'no such folder' : `cannot read (${fsErrorText(err) ?? String(err)})`}`);
-  }
-  if (!isDir) throw new UserError(`--results-dir ${path}: not a folder`);
-}
 
 export const command: Command = {
   summary: 'run notebooks from shipped run records and render reports/index.html',
@@ -66,7 +53,8 @@ export const command: Command = {
     const git = gitState();
     if (values['results-dir'] !== undefined && !values['no-run']) throw new UserError('--results-dir needs --no-run (the notebooks read reports/results)');
     const resultsDir = values['results-dir'] !== undefined ? resolve(values['results-dir']) : RESULTS_DIR;
-    if (values['results-dir'] !== undefined) recordsFolder(resultsDir);
+    // An explicit --results-dir must be an existing folder (a typo would otherwise render a report of no records).
+    if (values['results-dir'] !== undefined) existingDir(resultsDir, '--results-dir', 'the folder of run records');
     writableDir(outDir, '--out');
     // Invalid records are named once here and on the index page, not warned about by every notebook.
     const skipped: SkippedRecord[] = [];

@@ -17,7 +17,7 @@ export const CHECKPOINTS_DIR = join(REPO_ROOT, 'reports', 'checkpoints');
 
 export interface CheckpointManifest {
   format: 'convmixer-train-checkpoint';
-  /** 2: state.json carries stateSha256. 1 (written before it existed) is still read, without that check. */
+  /** 2: state.json carries stateSha256. 1 (written before it existed) is refused on load: unsigned, it could be edited freely. */
   version: 1 | 2;
   runId: string;
   /** The recipe the run was started with (compared key by key on resume). */
@@ -34,7 +34,7 @@ export interface CheckpointManifest {
   savedAt: string;
   tensorsSha256: string;
   /** sha256 of every other field of state.json (keys sorted), so an edited epoch, step or rng state is caught like damaged tensors. */
-  stateSha256?: string;
+  stateSha256: string;
 }
 
 /** JSON with object keys sorted at every level: the same text for the same values, whatever order the keys were written in. */
@@ -99,12 +99,12 @@ export function saveCheckpoint(runDir: string, manifest: Omit<CheckpointManifest
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp);
   const written = writeSafetensors(join(tmp, 'state.safetensors'), tensors, { runId: manifest.runId, epoch: String(manifest.epoch) });
-  const full: CheckpointManifest = {
+  const unsigned: Omit<CheckpointManifest, 'stateSha256'> = {
     format: 'convmixer-train-checkpoint', version: 2, ...manifest,
     savedAt: new Date().toISOString(),
     tensorsSha256: createHash('sha256').update(written).digest('hex'), // the bytes just written, not read back
   };
-  full.stateSha256 = manifestSha256(full);
+  const full: CheckpointManifest = { ...unsigned, stateSha256: manifestSha256(unsigned) };
   atomicWriteJson(join(tmp, 'state.json'), full);
   const final = join(runDir, name);
   rmSync(final, { recursive: true, force: true }); // left over from a run killed after the rename, before LATEST moved
@@ -135,8 +135,12 @@ export function loadCheckpoint(runDir: string): { dir: string; manifest: Checkpo
   if (manifest === null || typeof manifest !== 'object' || manifest.format !== 'convmixer-train-checkpoint' || (manifest.version !== 1 && manifest.version !== 2)) {
     bad('state.json is not a version-1 or -2 training checkpoint');
   }
+  // Version 1 had no signature: accepting it would let anyone set version 1, delete stateSha256 and edit the rest.
+  if (manifest.version === 1) {
+    throw new UserError(`checkpoint ${dir} is from an older version without a signature (state.json has no stateSha256) and is not resumed; start a new run (delete ${runDir} or pick another --run-id)`);
+  }
   // Version 2 signs its own fields (epoch, step, rng state, metrics, recipe): an edit there is damage like a flipped tensor byte.
-  if (manifest.version === 2 && manifest.stateSha256 !== manifestSha256(manifest)) bad('state.json does not match its stateSha256 (edited or damaged)');
+  if (manifest.stateSha256 !== manifestSha256(manifest)) bad('state.json does not match its stateSha256 (edited or damaged)');
   const problem = manifestProblem(manifest as unknown as Record<string, unknown>);
   if (problem) bad(`state.json field '${problem}' is missing or has the wrong type`);
   let bytes: Buffer;
