@@ -38,6 +38,8 @@ export * from './views/format.ts';
 export * from './views/cifar.ts';
 export * from './views/filters.ts';
 export * from './views/segmentation.ts';
+export * from './views/detection.ts';
+export * from './views/boxes.ts';
 export * from './experiments/table.ts';
 export * from './experiments/runner.ts';
 export * from './experiments/pilot.ts';
@@ -46,9 +48,14 @@ export * from './experiments/table4.ts';
 export * from './experiments/ensure.ts';
 export * from './experiments/cifar10Demo.ts';
 export * from './experiments/segmentation.ts';
+export * from './experiments/detection.ts';
 export * from './paper/seed000.ts';
 export * from './train/segConfig.ts';
+export * from './train/detConfig.ts';
+export * from './data/voc.ts';
+export * from './metrics/voc.ts';
 export * from './eval/segmentation.ts';
+export * from './eval/detection.ts';
 export * from './views/architecture.ts';
 // The model registry over families (ConvMixer's own createModel above keeps its name; the registry's is createRegistryModel here).
 export { createModel as createRegistryModel, createSegmentationModel, createDetectionModel, buildModel as buildRegistryModel, listModels, listFamilies, modelInfo,
