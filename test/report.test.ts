@@ -149,6 +149,8 @@ test('experimentStatus: table rows matched by table and row id (never by archite
     record({ id: 'd', kind: 'bench', experiment: 'table1' }),
     // segmentation rows report their mean IoU (the table's primary metric); the seed's values are not accuracies
     record({ id: 'su', experiment: 'segmentation', table: 'segmentation', row: 'unet', profile: 'quick', metrics: { testMIoU: 0.31 } }),
+    // detection rows report their test mAP@0.5; the seed printed none
+    record({ id: 'dq', experiment: 'detection', table: 'detection', row: 'yolo-convmixer', profile: 'quick', metrics: { testMAP: 0.042 } }),
   ]);
   const byExp = (e: string) => rows.filter((r) => r.experiment === e);
   const k9 = TABLE4.find((r) => r.section === 'kernel adjustments' && r.kernelSize === 9)!.accuracy;
@@ -168,6 +170,7 @@ test('experimentStatus: table rows matched by table and row id (never by archite
   assert.deepEqual(byExp('cifar10-demo').map((r) => [r.row, r.paper, r.status]), [['convmixer_128_4', null, 'partial']]);
   for (const e of ['table1', 'table2']) assert.deepEqual(byExp(e).map((r) => r.status), ['not yet']);
   assert.deepEqual(byExp('segmentation').map((r) => [r.runId, r.row, r.reproduced, r.paper, r.status]), [['su', 'Unet (mean of 1 seed)', 31, null, 'partial']]);
+  assert.deepEqual(byExp('detection').map((r) => [r.runId, r.row, r.reproduced, r.paper, r.status]), [['dq', 'YOLO-ConvMixer (mean of 1 seed)', 4.2, null, 'partial']]);
   assert.equal(asPercent(0.9512), 95.12);
   assert.equal(asPercent(null), null);
   assert.equal(profileWithRecords([]), 'smoke');

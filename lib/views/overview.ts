@@ -5,13 +5,14 @@ import { PROFILES, type Profile, type RunRecord } from '../runRecord.ts';
 import { TABLE1, TABLE2, TABLE3, TABLE4 } from '../paper/tables.ts';
 import { primaryMetric, type ExperimentTable } from '../experiments/table.ts';
 import { SEGMENTATION_EXPERIMENT } from '../experiments/segmentation.ts';
+import { DETECTION_EXPERIMENT } from '../experiments/detection.ts';
 import { TABLE3_EXPERIMENT } from '../experiments/table3.ts';
 import { TABLE4_EXPERIMENT } from '../experiments/table4.ts';
 import { PILOT } from '../experiments/pilot.ts';
 import { runOwners } from '../experiments/runner.ts';
 import type { Badge } from './tables.ts';
 
-export type ExperimentId = 'table1' | 'table2' | 'table3' | 'table4' | 'pilot' | 'segmentation' | 'cifar10-demo';
+export type ExperimentId = 'table1' | 'table2' | 'table3' | 'table4' | 'pilot' | 'segmentation' | 'detection' | 'cifar10-demo';
 
 export interface ExperimentInfo {
   id: ExperimentId;
@@ -29,6 +30,7 @@ export const EXPERIMENTS: ExperimentInfo[] = [
   { id: 'table4', title: 'Table 4 — tiny ConvMixers on CIFAR-10', what: 'CIFAR-10 accuracy and # params per width/depth/kernel/patch', paperRows: TABLE4.length },
   { id: 'pilot', title: 'Pilot — training budget vs seed spread (chooses the quick protocol of Tables 3 and 4)', what: 'CIFAR-10 accuracy of 4 rows at several budgets', paperRows: 0 },
   { id: 'segmentation', title: 'Seed 000 — Unet vs ConvMixer-Unet (CamVid standing in for Cityscapes)', what: 'test mean IoU (notebook 04: every column of the seed\'s table)', paperRows: 2 },
+  { id: 'detection', title: 'Seed 000 — YOLO-ConvMixer on Pascal VOC (the VOC2007 subset standing in for VOC2012)', what: 'test mAP@0.5 (notebook 05: train vs test mAP, the seed reports none)', paperRows: 1 },
   { id: 'cifar10-demo', title: 'CIFAR-10 demo run (not a paper table)', what: 'a small real training run: test accuracy per epoch', paperRows: 0 },
 ];
 
@@ -37,7 +39,7 @@ export interface StatusRow {
   /** The paper row (or model) the record reproduces. */
   row: string;
   profile: Profile | null;
-  /** Reproduced value in %, from the run record: the table's primary metric (accuracy; mean IoU for segmentation). */
+  /** Reproduced value in %, from the run record: the table's primary metric (accuracy; mean IoU for segmentation; mAP@0.5 for detection). */
   reproduced: number | null;
   /** The paper's accuracy in % (reference value), when the record maps to a paper row. */
   paper: number | null;
@@ -68,7 +70,7 @@ export function recordModel(rec: RunRecord): { name: string | null; arch: ArchKe
 }
 
 /** Experiment tables whose runs carry a table and row id (lib/experiments/). */
-const ROW_TABLES: Record<string, ExperimentTable> = { table3: TABLE3_EXPERIMENT, table4: TABLE4_EXPERIMENT, pilot: PILOT, segmentation: SEGMENTATION_EXPERIMENT };
+const ROW_TABLES: Record<string, ExperimentTable> = { table3: TABLE3_EXPERIMENT, table4: TABLE4_EXPERIMENT, pilot: PILOT, segmentation: SEGMENTATION_EXPERIMENT, detection: DETECTION_EXPERIMENT };
 
 /**
  * The paper row a record reproduces and the paper's accuracy for it (reference value), if any. Training runs of the
