@@ -20,8 +20,9 @@ const USAGE = `usage: convmixer experiment list
        convmixer experiment status TABLE [--profile quick] [--seeds 2] [--json]
        convmixer experiment run TABLE [--profile quick] [--seeds 2] [--shard i/n] [--retry-failed] [--quiet]
 
-Tables are typed data in lib/experiments/ (table3, table4, pilot): rows with the paper's value and a recipe change
-relative to the paper recipe; the profile's protocol shrinks what every row shares (README: "Tables 3 and 4").
+Tables are typed data in lib/experiments/ (table3, table4, pilot; segmentation and detection for seed 000): rows with
+the paper's value and a recipe change relative to the paper recipe (or, for seed 000's tables, the model of the row);
+the profile's protocol shrinks what every row shares (README: "Tables 3 and 4", "Segmentation", "Detection").
 
   run       trains the missing runs (row x seed 0..N-1) one at a time, resumes interrupted ones from their
             checkpoints and skips finished ones; stop it at any time (Ctrl-C) and start it again
@@ -46,7 +47,7 @@ function statusLine(r: RowStatus): string {
 }
 
 export const command: Command = {
-  summary: 'run or inspect the experiment tables (table3, table4, pilot): resumable, shardable',
+  summary: 'run or inspect the experiment tables (table3, table4, pilot, segmentation, detection): resumable, shardable',
   async run(argv) {
     const { values, positionals, help } = parseFlags<Values>(argv, FLAGS, true);
     const [sub, tableId, ...extra] = positionals;
