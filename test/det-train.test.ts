@@ -28,6 +28,8 @@ import { drawBoxes } from '../lib/views/boxes.ts';
 import { saveModelWeights } from '../lib/models/timmWeights.ts';
 import sharp from 'sharp';
 import { convmixer } from './helpers/cli.ts';
+import { finishRunRecord, newRunRecord, saveRunRecord } from '../lib/runRecord.ts';
+import { detClaims, detCurveFigures, detectionView, detMeasuredRows, detPerClassFigure } from '../lib/views/detection.ts';
 
 await tf.setBackend('cpu');
 
@@ -240,4 +242,37 @@ test('convmixer predict with a detection model: boxes in the image\'s own pixels
     assert.match(bad.stderr.trim(), pattern);
     assert.equal(bad.stderr.trim().split('\n').length, 1);
   }
+});
+
+test('detection view: the measured row, the overfitting verdict from train vs test mAP, curves and per-class AP from the records', () => {
+  const dir = tmp();
+  const save = (trainMAP: number, testMAP: number) => {
+    const epochs = [1, 2].map((epoch) => ({ epoch, lr: 1e-4, trainLoss: 10 / epoch, testLoss: 12, trainMAP: trainMAP * epoch / 2, testMAP: testMAP * epoch / 2, gradNorm: 1, seconds: 60, imgPerSec: 12.75 }));
+    let train = newRunRecord({ id: 'detection-yolo-convmixer-quick-s0', kind: 'train', experiment: 'detection', table: 'detection', row: 'yolo-convmixer', profile: 'quick', seed: 0, backend: 'test',
+      config: { modelName: 'yolo_convmixer_256_8', trainImages: 765, epochs: 2 } });
+    train = finishRunRecord({ ...train, epochs }, { testMAP, trainMAP, testMAPAll: testMAP, bestTestMAP: testMAP, bestEpoch: 2, params: 12_345_678, 'testAP.car': 0.25, 'testAP.dog': null });
+    saveRunRecord(train, dir);
+    let ev = newRunRecord({ id: 'eval-detection-yolo-convmixer-quick-s0', kind: 'eval', experiment: 'detection-eval', profile: 'quick', seed: 0, backend: 'test', config: {} });
+    ev = finishRunRecord(ev, { testMAP, trainMAP, testMAPAll: testMAP, inferImgPerSec: 40, 'testAP.car': 0.25, 'trainAP.car': 0.5 });
+    saveRunRecord(ev, dir);
+  };
+  save(0.6, 0.05);
+  const view = detectionView('quick', 1, dir);
+  const [row] = detMeasuredRows(view);
+  assert.deepEqual({ ...row, trainMinutesPerEpoch: Math.round(row!.trainMinutesPerEpoch! * 1000) / 1000 }, {
+    label: 'YOLO-ConvMixer', model: 'yolo_convmixer_256_8', params: 12_345_678, epochs: 2, trainMAP: 0.6, testMAP: 0.05, testMAPAll: 0.05,
+    bestTestMAP: 0.05, bestEpoch: 2, inferImgPerSec: 40, trainMinutesPerEpoch: 1, // 765 images at 12.75 img/s = 60 s
+  });
+  const [claim] = detClaims(view);
+  assert.equal(claim!.verdict, 'held');
+  assert.match(claim!.detail, /train mAP@0\.5 60% vs test 5% after 2 epochs/);
+  const curves = detCurveFigures(view);
+  assert.deepEqual(curves.map.data.map((t) => (t as { y: number[] }).y), [[30, 60], [2.5, 5]]);
+  const perClass = detPerClassFigure(view)!;
+  const car = VOC_CLASSES.indexOf('car');
+  assert.deepEqual(perClass.data.map((t) => (t as { y: (number | null)[] }).y[car]), [25, 50]);
+  // Close train and test mAP: no dramatic overfitting.
+  save(0.12, 0.08);
+  assert.equal(detClaims(detectionView('quick', 1, dir))[0]!.verdict, 'did not hold');
+  assert.equal(detClaims(detectionView('paper', 1, dir))[0]!.verdict, 'not run');
 });
