@@ -44,6 +44,9 @@ export interface VocEvalResult {
   iouThreshold: number;
 }
 
+/** The VOC protocol's IoU threshold for a match (the devkit's VOCopts.minoverlap). */
+export const VOC_IOU_THRESHOLD = 0.5;
+
 export interface VocEvalOptions {
   /** Minimum IoU for a match (default 0.5). */
   iouThreshold?: number;
@@ -110,7 +113,7 @@ function matchClass(dets: readonly Detection[], gtByImage: Map<string, ClassGt>,
 
 /** Per-class AP (11-point and all-point) and their means, by the VOC protocol described at the top of this file. */
 export function vocEvaluate(groundTruth: readonly GtImage[], detections: readonly Detection[], opts: VocEvalOptions = {}): VocEvalResult {
-  const iouThreshold = opts.iouThreshold ?? 0.5;
+  const iouThreshold = opts.iouThreshold ?? VOC_IOU_THRESHOLD;
   const classes = opts.classes ?? VOC_CLASSES;
   if (!(iouThreshold > 0 && iouThreshold <= 1)) throw new UserError(`IoU threshold must be in (0, 1], got ${iouThreshold}`);
   const imageIds = new Set<string>();
