@@ -57,6 +57,7 @@ export * from './metrics/voc.ts';
 export * from './eval/segmentation.ts';
 export * from './eval/detection.ts';
 export * from './views/architecture.ts';
+export * from './views/imagenetTables.ts';
 // The model registry over families (ConvMixer's own createModel above keeps its name; the registry's is createRegistryModel here).
 export { createModel as createRegistryModel, createSegmentationModel, createDetectionModel, buildModel as buildRegistryModel, listModels, listFamilies, modelInfo,
   modelFamily, isRegistered, countParams, ALIASES, type ModelInfo, type RegistryModel, type DefaultCfg, type ModelFamily, type ModelTask,

@@ -102,7 +102,9 @@ export interface BenchModelsResult {
   torchMsPerImg: number | null;
 }
 
-const EXPERIMENT = 'bench-models';
+/** The experiment of every `bench models` record. */
+export const BENCH_MODELS_EXPERIMENT = 'bench-models';
+const EXPERIMENT = BENCH_MODELS_EXPERIMENT;
 
 function defaultMeasure(row: ModelBenchRow, s: BenchModelsSettings, torchThreads: number): { ours: BenchResult; torch: TorchResult | null } {
   const ours = benchSteps({ config: null, registryModel: { name: row.model, overrides: row.overrides ?? {} }, mode: 'infer', batch: s.batch, imageSize: s.imageSize, steps: s.steps, warmup: s.warmup, seed: s.seed });

@@ -95,7 +95,7 @@ export function barFigure(categories: string[], series: { name: string; y: (numb
 }
 
 /** Scatter of labelled points (e.g. parameters vs accuracy), labels shown on hover. */
-export function scatterFigure(points: { label: string; x: number; y: number; group?: string }[], opts: { title?: string; xTitle?: string; yTitle?: string; logX?: boolean } = {}): Figure {
+export function scatterFigure(points: { label: string; x: number; y: number; group?: string }[], opts: { title?: string; xTitle?: string; yTitle?: string; logX?: boolean; logY?: boolean } = {}): Figure {
   const groups = [...new Set(points.map((p) => p.group ?? ''))];
   return {
     data: groups.map((g) => {
@@ -105,7 +105,7 @@ export function scatterFigure(points: { label: string; x: number; y: number; gro
     layout: {
       title: opts.title ? { text: opts.title } : undefined,
       xaxis: { title: { text: opts.xTitle ?? '' }, ...(opts.logX ? { type: 'log' } : {}) },
-      yaxis: { title: { text: opts.yTitle ?? '' } },
+      yaxis: { title: { text: opts.yTitle ?? '' }, ...(opts.logY ? { type: 'log' } : {}) },
     },
   };
 }
