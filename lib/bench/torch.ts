@@ -20,14 +20,25 @@ export interface TorchResult {
   params?: number;
 }
 
+/** Answers of findTorchPython per candidate list (importing torch takes a second or more; a process asks once). */
+const torchPythonCache = new Map<string, string | null>();
+
 /** The first candidate interpreter that can `import torch`, or null. */
 export function findTorchPython(candidates = [process.env.PYTHON, 'python3', '/usr/bin/python3']): string | null {
+  const key = JSON.stringify(candidates);
+  const known = torchPythonCache.get(key);
+  if (known !== undefined) return known;
+  let found: string | null = null;
   for (const py of candidates) {
     if (!py) continue;
     const res = spawnSync(py, ['-c', 'import torch'], { stdio: 'ignore', timeout: 60_000 });
-    if (res.status === 0) return py;
+    if (res.status === 0) {
+      found = py;
+      break;
+    }
   }
-  return null;
+  torchPythonCache.set(key, found);
+  return found;
 }
 
 export function benchTorch(o: { config: ConvMixerConfig; mode: BenchMode; batch: number; imageSize: number; steps: number; warmup: number; threads: number; seed: number }): TorchResult {

@@ -110,6 +110,40 @@ export async function benchModelsCommand(values: BenchFlags, inject: BenchModels
 
 const f2 = (v: number): string => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
 
+export interface SegBenchInput {
+  info: ModelInfo;
+  /** The registry overrides of the model timed (smoke widths, --classes). */
+  overrides: Record<string, unknown>;
+  height: number;
+  width: number;
+  profile: 'smoke' | 'quick' | 'paper';
+}
+
+/**
+ * The segmentation model and input size \`bench train|infer --model NAME\` times (NAME a segmentation model): --seg-profile's
+ * input size (lib/train/segConfig.ts SEG_PROFILE_DEFAULTS, quick 96x128 by default; smoke also narrows the model as the
+ * segmentation experiment's smoke rows do), --height/--width or --image-size on top, --classes. One-line UserErrors.
+ */
+export function segBenchInput(values: BenchFlags): SegBenchInput {
+  const name = values.model!;
+  const family = modelFamily(name);
+  const convMixerOnly = (['dim', 'depth', 'kernel', 'patch', 'activation', 'norm'] as const).filter((f) => values[f] !== undefined);
+  if (convMixerOnly.length) throw new UserError(`--${convMixerOnly[0]} applies to ConvMixer models only (${name} is a ${family} segmentation model)`);
+  const profile = choiceFlag('seg-profile', values['seg-profile'], ['smoke', 'quick', 'paper'] as const) ?? 'quick';
+  const square = numberFlag('image-size', values['image-size'], { int: true, min: 16 });
+  if (square !== undefined && (values.height !== undefined || values.width !== undefined)) throw new UserError('give --image-size S or --height H --width W, not both');
+  const height = numberFlag('height', values.height, { int: true, min: 16 }) ?? square ?? SEG_PROFILE_DEFAULTS[profile].height;
+  const width = numberFlag('width', values.width, { int: true, min: 16 }) ?? square ?? SEG_PROFILE_DEFAULTS[profile].width;
+  const numClasses = numberFlag('classes', values.classes, { int: true, min: 1 });
+  const overrides = { ...(profile === 'smoke' ? SEG_SMOKE_OVERRIDES[family as keyof typeof SEG_SMOKE_OVERRIDES] ?? {} : {}), ...(numClasses !== undefined ? { numClasses } : {}) };
+  const info = modelInfo(name, overrides);
+  if (info.family === 'convmixer_unet') {
+    const f = (info.config as { patchSize: number }).patchSize ** 3; // checked here so that no failed record is written
+    if (height % f !== 0 || width % f !== 0) throw new UserError(`${info.name} needs --height and --width divisible by ${f} (three patch embeddings deep), got ${height}x${width}`);
+  }
+  return { info, overrides, height, width, profile };
+}
+
 export const command: Command = {
   summary: 'train/infer speed of this engine, optionally vs PyTorch',
   async run(argv) {
@@ -147,28 +181,13 @@ export const command: Command = {
     let registryModel: { name: string; overrides: Record<string, unknown> } | undefined;
     let imageSize: number, title: string, idModel: string, modelRecord: Record<string, unknown>;
     /** Segmentation models: the resolved model, its input size and the seg profile the defaults came from. */
-    let seg: { info: ModelInfo; height: number; width: number; profile: 'smoke' | 'quick' | 'paper' } | null = null;
+    let seg: SegBenchInput | null = null;
     const segFlags = (['height', 'width', 'seg-profile'] as const).filter((f) => values[f] !== undefined);
     const isSeg = values.model !== undefined && isRegistered(values.model) && modelInfo(values.model).task === 'segmentation';
     if (!isSeg && segFlags.length) throw new UserError(`--${segFlags[0]} applies to segmentation models only (--model unet_camvid, convmixer_unet_camvid, ...); use --image-size`);
     if (isSeg) {
-      const name = values.model!;
-      const family = modelFamily(name);
-      const convMixerOnly = (['dim', 'depth', 'kernel', 'patch', 'activation', 'norm'] as const).filter((f) => values[f] !== undefined);
-      if (convMixerOnly.length) throw new UserError(`--${convMixerOnly[0]} applies to ConvMixer models only (${name} is a ${family} segmentation model)`);
-      const profile = choiceFlag('seg-profile', values['seg-profile'], ['smoke', 'quick', 'paper'] as const) ?? 'quick';
-      const square = sizeFlag(16);
-      if (square !== undefined && (values.height !== undefined || values.width !== undefined)) throw new UserError('give --image-size S or --height H --width W, not both');
-      const height = numberFlag('height', values.height, { int: true, min: 16 }) ?? square ?? SEG_PROFILE_DEFAULTS[profile].height;
-      const width = numberFlag('width', values.width, { int: true, min: 16 }) ?? square ?? SEG_PROFILE_DEFAULTS[profile].width;
-      const numClasses = numberFlag('classes', values.classes, { int: true, min: 1 });
-      const overrides = { ...(profile === 'smoke' ? SEG_SMOKE_OVERRIDES[family as keyof typeof SEG_SMOKE_OVERRIDES] ?? {} : {}), ...(numClasses !== undefined ? { numClasses } : {}) };
-      const info = modelInfo(name, overrides);
-      if (info.family === 'convmixer_unet') {
-        const f = (info.config as { patchSize: number }).patchSize ** 3; // checked here so that no failed record is written
-        if (height % f !== 0 || width % f !== 0) throw new UserError(`${info.name} needs --height and --width divisible by ${f} (three patch embeddings deep), got ${height}x${width}`);
-      }
-      seg = { info, height, width, profile };
+      seg = segBenchInput(values);
+      const { info, height, width, profile, overrides } = seg;
       registryModel = { name: info.name, overrides };
       imageSize = height;
       title = `${info.name}: ${info.description}${profile === 'smoke' ? ' (smoke widths)' : ''}, ${info.paramCount} parameters`;
@@ -197,6 +216,10 @@ export const command: Command = {
       title = describeConfig(c, values.model);
       idModel = `${c.dim}-${c.depth}-k${c.kernelSize}-p${c.patchSize}`;
       modelRecord = c as unknown as Record<string, unknown>;
+    }
+    if (seg && seg.info.family === 'unet' && mode === 'train' && values.vs === 'torch' && batch * Math.floor(seg.height / 16) * Math.floor(seg.width / 16) < 2) {
+      throw new UserError(`--vs torch: PyTorch's BatchNorm needs more than one value per channel in training, and ${seg.info.name}'s bottleneck has `
+        + `batch x floor(H/16) x floor(W/16) = 1 at batch ${batch}, ${seg.height}x${seg.width}; use a larger batch or input`);
     }
     const steps = numberFlag('steps', values.steps, { int: true, min: 1 }) ?? 5;
     const warmup = numberFlag('warmup', values.warmup, { int: true, min: 0 }) ?? 2;
