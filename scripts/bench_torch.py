@@ -2,10 +2,19 @@
 """PyTorch side of `convmixer bench --vs torch`: the same ConvMixer (the paper's Appendix D definition), batch,
 image size and thread count, timed the same way (warm-up steps, then timed steps). A train step is forward in
 training mode, cross-entropy, backward and a plain SGD update; an inference step is a no-grad forward in eval mode.
+
+With --seg-model unet|convmixer_unet --config JSON (the registry model's resolved config) it times a segmentation
+model instead, built from scripts/seg_reference.py (milesial UNet, seed 000's ConvMixer-Unet) on H x W inputs: a train
+step is then forward in training mode, the soft Dice loss of lib/train/segLoss.ts (soft_dice_loss below) on random
+labels (uniform over the classes and the ignore index), backward and the same SGD update. --expect-params N (the
+registry's count) makes a model with another parameter count an error (exit 3, one line on stderr).
+
 Prints one JSON object. Reference tooling only: the suite never imports torch."""
 import argparse
 import json
+import os
 import resource
+import sys
 import time
 
 import torch
@@ -41,11 +50,35 @@ def conv_mixer(dim, depth, kernel_size=9, patch_size=7, n_classes=1000, activati
         nn.Linear(dim, n_classes))
 
 
+def soft_dice_loss(logits, labels, num_classes, ignore_index, smooth=1.0):
+    """lib/train/segLoss.ts softDiceLoss: logits N x K x H x W, labels N x H x W (class index or ignore_index).
+    Per class c over batch and pixels together: dice_c = (2 sum(p_c g_c) + smooth) / (sum(p_c) + sum(g_c) + smooth),
+    p = softmax over classes, g = one-hot labels, ignored pixels zeroed in both; loss = 1 - mean_c dice_c."""
+    flat = labels.reshape(-1).long()
+    keep = flat != ignore_index
+    valid = keep.to(logits.dtype).unsqueeze(1)  # P x 1
+    g = F.one_hot(torch.where(keep, flat, torch.zeros_like(flat)), num_classes).to(logits.dtype) * valid
+    p = logits.softmax(1).permute(0, 2, 3, 1).reshape(-1, num_classes) * valid  # NHWC pixel order, as segLoss.ts
+    intersection = (p * g).sum(0)
+    cardinality = p.sum(0) + g.sum(0)
+    dice = (2 * intersection + smooth) / (cardinality + smooth)
+    return 1 - dice.mean()
+
+
+def seg_model(name, c):
+    """The registry segmentation model `name` ('unet' or 'convmixer_unet' family) with its resolved config `c`, in PyTorch."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from seg_reference import ConvMixerUnet, UNet
+    if name == "unet":
+        return UNet(c["inChannels"], c["numClasses"], c["baseWidth"])
+    return ConvMixerUnet(c["inChannels"], c["numClasses"], list(c["encoderWidths"]), c["decoderWidth"], c["depth"], c["kernelSize"], c["patchSize"])
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--mode", choices=["train", "infer"], default="train")
-    p.add_argument("--dim", type=int, required=True)
-    p.add_argument("--depth", type=int, required=True)
+    p.add_argument("--dim", type=int)
+    p.add_argument("--depth", type=int)
     p.add_argument("--kernel", type=int, default=9)
     p.add_argument("--patch", type=int, default=7)
     p.add_argument("--classes", type=int, default=1000)
@@ -57,14 +90,45 @@ def main():
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--lr", type=float, default=0.01)
+    p.add_argument("--seg-model", choices=["unet", "convmixer_unet"], help="a segmentation model family instead of a ConvMixer")
+    p.add_argument("--config", help="with --seg-model: the registry model's resolved config as JSON")
+    p.add_argument("--height", type=int, help="with --seg-model: input height (default --image-size)")
+    p.add_argument("--width", type=int, help="with --seg-model: input width (default --image-size)")
+    p.add_argument("--ignore-index", type=int, default=255, help="with --seg-model: the label the Dice loss ignores")
+    p.add_argument("--expect-params", type=int, help="fail (exit 3) unless the model has exactly this many parameters")
     a = p.parse_args()
+    if a.seg_model is None and (a.dim is None or a.depth is None):
+        p.error("--dim and --depth are required (or --seg-model with --config)")
+    if a.seg_model is not None and a.config is None:
+        p.error("--seg-model needs --config")
 
     if a.threads > 0:
         torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
-    model = conv_mixer(a.dim, a.depth, a.kernel, a.patch, a.classes, nn.GELU if a.activation == "gelu" else nn.ReLU)
-    x = torch.randn(a.batch, 3, a.image_size, a.image_size)
-    y = torch.randint(0, a.classes, (a.batch,))
+    if a.seg_model is not None:
+        config = json.loads(a.config)
+        model = seg_model(a.seg_model, config)
+        h, w = a.height or a.image_size, a.width or a.image_size
+        classes, in_channels = config["numClasses"], config["inChannels"]
+        x = torch.randn(a.batch, in_channels, h, w)
+        y = torch.randint(0, classes + 1, (a.batch, h, w))
+        y[y == classes] = a.ignore_index  # the ignore path of the loss runs too
+
+        def loss_fn(logits):
+            return soft_dice_loss(logits, y, classes, a.ignore_index)
+    else:
+        model = conv_mixer(a.dim, a.depth, a.kernel, a.patch, a.classes, nn.GELU if a.activation == "gelu" else nn.ReLU)
+        x = torch.randn(a.batch, 3, a.image_size, a.image_size)
+        y = torch.randint(0, a.classes, (a.batch,))
+
+        def loss_fn(logits):
+            return F.cross_entropy(logits, y)
+    params = sum(t.numel() for t in model.parameters())
+    if a.expect_params is not None and params != a.expect_params:
+        name = a.seg_model or f"ConvMixer-{a.dim}/{a.depth}"
+        print(f"bench_torch.py: parameter count mismatch for {name}: this engine's registry model has {a.expect_params}, "
+              f"the PyTorch model {params}: not the same architecture", file=sys.stderr)
+        sys.exit(3)
     opt = torch.optim.SGD(model.parameters(), lr=a.lr)
 
     if a.mode == "train":
@@ -72,7 +136,7 @@ def main():
 
         def step():
             opt.zero_grad(set_to_none=True)
-            loss = F.cross_entropy(model(x), y)
+            loss = loss_fn(model(x))
             loss.backward()
             opt.step()
             loss.item()
@@ -97,6 +161,7 @@ def main():
         "step_ms": step_ms,
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,  # ru_maxrss is KiB on Linux
         "threads": torch.get_num_threads(),
+        "params": params,
         "torch": torch.__version__,
     }))
 

@@ -16,6 +16,9 @@ test/fixtures/seg-tiny/expected.json: each case's registry name and config overr
 counts and forward multiply-adds of their convolutions (counted by forward hooks) at a few input sizes.
 
 usage: /usr/bin/python3 scripts/seg_reference.py   (needs PyTorch: apt-get install python3-torch)
+
+Importing this module defines the models only (scripts/bench_torch.py builds UNet and ConvMixerUnet from here); the
+fixtures are written when it runs as a script.
 """
 import json
 import os
@@ -27,7 +30,6 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 OUT = os.path.join(os.path.dirname(__file__), '..', 'test', 'fixtures', 'seg-tiny')
-torch.manual_seed(7)
 
 
 def double_conv(cin, cout):
@@ -166,7 +168,7 @@ def write_safetensors(path, tensors):
         f.write(struct.pack('<Q', len(h)) + h + b''.join(blobs))
 
 
-def case(name, registry, overrides, model, shape):
+def case(name, registry, overrides, model, shape, out=OUT):
     randomize(model)
     state = {k: v.clone() for k, v in model.state_dict().items() if not k.endswith('num_batches_tracked')}
     x = torch.randn(*shape)
@@ -176,21 +178,9 @@ def case(name, registry, overrides, model, shape):
         model.train()
         train_logits = model(x)
     after = {f'after_train.{k}': v for k, v in model.state_dict().items() if k.endswith(('running_mean', 'running_var'))}
-    write_safetensors(os.path.join(OUT, f'{name}.safetensors'),
+    write_safetensors(os.path.join(out, f'{name}.safetensors'),
                       {**state, 'input': x, 'eval_logits': eval_logits, 'train_logits': train_logits, **after})
     return {'model': registry, 'overrides': overrides, 'input_shape': list(shape), 'params': sum(p.numel() for p in model.parameters())}
-
-
-os.makedirs(OUT, exist_ok=True)
-cases = {
-    'unet': case('unet', 'unet', {'baseWidth': 2, 'numClasses': 3}, UNet(3, 3, 2), (2, 3, 20, 28)),
-    'convmixer_unet': case('convmixer_unet', 'convmixer_unet',
-                           {'encoderWidths': [4, 8, 16], 'decoderWidth': 16, 'depth': 2, 'kernelSize': 3, 'numClasses': 2},
-                           ConvMixerUnet(3, 2, [4, 8, 16], 16, 2, 3, 2), (2, 3, 16, 24)),
-}
-# Full-size parameter counts of the same PyTorch definitions (the seed's 31M Unet and 23.4M ConvMixer-Unet).
-counts = {f'unet K={k}': sum(p.numel() for p in UNet(3, k, 64).parameters()) for k in (2, 11, 19, 20)}
-counts.update({f'convmixer_unet K={k}': sum(p.numel() for p in ConvMixerUnet(3, k, [64, 256, 1024], 1024, 8, 9, 2).parameters()) for k in (11, 19, 20)})
 
 
 def conv_macs(model, h, w):
@@ -211,10 +201,32 @@ def conv_macs(model, h, w):
     return total[0]
 
 
-sizes = [(256, 512), (192, 256), (360, 480)]
-macs = {f'unet K=20 {h}x{w}': conv_macs(UNet(3, 20, 64), h, w) for h, w in sizes}
-macs.update({f'convmixer_unet K=20 {h}x{w}': conv_macs(ConvMixerUnet(3, 20, [64, 256, 1024], 1024, 8, 9, 2), h, w) for h, w in sizes})
-with open(os.path.join(OUT, 'expected.json'), 'w') as f:
-    json.dump({'generator': f'scripts/seg_reference.py (torch {torch.__version__})', 'cases': cases, 'full_size_param_counts': counts,
-               'full_size_conv_macs': macs}, f, indent=1)
-print(json.dumps({**counts, **macs}, indent=1))
+def write_cases(out=OUT):
+    """The two tiny cases (seeded: the fixtures are reproducible), written to `out`; returns their expected.json entries."""
+    torch.manual_seed(7)
+    os.makedirs(out, exist_ok=True)
+    return {
+        'unet': case('unet', 'unet', {'baseWidth': 2, 'numClasses': 3}, UNet(3, 3, 2), (2, 3, 20, 28), out),
+        'convmixer_unet': case('convmixer_unet', 'convmixer_unet',
+                               {'encoderWidths': [4, 8, 16], 'decoderWidth': 16, 'depth': 2, 'kernelSize': 3, 'numClasses': 2},
+                               ConvMixerUnet(3, 2, [4, 8, 16], 16, 2, 3, 2), (2, 3, 16, 24), out),
+    }
+
+
+def main():
+    cases = write_cases()
+    # Full-size parameter counts of the same PyTorch definitions (the seed's 31M Unet and 23.4M ConvMixer-Unet).
+    counts = {f'unet K={k}': sum(p.numel() for p in UNet(3, k, 64).parameters()) for k in (2, 11, 19, 20)}
+    counts.update({f'convmixer_unet K={k}': sum(p.numel() for p in ConvMixerUnet(3, k, [64, 256, 1024], 1024, 8, 9, 2).parameters()) for k in (11, 19, 20)})
+
+    sizes = [(256, 512), (192, 256), (360, 480)]
+    macs = {f'unet K=20 {h}x{w}': conv_macs(UNet(3, 20, 64), h, w) for h, w in sizes}
+    macs.update({f'convmixer_unet K=20 {h}x{w}': conv_macs(ConvMixerUnet(3, 20, [64, 256, 1024], 1024, 8, 9, 2), h, w) for h, w in sizes})
+    with open(os.path.join(OUT, 'expected.json'), 'w') as f:
+        json.dump({'generator': f'scripts/seg_reference.py (torch {torch.__version__})', 'cases': cases, 'full_size_param_counts': counts,
+                   'full_size_conv_macs': macs}, f, indent=1)
+    print(json.dumps({**counts, **macs}, indent=1))
+
+
+if __name__ == '__main__':
+    main()

@@ -51,6 +51,23 @@ test('bench table: the footer states the image sizes of the records; with severa
   assert.match(footerOf(two), /\(32x32 and 64x64 inputs\)\.$/);
 });
 
+test('bench table: segmentation records are rows named by the registry model (changed config keys listed), sized H x W', () => {
+  const seg = (startedAt: string, ms: number, model: Record<string, unknown>): RunRecord => {
+    const r = rec(startedAt, ms, 2 * ms, 8);
+    return { ...r, config: { model, mode: 'train', batch: 8, height: 96, width: 128, threads: 2, loss: 'dice' } };
+  };
+  const unet = { name: 'unet_camvid', family: 'unet', inChannels: 3, numClasses: 11, baseWidth: 64 };
+  const cmu = { name: 'convmixer_unet_camvid', family: 'convmixer_unet', inChannels: 3, numClasses: 11, encoderWidths: [4, 8, 16], decoderWidth: 16,
+    depth: 1, kernelSize: 9, patchSize: 2 };
+  const table = benchTable([seg('2026-11-23T02', 1500, unet), seg('2026-11-23T01', 99, unet), seg('2026-11-23T00', 40, cmu), rec('2026-11-21T00', 60, 120)]);
+  const lines = table.split('\n');
+  assert.match(lines.find((l) => l.startsWith('| unet_camvid'))!, /^\| unet_camvid, 96x128 \| native-cpu \| train \| 8 \| 2 \| 1500 \| 3000 \| 0\.50 \|/);
+  assert.equal(lines.filter((l) => l.startsWith('| unet_camvid')).length, 1, 'the newest record of a workload only');
+  assert.match(table, /^\| convmixer_unet_camvid \(encoderWidths 4\/8\/16, decoderWidth 16, depth 1\), 96x128 \| native-cpu \| train \| 8 \| 2 \| 40\.0 \| 80\.0 \| 0\.50 \|/m);
+  assert.equal(rowsOf(table).length, 1);
+  assert.match(footerOf(table), /\(32x32 and 96x128 inputs\)\.$/);
+});
+
 test('engineOf: the backend description without its details', () => {
   assert.equal(engineOf('native-cpu (AVX-512, 2 threads)'), 'native-cpu');
   assert.equal(engineOf('cpu (tfjs JS kernels)'), 'cpu');

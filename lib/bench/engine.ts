@@ -2,10 +2,14 @@
 // on the current tfjs backend. A train step is what PyTorch's
 // benchmark (scripts/bench_torch.py) does: forward in training mode, softmax cross-entropy, backward
 // (tf.variableGrads) and a plain SGD update. Inputs are seeded random images and labels (speed does not depend on them).
+// Segmentation models (Unet, ConvMixer-Unet) take height x width inputs and train with the loss segmentation training
+// uses, the soft Dice of lib/train/segLoss.ts, on random per-pixel labels drawn uniformly from the classes and the
+// ignore index (so the ignore path runs too); scripts/bench_torch.py --seg-model does the same.
 import * as tf from '@tensorflow/tfjs';
 import { createModel, type ConvMixerConfig } from '../models/convmixer.ts';
-import { createModel as createRegistryModel, modelInfo } from '../models/registry.ts';
+import { createModel as createRegistryModel, createSegmentationModel, modelInfo } from '../models/registry.ts';
 import type { ImageModel } from '../models/layers.ts';
+import { softDiceLoss } from '../train/segLoss.ts';
 import { createRng } from '../rng.ts';
 
 export type BenchMode = 'train' | 'infer';
@@ -17,7 +21,10 @@ export interface BenchOptions {
   registryModel?: { name: string; overrides?: Record<string, unknown> };
   mode: BenchMode;
   batch: number;
+  /** Square input side; a segmentation model takes height x width instead when they are given. */
   imageSize: number;
+  height?: number;
+  width?: number;
   steps: number;
   warmup: number;
   seed: number;
@@ -32,6 +39,8 @@ export interface BenchResult {
   stepMs: number[];
   /** Peak resident set size of this process so far (getrusage maxrss), MiB. */
   peakRssMiB: number;
+  /** Trainable parameters of the model timed (sum of its variables' sizes). */
+  params?: number;
 }
 
 export interface KernelTime {
@@ -40,31 +49,61 @@ export interface KernelTime {
   calls: number;
 }
 
-/** The model to time, with its input channels and class count. */
-function buildModel(opts: BenchOptions): { model: ImageModel; inChannels: number; numClasses: number } {
-  if (opts.registryModel) {
+/** Label of ignored pixels in the random segmentation labels: the datasets' void label, lib/data/segmentation.ts IGNORE_INDEX
+ * (not imported: that module loads sharp; test/bench-seg.test.ts checks they agree). */
+export const BENCH_IGNORE_INDEX = 255;
+
+/** A model with its seeded random batch and one step as a function (disposes everything it creates except the model's state). */
+interface Prepared { model: ImageModel<unknown, tf.Tensor>; step: () => void; inputs: tf.Tensor[] }
+
+function prepare(opts: BenchOptions): Prepared {
+  const rng = createRng(opts.seed);
+  const lr = opts.lr ?? 0.01;
+  const normals = (n: number): Float32Array => {
+    const xs = new Float32Array(n);
+    for (let i = 0; i < n; i++) xs[i] = rng.normal();
+    return xs;
+  };
+  const { batch } = opts;
+  let model: ImageModel<unknown, tf.Tensor>, x: tf.Tensor4D, target: tf.Tensor, loss: (out: tf.Tensor) => tf.Scalar;
+  if (opts.registryModel && modelInfo(opts.registryModel.name, opts.registryModel.overrides ?? {}).task === 'segmentation') {
     const { name, overrides = {} } = opts.registryModel;
     const cfg = modelInfo(name, overrides).defaultCfg;
-    return { model: createRegistryModel(name, overrides, { seed: opts.seed }), inChannels: cfg.inputSize[0], numClasses: cfg.numClasses };
+    const [inChannels] = cfg.inputSize, k = cfg.numClasses;
+    const h = opts.height ?? opts.imageSize, w = opts.width ?? opts.imageSize;
+    model = createSegmentationModel(name, overrides, { seed: opts.seed });
+    x = tf.tensor4d(normals(batch * h * w * inChannels), [batch, h, w, inChannels]);
+    const labels = Int32Array.from({ length: batch * h * w }, () => {
+      const c = Math.floor(rng.next() * (k + 1));
+      return c === k ? BENCH_IGNORE_INDEX : c;
+    });
+    target = tf.tensor3d(labels, [batch, h, w], 'int32');
+    loss = (out) => softDiceLoss(out as tf.Tensor4D, target as tf.Tensor3D, k, BENCH_IGNORE_INDEX);
+  } else {
+    let inChannels: number, numClasses: number;
+    if (opts.registryModel) {
+      const { name, overrides = {} } = opts.registryModel;
+      const cfg = modelInfo(name, overrides).defaultCfg;
+      model = createRegistryModel(name, overrides, { seed: opts.seed });
+      [inChannels] = cfg.inputSize;
+      numClasses = cfg.numClasses;
+    } else {
+      if (!opts.config) throw new Error('benchSteps: give config or registryModel');
+      model = createModel(opts.config, {}, { seed: opts.seed });
+      inChannels = opts.config.inChannels;
+      numClasses = opts.config.numClasses;
+    }
+    const s = opts.imageSize;
+    x = tf.tensor4d(normals(batch * s * s * inChannels), [batch, s, s, inChannels]);
+    const labels = Array.from({ length: batch }, () => Math.floor(rng.next() * numClasses));
+    target = tf.tidy(() => tf.oneHot(tf.tensor1d(labels, 'int32'), numClasses).toFloat() as tf.Tensor2D);
+    loss = (out) => tf.losses.softmaxCrossEntropy(target, out) as tf.Scalar;
   }
-  if (!opts.config) throw new Error('benchSteps: give config or registryModel');
-  return { model: createModel(opts.config, {}, { seed: opts.seed }), inChannels: opts.config.inChannels, numClasses: opts.config.numClasses };
-}
-
-function randomBatch(opts: BenchOptions, inChannels: number, numClasses: number): { x: tf.Tensor4D; y: tf.Tensor2D } {
-  const rng = createRng(opts.seed);
-  const { batch, imageSize: s } = opts;
-  const xs = new Float32Array(batch * s * s * inChannels);
-  for (let i = 0; i < xs.length; i++) xs[i] = rng.normal();
-  const labels = Array.from({ length: batch }, () => Math.floor(rng.next() * numClasses));
-  return {
-    x: tf.tensor4d(xs, [batch, s, s, inChannels]),
-    y: tf.tidy(() => tf.oneHot(tf.tensor1d(labels, 'int32'), numClasses).toFloat() as tf.Tensor2D),
-  };
+  return { model, step: stepFunction(model, x, loss, opts.mode, lr), inputs: [x, target] };
 }
 
 /** One step as a function (disposes everything it creates except the model's state). */
-function stepFunction(model: ImageModel, x: tf.Tensor4D, y: tf.Tensor2D, mode: BenchMode, lr: number): () => void {
+function stepFunction(model: ImageModel<unknown, tf.Tensor>, x: tf.Tensor4D, loss: (out: tf.Tensor) => tf.Scalar, mode: BenchMode, lr: number): () => void {
   if (mode === 'infer') {
     return () => {
       const logits = model.apply(x, { training: false });
@@ -74,7 +113,7 @@ function stepFunction(model: ImageModel, x: tf.Tensor4D, y: tf.Tensor2D, mode: B
   }
   const vars = Object.values(model.params);
   return () => {
-    const { value, grads } = tf.variableGrads(() => tf.losses.softmaxCrossEntropy(y, model.apply(x, { training: true })) as tf.Scalar, vars);
+    const { value, grads } = tf.variableGrads(() => loss(model.apply(x, { training: true })), vars);
     tf.tidy(() => {
       for (const v of vars) v.assign(tf.sub(v, tf.mul(grads[v.name]!, lr)));
     });
@@ -89,9 +128,8 @@ export function peakRssMiB(): number {
 
 /** Times `steps` steps after `warmup` untimed ones. */
 export function benchSteps(opts: BenchOptions): BenchResult {
-  const { model, inChannels, numClasses } = buildModel(opts);
-  const { x, y } = randomBatch(opts, inChannels, numClasses);
-  const step = stepFunction(model, x, y, opts.mode, opts.lr ?? 0.01);
+  const { model, step, inputs } = prepare(opts);
+  const params = Object.values(model.params).reduce((n, v) => n + v.size, 0);
   try {
     for (let i = 0; i < opts.warmup; i++) step();
     const stepMs: number[] = [];
@@ -102,18 +140,16 @@ export function benchSteps(opts: BenchOptions): BenchResult {
     }
     const total = stepMs.reduce((a, b) => a + b, 0);
     const msPerImg = total / (opts.steps * opts.batch);
-    return { msPerImg, imgPerSec: 1000 / msPerImg, stepMs, peakRssMiB: peakRssMiB() };
+    return { msPerImg, imgPerSec: 1000 / msPerImg, stepMs, peakRssMiB: peakRssMiB(), params };
   } finally {
-    tf.dispose([x, y]);
+    tf.dispose(inputs);
     model.dispose();
   }
 }
 
 /** Kernel time of one step (after one warm-up step) from tf.profile, summed per kernel name, largest first. */
 export async function profileStep(opts: BenchOptions): Promise<{ totalMs: number; kernels: KernelTime[] }> {
-  const { model, inChannels, numClasses } = buildModel(opts);
-  const { x, y } = randomBatch(opts, inChannels, numClasses);
-  const step = stepFunction(model, x, y, opts.mode, opts.lr ?? 0.01);
+  const { model, step, inputs } = prepare(opts);
   try {
     step();
     const info = await tf.profile(() => step());
@@ -128,7 +164,7 @@ export async function profileStep(opts: BenchOptions): Promise<{ totalMs: number
     const kernels = [...byName.values()].sort((a, b) => b.ms - a.ms);
     return { totalMs: kernels.reduce((a, k) => a + k.ms, 0), kernels };
   } finally {
-    tf.dispose([x, y]);
+    tf.dispose(inputs);
     model.dispose();
   }
 }

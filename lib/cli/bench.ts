@@ -1,15 +1,18 @@
-// `convmixer bench train|infer`: images per second of this engine for one ConvMixer, optionally next to PyTorch
-// (same model, batch, image size and threads, run in the same invocation), with the peak memory of each side.
+// `convmixer bench train|infer`: images per second of this engine for one ConvMixer or segmentation model (Unet,
+// ConvMixer-Unet), optionally next to PyTorch (same model, batch, input size and threads, run in the same invocation),
+// with the peak memory of each side.
 // Writes a run record (kind 'bench') so the numbers shown anywhere else come from a recorded run.
 import { choiceFlag, numberFlag, parseFlags, type Command } from './args.ts';
 import { baselineRow, benchModels, PAPER_PROTOCOL, tableBenchRows, type ModelBenchRow } from '../bench/models.ts';
 import { MODEL_FLAGS, MODEL_FLAGS_HELP, configFromFlags, describeConfig, type ModelFlagValues } from './modelFlags.ts';
 import { UserError } from '../errors.ts';
-import { convMixerDefaultCfg, isRegistered, modelFamily, modelInfo } from '../models/registry.ts';
+import { convMixerDefaultCfg, isRegistered, modelFamily, modelInfo, type ModelInfo } from '../models/registry.ts';
 import type { ConvMixerConfig } from '../models/convmixer.ts';
 import { BACKEND_CHOICES, initBackend } from '../backend/index.ts';
-import { benchSteps, profileStep, type BenchMode, type BenchResult } from '../bench/engine.ts';
-import { benchTorch, type TorchResult } from '../bench/torch.ts';
+import { BENCH_IGNORE_INDEX, benchSteps, profileStep, type BenchMode, type BenchResult } from '../bench/engine.ts';
+import { benchTorch, benchTorchSegmentation, type TorchResult } from '../bench/torch.ts';
+import { SEG_PROFILE_DEFAULTS } from '../train/segConfig.ts';
+import { SEG_SMOKE_OVERRIDES } from '../experiments/segmentation.ts';
 import { benchMetrics, engineThreads } from '../bench/metrics.ts';
 import { finishRunRecord, loadRunRecords, newRunRecord, RESULTS_DIR, saveRunRecord } from '../runRecord.ts';
 import { benchTable, replaceBenchTable } from '../bench/table.ts';
@@ -20,15 +23,25 @@ import { join, resolve } from 'node:path';
 const HELP = `usage: convmixer bench train|infer [--model NAME | --dim D --depth N --kernel K --patch P --classes C]
                        [--batch 16] [--image-size S] [--steps 5] [--warmup 2] [--threads N] [--vs torch]
                        [--backend ${BACKEND_CHOICES.join('|')}] [--profile] [--json] [--seed 0] [--results-dir DIR]
+       convmixer bench train|infer --model unet_camvid|convmixer_unet_camvid|unet|convmixer_unet [--height H --width W]
+                       [--seg-profile smoke|quick|paper] [--classes C] [--batch 16] ... [--vs torch]
        convmixer bench table [--update-readme] [--results-dir DIR]
        convmixer bench models --table 1|2 [--batch 8] [--steps 3] [--warmup 1] [--vs torch] [--json] [--results-dir DIR]
 
 Times training steps (forward in training mode + softmax cross-entropy + backward + SGD update) or inference
 steps (forward, eval mode) on random images, and prints ms/img and img/s. Writes a run record (kind 'bench').
+Segmentation models train with the loss segmentation training uses (soft Dice, lib/train/segLoss.ts) on random
+per-pixel labels (classes and the ignore index 255), PyTorch with the same loss (scripts/bench_torch.py).
 
 ${MODEL_FLAGS_HELP}
                           --model also takes the comparison models (resnet50, deit_small_patch16_224, mixer_b16_224, ...;
-                          this engine only, no --vs torch; --classes the only override)
+                          this engine only, no --vs torch; --classes the only override), and the segmentation
+                          models (unet_camvid, convmixer_unet_camvid, unet, convmixer_unet; --vs torch builds the same
+                          architecture from scripts/seg_reference.py and checks both parameter counts are equal)
+  --height H --width W    segmentation models: input size (default: the --seg-profile's, 96x128 for quick);
+                          --image-size S is S x S
+  --seg-profile P         segmentation models: smoke|quick|paper input size of lib/train/segConfig.ts (default quick);
+                          smoke also narrows the model as the segmentation experiment's smoke rows do (seconds a step)
   --batch B               images per step (default 16)
   --image-size S          square input size in pixels (default: the --model's default cfg, 224 for the ImageNet
                           ConvMixers and 32 for the CIFAR-10 ones; 32 without --model)
@@ -52,11 +65,13 @@ fp16, 20 batches after warm-up, one RTX8000; defaults here (fp32, CPU): batch 8,
 One record per row; rows with a finished record for the same settings and git commit are not re-run (resumable).
 --vs torch times the ConvMixer rows in PyTorch too.
 
-example: convmixer bench train --dim 256 --depth 8 --kernel 9 --patch 1 --classes 10 --vs torch`;
+example: convmixer bench train --dim 256 --depth 8 --kernel 9 --patch 1 --classes 10 --vs torch
+         convmixer bench train --model convmixer_unet_camvid --batch 8 --vs torch   (96x128)`;
 
 export interface BenchFlags extends ModelFlagValues {
   batch?: string; 'image-size'?: string; steps?: string; warmup?: string; threads?: string; vs?: string;
   backend?: string; profile?: boolean; json?: boolean; seed?: string; 'update-readme'?: boolean; table?: string; 'results-dir'?: string;
+  height?: string; width?: string; 'seg-profile'?: string;
 }
 
 /** What a test can swap in for \`bench models\`: the table's rows, the baseline and the image size (224 otherwise). */
@@ -67,7 +82,7 @@ export async function benchModelsCommand(values: BenchFlags, inject: BenchModels
   const tableNo = choiceFlag('table', values.table, ['1', '2'] as const);
   if (!tableNo) throw new UserError('--table 1|2 is required');
   if (values.vs !== undefined && values.vs !== 'torch') throw new UserError(`--vs: expected 'torch', got '${values.vs}'`);
-  const modelFlags = (['model', 'dim', 'depth', 'kernel', 'patch', 'classes', 'activation', 'norm', 'image-size', 'profile'] as const).filter((f) => values[f] !== undefined);
+  const modelFlags = (['model', 'dim', 'depth', 'kernel', 'patch', 'classes', 'activation', 'norm', 'image-size', 'profile', 'height', 'width', 'seg-profile'] as const).filter((f) => values[f] !== undefined);
   if (modelFlags.length) throw new UserError(`--${modelFlags[0]} does not apply to bench models (the table's rows at 224x224)`);
   const batch = numberFlag('batch', values.batch, { int: true, min: 1 }) ?? 8;
   const steps = numberFlag('steps', values.steps, { int: true, min: 1 }) ?? 3;
@@ -95,6 +110,40 @@ export async function benchModelsCommand(values: BenchFlags, inject: BenchModels
 
 const f2 = (v: number): string => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
 
+export interface SegBenchInput {
+  info: ModelInfo;
+  /** The registry overrides of the model timed (smoke widths, --classes). */
+  overrides: Record<string, unknown>;
+  height: number;
+  width: number;
+  profile: 'smoke' | 'quick' | 'paper';
+}
+
+/**
+ * The segmentation model and input size \`bench train|infer --model NAME\` times (NAME a segmentation model): --seg-profile's
+ * input size (lib/train/segConfig.ts SEG_PROFILE_DEFAULTS, quick 96x128 by default; smoke also narrows the model as the
+ * segmentation experiment's smoke rows do), --height/--width or --image-size on top, --classes. One-line UserErrors.
+ */
+export function segBenchInput(values: BenchFlags): SegBenchInput {
+  const name = values.model!;
+  const family = modelFamily(name);
+  const convMixerOnly = (['dim', 'depth', 'kernel', 'patch', 'activation', 'norm'] as const).filter((f) => values[f] !== undefined);
+  if (convMixerOnly.length) throw new UserError(`--${convMixerOnly[0]} applies to ConvMixer models only (${name} is a ${family} segmentation model)`);
+  const profile = choiceFlag('seg-profile', values['seg-profile'], ['smoke', 'quick', 'paper'] as const) ?? 'quick';
+  const square = numberFlag('image-size', values['image-size'], { int: true, min: 16 });
+  if (square !== undefined && (values.height !== undefined || values.width !== undefined)) throw new UserError('give --image-size S or --height H --width W, not both');
+  const height = numberFlag('height', values.height, { int: true, min: 16 }) ?? square ?? SEG_PROFILE_DEFAULTS[profile].height;
+  const width = numberFlag('width', values.width, { int: true, min: 16 }) ?? square ?? SEG_PROFILE_DEFAULTS[profile].width;
+  const numClasses = numberFlag('classes', values.classes, { int: true, min: 1 });
+  const overrides = { ...(profile === 'smoke' ? SEG_SMOKE_OVERRIDES[family as keyof typeof SEG_SMOKE_OVERRIDES] ?? {} : {}), ...(numClasses !== undefined ? { numClasses } : {}) };
+  const info = modelInfo(name, overrides);
+  if (info.family === 'convmixer_unet') {
+    const f = (info.config as { patchSize: number }).patchSize ** 3; // checked here so that no failed record is written
+    if (height % f !== 0 || width % f !== 0) throw new UserError(`${info.name} needs --height and --width divisible by ${f} (three patch embeddings deep), got ${height}x${width}`);
+  }
+  return { info, overrides, height, width, profile };
+}
+
 export const command: Command = {
   summary: 'train/infer speed of this engine, optionally vs PyTorch',
   async run(argv) {
@@ -102,6 +151,7 @@ export const command: Command = {
       ...MODEL_FLAGS, batch: { type: 'string' }, 'image-size': { type: 'string' }, steps: { type: 'string' }, warmup: { type: 'string' },
       threads: { type: 'string' }, vs: { type: 'string' }, backend: { type: 'string' }, profile: { type: 'boolean' }, json: { type: 'boolean' },
       seed: { type: 'string' }, 'update-readme': { type: 'boolean' }, table: { type: 'string' }, 'results-dir': { type: 'string' },
+      height: { type: 'string' }, width: { type: 'string' }, 'seg-profile': { type: 'string' },
     }, true);
     if (help) {
       console.log(HELP);
@@ -130,9 +180,22 @@ export const command: Command = {
     let config: ConvMixerConfig | null = null;
     let registryModel: { name: string; overrides: Record<string, unknown> } | undefined;
     let imageSize: number, title: string, idModel: string, modelRecord: Record<string, unknown>;
-    if (values.model !== undefined && isRegistered(values.model) && modelFamily(values.model) !== 'convmixer') {
+    /** Segmentation models: the resolved model, its input size and the seg profile the defaults came from. */
+    let seg: SegBenchInput | null = null;
+    const segFlags = (['height', 'width', 'seg-profile'] as const).filter((f) => values[f] !== undefined);
+    const isSeg = values.model !== undefined && isRegistered(values.model) && modelInfo(values.model).task === 'segmentation';
+    if (!isSeg && segFlags.length) throw new UserError(`--${segFlags[0]} applies to segmentation models only (--model unet_camvid, convmixer_unet_camvid, ...); use --image-size`);
+    if (isSeg) {
+      seg = segBenchInput(values);
+      const { info, height, width, profile, overrides } = seg;
+      registryModel = { name: info.name, overrides };
+      imageSize = height;
+      title = `${info.name}: ${info.description}${profile === 'smoke' ? ' (smoke widths)' : ''}, ${info.paramCount} parameters`;
+      idModel = `${info.name}-${height}x${width}`;
+      modelRecord = { name: info.name, family: info.family, ...(info.config as Record<string, unknown>) };
+    } else if (values.model !== undefined && isRegistered(values.model) && modelFamily(values.model) !== 'convmixer') {
       // ResNet / DeiT / ViT / Mixer / ResMLP: this engine only (scripts/bench_torch.py builds ConvMixers).
-      if (values.vs !== undefined) throw new UserError(`--vs torch compares ConvMixers only (${values.model} is a ${modelFamily(values.model)} model)`);
+      if (values.vs !== undefined) throw new UserError(`--vs torch compares ConvMixers and the segmentation models only (${values.model} is a ${modelFamily(values.model)} model)`);
       const convMixerOnly = (['dim', 'depth', 'kernel', 'patch', 'activation', 'norm'] as const).filter((f) => values[f] !== undefined);
       if (convMixerOnly.length) throw new UserError(`--${convMixerOnly[0]} applies to ConvMixer models only (${values.model} is a ${modelFamily(values.model)} model)`);
       const numClasses = numberFlag('classes', values.classes, { int: true, min: 1 });
@@ -154,6 +217,10 @@ export const command: Command = {
       idModel = `${c.dim}-${c.depth}-k${c.kernelSize}-p${c.patchSize}`;
       modelRecord = c as unknown as Record<string, unknown>;
     }
+    if (seg && seg.info.family === 'unet' && mode === 'train' && values.vs === 'torch' && batch * Math.floor(seg.height / 16) * Math.floor(seg.width / 16) < 2) {
+      throw new UserError(`--vs torch: PyTorch's BatchNorm needs more than one value per channel in training, and ${seg.info.name}'s bottleneck has `
+        + `batch x floor(H/16) x floor(W/16) = 1 at batch ${batch}, ${seg.height}x${seg.width}; use a larger batch or input`);
+    }
     const steps = numberFlag('steps', values.steps, { int: true, min: 1 }) ?? 5;
     const warmup = numberFlag('warmup', values.warmup, { int: true, min: 0 }) ?? 2;
     writableDir(resultsDir, '--results-dir');
@@ -163,23 +230,34 @@ export const command: Command = {
     const backend = await initBackend(values.backend, { threads });
     const effectiveThreads = threads ?? (Number(process.env.CONVMIXER_THREADS) || (await import('node:os')).availableParallelism());
     const threadsUsed = engineThreads(backend.name, effectiveThreads);
-    const settings = { mode, batch, imageSize, steps, warmup, threads: threadsUsed, seed };
+    const settings = seg
+      ? { mode, batch, height: seg.height, width: seg.width, segProfile: seg.profile, loss: 'dice', ignoreIndex: BENCH_IGNORE_INDEX, steps, warmup, threads: threadsUsed, seed }
+      : { mode, batch, imageSize, steps, warmup, threads: threadsUsed, seed };
+    const inputSize = seg ? { height: seg.height, width: seg.width } : {};
     const stamp = new Date().toISOString().replace(/[:.]/g, '-');
     const id = `bench-${mode}-${idModel}-b${batch}-${stamp}`;
-    let record = newRunRecord({ id, kind: 'bench', experiment: 'bench', profile: 'quick', seed, config: { model: modelRecord, ...settings, vs: values.vs ?? null }, backend: backend.description });
+    let record = newRunRecord({ id, kind: 'bench', experiment: 'bench', profile: seg?.profile ?? 'quick', seed, config: { model: modelRecord, ...settings, vs: values.vs ?? null }, backend: backend.description });
     const log = (s: string): void => {
       if (!values.json) console.log(s);
     };
     log(title);
-    log(`${mode}, batch ${batch}, ${imageSize}x${imageSize}, ${steps} timed steps after ${warmup} warm-up, backend ${backend.description}`);
+    log(`${mode}${seg && mode === 'train' ? ' (soft Dice loss)' : ''}, batch ${batch}, ${seg ? `${seg.height}x${seg.width}` : `${imageSize}x${imageSize}`}, ${steps} timed steps after ${warmup} warm-up, backend ${backend.description}`);
 
     let ours: BenchResult;
     let torch: TorchResult | null = null;
     try {
-      ours = benchSteps({ config, registryModel, mode, batch, imageSize, steps, warmup, seed });
+      ours = benchSteps({ config, registryModel, mode, batch, imageSize, ...inputSize, steps, warmup, seed });
       log(`this engine: ${f2(ours.msPerImg)} ms/img, ${f2(ours.imgPerSec)} img/s, peak RSS ${ours.peakRssMiB.toFixed(0)} MiB`);
-      if (values.vs === 'torch' && config) {
+      if (values.vs === 'torch' && seg) {
+        // bench_torch.py refuses a PyTorch model whose count differs from the built model's (a one-line error).
+        torch = benchTorchSegmentation({ family: seg.info.family, config: seg.info.config as Record<string, unknown>, expectParams: ours.params!, mode, batch,
+          height: seg.height, width: seg.width, ignoreIndex: BENCH_IGNORE_INDEX, steps, warmup, threads: effectiveThreads, seed });
+        if (torch.params !== ours.params) throw new UserError(`--vs torch: parameter count mismatch for ${seg.info.name}: this engine ${ours.params}, PyTorch ${torch.params}`);
+        log(`parameters: this engine ${ours.params}, PyTorch ${torch.params} (equal)`);
+      } else if (values.vs === 'torch' && config) {
         torch = benchTorch({ config, mode, batch, imageSize, steps, warmup, threads: effectiveThreads, seed });
+      }
+      if (torch) {
         log(`PyTorch ${torch.torch} (${torch.python}, ${torch.threads} threads): ${f2(torch.ms_per_img)} ms/img, ${f2(torch.img_per_s)} img/s, peak RSS ${torch.peak_rss_mib.toFixed(0)} MiB`);
         log(`ratio (this engine / PyTorch ms per image): ${(ours.msPerImg / torch.ms_per_img).toFixed(2)}x; memory ratio ${(ours.peakRssMiB / torch.peak_rss_mib).toFixed(2)}x`);
       }
@@ -188,17 +266,18 @@ export const command: Command = {
       throw err;
     }
 
-    record = finishRunRecord(record, benchMetrics(ours, torch));
+    record = finishRunRecord(record, { ...benchMetrics(ours, torch), ...(seg ? { params: ours.params ?? null, torchParams: torch?.params ?? null } : {}) });
     const path = underFlag('--results-dir', resultsDir, () => saveRunRecord(record, resultsDir));
 
     if (values.profile) {
-      const prof = await profileStep({ config, registryModel, mode, batch, imageSize, steps: 1, warmup: 1, seed });
+      const prof = await profileStep({ config, registryModel, mode, batch, imageSize, ...inputSize, steps: 1, warmup: 1, seed });
       log(`\nkernels in one ${mode} step (tf.profile, ${f2(prof.totalMs)} ms of kernel time):`);
       for (const k of prof.kernels.slice(0, 15)) log(`  ${k.name.padEnd(38)} ${f2(k.ms).padStart(8)} ms  ${((100 * k.ms) / prof.totalMs).toFixed(1).padStart(5)}%  ${k.calls} calls`);
     }
     if (values.json) {
       console.log(JSON.stringify({
-        mode, model: modelRecord, batch, image_size: imageSize, steps, warmup, threads: threadsUsed, backend: backend.description,
+        mode, model: modelRecord, batch, ...(seg ? { height: seg.height, width: seg.width, seg_profile: seg.profile, params: ours.params, ...(torch ? { torch_params: torch.params } : {}) } : { image_size: imageSize }),
+        steps, warmup, threads: threadsUsed, backend: backend.description,
         ms_per_img: ours.msPerImg, img_per_s: ours.imgPerSec, peak_rss_mib: ours.peakRssMiB,
         ...(torch ? { torch_ms_per_img: torch.ms_per_img, torch_img_per_s: torch.img_per_s, torch_peak_rss_mib: torch.peak_rss_mib, torch_version: torch.torch, torch_threads: torch.threads, torch_python: torch.python, ratio: ours.msPerImg / torch.ms_per_img, memory_ratio: ours.peakRssMiB / torch.peak_rss_mib } : {}),
         record: path,

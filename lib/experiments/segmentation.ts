@@ -5,10 +5,15 @@ import type { Profile } from '../runRecord.ts';
 import { buildSegRecipe, type SegRecipe } from '../train/segConfig.ts';
 import type { ExperimentRow, ExperimentTable, Protocol } from './table.ts';
 
-/** Smoke: the same architectures, narrowed so a row trains in seconds (its numbers test the plumbing only). */
+/** Smoke: the same architectures, narrowed so a row trains in seconds (its numbers test the plumbing only); per model family
+ * (also `convmixer bench --seg-profile smoke`). */
+export const SEG_SMOKE_OVERRIDES: Record<'unet' | 'convmixer_unet', Record<string, unknown>> = {
+  unet: { baseWidth: 4 },
+  convmixer_unet: { encoderWidths: [4, 8, 16], decoderWidth: 16, depth: 1 },
+};
 const SMOKE_MODELS: Record<string, Record<string, unknown>> = {
-  unet_camvid: { baseWidth: 4 },
-  convmixer_unet_camvid: { encoderWidths: [4, 8, 16], decoderWidth: 16, depth: 1 },
+  unet_camvid: SEG_SMOKE_OVERRIDES.unet,
+  convmixer_unet_camvid: SEG_SMOKE_OVERRIDES.convmixer_unet,
 };
 
 const PROTOCOLS: Record<Profile, Protocol> = {
