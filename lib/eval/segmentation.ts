@@ -5,11 +5,10 @@
 // id eval-<run id>) that names the training run; re-running it replaces that record (a new measurement).
 import * as tf from '@tensorflow/tfjs';
 import sharp from 'sharp';
-import { existsSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { UserError } from '../errors.ts';
 import { atomicWrite, REPO_ROOT, repoRelative } from '../io.ts';
-import { finishRunRecord, newRunRecord, parseRunRecord, saveRunRecord, RESULTS_DIR, type RunRecord } from '../runRecord.ts';
+import { finishRunRecord, newRunRecord, saveRunRecord, RESULTS_DIR, type RunRecord } from '../runRecord.ts';
 import { createSegmentationModel } from '../models/registry.ts';
 import { loadTimmWeights } from '../models/timmWeights.ts';
 import { segEvalBatch } from '../data/segBatch.ts';

@@ -122,8 +122,8 @@ export async function detectionTask(config: DetTrainConfig, data?: { train: DetD
   const scores = (model: DetModel, batchSize: number) => {
     const t = predictDetections(model, test, batchSize, config);
     const testEval = vocEvaluate(testGt, t.detections);
-    const trainEval_ = config.evalTrain && trainEval.n > 0 ? vocEvaluate(trainGt, predictDetections(model, trainEval, batchSize, config, { withLoss: false }).detections) : null;
-    last = { model, test: testEval, train: trainEval_ };
+    const trainScores = config.evalTrain && trainEval.n > 0 ? vocEvaluate(trainGt, predictDetections(model, trainEval, batchSize, config, { withLoss: false }).detections) : null;
+    last = { model, test: testEval, train: trainScores };
     return { loss: t.loss, ...last };
   };
   return {
