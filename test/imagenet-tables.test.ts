@@ -185,7 +185,9 @@ test('throughputRows/Summary, PyTorch ratio vs its own ResNet-50: the column, th
   assert.ok(agreement.discordant.some(([a, b]) => a === 'vit_base_patch16_224' && b === 'convmixer_1536_20_p14'));
   const lines = throughputSummary(records2, 2).lines.join('\n');
   assert.match(lines, /PyTorch here \(--vs torch, same settings\): ConvMixers through scripts\/bench_torch\.py .* ResNet-50 50\.00 img\/s \(record bench-models-table2-resnet50-b8-/);
-  assert.ok(lines.includes(`Ranking, this engine vs PyTorch (ratios to their own ResNet-50): ${agreement.concordant} of 120 pairs of the 16 models timed by both in the same order; swapped: `), lines);
+  assert.ok(lines.includes(`Ranking, this engine vs PyTorch (ratios to their own ResNet-50): ${agreement.concordant} of 120 pairs of the 16 models timed by both in the same order; swapped (faster here / faster in PyTorch): `), lines);
+  const listed = agreement.discordant.slice(0, 6).map(([a, b]) => `${a} / ${b}`).join(', ');
+  assert.ok(lines.includes(`${listed} and ${agreement.discordant.length - 6} more.`), lines);
 
   // No torchvision: ResNet / ViT rows skipped with the note, ConvMixer rows keep PyTorch img/s but no ratio.
   const noTv = run(join(tmp, 't2-no-torchvision'), 2, table2Rows.filter((r) => ['convmixer_1536_20', 'resnet101', 'deit_small_patch16_224'].includes(r.id)), settings, { torchvision: false });

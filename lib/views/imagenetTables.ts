@@ -218,6 +218,9 @@ export interface ThroughputSummary {
   lines: string[];
 }
 
+/** The swapped pairs the summary names (the rest are counted). */
+const SWAPS_LISTED = 6;
+
 export function throughputSummary(records: RunRecord[], table: ImageNetTable, opts: { group?: string } = {}): ThroughputSummary {
   const groups = benchModelsGroups(records, table);
   const group = chooseGroup(groups, opts.group);
@@ -242,7 +245,8 @@ export function throughputSummary(records: RunRecord[], table: ImageNetTable, op
         + 'Its ratios are to that ResNet-50, so they show how PyTorch ranks the models on this machine.',
       agreement.models.length >= 2
         ? `Ranking, this engine vs PyTorch (ratios to their own ResNet-50): ${agreement.concordant} of ${agreement.pairs} pairs of the ${agreement.models.length} models timed by both in the same order`
-          + `${agreement.discordant.length ? `; swapped: ${agreement.discordant.map(([a, b]) => `${a} / ${b}`).join(', ')}` : ''}.`
+          + `${agreement.discordant.length ? `; swapped (faster here / faster in PyTorch): ${agreement.discordant.slice(0, SWAPS_LISTED).map(([a, b]) => `${a} / ${b}`).join(', ')}`
+            + `${agreement.discordant.length > SWAPS_LISTED ? ` and ${agreement.discordant.length - SWAPS_LISTED} more` : ''}` : ''}.`
         : 'Fewer than two models with both ratios: no ranking to compare.',
     ]
     : [`PyTorch: some rows timed with --vs torch, but PyTorch has no ResNet-50 in this group (${torchNoteOf(group, BASELINE_MODEL)}), so no PyTorch ratios.`];
