@@ -9,6 +9,11 @@ step is then forward in training mode, the soft Dice loss of lib/train/segLoss.t
 labels (uniform over the classes and the ignore index), backward and the same SGD update. --expect-params N (the
 registry's count) makes a model with another parameter count an error (exit 3, one line on stderr).
 
+With --torchvision-model resnet50|resnet101|resnet152|vit_b_16 it times that torchvision model instead (the comparison
+rows of `convmixer bench models --vs torch`): weights=None (torchvision's random init, seeded), --classes outputs, and for
+vit_b_16 image_size=--image-size. Without torchvision, or a torchvision without that model, it exits 4 with one line on
+stderr (the caller skips the row's PyTorch side). torchvision, like torch, is benchmark-only tooling.
+
 Prints one JSON object. Reference tooling only: the suite never imports torch."""
 import argparse
 import json
@@ -74,6 +79,25 @@ def seg_model(name, c):
     return ConvMixerUnet(c["inChannels"], c["numClasses"], list(c["encoderWidths"]), c["decoderWidth"], c["depth"], c["kernelSize"], c["patchSize"])
 
 
+TORCHVISION_MODELS = ("resnet50", "resnet101", "resnet152", "vit_b_16")
+TORCHVISION_MISSING_EXIT = 4
+
+
+def torchvision_model(name, classes, image_size):
+    """torchvision.models.<name>(weights=None) with `classes` outputs (vit_b_16 at `image_size`); exits 4 when unavailable."""
+    try:
+        import torchvision
+    except ImportError as e:
+        print(f"bench_torch.py: torchvision not installed ({e})", file=sys.stderr)
+        sys.exit(TORCHVISION_MISSING_EXIT)
+    build = getattr(torchvision.models, name, None)
+    if build is None:
+        print(f"bench_torch.py: torchvision {torchvision.__version__} has no models.{name}", file=sys.stderr)
+        sys.exit(TORCHVISION_MISSING_EXIT)
+    kwargs = {"image_size": image_size} if name.startswith("vit_") else {}
+    return build(weights=None, num_classes=classes, **kwargs), torchvision.__version__
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--mode", choices=["train", "infer"], default="train")
@@ -95,16 +119,20 @@ def main():
     p.add_argument("--height", type=int, help="with --seg-model: input height (default --image-size)")
     p.add_argument("--width", type=int, help="with --seg-model: input width (default --image-size)")
     p.add_argument("--ignore-index", type=int, default=255, help="with --seg-model: the label the Dice loss ignores")
+    p.add_argument("--torchvision-model", choices=TORCHVISION_MODELS, help="a torchvision classification model instead of a ConvMixer")
     p.add_argument("--expect-params", type=int, help="fail (exit 3) unless the model has exactly this many parameters")
     a = p.parse_args()
-    if a.seg_model is None and (a.dim is None or a.depth is None):
-        p.error("--dim and --depth are required (or --seg-model with --config)")
+    if a.seg_model is None and a.torchvision_model is None and (a.dim is None or a.depth is None):
+        p.error("--dim and --depth are required (or --seg-model with --config, or --torchvision-model)")
+    if a.seg_model is not None and a.torchvision_model is not None:
+        p.error("--seg-model and --torchvision-model exclude each other")
     if a.seg_model is not None and a.config is None:
         p.error("--seg-model needs --config")
 
     if a.threads > 0:
         torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
+    torchvision_version = None
     if a.seg_model is not None:
         config = json.loads(a.config)
         model = seg_model(a.seg_model, config)
@@ -117,7 +145,10 @@ def main():
         def loss_fn(logits):
             return soft_dice_loss(logits, y, classes, a.ignore_index)
     else:
-        model = conv_mixer(a.dim, a.depth, a.kernel, a.patch, a.classes, nn.GELU if a.activation == "gelu" else nn.ReLU)
+        if a.torchvision_model is not None:
+            model, torchvision_version = torchvision_model(a.torchvision_model, a.classes, a.image_size)
+        else:
+            model = conv_mixer(a.dim, a.depth, a.kernel, a.patch, a.classes, nn.GELU if a.activation == "gelu" else nn.ReLU)
         x = torch.randn(a.batch, 3, a.image_size, a.image_size)
         y = torch.randint(0, a.classes, (a.batch,))
 
@@ -125,7 +156,7 @@ def main():
             return F.cross_entropy(logits, y)
     params = sum(t.numel() for t in model.parameters())
     if a.expect_params is not None and params != a.expect_params:
-        name = a.seg_model or f"ConvMixer-{a.dim}/{a.depth}"
+        name = a.seg_model or (f"torchvision {a.torchvision_model}" if a.torchvision_model else f"ConvMixer-{a.dim}/{a.depth}")
         print(f"bench_torch.py: parameter count mismatch for {name}: this engine's registry model has {a.expect_params}, "
               f"the PyTorch model {params}: not the same architecture", file=sys.stderr)
         sys.exit(3)
@@ -163,6 +194,7 @@ def main():
         "threads": torch.get_num_threads(),
         "params": params,
         "torch": torch.__version__,
+        **({"torchvision": torchvision_version} if torchvision_version is not None else {}),
     }))
 
 

@@ -1,15 +1,20 @@
 // `convmixer bench models`: the rows of the paper's Tables 1 and 2 the registry builds, and the runner on an injected
 // tiny table (1 step of tiny models): one record per row, ResNet-50 ratios and the paper's, resuming finished rows.
-// No timing assertions.
+// No timing assertions. --vs torch: PyTorch's ratios to PyTorch's ResNet-50 with injected timings, the torchvision
+// mapping, and (skipped without torch / torchvision) a tiny real PyTorch side: torchvision ResNet-50 and ViT-B/16 at 32x32
+// and a CIFAR ConvMixer, parameter counts checked, and a stand-in torchvision that fails to import (rows skipped, no crash).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { benchModels, PAPER_RESNET50_THROUGHPUT, tableBenchRows, type BenchModelsSettings, type ModelBenchRow } from '../lib/bench/models.ts';
-import { isRegistered } from '../lib/models/registry.ts';
+import {
+  benchModels, measureTorchRow, NO_TORCH_DEFINITION, PAPER_RESNET50_THROUGHPUT, tableBenchRows, type BenchModelsSettings, type ModelBenchRow, type RowMeasurement,
+} from '../lib/bench/models.ts';
+import { benchTorchvision, findTorchPython, torchvisionModelFor, type TorchResult } from '../lib/bench/torch.ts';
+import { isRegistered, modelInfo } from '../lib/models/registry.ts';
 import { parseRunRecord, type RunRecord } from '../lib/runRecord.ts';
 import { fileURLToPath } from 'node:url';
 
@@ -130,4 +135,140 @@ test('bench models CLI glue (in process, injected tiny table): flags, skipped ro
   const recs = records(dir);
   assert.deepEqual(recs.map((r) => r.table), ['table2', 'table2']);
   assert.deepEqual(recs.map((r) => r.config.settings).map((s) => (s as { steps: number }).steps), [1, 1]);
+});
+
+// ---- --vs torch: PyTorch's own ratio to PyTorch's ResNet-50 of the same run ----
+
+const torchSettings: BenchModelsSettings = { ...settings, vs: 'torch' };
+const fakeTorch = (imgPerSec: number, params = 1): TorchResult => ({ ms_per_img: 1000 / imgPerSec, img_per_s: imgPerSec, step_ms: [1], peak_rss_mib: 1, threads: 1, torch: '1.13', python: 'python3', params });
+const fakeOurs = (imgPerSec: number) => ({ imgPerSec, msPerImg: 1000 / imgPerSec, stepMs: [1], peakRssMiB: 1 });
+
+test('bench models --vs torch: torchRatioVsResnet50 = PyTorch img/s of the row / PyTorch img/s of ResNet-50 (injected timings), in the result and the record', () => {
+  const dir = join(tmp, 'torch-fake');
+  const ours: Record<string, number> = { resnet50: 40, convmixer_64_4_k5_p2: 10, deit_tiny_patch16_224: 80 };
+  const torch: Record<string, number | null> = { resnet50: 50, convmixer_64_4_k5_p2: 20, deit_tiny_patch16_224: null };
+  const lines: string[] = [];
+  const r = benchModels({
+    table: 'fake', rows, baseline, settings: torchSettings, resultsDir: dir, log: (l) => lines.push(l),
+    measure: (row): RowMeasurement => {
+      const t = torch[row.id]!;
+      return t === null ? { ours: fakeOurs(ours[row.id]!), torch: null, torchModel: null, torchNote: NO_TORCH_DEFINITION }
+        : { ours: fakeOurs(ours[row.id]!), torch: fakeTorch(t), torchModel: row.id === 'resnet50' ? 'torchvision resnet50' : 'bench_torch.py ConvMixer (Appendix D)', torchNote: null };
+    },
+  });
+  assert.equal(r.baseline.torchRatioVsResnet50, 1);
+  assert.deepEqual(r.rows.map((x) => x.torchImgPerSec), [20, null, 50]);
+  assert.deepEqual(r.rows.map((x) => x.torchRatioVsResnet50), [20 / 50, null, 1]);
+  assert.deepEqual(r.rows.map((x) => x.ratio), [10 / 40, 80 / 40, 1]); // this engine's ratios, unchanged
+  assert.deepEqual(r.rows.map((x) => x.torchNote), [null, NO_TORCH_DEFINITION, null]);
+  const recs = records(dir);
+  const cm = recs.find((x) => x.row === 'convmixer_64_4_k5_p2')!.metrics;
+  assert.deepEqual([cm.torchImgPerSec, cm.torchResnet50ImgPerSec, cm.torchThroughputRatioVsResnet50, cm.torchModel, cm.torchNote, cm.throughputRatioVsResnet50],
+    [20, 50, 20 / 50, 'bench_torch.py ConvMixer (Appendix D)', null, 10 / 40]);
+  const r50 = recs.find((x) => x.row === 'resnet50')!.metrics;
+  assert.deepEqual([r50.torchImgPerSec, r50.torchThroughputRatioVsResnet50, r50.torchModel, r50.torchParams], [50, 1, 'torchvision resnet50', 1]);
+  const deit = recs.find((x) => x.row === 'deit_tiny_patch16_224')!.metrics;
+  assert.deepEqual([deit.torchImgPerSec, deit.torchThroughputRatioVsResnet50, deit.torchNote], [null, null, NO_TORCH_DEFINITION]);
+  assert.match(lines.find((l) => l.startsWith('convmixer_64_4_k5_p2'))!, /PyTorch 50\.0 ms\/img \(bench_torch\.py ConvMixer \(Appendix D\)\), 0\.40x PyTorch's ResNet-50/);
+  assert.match(lines.find((l) => l.startsWith('deit_tiny'))!, /no PyTorch definition here/);
+
+  // Resumed: the same ratios, from the records.
+  const again = benchModels({ table: 'fake', rows, baseline, settings: torchSettings, resultsDir: dir });
+  assert.deepEqual(again.rows.map((x) => [x.source, x.torchImgPerSec, x.torchRatioVsResnet50, x.torchNote]),
+    r.rows.map((x) => ['resumed', x.torchImgPerSec, x.torchRatioVsResnet50, x.torchNote]));
+  assert.ok(Math.abs(again.rows[0]!.torchRatioVsResnet50! - 0.4) < 1e-12);
+});
+
+test('bench models --vs torch: ResNet-50 skipped in PyTorch (no torchvision): ConvMixer rows keep PyTorch img/s, no PyTorch ratio, a note', () => {
+  const dir = join(tmp, 'torch-skip');
+  const lines: string[] = [];
+  const skipped = 'PyTorch side skipped: torchvision not installed (No module named \'torchvision\')';
+  const r = benchModels({
+    table: 'fake', rows: rows.slice(0, 1), baseline, settings: torchSettings, resultsDir: dir, log: (l) => lines.push(l),
+    measure: (row): RowMeasurement => row.id === 'resnet50' ? { ours: fakeOurs(40), torch: null, torchModel: null, torchNote: skipped }
+      : { ours: fakeOurs(10), torch: fakeTorch(20), torchModel: 'bench_torch.py ConvMixer (Appendix D)', torchNote: null },
+  });
+  assert.deepEqual([r.baseline.torchImgPerSec, r.baseline.torchRatioVsResnet50, r.baseline.torchNote], [null, null, skipped]);
+  const cm = r.rows[0]!;
+  assert.deepEqual([cm.torchImgPerSec, cm.torchRatioVsResnet50, cm.ratio], [20, null, 0.25]);
+  assert.equal(cm.torchNote, `no PyTorch ratio: PyTorch has no ResNet-50 img/s in this run (${skipped})`);
+  const rec = records(dir).find((x) => x.row === 'convmixer_64_4_k5_p2')!.metrics;
+  assert.deepEqual([rec.torchImgPerSec, rec.torchResnet50ImgPerSec, rec.torchThroughputRatioVsResnet50, rec.torchNote], [20, null, null, cm.torchNote]);
+  assert.match(lines.find((l) => l.startsWith('resnet50'))!, /PyTorch side skipped: torchvision not installed/);
+  assert.match(lines.find((l) => l.startsWith('convmixer'))!, /PyTorch 50\.0 ms\/img .*no PyTorch ratio/);
+});
+
+test('torchvisionModelFor: the Table 1/2 rows PyTorch times through torchvision (ResNet-50/101/152, ViT-B/16 and DeiT-B, the same network)', () => {
+  const tv = (t: 1 | 2) => Object.fromEntries(tableBenchRows(t).rows.map((r) => [r.id, torchvisionModelFor(modelInfo(r.model))]).filter(([, m]) => m !== null));
+  assert.deepEqual(tv(1), { resnet152: 'resnet152', deit_base_patch16_224: 'vit_b_16' });
+  assert.deepEqual(tv(2), { resnet152: 'resnet152', resnet101: 'resnet101', resnet50: 'resnet50', deit_base_patch16_224: 'vit_b_16', vit_base_patch16_224: 'vit_b_16' });
+  assert.equal(torchvisionModelFor(modelInfo('resnet50', { numClasses: 10 })), 'resnet50');
+  assert.equal(torchvisionModelFor(modelInfo('resnet50', { channels: [4, 4, 4, 4] })), null);
+  assert.equal(torchvisionModelFor(modelInfo('vit_base_patch16_224', { imgSize: 32 })), 'vit_b_16');
+  assert.deepEqual(measureTorchRow(rows[1]!, settings, 1), { torch: null, torchModel: null, torchNote: null }); // no --vs torch: nothing
+  assert.deepEqual(measureTorchRow(rows[1]!, torchSettings, 1), { torch: null, torchModel: null, torchNote: NO_TORCH_DEFINITION }); // DeiT-Ti: no torchvision model
+});
+
+const python = findTorchPython();
+const noTorch = python ? false : 'no Python with PyTorch found (tried $PYTHON, python3, /usr/bin/python3)';
+const noTorchvision = noTorch || (spawnSync(python!, ['-c', 'import torchvision'], { stdio: 'ignore' }).status === 0 ? false : `torchvision not importable by ${python}`);
+
+/** The engine side faked (no model built here), PyTorch's really run at 32x32, batch 1, 1 step. */
+const torchOnly = (row: ModelBenchRow, s: BenchModelsSettings): RowMeasurement => ({ ours: fakeOurs(10), ...measureTorchRow(row, s, 1) });
+const tvBaseline: ModelBenchRow = { id: 'resnet50', model: 'resnet50', overrides: { numClasses: 10 }, networks: ['ResNet-50'], paperThroughput: 1739 };
+const tvRows: ModelBenchRow[] = [
+  { id: 'convmixer_64_4_k5_p2', model: 'convmixer_64_4_k5_p2', networks: ['tiny ConvMixer'], paperThroughput: 500 },
+  { id: 'vit_base_patch16_224', model: 'vit_base_patch16_224', overrides: { imgSize: 32, numClasses: 10 }, networks: ['ViT-B/16 at 32x32'], paperThroughput: 86 },
+];
+const tinyTorch: BenchModelsSettings = { ...torchSettings, batch: 1 };
+
+test('bench models --vs torch, tiny real PyTorch side: torchvision ResNet-50 and ViT-B/16 at 32x32 and a ConvMixer, parameter counts equal the registry\'s, ratios to PyTorch\'s ResNet-50', { skip: noTorchvision }, () => {
+  const dir = join(tmp, 'torch-real');
+  const r = benchModels({ table: 'fake', rows: tvRows, baseline: tvBaseline, settings: tinyTorch, resultsDir: dir, measure: torchOnly });
+  const recs = records(dir);
+  assert.equal(recs.length, 3);
+  const base = recs.find((x) => x.row === 'resnet50')!.metrics;
+  assert.deepEqual([base.torchModel, base.torchParams, base.torchThreads, base.torchThroughputRatioVsResnet50], ['torchvision resnet50', modelInfo('resnet50', { numClasses: 10 }).paramCount, 1, 1]);
+  assert.equal(typeof base.torchvisionVersion, 'string');
+  for (const row of tvRows) {
+    const m = recs.find((x) => x.row === row.id)!.metrics;
+    assert.equal(m.torchParams, modelInfo(row.model, row.overrides).paramCount, row.id);
+    assert.equal(m.torchThroughputRatioVsResnet50, (m.torchImgPerSec as number) / (base.torchImgPerSec as number), row.id);
+    assert.equal(m.torchResnet50ImgPerSec, base.torchImgPerSec);
+    assert.equal(m.torchNote, null);
+  }
+  assert.deepEqual(r.rows.map((x) => x.torchModel), ['bench_torch.py ConvMixer (Appendix D)', 'torchvision vit_b_16']);
+  assert.ok(r.rows.every((x) => x.torchRatioVsResnet50! > 0));
+});
+
+test('benchTorchvision: a parameter count other than the registry\'s is refused in one line (exit 3, a UserError)', { skip: noTorchvision }, () => {
+  assert.throws(() => benchTorchvision({ model: 'resnet50', numClasses: 10, expectParams: 7, mode: 'infer', batch: 1, imageSize: 32, steps: 1, warmup: 0, threads: 1, seed: 0 }), (err: Error) => {
+    assert.equal(err.name, 'UserError', err.stack);
+    assert.equal(err.message, "--vs torch: parameter count mismatch for torchvision resnet50: this engine's registry model has 7, the PyTorch model 23528522: not the same architecture");
+    return true;
+  });
+});
+
+test('bench models --vs torch without torchvision (a stand-in that fails to import): ResNet-50 skipped with a note, the ConvMixer keeps its PyTorch img/s, no crash', { skip: noTorch }, () => {
+  const fake = join(tmp, 'no-torchvision', 'torchvision');
+  mkdirSync(fake, { recursive: true });
+  writeFileSync(join(fake, '__init__.py'), 'raise ImportError("No module named \'torchvision\' (test stand-in)")\n');
+  const saved = process.env.PYTHONPATH;
+  process.env.PYTHONPATH = join(tmp, 'no-torchvision');
+  let r: ReturnType<typeof benchModels>;
+  try {
+    r = benchModels({ table: 'fake', rows: tvRows.slice(0, 1), baseline: tvBaseline, settings: tinyTorch, resultsDir: join(tmp, 'torch-absent'), measure: torchOnly });
+  } finally {
+    if (saved === undefined) delete process.env.PYTHONPATH;
+    else process.env.PYTHONPATH = saved;
+  }
+  assert.equal(r.baseline.torchImgPerSec, null);
+  assert.equal(r.baseline.torchNote, "PyTorch side skipped: torchvision not installed (No module named 'torchvision' (test stand-in))");
+  const cm = r.rows[0]!;
+  assert.ok(cm.torchImgPerSec! > 0);
+  assert.equal(cm.torchRatioVsResnet50, null);
+  assert.match(cm.torchNote!, /^no PyTorch ratio: PyTorch has no ResNet-50 img\/s in this run \(PyTorch side skipped: torchvision not installed/);
+  const recs = records(join(tmp, 'torch-absent'));
+  assert.ok(recs.every((x) => x.status === 'finished'));
+  assert.equal(recs.find((x) => x.row === 'convmixer_64_4_k5_p2')!.metrics.torchParams, modelInfo('convmixer_64_4_k5_p2').paramCount);
 });

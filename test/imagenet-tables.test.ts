@@ -6,15 +6,17 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { baselineRow, benchModels, PAPER_RESNET50_THROUGHPUT, tableBenchRows, type BenchModelsSettings, type ModelBenchRow } from '../lib/bench/models.ts';
-import type { TorchResult } from '../lib/bench/torch.ts';
+import {
+  baselineRow, benchModels, NO_TORCH_DEFINITION, PAPER_RESNET50_THROUGHPUT, tableBenchRows, type BenchModelsSettings, type ModelBenchRow, type RowMeasurement,
+} from '../lib/bench/models.ts';
+import { torchvisionModelFor, type TorchResult } from '../lib/bench/torch.ts';
 import { modelInfo } from '../lib/models/registry.ts';
 import { resolveConfig } from '../lib/models/convmixer.ts';
 import { loadRunRecords, type RunRecord } from '../lib/runRecord.ts';
 import type { PlotTrace } from '../lib/views/plots.ts';
 import {
   benchModelsCommandLine, benchModelsGroups, convMixerMacs, IMAGENET_EVAL_COMMAND, imagenetEvalRows, throughputContrasts, throughputRows,
-  throughputScatter, throughputSummary,
+  throughputScatter, throughputSummary, torchRankAgreement,
 } from '../lib/views/imagenetTables.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'cm-imagenet-tables-'));
@@ -22,23 +24,28 @@ after(() => rmSync(tmp, { recursive: true, force: true }));
 
 const settings: BenchModelsSettings = { mode: 'infer', batch: 8, imageSize: 224, steps: 3, warmup: 1, threads: 2, seed: 0, vs: 'torch', backend: 'native-cpu (AVX2+FMA, 2 threads)' };
 
-/** This engine's img/s per model (default 10) and PyTorch's ms/img for ConvMixers (default 100). */
+/** This engine's img/s per model (default 10) and PyTorch's ms/img for ConvMixers (default 100) and the torchvision architectures. */
 const ENGINE: Record<string, number> = { resnet50: 40, convmixer_1536_20: 2, convmixer_1536_20_k3: 2.5, convmixer_1536_20_p14: 8, convmixer_768_32: 4, convmixer_768_32_k3_p14: 16 };
-const TORCH_MS: Record<string, number> = { convmixer_1536_20: 200, convmixer_1536_20_k3: 125, convmixer_1536_20_p14: 50, convmixer_768_32: 125, convmixer_768_32_k3_p14: 25 };
+const TORCH_MS: Record<string, number> = { convmixer_1536_20: 200, convmixer_1536_20_k3: 125, convmixer_1536_20_p14: 50, convmixer_768_32: 125, convmixer_768_32_k3_p14: 25,
+  resnet50: 20, resnet101: 40, resnet152: 50, vit_base_patch16_224: 80, deit_base_patch16_224: 80 };
 
-function measure(row: ModelBenchRow, s: BenchModelsSettings) {
+/** As measureTorchRow: PyTorch for ConvMixers and torchvision's architectures (none for those without torchvision), a note otherwise. */
+function measure(row: ModelBenchRow, s: BenchModelsSettings, opts: { torchvision?: boolean } = {}): RowMeasurement {
   const ips = ENGINE[row.id] ?? 10;
-  const convmixer = modelInfo(row.model).family === 'convmixer';
+  const info = modelInfo(row.model);
+  const tv = torchvisionModelFor(info);
+  const ours = { msPerImg: 1000 / ips, imgPerSec: ips, stepMs: [s.batch * 1000 / ips], peakRssMiB: 200 };
+  if (s.vs !== 'torch') return { ours, torch: null };
+  if (info.family !== 'convmixer' && !tv) return { ours, torch: null, torchModel: null, torchNote: NO_TORCH_DEFINITION };
+  if (tv && opts.torchvision === false) return { ours, torch: null, torchModel: null, torchNote: 'PyTorch side skipped: torchvision not installed (No module named \'torchvision\')' };
   const torchMs = TORCH_MS[row.id] ?? 100;
-  const torch: TorchResult | null = s.vs === 'torch' && convmixer
-    ? { ms_per_img: torchMs, img_per_s: 1000 / torchMs, step_ms: [torchMs * s.batch], peak_rss_mib: 100, threads: 2, torch: '2.5.1', python: 'python3' }
-    : null;
-  return { ours: { msPerImg: 1000 / ips, imgPerSec: ips, stepMs: [s.batch * 1000 / ips], peakRssMiB: 200 }, torch };
+  const torch: TorchResult = { ms_per_img: torchMs, img_per_s: 1000 / torchMs, step_ms: [torchMs * s.batch], peak_rss_mib: 100, threads: 2, torch: '2.5.1', python: 'python3' };
+  return { ours, torch, torchModel: tv ? `torchvision ${tv}` : 'bench_torch.py ConvMixer (Appendix D)', torchNote: null };
 }
 
 /** Writes records of `table` with benchModels and returns every record of the folder. */
-function run(dir: string, table: 1 | 2, rows: ModelBenchRow[], s = settings): RunRecord[] {
-  benchModels({ table: `table${table}`, rows, baseline: baselineRow(), settings: s, resultsDir: dir, measure });
+function run(dir: string, table: 1 | 2, rows: ModelBenchRow[], s = settings, opts: { torchvision?: boolean } = {}): RunRecord[] {
+  benchModels({ table: `table${table}`, rows, baseline: baselineRow(), settings: s, resultsDir: dir, measure: (row, st) => measure(row, st, opts) });
   return loadRunRecords({}, dir);
 }
 
@@ -57,7 +64,7 @@ test('benchModels fixtures: one record per Table 2 model measured (24 of 25: Mix
   assert.equal(records2.find((r) => r.row === 'convmixer_1536_20')!.metrics.throughputRatioVsResnet50, 0.05);
 });
 
-test('throughputRows: every printed Table 2 row, exact params, paper ratio, engine ratio vs the same run\'s ResNet-50, PyTorch for ConvMixers', () => {
+test('throughputRows: every printed Table 2 row, exact params, paper ratio, engine ratio vs the same run\'s ResNet-50, PyTorch img/s and its ratio to PyTorch\'s ResNet-50', () => {
   const rows = throughputRows(records2, 2);
   assert.equal(rows.length, 31);
   assert.ok(rows.every((r) => r.role === 'row' && r.table === 2));
@@ -73,6 +80,8 @@ test('throughputRows: every printed Table 2 row, exact params, paper ratio, engi
     assert.equal(r.ratio, 2 / 40);
     assert.equal(r.torchImgPerSec, 1000 / 200); // 5 img/s
     assert.equal(r.torchVsEngine, 500 / 200); // engine 500 ms/img, PyTorch 200: PyTorch 2.5x faster
+    assert.equal(r.torchRatio, 20 / 200); // PyTorch: 5 img/s vs its ResNet-50's 50
+    assert.equal(r.torchModel, 'bench_torch.py ConvMixer (Appendix D)');
     assert.equal(r.torchRecord, null);
     assert.deepEqual([r.batch, r.steps, r.note], [8, 3, '']);
     assert.match(r.record!, /^bench-models-table2-convmixer_1536_20-b8-/);
@@ -80,10 +89,15 @@ test('throughputRows: every printed Table 2 row, exact params, paper ratio, engi
   const k3p14 = rows.find((r) => r.model === 'convmixer_768_32_k3_p14')!;
   assert.deepEqual([k3p14.ratio, k3p14.paperRatio, k3p14.torchImgPerSec, k3p14.torchVsEngine, k3p14.params], [16 / 40, 1235 / 1739, 40, 62.5 / 25, 20_465_896]);
   const r50 = rows.find((r) => r.network === 'ResNet-50')!;
-  assert.deepEqual([r50.model, r50.ratio, r50.paperRatio, r50.imgPerSec, r50.torchImgPerSec, r50.params], ['resnet50', 1, 1, 40, null, 25_557_032]);
-  assert.equal(r50.note, 'PyTorch side times ConvMixers only');
+  assert.deepEqual([r50.model, r50.ratio, r50.paperRatio, r50.imgPerSec, r50.torchImgPerSec, r50.torchRatio, r50.torchModel, r50.params],
+    ['resnet50', 1, 1, 40, 50, 1, 'torchvision resnet50', 25_557_032]);
+  assert.equal(r50.note, '');
+  // The torchvision rows: PyTorch's img/s over PyTorch's ResNet-50's (50 img/s).
+  assert.deepEqual(['ResNet-152', 'ResNet-101', 'ViT-B/16', 'DeiT-B'].map((n) => { const r = rows.find((x) => x.network === n)!; return [r.torchImgPerSec, r.torchRatio, r.torchModel]; }),
+    [[20, 20 / 50, 'torchvision resnet152'], [25, 25 / 50, 'torchvision resnet101'], [12.5, 12.5 / 50, 'torchvision vit_b_16'], [12.5, 12.5 / 50, 'torchvision vit_b_16']]);
   const deit = rows.find((r) => r.network === 'DeiT-Ti†')!;
-  assert.deepEqual([deit.model, deit.ratio, deit.paperRatio, deit.top1Paper], ['deit_tiny_patch7_224', 10 / 40, 336 / 1739, null]);
+  assert.deepEqual([deit.model, deit.ratio, deit.paperRatio, deit.top1Paper, deit.torchImgPerSec, deit.torchRatio], ['deit_tiny_patch7_224', 10 / 40, 336 / 1739, null, null, null]);
+  assert.equal(deit.note, NO_TORCH_DEFINITION);
   const swin = rows.find((r) => r.network === 'Swin-T')!;
   assert.deepEqual([swin.model, swin.params, swin.imgPerSec, swin.paperRatio, swin.top1Paper, swin.note], [null, null, null, 878 / 1739, 81.3, 'not built by this suite (no registry model)']);
   const mixer = rows.find((r) => r.network === 'Mixer-B/16')!;
@@ -149,6 +163,53 @@ test('throughputRows, Table 1: its five printed rows plus the ResNet-50 baseline
   assert.deepEqual(rows.map((r) => r.torchImgPerSec), [null, null, null, null, null, null]);
   assert.equal(rows[5]!.note, 'the ratios\' baseline (its paper row is in Table 2)');
   assert.match(throughputSummary(recs, 1).lines.join('\n'), /No PyTorch numbers in this group \(convmixer bench models --table 1 --vs torch adds them\)/);
+});
+
+test('throughputRows/Summary, PyTorch ratio vs its own ResNet-50: the column, the ranking of both engines, torchvision absent, records made before PyTorch timed ResNet-50', () => {
+  // Ranking: pairs of models with both ratios, same order or swapped (by hand on four rows; ties count as alike).
+  const row = (model: string, ratio: number | null, torchRatio: number | null) => ({ ...throughputRows([], 2)[0]!, model, ratio, torchRatio });
+  assert.deepEqual(torchRankAgreement([row('a', 1, 1), row('b', 0.5, 0.8), row('c', 0.25, 0.9), row('d', 0.5, 0.8), row('a', 9, 9), row('e', 2, null)]), {
+    // b and d (a tie with each other) faster than c here (0.5 > 0.25), c faster in PyTorch (0.9 > 0.8); the second 'a' row and 'e' (no PyTorch ratio) do not count.
+    models: ['a', 'b', 'c', 'd'], pairs: 6, concordant: 4, discordant: [['b', 'c'], ['d', 'c']],
+  });
+  // On the fixtures: every ConvMixer (PyTorch 100 ms/img unless listed) and the five torchvision rows; the summary states it.
+  const rows = throughputRows(records2, 2);
+  const agreement = torchRankAgreement(rows);
+  const timed = rows.filter((r) => r.torchRatio !== null).map((r) => r.model!);
+  assert.deepEqual(agreement.models, [...new Set(timed)]);
+  assert.equal(agreement.models.length, 16); // Table 2's 11 ConvMixer models + ResNet-50/101/152, ViT-B/16, DeiT-B
+  for (const m of ['resnet50', 'resnet101', 'resnet152', 'vit_base_patch16_224', 'deit_base_patch16_224']) assert.ok(agreement.models.includes(m), m);
+  assert.equal(agreement.pairs, 16 * 15 / 2);
+  assert.equal(agreement.concordant + agreement.discordant.length, agreement.pairs);
+  // e.g. ConvMixer-1536/20-p14: 8 img/s here < ViT-B/16's 10, but PyTorch 20 > 12.5: swapped.
+  assert.ok(agreement.discordant.some(([a, b]) => a === 'vit_base_patch16_224' && b === 'convmixer_1536_20_p14'));
+  const lines = throughputSummary(records2, 2).lines.join('\n');
+  assert.match(lines, /PyTorch here \(--vs torch, same settings\): ConvMixers through scripts\/bench_torch\.py .* ResNet-50 50\.00 img\/s \(record bench-models-table2-resnet50-b8-/);
+  assert.ok(lines.includes(`Ranking, this engine vs PyTorch (ratios to their own ResNet-50): ${agreement.concordant} of 120 pairs of the 16 models timed by both in the same order; swapped (faster here / faster in PyTorch): `), lines);
+  const listed = agreement.discordant.slice(0, 6).map(([a, b]) => `${a} / ${b}`).join(', ');
+  assert.ok(lines.includes(`${listed} and ${agreement.discordant.length - 6} more.`), lines);
+
+  // No torchvision: ResNet / ViT rows skipped with the note, ConvMixer rows keep PyTorch img/s but no ratio.
+  const noTv = run(join(tmp, 't2-no-torchvision'), 2, table2Rows.filter((r) => ['convmixer_1536_20', 'resnet101', 'deit_small_patch16_224'].includes(r.id)), settings, { torchvision: false });
+  const rowsNoTv = throughputRows(noTv, 2);
+  const skipped = 'PyTorch side skipped: torchvision not installed (No module named \'torchvision\')';
+  const cm = rowsNoTv.find((r) => r.model === 'convmixer_1536_20')!;
+  assert.deepEqual([cm.torchImgPerSec, cm.torchRatio, cm.note], [5, null, `no PyTorch ratio: PyTorch has no ResNet-50 img/s in this run (${skipped})`]);
+  assert.deepEqual(['resnet50', 'resnet101', 'deit_small_patch16_224'].map((m) => { const r = rowsNoTv.find((x) => x.model === m)!; return [r.imgPerSec, r.torchImgPerSec, r.torchRatio, r.note]; }),
+    [[40, null, null, skipped], [10, null, null, skipped], [10, null, null, NO_TORCH_DEFINITION]]);
+  assert.match(throughputSummary(noTv, 2).lines.join('\n'), /PyTorch: some rows timed with --vs torch, but PyTorch has no ResNet-50 in this group \(PyTorch side skipped: torchvision not installed .*\), so no PyTorch ratios\./);
+  assert.deepEqual(torchRankAgreement(rowsNoTv), { models: [], pairs: 0, concordant: 0, discordant: [] });
+
+  // Records made before `bench models --vs torch` timed ResNet-50 in PyTorch: no torch fields beyond torchMsPerImg, no notes.
+  const old = records2.map((r) => {
+    const { torchImgPerSec: _a, torchResnet50ImgPerSec: _b, torchThroughputRatioVsResnet50: _c, torchModel: _d, torchNote: _e, torchParams: _f, torchvisionVersion: _g, ...m } = r.metrics;
+    return { ...r, metrics: modelInfo(r.row!).family === 'convmixer' ? m : { ...m, torchMsPerImg: null, torchPeakRssMiB: null, ratio: null } };
+  });
+  const oldRows = throughputRows(old, 2);
+  const oldCm = oldRows.find((r) => r.model === 'convmixer_1536_20')!;
+  assert.deepEqual([oldCm.torchImgPerSec, oldCm.torchRatio, oldCm.torchModel, oldCm.note], [5, null, null, 'no PyTorch ratio (record made before PyTorch timed ResNet-50)']);
+  assert.equal(oldRows.find((r) => r.model === 'resnet50')!.note, 'PyTorch side timed ConvMixers only when this record was made');
+  assert.match(throughputSummary(old, 2).lines.join('\n'), /PyTorch has no ResNet-50 in this group \(PyTorch side timed ConvMixers only when this record was made\)/);
 });
 
 test('throughputScatter: paper and measured points (ConvMixers apart), repeated rows drawn once, log axes', () => {

@@ -18,7 +18,12 @@ export interface TorchResult {
   python: string;
   /** Trainable parameters of the PyTorch model (sum of p.numel()). */
   params?: number;
+  /** torchvision's version, for a --torchvision-model run. */
+  torchvision?: string;
 }
+
+/** bench_torch.py could not build the model because torchvision (or that torchvision model) is unavailable: skip, not fail. */
+export class TorchUnavailableError extends Error {}
 
 /** Answers of findTorchPython per candidate list (importing torch takes a second or more; a process asks once). */
 const torchPythonCache = new Map<string, string | null>();
@@ -41,7 +46,9 @@ export function findTorchPython(candidates = [process.env.PYTHON, 'python3', '/u
   return found;
 }
 
-export function benchTorch(o: { config: ConvMixerConfig; mode: BenchMode; batch: number; imageSize: number; steps: number; warmup: number; threads: number; seed: number }): TorchResult {
+/** With expectParams (the registry's count), bench_torch.py refuses a PyTorch ConvMixer of another count (a one-line UserError here). */
+export function benchTorch(o: { config: ConvMixerConfig; mode: BenchMode; batch: number; imageSize: number; steps: number; warmup: number; threads: number; seed: number;
+  expectParams?: number }): TorchResult {
   const python = findTorchPython();
   if (!python) throw new UserError('--vs torch: no Python with PyTorch found (tried $PYTHON, python3, /usr/bin/python3)');
   const c = o.config;
@@ -50,17 +57,63 @@ export function benchTorch(o: { config: ConvMixerConfig; mode: BenchMode; batch:
   }
   const args = [TORCH_SCRIPT, '--mode', o.mode, '--dim', String(c.dim), '--depth', String(c.depth), '--kernel', String(c.kernelSize),
     '--patch', String(c.patchSize), '--classes', String(c.numClasses), '--activation', c.activation, '--batch', String(o.batch),
-    '--image-size', String(o.imageSize), '--steps', String(o.steps), '--warmup', String(o.warmup), '--threads', String(o.threads), '--seed', String(o.seed)];
+    '--image-size', String(o.imageSize), '--steps', String(o.steps), '--warmup', String(o.warmup), '--threads', String(o.threads), '--seed', String(o.seed),
+    ...(o.expectParams !== undefined ? ['--expect-params', String(o.expectParams)] : [])];
+  return runTorchScript(python, args);
+}
+
+/** The torchvision models bench_torch.py --torchvision-model builds. */
+export const TORCHVISION_MODELS = ['resnet50', 'resnet101', 'resnet152', 'vit_b_16'] as const;
+export type TorchvisionModel = (typeof TORCHVISION_MODELS)[number];
+
+const eq = (a: readonly number[], b: readonly number[]): boolean => a.length === b.length && a.every((v, i) => v === b[i]);
+
+/**
+ * The torchvision model of a registry model's architecture, or null: a ResNet with timm's default widths (stem 64,
+ * channels 64/128/256/512) and 3/4/6/3, 3/4/23/3 or 3/8/36/3 blocks is resnet50/101/152; a ViT with patch 16, width 768,
+ * depth 12, 12 heads and MLP ratio 4 is vit_b_16 (vit_base_patch16_224, and deit_base_patch16_224, the same network).
+ * Classes (and the ViT's image size) are passed on; the parameter counts are compared when it is timed.
+ */
+export function torchvisionModelFor(info: { family: string; config: unknown }): TorchvisionModel | null {
+  const c = info.config as Record<string, unknown>;
+  if (c.inChannels !== 3) return null;
+  if (info.family === 'resnet') {
+    const { layers, channels, stemWidth } = c as { layers: number[]; channels: number[]; stemWidth: number };
+    if (stemWidth !== 64 || !eq(channels, [64, 128, 256, 512])) return null;
+    return eq(layers, [3, 4, 6, 3]) ? 'resnet50' : eq(layers, [3, 4, 23, 3]) ? 'resnet101' : eq(layers, [3, 8, 36, 3]) ? 'resnet152' : null;
+  }
+  if (info.family === 'vit') {
+    const v = c as { patchSize: number; embedDim: number; depth: number; numHeads: number; mlpRatio: number };
+    return v.patchSize === 16 && v.embedDim === 768 && v.depth === 12 && v.numHeads === 12 && v.mlpRatio === 4 ? 'vit_b_16' : null;
+  }
+  return null;
+}
+
+/**
+ * A torchvision classification model (random init, eval mode for infer) timed by bench_torch.py with the same batch,
+ * image size, steps, warm-up and threads as this engine. bench_torch.py refuses (a one-line UserError here) a model whose
+ * parameter count is not `expectParams`; a TorchUnavailableError when torchvision or the model is not there.
+ */
+export function benchTorchvision(o: { model: TorchvisionModel; numClasses: number; expectParams: number; mode: BenchMode; batch: number; imageSize: number;
+  steps: number; warmup: number; threads: number; seed: number }): TorchResult {
+  const python = findTorchPython();
+  if (!python) throw new UserError('--vs torch: no Python with PyTorch found (tried $PYTHON, python3, /usr/bin/python3)');
+  const args = [TORCH_SCRIPT, '--mode', o.mode, '--torchvision-model', o.model, '--classes', String(o.numClasses), '--image-size', String(o.imageSize),
+    '--expect-params', String(o.expectParams), '--batch', String(o.batch), '--steps', String(o.steps), '--warmup', String(o.warmup),
+    '--threads', String(o.threads), '--seed', String(o.seed)];
   return runTorchScript(python, args);
 }
 
 /** Exit status of bench_torch.py when the PyTorch model's parameter count is not the one expected. */
 const PARAM_MISMATCH_EXIT = 3;
+/** Exit status of bench_torch.py when torchvision, or the torchvision model asked for, is not available. */
+const TORCHVISION_MISSING_EXIT = 4;
 
 function runTorchScript(python: string, args: string[]): TorchResult {
   const res = spawnSync(python, args, { encoding: 'utf8', maxBuffer: 16 << 20 });
   const stderrLines = (res.stderr || '').trim().split('\n');
   if (res.status === PARAM_MISMATCH_EXIT) throw new UserError(`--vs torch: ${stderrLines.pop()!.replace(/^bench_torch\.py: /, '')}`);
+  if (res.status === TORCHVISION_MISSING_EXIT) throw new TorchUnavailableError(stderrLines.pop()!.replace(/^bench_torch\.py: /, ''));
   if (res.status !== 0) throw new Error(`bench_torch.py failed (exit ${res.status ?? res.error}): ${stderrLines.slice(-3).join(' | ')}`);
   const lastLine = res.stdout.trim().split('\n').pop() ?? '';
   return { ...(JSON.parse(lastLine) as Omit<TorchResult, 'python'>), python };

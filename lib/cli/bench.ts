@@ -63,7 +63,10 @@ registry builds (Swin and the isotropic MobileNetV3s are listed as skipped), plu
 and img/s relative to ResNet-50 next to the paper's ratio (paper img/s / 1739, its ResNet-50). Paper protocol: batch 64,
 fp16, 20 batches after warm-up, one RTX8000; defaults here (fp32, CPU): batch 8, 3 timed batches after 1 warm-up.
 One record per row; rows with a finished record for the same settings and git commit are not re-run (resumable).
---vs torch times the ConvMixer rows in PyTorch too.
+--vs torch also times in PyTorch, same settings, the ConvMixer rows (scripts/bench_torch.py) and the ResNet-50/101/152
+and ViT-B/16 architectures (torchvision, random init; DeiT-B is ViT-B/16), ResNet-50 first, and gives each its PyTorch
+ratio to PyTorch's ResNet-50 (parameter counts must equal the registry's; without torchvision those rows are skipped
+with a note and the ConvMixer rows keep their PyTorch img/s without a ratio).
 
 example: convmixer bench train --dim 256 --depth 8 --kernel 9 --patch 1 --classes 10 --vs torch
          convmixer bench train --model convmixer_unet_camvid --batch 8 --vs torch   (96x128)`;
@@ -98,6 +101,7 @@ export async function benchModelsCommand(values: BenchFlags, inject: BenchModels
   };
   log(`Table ${tableNo}: ${rows.length} models (+ ResNet-50 baseline), infer, batch ${batch}, ${imageSize}x${imageSize}, ${steps} timed batches after ${warmup} warm-up, backend ${backend.description}`);
   log(`(${PAPER_PROTOCOL}; compare ratios, not img/s)`);
+  if (values.vs === 'torch') log('PyTorch: ConvMixers (scripts/bench_torch.py) and ResNet-50/101/152, ViT-B/16 (torchvision, random init), same settings; PyTorch ratios are to PyTorch\'s ResNet-50 of this run');
   if (skipped.length) log(`skipped (no registry model): ${skipped.map((r) => `${r.network} p${r.patchSize ?? '-'}`).join(', ')}`);
   const result = benchModels({
     table: `table${tableNo}`, rows, baseline: inject.baseline ?? baselineRow(), torchThreads: effectiveThreads,

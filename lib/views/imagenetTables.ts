@@ -1,7 +1,8 @@
 // What notebook 01-architecture shows of the paper's Tables 1 and 2 beyond "# Params": every printed row with its exact
 // parameter count, the paper's throughput and its ratio to the paper's ResNet-50 (reference data), this engine's
 // throughput and ratio to ResNet-50 measured here by `convmixer bench models --table 1|2` (run records of kind 'bench',
-// experiment 'bench-models'), PyTorch's throughput for the ConvMixer rows when the run had --vs torch, and the paper's
+// experiment 'bench-models'), PyTorch's throughput when the run had --vs torch (ConvMixer rows, and the ResNet-50/101/152
+// and ViT-B/16 rows torchvision builds) with PyTorch's own ratio to PyTorch's ResNet-50 of that run, and the paper's
 // top-1 accuracy as reference data (ImageNet accuracy is not re-measured by these records; `convmixer eval imagenet`
 // records, where any exist, are listed apart). Pure functions over run records: the notebook loads the records.
 import { BASELINE_MODEL, BENCH_MODELS_EXPERIMENT, PAPER_PROTOCOL, PAPER_RESNET50_THROUGHPUT, tableBenchRows } from '../bench/models.ts';
@@ -122,8 +123,12 @@ export interface ThroughputRow {
   imgPerSec: number | null;
   /** This engine's img/s / ResNet-50's img/s in the same `bench models` invocation (as the record stores it). */
   ratio: number | null;
-  /** PyTorch here, same model and settings (ConvMixer rows of a --vs torch run only). */
+  /** PyTorch here, same model and settings (a --vs torch run: ConvMixer rows, and ResNet-50/101/152, ViT-B/16 via torchvision). */
   torchImgPerSec: number | null;
+  /** PyTorch's img/s / PyTorch's ResNet-50 img/s in the same `bench models` invocation (the record's torchThroughputRatioVsResnet50). */
+  torchRatio: number | null;
+  /** What PyTorch ran ('torchvision resnet50', 'bench_torch.py ConvMixer (Appendix D)'); null for records that do not say. */
+  torchModel: string | null;
   /** PyTorch's img/s / this engine's img/s for the same model, measured in the same record. */
   torchVsEngine: number | null;
   /** ImageNet-1k top-1 (%) as printed [reference, not reproduced here]. */
@@ -140,6 +145,17 @@ export interface ThroughputRow {
   note: string;
 }
 
+/** Why a row of a group with PyTorch numbers has no PyTorch img/s or no PyTorch ratio: the newest --vs torch record's note. */
+function torchNoteOf(group: BenchGroup, model: string): string {
+  const recs = group.records.filter((x) => x.row === model && (x.config.settings as { vs?: unknown } | undefined)?.vs === 'torch');
+  const withTorch = recs.find((x) => num(x.metrics.torchMsPerImg) !== null);
+  const rec = withTorch ?? recs[0];
+  if (!rec) return 'no --vs torch record of this model at these settings';
+  if (typeof rec.metrics.torchNote === 'string') return rec.metrics.torchNote;
+  // Records made before `bench models --vs torch` timed ResNet-50 in PyTorch carry no note.
+  return withTorch ? 'no PyTorch ratio (record made before PyTorch timed ResNet-50)' : 'PyTorch side timed ConvMixers only when this record was made';
+}
+
 /** Finds the group a caller asked for (by key), else the preferred one. */
 function chooseGroup(groups: BenchGroup[], key?: string): BenchGroup | null {
   if (key !== undefined) return groups.find((g) => g.key === key) ?? null;
@@ -154,16 +170,18 @@ function throughputRow(r: ImageNetRow, table: ImageNetTable, role: ThroughputRow
   const imgPerSec = rec ? num(rec.metrics.imgPerSec) : null;
   const torchMs = torchRec ? num(torchRec.metrics.torchMsPerImg) : null;
   const engineMsSameRecord = torchRec ? num(torchRec.metrics.msPerImg) : null;
+  const torchRatio = torchRec ? num(torchRec.metrics.torchThroughputRatioVsResnet50) : null;
   const note = !model ? 'not built by this suite (no registry model)'
     : !group ? 'no bench record yet'
     : !rec ? 'no record at these settings'
-    : group.hasTorch && info!.family !== 'convmixer' ? 'PyTorch side times ConvMixers only' : '';
+    : group.hasTorch && (!torchRec || torchRatio === null) ? torchNoteOf(group, model) : '';
   return {
     table, role, network: paperRowLabel(r), model, family: info?.family ?? null, patch: r.patchSize, kernel: r.kernelSize,
     paramsPrinted: r.paramsM, params: info?.paramCount ?? null,
     paperImgPerSec: r.throughput, paperRatio: r.throughput !== null ? r.throughput / PAPER_RESNET50_THROUGHPUT : null,
     imgPerSec, ratio: rec ? num(rec.metrics.throughputRatioVsResnet50) : null,
-    torchImgPerSec: torchMs !== null ? 1000 / torchMs : null,
+    torchImgPerSec: torchMs !== null ? 1000 / torchMs : null, torchRatio,
+    torchModel: torchRec && typeof torchRec.metrics.torchModel === 'string' ? torchRec.metrics.torchModel : null,
     torchVsEngine: torchMs !== null && engineMsSameRecord !== null ? engineMsSameRecord / torchMs : null,
     top1Paper: r.top1, activation: r.activation, epochs: r.epochs,
     record: rec?.id ?? null, torchRecord: torchRec && torchRec !== rec ? torchRec.id : null,
@@ -200,6 +218,9 @@ export interface ThroughputSummary {
   lines: string[];
 }
 
+/** The swapped pairs the summary names (the rest are counted). */
+const SWAPS_LISTED = 6;
+
 export function throughputSummary(records: RunRecord[], table: ImageNetTable, opts: { group?: string } = {}): ThroughputSummary {
   const groups = benchModelsGroups(records, table);
   const group = chooseGroup(groups, opts.group);
@@ -215,16 +236,56 @@ export function throughputSummary(records: RunRecord[], table: ImageNetTable, op
   const missing = wanted.filter((m) => !group.rows.includes(m));
   const base = group.records.find((r) => r.row === BASELINE_MODEL);
   const baselineImgPerSec = base ? num(base.metrics.imgPerSec) : null;
+  const torchBase = group.records.find((r) => r.row === BASELINE_MODEL && num(r.metrics.torchMsPerImg) !== null);
+  const agreement = torchRankAgreement(throughputRows(records, table, { group: group.key }));
+  const torchLines = !group.hasTorch ? [`No PyTorch numbers in this group (${cmd} adds them).`]
+    : torchBase ? [
+      `PyTorch here (--vs torch, same settings): ConvMixers through scripts/bench_torch.py (the paper's Appendix D model), ResNet-50/101/152 and ViT-B/16 `
+        + `through torchvision (random init; DeiT-B is ViT-B/16); ResNet-50 ${(1000 / num(torchBase.metrics.torchMsPerImg)!).toFixed(2)} img/s (record ${torchBase.id}). `
+        + 'Its ratios are to that ResNet-50, so they show how PyTorch ranks the models on this machine.',
+      agreement.models.length >= 2
+        ? `Ranking, this engine vs PyTorch (ratios to their own ResNet-50): ${agreement.concordant} of ${agreement.pairs} pairs of the ${agreement.models.length} models timed by both in the same order`
+          + `${agreement.discordant.length ? `; swapped (faster here / faster in PyTorch): ${agreement.discordant.slice(0, SWAPS_LISTED).map(([a, b]) => `${a} / ${b}`).join(', ')}`
+            + `${agreement.discordant.length > SWAPS_LISTED ? ` and ${agreement.discordant.length - SWAPS_LISTED} more` : ''}` : ''}.`
+        : 'Fewer than two models with both ratios: no ranking to compare.',
+    ]
+    : [`PyTorch: some rows timed with --vs torch, but PyTorch has no ResNet-50 in this group (${torchNoteOf(group, BASELINE_MODEL)}), so no PyTorch ratios.`];
   const lines = [
     `Table ${table}: ${group.rows.length} models measured (${group.records.length} records), ${groupSettingsText(group)}.`,
     baselineImgPerSec !== null ? `ResNet-50 here: ${baselineImgPerSec.toFixed(2)} img/s (record ${base!.id}); paper: ${PAPER_RESNET50_THROUGHPUT} img/s.`
       : 'No ResNet-50 record in this group: ratios are those stored by each record (its own invocation\'s ResNet-50).',
-    group.hasTorch ? 'PyTorch: ConvMixer rows timed with --vs torch (scripts/bench_torch.py builds ConvMixers only, so PyTorch has no ResNet-50 and no ratio to it).'
-      : `No PyTorch numbers in this group (${cmd} adds them).`,
+    ...torchLines,
   ];
   if (missing.length) lines.push(`Not measured at these settings: ${missing.join(', ')} (${cmd} with the same settings resumes).`);
   if (groups.length > 1) lines.push(`Other settings with records (not shown): ${groups.filter((g) => g !== group).map((g) => `${groupSettingsText(g)} (${g.rows.length} models)`).join('; ')}.`);
   return { table, group, otherGroups: groups.filter((g) => g !== group), baselineImgPerSec, missing, lines };
+}
+
+/** How far this engine orders the models as PyTorch does: pairs of distinct models with both ratios to ResNet-50, same order or swapped. */
+export interface RankAgreement {
+  /** Registry models with this engine's ratio and PyTorch's (each once, ResNet-50 included). */
+  models: string[];
+  pairs: number;
+  /** Pairs ordered alike (ties on either side count as alike). */
+  concordant: number;
+  /** Pairs ordered differently: [faster here, faster in PyTorch]. */
+  discordant: Array<[string, string]>;
+}
+
+export function torchRankAgreement(rows: ThroughputRow[]): RankAgreement {
+  const byModel = new Map<string, { here: number; torch: number }>();
+  for (const r of rows) if (r.model && r.ratio !== null && r.torchRatio !== null && !byModel.has(r.model)) byModel.set(r.model, { here: r.ratio, torch: r.torchRatio });
+  const models = [...byModel.keys()];
+  const discordant: Array<[string, string]> = [];
+  let pairs = 0;
+  for (let i = 0; i < models.length; i++) {
+    for (let j = i + 1; j < models.length; j++) {
+      pairs++;
+      const a = byModel.get(models[i]!)!, b = byModel.get(models[j]!)!;
+      if ((a.here - b.here) * (a.torch - b.torch) < 0) discordant.push(a.here > b.here ? [models[i]!, models[j]!] : [models[j]!, models[i]!]);
+    }
+  }
+  return { models, pairs, concordant: pairs - discordant.length, discordant };
 }
 
 /**
