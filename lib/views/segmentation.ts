@@ -163,3 +163,37 @@ export async function segPredictionGrid(view: SegmentationView): Promise<{ png: 
 
 /** Where `convmixer eval segmentation` writes its pictures (for the notebook's text). */
 export const PREDICTIONS_DIR = join(REPO_ROOT, 'reports', 'predictions');
+
+/** One model's training-step benchmark (`convmixer bench train --model <row model> --vs torch`), newest record per model. */
+export interface SegBenchRow {
+  label: string;
+  model: string;
+  size: string;
+  batch: number;
+  threads: number | null;
+  msPerImg: number;
+  torchMsPerImg: number | null;
+  /** This engine's ms/img over PyTorch's, timed in the same run. */
+  ratio: number | null;
+  recordId: string;
+  machine: string;
+}
+
+/** The newest `bench train --vs torch` record of each row's model at the profile's frame size (both engines, same run). */
+export function segBenchRows(view: SegmentationView, resultsDir = RESULTS_DIR): SegBenchRow[] {
+  const bench = loadRunRecords({ kind: 'bench' }, resultsDir).filter((r) => r.config['mode'] === 'train' && r.config['vs'] === 'torch');
+  const out: SegBenchRow[] = [];
+  for (const row of view.rows) {
+    const model = SEGMENTATION_EXPERIMENT.rows.find((r) => r.id === row.id)!.model;
+    const mine = bench.filter((r) => (r.config['model'] as { name?: string } | undefined)?.name === model && r.config['segProfile'] === view.profile)
+      .sort((a, b) => b.startedAt.localeCompare(a.startedAt));
+    const rec = mine[0];
+    if (!rec) continue;
+    out.push({
+      label: row.label, model, size: `${String(rec.config['height'])}x${String(rec.config['width'])}`, batch: Number(rec.config['batch']),
+      threads: num(rec.config['threads']), msPerImg: rec.metrics['msPerImg'] as number, torchMsPerImg: num(rec.metrics['torchMsPerImg']),
+      ratio: num(rec.metrics['ratio']), recordId: rec.id, machine: `${rec.machine.cpuModel} (${String(rec.backend)})`,
+    });
+  }
+  return out;
+}
