@@ -114,8 +114,8 @@ export function detPerClassFigure(view: DetectionView): Figure | null {
 interface KeptBoxes { size: number; drawThreshold: number; images: { id: string; truth: { cls: string; box: number[] }[]; predicted: { cls: string; score: number; box: number[] }[] }[] }
 
 /**
- * One PNG: the first kept test images of the first row's eval record side by side (at the network's input size, twice
- * enlarged), ground truth in red and predictions above the eval's drawing threshold in green. Null without an eval record.
+ * One PNG: the first kept test images of the first row's eval record side by side at the network's input size,
+ * ground truth in red and predictions above the eval's drawing threshold in green. Null without an eval record.
  */
 export async function detPictureGrid(view: DetectionView): Promise<{ png: Uint8Array; ids: string[]; drawThreshold: number; boxes: number } | null> {
   const r = view.rows.find((x) => x.eval && typeof x.eval.metrics['framesFile'] === 'string' && typeof x.eval.metrics['boxesFile'] === 'string');
@@ -123,15 +123,14 @@ export async function detPictureGrid(view: DetectionView): Promise<{ png: Uint8A
   const framesFile = resolve(REPO_ROOT, String(r.eval!.metrics['framesFile'])), boxesFile = resolve(REPO_ROOT, String(r.eval!.metrics['boxesFile']));
   if (!existsSync(framesFile) || !existsSync(boxesFile)) return null;
   const kept = JSON.parse(readFileSync(boxesFile, 'utf8')) as KeptBoxes;
-  const s = kept.size, n = kept.images.length, up = 2, S = s * up;
-  const frames = await sharp(framesFile).removeAlpha().resize({ width: S, height: n * S, kernel: 'cubic' }).raw().toBuffer();
+  const S = kept.size, n = kept.images.length;
+  const frames = await sharp(framesFile).removeAlpha().raw().toBuffer();
   const gap = 6, width = n * S + (n - 1) * gap;
   const out = new Uint8Array(width * S * 3).fill(255);
   let drawn = 0;
   kept.images.forEach((img, i) => {
     const tile = new Uint8Array(frames.subarray(i * S * S * 3, (i + 1) * S * S * 3));
-    const scaled = (b: number[]): Box => [b[0]! * up, b[1]! * up, b[2]! * up, b[3]! * up];
-    const boxes = [...img.truth.map((t) => ({ box: scaled(t.box), color: GROUND_TRUTH_RED })), ...img.predicted.map((p) => ({ box: scaled(p.box), color: PREDICTION_GREEN }))];
+    const boxes = [...img.truth.map((t) => ({ box: t.box as Box, color: GROUND_TRUTH_RED })), ...img.predicted.map((p) => ({ box: p.box as Box, color: PREDICTION_GREEN }))];
     drawn += img.predicted.length;
     const painted = drawBoxes(tile, S, S, boxes, 2);
     for (let y = 0; y < S; y++) out.set(painted.subarray(y * S * 3, (y + 1) * S * 3), (y * width + i * (S + gap)) * 3);
