@@ -60,6 +60,23 @@ Napi::Value StepFn(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// leakyRelu(x, out, alpha): tfjs's cpu LeakyRelu, x < 0 ? alpha * x : x (NaN and -0 pass through). The product is
+// taken in double and rounded once, as JavaScript does with the attribute alpha (a double), so the results are equal.
+Napi::Value LeakyReluFn(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  F32Arg x, out;
+  if (!GetF32Arg(info, 0, "leakyRelu", &x) || !GetF32Arg(info, 1, "leakyRelu", &out) || !HasRoom(env, "leakyRelu", out, x.length))
+    return env.Undefined();
+  if (!info[2].IsNumber()) return ArgFail(env, "leakyRelu", "expected (x, out, alpha)"), env.Undefined();
+  const double alpha = info[2].As<Napi::Number>().DoubleValue();
+  const float* in = x.data;
+  float* o = out.data;
+  ParallelFor(x.length, kGrain, [&](long lo, long hi) {
+    for (long i = lo; i < hi; ++i) o[i] = in[i] < 0.f ? static_cast<float>(alpha * in[i]) : in[i];
+  });
+  return env.Undefined();
+}
+
 // addN([a, b, ...], out): all inputs of out's length
 Napi::Value AddNFn(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -123,6 +140,7 @@ Napi::Value MaxRowsFn(const Napi::CallbackInfo& info) {
 void InitPointwise(Napi::Env env, Napi::Object exports) {
   exports.Set("relu", Napi::Function::New(env, ReluFn, "relu"));
   exports.Set("step", Napi::Function::New(env, StepFn, "step"));
+  exports.Set("leakyRelu", Napi::Function::New(env, LeakyReluFn, "leakyRelu"));
   exports.Set("addN", Napi::Function::New(env, AddNFn, "addN"));
   exports.Set("log", Napi::Function::New(env, LogFn, "log"));
   exports.Set("maxRows", Napi::Function::New(env, MaxRowsFn, "maxRows"));

@@ -16,7 +16,7 @@ import { POINTWISE_KERNELS, registerPointwiseKernels } from '../lib/backend/kern
 import type { NativeAddon } from '../lib/backend/native.ts';
 import { hookBackend, MIN_POOLED_FLOATS, poolStats, setPoolPoison } from '../lib/backend/bufferPool.ts';
 import { createSegStep } from '../lib/bench/segStep.ts';
-import { depthToSpace } from '../lib/models/ops.ts';
+import { depthToSpace, leakyRelu } from '../lib/models/ops.ts';
 import { createRng } from '../lib/rng.ts';
 import { assertClose, countCalls, kernelHarness, loadBuiltAddon, randn } from './helpers/native.ts';
 
@@ -141,6 +141,23 @@ test('relu and its gradient (dy * step(x)) match JS, incl. NaN, -0 and 0', { ski
   assertNativeRan(r.nativeCalls, { relu: 2, step: 2, binary: 1 });
   r.native.forEach((a, i) => assertSame(a, r.js[i]!, ['relu', 'relu gradient', 'step(alpha 0.25)'][i]!));
   assert.ok(Number.isNaN(r.native[0]![0]!) && Object.is(r.native[0]![1], 0), 'relu(NaN) = NaN, relu(-0) = +0');
+  tf.dispose([x, dy]);
+});
+
+test('leakyRelu (ops.ts, the YOLO head) runs natively forward and backward; equal to tfjs\'s LeakyRelu and its gradient (JS) except the gradient at NaN', { skip }, async () => {
+  await setup();
+  const rng = createRng(17);
+  const v = Float32Array.from({ length: 4 * 37 }, () => rng.next() * 4 - 2);
+  v.set([-0, 0, 1e-30, -1e-30, -3.5], 0);
+  const x = tf.tensor2d(v, [4, 37]);
+  const dy = randn(rng, [4, 37]);
+  const ours = both(() => [leakyRelu(x, 0.1), vjp((a) => leakyRelu(a, 0.1), x, dy)]);
+  assertNativeRan(ours.nativeCalls, { leakyRelu: 2, step: 1, binary: 1 });
+  // The reference: tfjs's own op and its registered gradient (Greater + Select), on the JS kernels.
+  const ref = both(() => [tf.leakyRelu(x, 0.1), vjp((a) => tf.leakyRelu(a, 0.1), x, dy)]);
+  assertSame(ours.native[0]!, ref.js[0]!, 'leakyRelu forward');
+  assertSame(ours.native[1]!, ref.js[1]!, 'leakyRelu gradient');
+  assert.ok(Object.is(ours.native[0]![0], -0) && Math.abs(ours.native[0]![4]! - Math.fround(0.1) * -3.5) < 1e-7, 'leakyRelu(-0) = -0, leakyRelu(-3.5) = -0.35');
   tf.dispose([x, dy]);
 });
 

@@ -283,7 +283,7 @@ test('bench engine: registry models run a train and an infer step (functional ch
     assert.equal(r.stepMs.length, 1);
   }
   const { command } = await import('../lib/cli/bench.ts');
-  await assert.rejects(command.run(['infer', '--model', 'resnet50', '--vs', 'torch']), /--vs torch compares ConvMixers only \(resnet50 is a resnet model\)/);
+  await assert.rejects(command.run(['infer', '--model', 'resnet50', '--vs', 'torch']), /--vs torch compares ConvMixers and the segmentation models only \(resnet50 is a resnet model\)/);
   await assert.rejects(command.run(['infer', '--model', 'mixer_b16_224', '--depth', '2']), /--depth applies to ConvMixer models only/);
   await assert.rejects(command.run(['infer', '--model', 'mixer_b16_224', '--image-size', '200']), /mixer config: imgSize: imgSize must be divisible by patchSize/);
 });

@@ -147,7 +147,7 @@ test('gradients: the YOLO loss of a tiny model gives every trainable variable a 
   m.dispose();
 });
 
-test('native engine: a training step\'s kernels are native except LeakyReLU\'s (LeakyRelu, Greater, Select); output = JS kernels\'', { skip: haveNative ? false : 'native addon not built' }, async () => {
+test('native engine: every kernel of a training step is native (LeakyReLU too: its kernel and the step of its gradient); output = JS kernels\'', { skip: haveNative ? false : 'native addon not built' }, async () => {
   const m = tiny(5);
   const x = tf.randomNormal([2, 56, 56, 3], 0, 1, 'float32', 6) as tf.Tensor4D;
   const vars = Object.values(m.params);
@@ -158,7 +158,9 @@ test('native engine: a training step\'s kernels are native except LeakyReLU\'s (
   });
   const names = new Set(profile.kernels.map((k) => k.name));
   const free = new Set(['Identity', 'Reshape', 'unnamed scope']); // views / the fused ConvMixer ops (native custom ops)
-  assert.deepEqual([...names].filter((n) => !native.has(n) && !free.has(n)).sort(), ['Greater', 'LeakyRelu', 'Select']);
+  assert.deepEqual([...names].filter((n) => !native.has(n) && !free.has(n)).sort(), []);
+  for (const k of ['LeakyRelu', 'Step']) assert.ok(names.has(k), `${k} ran`);
+  for (const k of ['Greater', 'Select']) assert.ok(!names.has(k), `${k} (tfjs's LeakyRelu gradient) did not run`);
   for (const k of ['BatchMatMul', 'Transpose', 'Conv2D', 'Conv2DBackpropFilter']) assert.ok(names.has(k) && native.has(k), `${k} native`);
   const y = m.apply(x);
   const yJs = withJsKernels(() => m.apply(x));

@@ -1,8 +1,9 @@
-// Native ReLU, Step, AddN, Log and Max (over trailing axes) kernels for tfjs's `cpu` backend (native/pointwise.cc).
+// Native ReLU, Step, LeakyReLU, AddN, Log and Max (over trailing axes) kernels for tfjs's `cpu` backend (native/pointwise.cc).
 // The ReLU gradient tfjs registers is dy * cast(step(x), 'float32'): with Step native here, Multiply native in
 // kernels-elementwise.ts and a float32 -> float32 Cast being a no-copy identity, the whole backward path runs natively
 // without touching tfjs's gradient registry (which is global, shared by every backend, and would need a new kernel
-// name on each of them). AddN is what tf.addN runs. Log and Max are the JS kernels left in a per-pixel softmax
+// name on each of them). LeakyReLU's tfjs gradient (Greater, Select) is replaced where it is used by ops.ts leakyRelu,
+// a custom gradient dy * step(x, alpha) on the same native kernels. AddN is what tf.addN runs. Log and Max are the JS kernels left in a per-pixel softmax
 // cross-entropy (logSoftmax: max over the classes, log of the summed exponentials).
 // Non-float32 inputs, and Max over axes that are not the trailing ones, go to the saved JS kernel.
 import * as tf from '@tensorflow/tfjs';
@@ -15,6 +16,8 @@ export interface PointwiseAddon {
   relu(x: Float32Array, out: Float32Array): void;
   /** out = NaN for NaN, 1 for x > 0, alpha otherwise. */
   step(x: Float32Array, out: Float32Array, alpha: number): void;
+  /** out = alpha * x for x < 0, else x (NaN and -0 pass through), as tfjs's cpu LeakyRelu. */
+  leakyRelu(x: Float32Array, out: Float32Array, alpha: number): void;
   /** out = sum of the inputs (all of out's length), in order. */
   addN(inputs: Float32Array[], out: Float32Array): void;
   log(x: Float32Array, out: Float32Array): void;
@@ -22,7 +25,7 @@ export interface PointwiseAddon {
   maxRows(x: Float32Array, out: Float32Array, rows: number, n: number): void;
 }
 
-export const POINTWISE_KERNELS = ['Relu', 'Step', 'AddN', 'Log', 'Max'] as const;
+export const POINTWISE_KERNELS = ['Relu', 'Step', 'LeakyRelu', 'AddN', 'Log', 'Max'] as const;
 
 function makeKernels(addon: PointwiseAddon, original: (name: string) => KernelFunc | undefined): Record<(typeof POINTWISE_KERNELS)[number], KernelFunc> {
   const js = Object.fromEntries(POINTWISE_KERNELS.map((n) => [n, fallback(original, n)])) as Record<(typeof POINTWISE_KERNELS)[number], KernelFunc>;
@@ -45,6 +48,17 @@ function makeKernels(addon: PointwiseAddon, original: (name: string) => KernelFu
     if (!xv) return js.Step(args);
     const out = allocOutput(xv.length);
     addon.step(xv, out, alpha);
+    return backend.makeTensorInfo([...x.shape], 'float32', out);
+  };
+
+  const leakyRelu: KernelFunc = (args) => {
+    const backend = args.backend as CpuBackend;
+    const { x } = args.inputs as Record<'x', TensorInfo>;
+    const alpha = (args.attrs as { alpha?: number } | undefined)?.alpha ?? 0.2;
+    const xv = float32Of(backend, x);
+    if (!xv) return js.LeakyRelu(args);
+    const out = allocOutput(xv.length);
+    addon.leakyRelu(xv, out, alpha);
     return backend.makeTensorInfo([...x.shape], 'float32', out);
   };
 
@@ -86,10 +100,10 @@ function makeKernels(addon: PointwiseAddon, original: (name: string) => KernelFu
     return backend.makeTensorInfo(keepDims ? tf.backend_util.expandShapeToKeepDim(outShape, axes) : outShape, 'float32', out);
   };
 
-  return { Relu: relu, Step: step, AddN: addN, Log: log, Max: max };
+  return { Relu: relu, Step: step, LeakyRelu: leakyRelu, AddN: addN, Log: log, Max: max };
 }
 
-/** Replaces tfjs's cpu Relu / Step / AddN / Log / Max kernels with the native ones; returns the kernel names it replaced. */
+/** Replaces tfjs's cpu Relu / Step / LeakyRelu / AddN / Log / Max kernels with the native ones; returns the kernel names it replaced. */
 export function registerPointwiseKernels(addon: PointwiseAddon, original: (name: string) => KernelFunc | undefined): string[] {
   return registerCpuKernels(makeKernels(addon, original));
 }

@@ -105,3 +105,19 @@ export function depthToSpace(x: tf.Tensor4D, r: number): tf.Tensor4D {
   });
   return op(x) as tf.Tensor4D;
 }
+
+/**
+ * LeakyReLU with the gradient dy * step(x, alpha): tfjs's own LeakyRelu gradient, where(greater(x, 0), dy, dy * alpha),
+ * has the same values (1 for x > 0, alpha for x <= 0, products exact) but runs Greater and Select, which the native
+ * engine does not have; Step and Multiply it has, so forward and backward stay native. The one difference is a NaN
+ * input, whose gradient is NaN here and dy * alpha in tfjs.
+ */
+export function leakyRelu<T extends tf.Tensor>(x: T, alpha: number): T {
+  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const input = args[0] as tf.Tensor;
+    (args[1] as tf.GradSaveFunc)([input]);
+    const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor => tf.tidy(() => tf.mul(dy, tf.step(saved[0]!, alpha)));
+    return { value: tf.leakyRelu(input, alpha), gradFunc };
+  });
+  return op(x) as T;
+}

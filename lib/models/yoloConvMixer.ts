@@ -21,14 +21,14 @@
 //   transpose only.
 // Native engine: the backbone goes through ops.ts's fused BatchNorm ops like convmixer.ts; adaptive pooling is a
 // transpose and one matmul with a fixed pooling matrix (native Transpose + BatchMatMul, forward and backward); the
-// linear layers are native BatchMatMul + Add. tf.leakyRelu dispatches to tfjs's LeakyRelu kernel (backward: Greater,
-// Select, Multiply), which the native engine does not replace: JS, on a [N, hidden] tensor.
+// linear layers are native BatchMatMul + Add; LeakyReLU is ops.ts leakyRelu: the native LeakyRelu kernel forward and
+// dy * step(x, alpha) backward (native Step + Multiply) instead of tfjs's Greater + Select.
 import * as tf from '@tensorflow/tfjs';
 import { z } from 'zod';
 import { UserError } from '../errors.ts';
 import { parseConfig } from './family.ts';
 import { ParamStore, disposeAll, type ImageModel, type InitOptions } from './layers.ts';
-import { biasActBatchNorm, depthwiseActBatchNorm, type BatchNormState } from './ops.ts';
+import { biasActBatchNorm, depthwiseActBatchNorm, leakyRelu, type BatchNormState } from './ops.ts';
 import { readSafetensors, type StoredTensor } from './safetensors.ts';
 import { toTfjsPerm, toTimmKeys, toTorchPerm } from './weights.ts';
 
@@ -199,7 +199,7 @@ export function createYoloConvMixer(config: YoloConvMixerConfig, opts: InitOptio
   const apply = (x: tf.Tensor4D, o: { training?: boolean } = {}): tf.Tensor4D => tf.tidy(() => {
     const f = features(x, o);
     const pooled = adaptiveAvgPoolFlat(f, poolMatrix(f.shape[1], f.shape[2]));
-    const hiddenAct = tf.leakyRelu(tf.add(tf.matMul(pooled, params[`${HEAD_FC1}.weight`] as tf.Tensor2D), b(`${HEAD_FC1}.bias`)), 0.1);
+    const hiddenAct = leakyRelu(tf.add(tf.matMul(pooled, params[`${HEAD_FC1}.weight`] as tf.Tensor2D), b(`${HEAD_FC1}.bias`)), 0.1);
     const out = tf.add(tf.matMul(hiddenAct, params[`${HEAD_FC2}.weight`] as tf.Tensor2D), b(`${HEAD_FC2}.bias`));
     return tf.reshape(out, [x.shape[0], grid, grid, channels]);
   });
