@@ -16,7 +16,7 @@ import { preprocessFor, loadImage, type Preprocess } from '../data/evalTransform
 import sharp from 'sharp';
 import { createDetectionModel } from '../models/registry.ts';
 import { loadYoloWeights } from '../models/yoloConvMixer.ts';
-import { readStretched, resizedBoxToVoc, VOC_CLASSES, type Box } from '../data/voc.ts';
+import { readStretched, resizedBoxToImage, VOC_CLASSES, type Box } from '../data/voc.ts';
 import { normalizeInto } from '../data/augment.ts';
 import { detectYolo } from '../train/yoloLoss.ts';
 import { drawBoxes, PREDICTION_GREEN } from '../views/boxes.ts';
@@ -130,11 +130,7 @@ async function predictDetection(name: string, weights: string, images: string[],
       const pred = tf.tidy(() => model.apply(tf.tensor4d(x, [1, size, size, 3]), { training: false }));
       const found = detectYolo(pred, { S: c.gridSize, B: c.boxesPerCell, C: c.numClasses, imageSize: size, confThreshold: threshold, iouThreshold: 0.5 })[0]!;
       pred.dispose();
-      const detections = found.map((d) => {
-        const b = resizedBoxToVoc(d.box, width, height, size);
-        const box: Box = [Math.max(1, b[0]), Math.max(1, b[1]), Math.min(width, b[2]), Math.min(height, b[3])];
-        return { cls: d.cls, name: VOC_CLASSES[d.cls] ?? `class ${d.cls}`, score: d.score, box };
-      });
+      const detections = found.map((d) => ({ cls: d.cls, name: VOC_CLASSES[d.cls] ?? `class ${d.cls}`, score: d.score, box: resizedBoxToImage(d.box, width, height, size) }));
       results.push({ image, detections });
       if (opts.out !== undefined) {
         // Drawn on the original pixels: a VOC box [x0, y0, x1, y1] (1-based, inclusive) covers [x0 - 1, x1) x [y0 - 1, y1).

@@ -2,18 +2,13 @@
 // geometry applied to both (bilinear for the image, geometry.ts mapBox for the boxes).
 // Seed 000 (YOLO-ConvMixer on VOC): "Every image is reshaped into a 448x448 pixel image and normalized. I didn't apply
 // any augmentation technique" -> SEED_DET_AUGMENT. Flip and a random-resized crop (scale jitter) are options.
-import { z } from 'zod';
 import type { Rng } from '../rng.ts';
 import { normalizeInto } from './augment.ts';
-import { applyGeometryToImage, mapBox, sampleSegGeometry } from './geometry.ts';
+import { applyGeometryToImage, geometryAugmentSchema, mapBox, sampleSegGeometry, type GeometryAugment } from './geometry.ts';
 import type { Box, DetDataset } from './voc.ts';
 
-export const detAugmentSchema = z.object({
-  hflip: z.boolean(),
-  /** Random-resized crop area fraction U(scaleMin, 1), aspect ratio kept; 1 = no crop. Boxes are clipped to the crop. */
-  scaleMin: z.number().gt(0).lte(1),
-}).strict();
-export type DetAugment = z.infer<typeof detAugmentSchema>;
+export const detAugmentSchema = geometryAugmentSchema;
+export type DetAugment = GeometryAugment;
 
 /** The seed's training augmentation: none. */
 export const SEED_DET_AUGMENT: DetAugment = { hflip: false, scaleMin: 1 };

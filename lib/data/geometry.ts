@@ -4,8 +4,17 @@
 // Coordinates are continuous pixel-edge coordinates: pixel (x, y) covers [x, x+1) x [y, y+1), its center is
 // (x + 0.5, y + 0.5); every mapping below sends an output pixel center to the same input point for images,
 // labels and boxes, so that they stay aligned.
+import { z } from 'zod';
 import type { Rng } from '../rng.ts';
 import { hflip, resizedCrop, sampleFlip, sampleResizedCrop, type CropParams } from './augment.ts';
+
+/** The geometric augmentation an annotated image takes (segmentation and detection recipes alike). */
+export const geometryAugmentSchema = z.object({
+  hflip: z.boolean(),
+  /** Random-resized crop area fraction U(scaleMin, 1), aspect ratio kept; 1 = no crop (boxes are clipped to the crop). */
+  scaleMin: z.number().gt(0).lte(1),
+}).strict();
+export type GeometryAugment = z.infer<typeof geometryAugmentSchema>;
 
 /** One image's sampled geometry: an optional random-resized crop (back to full size), then an optional flip. */
 export interface SegGeometry { crop: CropParams | null; flip: boolean }

@@ -2,18 +2,13 @@
 // with the same sampled geometry applied to both (bilinear for frames, nearest for labels; lib/data/geometry.ts).
 // Seed 000 (ConvMixer-Unet on Cityscapes): "Every image is reshaped into a 256x512 pixels image and normalized.
 // I apply just random horizontal flipping" -> SEED_SEG_AUGMENT. A random-resized crop (scaleMin < 1) is optional.
-import { z } from 'zod';
 import type { Rng } from '../rng.ts';
 import { normalizeInto } from './augment.ts';
-import { applyGeometryToImage, applyGeometryToLabels, sampleSegGeometry } from './geometry.ts';
+import { applyGeometryToImage, applyGeometryToLabels, geometryAugmentSchema, sampleSegGeometry, type GeometryAugment } from './geometry.ts';
 import type { SegDataset } from './segmentation.ts';
 
-export const segAugmentSchema = z.object({
-  hflip: z.boolean(),
-  /** Random-resized crop area fraction U(scaleMin, 1), aspect ratio kept; 1 = no crop. */
-  scaleMin: z.number().gt(0).lte(1),
-}).strict();
-export type SegAugment = z.infer<typeof segAugmentSchema>;
+export const segAugmentSchema = geometryAugmentSchema;
+export type SegAugment = GeometryAugment;
 
 /** The seed's training augmentation: random horizontal flip only. */
 export const SEED_SEG_AUGMENT: SegAugment = { hflip: true, scaleMin: 1 };

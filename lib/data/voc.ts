@@ -159,6 +159,13 @@ export function resizedBoxToVoc(box: Box, width: number, height: number, size: n
   return [(box[0] * width) / size + 1, (box[1] * height) / size + 1, (box[2] * width) / size, (box[3] * height) / size];
 }
 
+/** A predicted box in continuous pixels of the resize, as 1-based VOC coordinates of the original clipped to its
+ * 1..width x 1..height pixels (the boxes a results file holds); it may come out empty (x1 < x0) if it lay outside. */
+export function resizedBoxToImage(box: Box, width: number, height: number, size: number): Box {
+  const [x0, y0, x1, y1] = resizedBoxToVoc(box, width, height, size);
+  return [Math.max(1, x0), Math.max(1, y0), Math.min(width, x1), Math.min(height, y1)];
+}
+
 /** Decodes an image file and stretches it to size x size RGB (no aspect-preserving crop or pad, as YOLOv1); with its original size. */
 export async function readStretched(path: string, size: number): Promise<{ rgb: Buffer; width: number; height: number }> {
   let data: Buffer, info: sharp.OutputInfo, width: number, height: number;

@@ -6,7 +6,6 @@
 import * as tf from '@tensorflow/tfjs';
 import sharp from 'sharp';
 import { join } from 'node:path';
-import { UserError } from '../errors.ts';
 import { atomicWrite, REPO_ROOT, repoRelative } from '../io.ts';
 import { finishRunRecord, newRunRecord, saveRunRecord, RESULTS_DIR, type RunRecord } from '../runRecord.ts';
 import { createDetectionModel } from '../models/registry.ts';
@@ -17,7 +16,7 @@ import { vocEvaluate } from '../metrics/voc.ts';
 import { detRecipeSchema, type DetRecipe } from '../train/detConfig.ts';
 import { firstImages, groundTruthOf, loadDetSplit, predictDetections, type DetModel } from '../train/tasks/detection.ts';
 import { writeVocDetections } from './voc.ts';
-import { finalWeightsOf, readTrainRecord } from './trainRecord.ts';
+import { finalWeightsOf, readTrainRecord, recipeOfRecord } from './trainRecord.ts';
 
 export interface DetEvalOptions {
   resultsDir?: string;
@@ -37,11 +36,7 @@ export interface DetEvalOptions {
 
 /** The recipe stored in a detection training record (its config holds the recipe keys plus bookkeeping). */
 export function detRecipeOfRecord(record: RunRecord, where: string): DetRecipe {
-  const keys = Object.keys(detRecipeSchema.shape);
-  const picked = Object.fromEntries(keys.filter((k) => k in record.config).map((k) => [k, record.config[k]]));
-  const parsed = detRecipeSchema.safeParse(picked);
-  if (!parsed.success) throw new UserError(`${where}: not a detection training record (${parsed.error.issues[0]!.path.join('.')}: ${parsed.error.issues[0]!.message})`);
-  return parsed.data as DetRecipe;
+  return recipeOfRecord(detRecipeSchema, record, where, 'detection') as DetRecipe;
 }
 
 /** Where eval detection writes a run's VOC results files. */
@@ -54,8 +49,10 @@ export async function evalDetectionRun(runId: string, opts: DetEvalOptions, log:
   const weightsFile = finalWeightsOf(train, runId, 'detection');
   const config = { ...recipe, run: { resume: false, backend: 'auto' as const, explicit: [], checkpoint: false, dataRoot: opts.dataRoot } };
   const test = opts.data ? firstImages(opts.data.test, recipe.testSubset) : await loadDetSplit(config, recipe.evalSplit, recipe.testSubset, true);
-  const trainSet = opts.data ? firstImages(opts.data.train, recipe.trainSubset) : await loadDetSplit(config, recipe.trainSplit, recipe.trainSubset, true);
-  const trainEval = firstImages(trainSet, recipe.trainEvalSubset);
+  // Only the training images that are scored are decoded: the first trainEvalSubset of the run's first trainSubset.
+  const scored = [recipe.trainSubset, recipe.trainEvalSubset].filter((n) => n > 0);
+  const trainCount = scored.length ? Math.min(...scored) : 0;
+  const trainEval = opts.data ? firstImages(opts.data.train, trainCount) : await loadDetSplit(config, recipe.trainSplit, trainCount, true);
   const model = createDetectionModel(recipe.modelName, recipe.model, { init: 'zeros' }) as DetModel;
   try {
     loadYoloWeights(model, weightsFile);

@@ -12,7 +12,7 @@ import { finishRunRecord, newRunRecord, saveRunRecord, RESULTS_DIR, type RunReco
 import { createSegmentationModel } from '../models/registry.ts';
 import { loadTimmWeights } from '../models/timmWeights.ts';
 import { segEvalBatch } from '../data/segBatch.ts';
-import { finalWeightsOf, readTrainRecord } from './trainRecord.ts';
+import { finalWeightsOf, readTrainRecord, recipeOfRecord } from './trainRecord.ts';
 import { confusionMatrix, segmentationScores } from '../metrics/segmentation.ts';
 import { segRecipeSchema, type SegRecipe } from '../train/segConfig.ts';
 import { loadSegSplit } from '../train/tasks/segmentation.ts';
@@ -34,11 +34,7 @@ export interface SegEvalOptions {
 
 /** The recipe stored in a segmentation training record (its config holds the recipe keys plus bookkeeping). */
 export function segRecipeOfRecord(record: RunRecord, where: string): SegRecipe {
-  const keys = Object.keys(segRecipeSchema.shape);
-  const picked = Object.fromEntries(keys.filter((k) => k in record.config).map((k) => [k, record.config[k]]));
-  const parsed = segRecipeSchema.safeParse(picked);
-  if (!parsed.success) throw new UserError(`${where}: not a segmentation training record (${parsed.error.issues[0]!.path.join('.')}: ${parsed.error.issues[0]!.message})`);
-  return parsed.data as SegRecipe;
+  return recipeOfRecord(segRecipeSchema, record, where, 'segmentation') as SegRecipe;
 }
 
 /** Label maps (class indices) of `n` frames stacked vertically as an 8-bit grey PNG. */

@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { UserError } from '../errors.ts';
 import { REPO_ROOT } from '../io.ts';
+import type { z } from 'zod';
 import { parseRunRecord, type RunRecord } from '../runRecord.ts';
 
 /** The record of a finished training run in resultsDir; one line naming --run and the file otherwise. */
@@ -23,4 +24,13 @@ export function finalWeightsOf(record: RunRecord, runId: string, table: string):
     throw new UserError(`--run: the final weights of ${runId} (${rel ?? 'none recorded'}) are not here (checkpoints are not shipped); train it again with convmixer experiment run ${record.table ?? table} --profile ${record.profile}`);
   }
   return file;
+}
+
+/** The recipe a training record stores (its config holds the recipe keys plus bookkeeping), checked by the task's schema. */
+export function recipeOfRecord<S extends z.AnyZodObject>(schema: S, record: RunRecord, where: string, task: string): z.infer<S> {
+  const keys = Object.keys(schema.shape);
+  const picked = Object.fromEntries(keys.filter((k) => k in record.config).map((k) => [k, record.config[k]]));
+  const parsed = schema.safeParse(picked);
+  if (!parsed.success) throw new UserError(`${where}: not a ${task} training record (${parsed.error.issues[0]!.path.join('.')}: ${parsed.error.issues[0]!.message})`);
+  return parsed.data;
 }

@@ -10,7 +10,7 @@ import { loadRunRecords, RESULTS_DIR, type Profile, type RunRecord } from '../ru
 import { VOC_CLASSES, type Box } from '../data/voc.ts';
 import { DETECTION_EXPERIMENT } from '../experiments/detection.ts';
 import { tableStatus, type RowStatus } from '../experiments/runner.ts';
-import { barFigure, lineFigure, type Figure } from './plots.ts';
+import { barFigure, epochSeries, lineFigure, type Figure } from './plots.ts';
 import { drawBoxes, GROUND_TRUTH_RED, PREDICTION_GREEN } from './boxes.ts';
 import { trainMinutesPerEpoch } from './segmentation.ts';
 
@@ -85,10 +85,7 @@ export function detClaims(view: DetectionView): DetClaim[] {
 
 /** Per-epoch train and test mAP@0.5, and train / test YOLO loss, of each row's seed-0 run. */
 export function detCurveFigures(view: DetectionView): { map: Figure; loss: Figure } {
-  const done = view.rows.filter((r) => r.train);
-  const series = (key: string, scale = 1) => done.map((r) => ({
-    name: r.label, x: r.train!.epochs!.map((e) => e['epoch']!), y: r.train!.epochs!.map((e) => (e[key] === undefined ? null : e[key]! * scale)),
-  }));
+  const series = (key: string, scale = 1) => epochSeries(view.rows, key, scale);
   return {
     map: lineFigure([
       ...series('trainMAP', 100).map((s) => ({ ...s, name: `${s.name} (train images)` })),

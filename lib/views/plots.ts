@@ -71,6 +71,15 @@ export function figureHtml(fig: Figure, opts: { id?: string; height?: number; in
 }
 
 /** Line chart of several series over a shared x axis (e.g. accuracy per epoch). */
+/** One line per row with a training record: a per-epoch metric of it (null where an epoch lacks it), times scale. */
+export function epochSeries(rows: readonly { label: string; train: { epochs?: Record<string, number>[] } | null }[], key: string, scale = 1):
+{ name: string; x: number[]; y: (number | null)[] }[] {
+  return rows.filter((r) => r.train).map((r) => {
+    const epochs = r.train!.epochs ?? [];
+    return { name: r.label, x: epochs.map((e) => e['epoch']!), y: epochs.map((e) => (e[key] === undefined ? null : e[key]! * scale)) };
+  });
+}
+
 export function lineFigure(series: { name: string; x: number[]; y: (number | null)[] }[], opts: { title?: string; xTitle?: string; yTitle?: string; yRange?: [number, number] } = {}): Figure {
   return {
     data: series.map((s) => ({ type: 'scatter', mode: 'lines+markers', name: s.name, x: s.x, y: s.y })),

@@ -12,7 +12,7 @@ import { SEED000_SEGMENTATION } from '../paper/seed000.ts';
 import { SEGMENTATION_EXPERIMENT } from '../experiments/segmentation.ts';
 import { tableStatus, type RowStatus } from '../experiments/runner.ts';
 import { readLabelMapPng } from '../eval/segmentation.ts';
-import { barFigure, lineFigure, type Figure } from './plots.ts';
+import { barFigure, epochSeries, lineFigure, type Figure } from './plots.ts';
 
 export interface SegRowView {
   id: string;
@@ -104,10 +104,7 @@ export function segClaims(view: SegmentationView): SegClaim[] {
 
 /** Per-epoch test mIoU and train / test Dice loss of both rows' seed-0 runs. */
 export function segCurveFigures(view: SegmentationView): { miou: Figure; loss: Figure } {
-  const done = view.rows.filter((r) => r.train);
-  const series = (key: string, scale = 1) => done.map((r) => ({
-    name: r.label, x: r.train!.epochs!.map((e) => e['epoch']!), y: r.train!.epochs!.map((e) => (e[key] === undefined ? null : e[key]! * scale)),
-  }));
+  const series = (key: string, scale = 1) => epochSeries(view.rows, key, scale);
   return {
     miou: lineFigure(series('testMIoU', 100), { title: 'Test mIoU per epoch', xTitle: 'epoch', yTitle: 'mIoU (%)' }),
     loss: lineFigure([

@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { repoRelative } from '../../io.ts';
 import type { Rng } from '../../rng.ts';
 import { dataRoot as defaultDataRoot } from '../../data/paths.ts';
-import { loadVocDetection, resizedBoxToVoc, vocYearDir, type DetDataset } from '../../data/voc.ts';
+import { loadVocDetection, resizedBoxToImage, vocYearDir, type DetDataset } from '../../data/voc.ts';
 import { detEvalBatch, detTrainBatch } from '../../data/detBatch.ts';
 import { createDetectionModel, modelInfo, type RegistryModel } from '../../models/registry.ts';
 import { loadBackboneWeights, type YoloConvMixerConfig, type YoloConvMixerModel } from '../../models/yoloConvMixer.ts';
@@ -90,9 +90,7 @@ export function predictDetections(model: DetModel, ds: DetDataset, batchSize: nu
       inputBoxes.push(found);
       const [w, h] = ds.origSizes[i]!;
       for (const d of found) {
-        // Into the original image, clipped to its 1..w x 1..h pixels (a results file's boxes are the image's).
-        const [x0, y0, x1, y1] = resizedBoxToVoc(d.box, w, h, ds.size);
-        const box: [number, number, number, number] = [Math.max(1, x0), Math.max(1, y0), Math.min(w, x1), Math.min(h, y1)];
+        const box = resizedBoxToImage(d.box, w, h, ds.size);
         if (box[2] < box[0] || box[3] < box[1]) continue;
         detections.push({ imageId: ds.ids[i]!, cls: d.cls, score: d.score, box });
       }
