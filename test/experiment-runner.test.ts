@@ -207,6 +207,41 @@ test('runTable: a run locked by a live process is running and skipped; once its 
   assert.equal(existsSync(lock), false);
 });
 
+test('runTable: a finished run whose recipe has changed since is stale: skipped unless --retrain-stale, which moves its old checkpoints aside and trains it again', async () => {
+  mkdirSync(join(tmp, 'stale'), { recursive: true });
+  const dataRoot = await tinyCifarDataRoot(join(tmp, 'stale'), 20, 60);
+  const before: ExperimentTable = { ...MINI, rows: [MINI.rows[0]!], protocols: { ...MINI.protocols, smoke: SMOKE_PROTOCOL } };
+  const after: ExperimentTable = { ...before, protocols: { ...before.protocols, smoke: { ...SMOKE_PROTOCOL, epochs: 2 } } };
+  const dirs = { resultsDir: join(tmp, 'stale', 'results'), checkpointRoot: join(tmp, 'stale', 'ckpt') };
+  const logs: string[] = [];
+  const opts = { profile: 'smoke' as const, seeds: 1, shard: null, dataRoot, ...dirs, log: (l: string) => logs.push(l) };
+  const runId = 'mini-a-smoke-s0';
+  const recordPath = join(dirs.resultsDir, `${runId}.json`);
+  assert.deepEqual((await runTable(before, opts)).trained, [runId]);
+  const old = JSON.parse(readFileSync(recordPath, 'utf8'));
+  assert.equal(tableStatus(before, 'smoke', 1, dirs)[0]!.runs[0]!.state, 'finished');
+
+  // the protocol grows to 2 epochs: the 1-epoch record is stale (not done, no value), with what changed
+  const st = tableStatus(after, 'smoke', 1, dirs)[0]!;
+  assert.deepEqual([st.runs[0]!.state, st.runs[0]!.reason, st.done, st.value], ['stale', 'trained with epochs 1, now 2', false, null]);
+  assert.equal(st.runs[0]!.score, old.metrics.testAcc, 'a stale run still reports the score it had');
+  const skipped = await runTable(after, opts);
+  assert.deepEqual([skipped.trained, skipped.skipped], [[], [runId]]);
+  assert.ok(logs.some((l) => l.includes('stale (trained with epochs 1, now 2), skipped; --retrain-stale trains it again')), logs.join('\n'));
+  assert.deepEqual(JSON.parse(readFileSync(recordPath, 'utf8')), old, 'a skipped stale record is left as it was');
+
+  const retrained = await runTable(after, { ...opts, retrainStale: true });
+  assert.deepEqual([retrained.trained, retrained.failed], [[runId], []]);
+  const rec = JSON.parse(readFileSync(recordPath, 'utf8'));
+  assert.deepEqual([rec.status, rec.epochs.length, rec.config.epochs], ['finished', 2, 2]);
+  // the old run's checkpoints (its final weights with them) are kept under superseded/, named by when it finished
+  const moved = join(dirs.checkpointRoot, 'superseded', `${runId}@${old.finishedAt.replace(/[:.]/g, '-')}`);
+  assert.ok(existsSync(join(moved, 'final.weights.safetensors')), moved);
+  assert.ok(logs.some((l) => l.includes(`its old checkpoints moved to ${moved}`)), logs.join('\n'));
+  assert.equal(tableStatus(after, 'smoke', 1, dirs)[0]!.runs[0]!.state, 'finished');
+  assert.equal(tableStatus(before, 'smoke', 1, dirs)[0]!.runs[0]!.state, 'stale', 'and seen from the old protocol, the new record is the stale one');
+});
+
 test('convmixer experiment: status --json lists every row (real CLI), run refuses a bad shard and an unknown table with one line', () => {
   const cli = (...args: string[]) => spawnSync(process.execPath, ['bin/convmixer.mjs', 'experiment', ...args], { cwd: REPO, encoding: 'utf8' });
   const empty = join(tmp, 'empty');

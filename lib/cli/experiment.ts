@@ -13,12 +13,12 @@ import { codeGitState } from '../runRecord.ts';
 
 const FLAGS: FlagSpec = {
   profile: { type: 'string' }, seeds: { type: 'string' }, shard: { type: 'string' }, json: { type: 'boolean' },
-  'retry-failed': { type: 'boolean' }, 'data-root': { type: 'string' }, 'results-dir': { type: 'string' }, 'checkpoint-dir': { type: 'string' }, quiet: { type: 'boolean', short: 'q' },
+  'retry-failed': { type: 'boolean' }, 'retrain-stale': { type: 'boolean' }, 'data-root': { type: 'string' }, 'results-dir': { type: 'string' }, 'checkpoint-dir': { type: 'string' }, quiet: { type: 'boolean', short: 'q' },
 };
 
 const USAGE = `usage: convmixer experiment list
        convmixer experiment status TABLE [--profile quick] [--seeds 2] [--json]
-       convmixer experiment run TABLE [--profile quick] [--seeds 2] [--shard i/n] [--retry-failed] [--quiet]
+       convmixer experiment run TABLE [--profile quick] [--seeds 2] [--shard i/n] [--retry-failed] [--retrain-stale] [--quiet]
 
 Tables are typed data in lib/experiments/ (table3, table4, pilot; segmentation and detection for seed 000): rows with
 the paper's value and a recipe change relative to the paper recipe (or, for seed 000's tables, the model of the row);
@@ -26,11 +26,13 @@ the profile's protocol shrinks what every row shares (README: "Tables 3 and 4", 
 
   run       trains the missing runs (row x seed 0..N-1) one at a time, resumes interrupted ones from their
             checkpoints and skips finished ones; stop it at any time (Ctrl-C) and start it again
-  status    each row: finished / running / interrupted / failed / diverged / missing, its mean and spread over
+  status    each row: finished / stale / running / interrupted / failed / diverged / missing, its mean and spread over
             seeds, and the paper's value; --json prints {"rows": [{"id", "done", "paper", "value", ...}]}
   --shard i/n             run every n-th run starting at the i-th (n machines split a table; scripts/slurm/)
   --seeds N               seeds 0..N-1 (default 2)
   --retry-failed          train again runs that diverged or failed
+  --retrain-stale         train again finished runs whose recipe has changed since (a protocol was revised; status
+                          says 'stale' and what changed); their old checkpoints move to <checkpoint-dir>/superseded/
   --data-root DIR         dataset root holding cifar10/ (default data/ or CONVMIXER_DATA)
   --results-dir DIR --checkpoint-dir DIR   (default reports/results, reports/checkpoints)`;
 
@@ -43,7 +45,8 @@ function pct(v: number | null, digits = 2): string {
 function statusLine(r: RowStatus): string {
   const states = r.runs.map((x) => x.state === 'finished' ? 'ok' : x.state).join(',');
   const spread = r.std === null ? '' : ` ± ${pct(r.std)}`;
-  return `${r.id.padEnd(20)} ${r.done ? 'done   ' : 'not yet'}  ${`${pct(r.value)}${spread}`.padEnd(14)} paper ${pct(r.paper).padEnd(6)} [${states}]${r.runOf.row !== r.id ? `  (run of ${r.runOf.table}/${r.runOf.row})` : ''}`;
+  const stale = r.runs.find((x) => x.state === 'stale');
+  return `${r.id.padEnd(20)} ${r.done ? 'done   ' : 'not yet'}  ${`${pct(r.value)}${spread}`.padEnd(14)} paper ${pct(r.paper).padEnd(6)} [${states}]${r.runOf.row !== r.id ? `  (run of ${r.runOf.table}/${r.runOf.row})` : ''}${stale ? `  (seed ${stale.seed} ${stale.reason}; run --retrain-stale)` : ''}`;
 }
 
 export const command: Command = {
@@ -104,7 +107,7 @@ export const command: Command = {
     const stop = stopOnSignals('run the same command to resume');
     try {
       const res = await runTable(table, {
-        profile, seeds, shard, retryFailed: values['retry-failed'] === true, signal: stop.signal, ...dirs, dataRoot: dir('data-root'),
+        profile, seeds, shard, retryFailed: values['retry-failed'] === true, retrainStale: values['retrain-stale'] === true, signal: stop.signal, ...dirs, dataRoot: dir('data-root'),
         log: (line) => { bar?.clear(); console.log(line); },
         hooks: {
           onProgress: bar ? (p) => bar.update(p) : undefined,

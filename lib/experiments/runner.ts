@@ -12,6 +12,7 @@ import { SEGMENTATION_EXPERIMENT } from './segmentation.ts';
 import { DETECTION_EXPERIMENT } from './detection.ts';
 import { atomicWrite, removeStaleTemps } from '../io.ts';
 import { flattenRecipe } from '../train/config.ts';
+import { renameSync, mkdirSync } from 'node:fs';
 import type { TrainHooks } from '../train/loop.ts';
 import { PILOT } from './pilot.ts';
 import { TABLE3_EXPERIMENT } from './table3.ts';
@@ -26,7 +27,8 @@ export interface PlannedRun {
   runId: string;
 }
 
-export type RunState = 'finished' | 'running' | 'interrupted' | 'failed' | 'diverged' | 'missing';
+/** 'stale': a finished run whose record was trained under another recipe than the table's current one (a protocol changed). */
+export type RunState = 'finished' | 'stale' | 'running' | 'interrupted' | 'failed' | 'diverged' | 'missing';
 
 export interface RunStatus extends PlannedRun {
   state: RunState;
@@ -113,7 +115,7 @@ export function parseShard(raw: string | undefined): { index: number; count: num
 }
 
 /** Where a planned run stands, from its run record and checkpoint. */
-export function runStatus(run: PlannedRun, epochs: number, dirs: Dirs = {}, primary = 'testAcc'): RunStatus {
+export function runStatus(run: PlannedRun, epochs: number, dirs: Dirs = {}, primary = 'testAcc', recipe: unknown = null): RunStatus {
   const recordPath = join(dirs.resultsDir ?? RESULTS_DIR, `${run.runId}.json`);
   const parsed = existsSync(recordPath) ? parseRunRecord(readFileSync(recordPath, 'utf8')) : null;
   const record = parsed && 'record' in parsed ? parsed.record : null;
@@ -121,6 +123,8 @@ export function runStatus(run: PlannedRun, epochs: number, dirs: Dirs = {}, prim
   const base = { ...run, record, epochs, epochsDone: record?.epochs?.length ?? 0, testAcc: null as number | null, score: null as number | null, reason: null as string | null };
   if (!record) return { ...base, state: ckpt ? 'interrupted' : 'missing' };
   if (record.status === 'finished') {
+    const changed = recipe === null ? null : recipeChange(record, recipe);
+    if (changed) return { ...base, state: 'stale', score: (record.metrics[primary] as number | null) ?? null, reason: `trained with ${changed}` };
     return { ...base, state: 'finished', testAcc: (record.metrics['testAcc'] as number | null) ?? null, score: (record.metrics[primary] as number | null) ?? null };
   }
   if (record.status === 'failed' && record.metrics['failure'] === 'diverged') return { ...base, state: 'diverged', reason: record.notes ?? null };
@@ -129,6 +133,20 @@ export function runStatus(run: PlannedRun, epochs: number, dirs: Dirs = {}, prim
   // 'running' with a live owner is running; otherwise it was stopped (kill, Ctrl-C, end of session) and resumes.
   if (record.status === 'running' && ownerAlive(run.runId, dirs)) return { ...base, state: 'running' };
   return { ...base, state: ckpt ? 'interrupted' : 'missing', reason: record.notes ?? null };
+}
+
+/**
+ * How a finished record's recipe differs from the table's current one ('epochs 5, now 15'), or null when it is the same
+ * run. Only the recipe's own keys are compared (a record's config adds bookkeeping: image counts, params, paths), and not
+ * the experiment name, which differs for a run that several tables share.
+ */
+export function recipeChange(record: RunRecord, recipe: unknown): string | null {
+  const now = flattenRecipe(recipe), then = flattenRecipe(record.config);
+  delete now['experiment'];
+  const diffs = Object.keys(now).filter((k) => JSON.stringify(then[k]) !== JSON.stringify(now[k]));
+  if (!diffs.length) return null;
+  const show = (v: unknown): string => (v === undefined ? 'unset' : JSON.stringify(v));
+  return diffs.slice(0, 3).map((k) => `${k} ${show(then[k])}, now ${show(now[k])}`).join('; ') + (diffs.length > 3 ? ` (+${diffs.length - 3} more)` : '');
 }
 
 function hasCheckpoint(runId: string, dirs: Dirs): boolean {
@@ -150,6 +168,8 @@ export interface RunTableOptions extends Dirs {
   shard: { index: number; count: number } | null;
   /** Train again runs whose record says they diverged or failed without a checkpoint. */
   retryFailed?: boolean;
+  /** Train again finished runs whose recipe changed since (state 'stale'); their old checkpoints are moved aside, not deleted. */
+  retrainStale?: boolean;
   /** Dataset root (the folder holding cifar10/); default data/ or $CONVMIXER_DATA. */
   dataRoot?: string;
   signal?: AbortSignal;
@@ -172,20 +192,22 @@ export async function runTable(table: ExperimentTable, opts: RunTableOptions): P
     const row = tableOf(run.table).rows.find((r) => r.id === run.row)!;
     const config = rowTrainConfig(tableOf(run.table), row, run.profile, run.seed, { backend: 'auto', dataRoot: opts.dataRoot });
     const primary = primaryMetric(tableOf(run.table));
-    const st = runStatus(run, config.epochs, opts, primary);
+    const st = runStatus(run, config.epochs, opts, primary, tableRowRecipe(tableOf(run.table), row, run.profile, run.seed));
     const tag = `[${k + 1}/${runs.length}] ${run.runId}`;
     if (st.state === 'finished') keepWeights(row, run, opts, log);
-    if (st.state === 'finished' || st.state === 'running' || ((st.state === 'diverged' || st.state === 'failed') && !opts.retryFailed)) {
-      log(`${tag}: ${st.state}${st.state === 'finished' ? ` (${pct(st.score)})` : st.reason ? ` (${st.reason})` : ''}, skipped`);
+    if (st.state === 'finished' || st.state === 'running' || ((st.state === 'diverged' || st.state === 'failed') && !opts.retryFailed) || (st.state === 'stale' && !opts.retrainStale)) {
+      const hint = st.state === 'stale' ? '; --retrain-stale trains it again under the current recipe' : '';
+      log(`${tag}: ${st.state}${st.state === 'finished' ? ` (${pct(st.score)})` : st.reason ? ` (${st.reason})` : ''}, skipped${hint}`);
       result.skipped.push(run.runId);
       continue;
     }
+    if (st.state === 'stale') log(`${tag}: ${st.reason}; ${supersede(run.runId, st.record!, opts)}`);
     const resume = st.state === 'interrupted';
     log(`${tag}: ${resume ? `resuming after epoch ${st.epochsDone}` : 'training'} (${row.label}; ${config.epochs} epoch${config.epochs > 1 ? 's' : ''} on ${config.trainSubset || 'all'} ${'height' in config ? 'frames' : 'images'}, seed ${run.seed})`);
     try {
       // A run this runner owns and retrains from scratch (no record, or one that says it failed/diverged/stopped without a
       // checkpoint) replaces its record; anything else keeps trainRun's refusal to overwrite a record.
-      const overwrite = !resume && (st.state === 'missing' || st.state === 'failed' || st.state === 'diverged');
+      const overwrite = !resume && (st.state === 'missing' || st.state === 'failed' || st.state === 'diverged' || st.state === 'stale');
       const out = await trainRun({ ...config, run: { ...config.run, resume, overwrite } }, { ...opts.hooks, signal: opts.signal, resultsDir: opts.resultsDir, checkpointRoot: opts.checkpointRoot });
       out.model.dispose();
       keepWeights(row, run, opts, log);
@@ -199,6 +221,22 @@ export async function runTable(table: ExperimentTable, opts: RunTableOptions): P
     }
   }
   return result;
+}
+
+/**
+ * Before a stale run trains again: its checkpoint folder (final weights included) moves to <checkpoints>/superseded/,
+ * named by when the old run finished, so the new run starts clean and nothing is deleted. The old record is replaced
+ * when the new run writes its own (git keeps the committed one).
+ */
+function supersede(runId: string, record: RunRecord, dirs: Dirs): string {
+  const root = dirs.checkpointRoot ?? CHECKPOINTS_DIR;
+  const src = runCheckpointDir(runId, root);
+  if (!existsSync(src)) return 'training it again under the current recipe';
+  const dest = join(root, 'superseded', `${runId}@${(record.finishedAt ?? record.startedAt ?? 'unknown').replace(/[:.]/g, '-')}`);
+  if (existsSync(dest)) throw new UserError(`cannot move ${src} aside: ${dest} exists already; move or delete one of them`);
+  mkdirSync(join(root, 'superseded'), { recursive: true });
+  renameSync(src, dest);
+  return `its old checkpoints moved to ${dest}; training it again under the current recipe`;
 }
 
 /** Copies a finished seed-0 run's final weights to reports/weights/ when its row asks for it and they are not there yet. */
@@ -237,7 +275,7 @@ export function tableStatus(table: ExperimentTable, profile: Profile, seeds: num
     const runOf = { table: owner.id, row: ownerRow.id };
     const epochs = tableRowRecipe(owner, ownerRow, profile, 0).epochs;
     const primary = primaryMetric(owner);
-    const runs = Array.from({ length: seeds }, (_, seed) => runStatus({ ...runOf, seed, profile, runId: runIdOf(owner.id, ownerRow.id, profile, seed) }, epochs, dirs, primary));
+    const runs = Array.from({ length: seeds }, (_, seed) => runStatus({ ...runOf, seed, profile, runId: runIdOf(owner.id, ownerRow.id, profile, seed) }, epochs, dirs, primary, tableRowRecipe(owner, ownerRow, profile, seed)));
     const accs = runs.filter((r) => r.state === 'finished' && r.score !== null).map((r) => 100 * r.score!);
     const mean = accs.length ? accs.reduce((a, b) => a + b, 0) / accs.length : null;
     const std = accs.length > 1 ? Math.sqrt(accs.reduce((a, b) => a + (b - mean!) ** 2, 0) / (accs.length - 1)) : null;

@@ -20,9 +20,12 @@ export interface SegRowView {
   /** Seed 000's model name for this row (its printed values are SEED000_SEGMENTATION's). */
   seedModel: 'unet' | 'convmixer_unet';
   status: RowStatus;
-  /** Seed 0's finished training record and its eval record, where they exist. */
+  /** Seed 0's finished training record and its eval record, where they exist; a stale record (trained under an earlier
+   * protocol) is shown too, with `stale` saying what changed. */
   train: RunRecord | null;
   eval: RunRecord | null;
+  /** Why seed 0's record is not this profile's current recipe ('epochs 5, now 15'), or null. */
+  stale: string | null;
 }
 
 export interface SegmentationView {
@@ -37,10 +40,12 @@ export function segmentationView(profile: Profile, seeds = 1, resultsDir = RESUL
   const evals = new Map(loadRunRecords({ kind: 'eval', experiment: 'segmentation-eval' }, resultsDir).map((r) => [r.id, r]));
   const rows = status.map((s) => {
     const run = s.runs[0]!;
-    const train = run.state === 'finished' ? run.record : null;
+    const train = run.state === 'finished' || run.state === 'stale' ? run.record : null;
+    // An eval record of an earlier training of the same run id (its final weights since replaced) is not this run's.
+    const ev = train ? evals.get(`eval-${run.runId}`) ?? null : null;
     return {
       id: s.id, label: s.label, seedModel: (s.id === 'unet' ? 'unet' : 'convmixer_unet') as SegRowView['seedModel'], status: s, train,
-      eval: train ? evals.get(`eval-${run.runId}`) ?? null : null,
+      eval: ev && train && ev.startedAt >= (train.finishedAt ?? '') ? ev : null, stale: run.state === 'stale' ? run.reason : null,
     };
   });
   return { profile, protocol: table.protocols[profile].why, rows };
@@ -64,8 +69,9 @@ export interface SegClaim {
   seedUnet: number;
   hereConvMixerUnet: number | null;
   hereUnet: number | null;
-  /** Whether the seed's direction held here; 'not run' without both values. */
-  verdict: 'held' | 'did not hold' | 'not run';
+  /** Whether the seed's direction held here; 'not run' without both values; 'not comparable' when the two rows' records
+   * were trained under different protocols (one of them stale). */
+  verdict: 'held' | 'did not hold' | 'not run' | 'not comparable';
   note: string;
 }
 
@@ -82,24 +88,60 @@ export function segClaims(view: SegmentationView): SegClaim[] {
   const infC = num(cmu.eval?.metrics['inferImgPerSec']), infU = num(unet.eval?.metrics['inferImgPerSec']);
   const diceC = num(cmu.train?.metrics['testLoss']), diceU = num(unet.train?.metrics['testLoss']);
   const iouC = num(cmu.train?.metrics['testMIoU']), iouU = num(unet.train?.metrics['testMIoU']);
+  // Equal conditions are the seed's point: training results of one row under an earlier protocol are not compared.
+  const unequal = !!cmu.train && !!unet.train && (cmu.stale === null) !== (unet.stale === null);
+  const trained = (v: SegClaim['verdict']): SegClaim['verdict'] => (unequal && v !== 'not run' ? 'not comparable' : v);
   const oneSeed = `${seeds(cmu)} and ${seeds(unet)} finished seed(s): no spread estimate, a difference smaller than run-to-run variation cannot be told apart`;
   return [
     { column: '#params (M)', claim: 'ConvMixer-Unet has fewer parameters', seedConvMixerUnet: seedC.paramsM, seedUnet: seedU.paramsM,
       hereConvMixerUnet: paramsC / 1e6, hereUnet: paramsU / 1e6, verdict: verdict(paramsC, paramsU, 'lower'),
       note: `exact counts for ${num(cmu.train?.config['model'] && (cmu.train.config['model'] as Record<string, unknown>)['numClasses']) ?? 11} classes; at the seed's 20 classes: ${(modelInfo('convmixer_unet').paramCount / 1e6).toFixed(2)}M vs ${(modelInfo('unet').paramCount / 1e6).toFixed(2)}M` },
     { column: 'minutes / epoch', claim: 'ConvMixer-Unet is slower to train', seedConvMixerUnet: seedC.minutesPerEpoch, seedUnet: seedU.minutesPerEpoch,
-      hereConvMixerUnet: minC, hereUnet: minU, verdict: verdict(minC, minU, 'higher'),
+      hereConvMixerUnet: minC, hereUnet: minU, verdict: trained(verdict(minC, minU, 'higher')),
       note: 'training time per epoch without evaluation, from the training records (same machine, one after the other); the seed: Cityscapes 256x512 on its GPU, here CamVid at the profile\'s size on 2 CPU cores: compare the ratio, not the minutes' },
     { column: 'inference (img/s)', claim: 'ConvMixer-Unet is slower at inference', seedConvMixerUnet: seedC.inferImgPerSec, seedUnet: seedU.inferImgPerSec,
-      hereConvMixerUnet: infC, hereUnet: infU, verdict: verdict(infC, infU, 'lower'),
+      hereConvMixerUnet: infC, hereUnet: infU, verdict: trained(verdict(infC, infU, 'lower')),
       note: 'forward passes over the evaluation split, both models timed in one `convmixer eval segmentation` process' },
     { column: 'Dice loss', claim: 'ConvMixer-Unet has the lower Dice loss', seedConvMixerUnet: seedC.diceLoss, seedUnet: seedU.diceLoss,
-      hereConvMixerUnet: diceC, hereUnet: diceU, verdict: verdict(diceC, diceU, 'lower'),
+      hereConvMixerUnet: diceC, hereUnet: diceU, verdict: trained(verdict(diceC, diceU, 'lower')),
       note: `soft Dice loss on the evaluation split after the last epoch (lib/train/segLoss.ts); ${oneSeed}` },
     { column: 'IoU', claim: 'ConvMixer-Unet has the higher IoU', seedConvMixerUnet: seedC.iou, seedUnet: seedU.iou,
-      hereConvMixerUnet: iouC, hereUnet: iouU, verdict: verdict(iouC, iouU, 'higher'),
+      hereConvMixerUnet: iouC, hereUnet: iouU, verdict: trained(verdict(iouC, iouU, 'higher')),
       note: `mean IoU over classes from the confusion matrix, void ignored (the seed does not say how its IoU was averaged); ${oneSeed}` },
   ];
+}
+
+/** A run is at its plateau when its best test mIoU of the last PLATEAU_EPOCHS epochs beats the best before them by less
+ * than PLATEAU_GAIN_POINTS (percentage points): more epochs of the same schedule would not change the comparison. */
+export const PLATEAU_EPOCHS = 3;
+export const PLATEAU_GAIN_POINTS = 1;
+
+export interface SegPlateau {
+  label: string;
+  epochs: number;
+  /** Best test mIoU (%) before the last PLATEAU_EPOCHS epochs, and within them; their difference in points. */
+  bestBefore: number;
+  bestLast: number;
+  gain: number;
+  plateau: boolean;
+}
+
+/** Each row's seed-0 run checked against the plateau rule (rows without a record of more than PLATEAU_EPOCHS epochs are left out). */
+export function segPlateau(view: SegmentationView): SegPlateau[] {
+  const out: SegPlateau[] = [];
+  for (const r of view.rows) {
+    const series = (r.train?.epochs ?? []).map((e) => num(e['testMIoU'])).filter((v): v is number => v !== null).map((v) => 100 * v);
+    if (series.length <= PLATEAU_EPOCHS) continue;
+    const bestBefore = Math.max(...series.slice(0, -PLATEAU_EPOCHS)), bestLast = Math.max(...series.slice(-PLATEAU_EPOCHS));
+    const gain = bestLast - bestBefore;
+    out.push({ label: r.label, epochs: series.length, bestBefore, bestLast, gain, plateau: gain < PLATEAU_GAIN_POINTS });
+  }
+  return out;
+}
+
+/** The plateau rule as a sentence from the constants, so the notebook's text cannot drift from the code. */
+export function plateauRule(): string {
+  return `a run is at its plateau when its best test mIoU of the last ${PLATEAU_EPOCHS} epochs beats its best before them by less than ${PLATEAU_GAIN_POINTS} point`;
 }
 
 /** Per-epoch test mIoU and train / test Dice loss of both rows' seed-0 runs. */
