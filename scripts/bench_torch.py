@@ -98,6 +98,28 @@ def torchvision_model(name, classes, image_size):
     return build(weights=None, num_classes=classes, **kwargs), torchvision.__version__
 
 
+def blas_library():
+    """The BLAS behind torch's matmuls (nn.Linear, attention): Debian's python3-torch calls the system libblas.so.3, which is
+    the slow reference (netlib) BLAS unless an optimized one is installed (apt-get install libopenblas0-pthread); pip
+    wheels link MKL or OpenBLAS in. Read from the libraries this process has mapped, after the model ran."""
+    try:
+        with open("/proc/self/maps") as f:
+            libs = {line.split()[-1] for line in f if ".so" in line}
+    except OSError:
+        libs = set()
+    names = sorted(os.path.basename(os.path.dirname(p)) + "/" + os.path.basename(p) for p in libs)
+    kinds = (("mkl", "MKL"), ("openblas", "OpenBLAS"), ("blis", "BLIS"), ("atlas", "ATLAS"))
+    # The system libblas.so.3 torch links (Debian's alternatives pick the directory it lives in) decides; else a BLAS bundled in.
+    for name in [n for n in names if "/libblas.so" in n] + names:
+        for key, label in kinds:
+            if key in name.lower():
+                return f"{label} ({name})"
+        if name.startswith("blas/libblas.so"):
+            return f"reference BLAS ({name})"
+    info = [part.split("=", 1)[1] for part in torch.__config__.show().replace(",", " ").split() if part.startswith("BLAS_INFO=")]
+    return f"built in ({info[0]})" if info else "unknown"
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--mode", choices=["train", "infer"], default="train")
@@ -194,6 +216,7 @@ def main():
         "threads": torch.get_num_threads(),
         "params": params,
         "torch": torch.__version__,
+        "blas": blas_library(),
         **({"torchvision": torchvision_version} if torchvision_version is not None else {}),
     }))
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { benchTable, engineOf, replaceBenchTable } from '../lib/bench/table.ts';
 import type { RunRecord } from '../lib/runRecord.ts';
 
-interface RecOptions { backend?: string; threads?: number; torchThreads?: number; imageSize?: number }
+interface RecOptions { backend?: string; threads?: number; torchThreads?: number; imageSize?: number; torchBlas?: string }
 
 function rec(startedAt: string, ms: number, torchMs: number, batch = 16, status: RunRecord['status'] = 'finished', o: RecOptions = {}): RunRecord {
   return {
@@ -11,7 +11,7 @@ function rec(startedAt: string, ms: number, torchMs: number, batch = 16, status:
     config: { model: { dim: 256, depth: 8, kernelSize: 9, patchSize: 1 }, mode: 'train', batch, imageSize: o.imageSize ?? 32, threads: o.threads ?? 2 },
     backend: o.backend ?? 'native-cpu (AVX2, 2 threads)', machine: { cpuModel: 'X', cores: 2, memoryGiB: 24, platform: 'linux', arch: 'x64', node: 'v20', gpu: null },
     gitCommit: 'abcdef0123', gitDirty: false, startedAt, finishedAt: startedAt, wallTimeSec: 1, status,
-    metrics: { msPerImg: ms, torchMsPerImg: torchMs, peakRssMiB: 300, torchPeakRssMiB: 200, ...(o.torchThreads ? { torchThreads: o.torchThreads } : {}) },
+    metrics: { msPerImg: ms, torchMsPerImg: torchMs, peakRssMiB: 300, torchPeakRssMiB: 200, ...(o.torchThreads ? { torchThreads: o.torchThreads } : {}), ...(o.torchBlas ? { torchBlas: o.torchBlas } : {}) },
   };
 }
 
@@ -23,8 +23,8 @@ test('bench table: newest finished record per workload, ratio and memory ratio c
   const table = benchTable([rec('2026-11-21T03', 99, 1, 16, 'failed'), rec('2026-11-21T02', 60, 120), rec('2026-11-21T01', 500, 100), rec('2026-11-21T00', 200, 250, 64)]);
   const rows = rowsOf(table);
   assert.equal(rows.length, 2);
-  assert.match(rows[0]!, /\| ConvMixer-256\/8 k9 p1 \| native-cpu \| train \| 16 \| 2 \| 60\.0 \| 120 \| 0\.50 \| 300 \/ 200 \(1\.50x\) \| abcdef0, 2026-11-21 \|/);
-  assert.match(rows[1]!, /\| 64 \| 2 \| 200 \| 250 \| 0\.80 \|/);
+  assert.match(rows[0]!, /\| ConvMixer-256\/8 k9 p1 \| native-cpu \| train \| 16 \| 2 \| 60\.0 \| 120 \| not recorded \| 0\.50 \| 300 \/ 200 \(1\.50x\) \| abcdef0, 2026-11-21 \|/);
+  assert.match(rows[1]!, /\| 64 \| 2 \| 200 \| 250 \| not recorded \| 0\.80 \|/);
   assert.match(footerOf(table), /\(32x32 inputs\)\.$/);
 });
 
@@ -34,8 +34,8 @@ test('bench table: a --backend cpu run gets its own row and never replaces the n
   const table = benchTable([rec('2026-11-22T00', 900, 120, 16, 'finished', cpu), rec('2026-11-21T00', 60, 120, 16, 'finished', { torchThreads: 2 })]);
   const rows = rowsOf(table);
   assert.equal(rows.length, 2);
-  assert.match(rows.find((r) => r.includes('| cpu |'))!, /\| cpu \| train \| 16 \| 1 \(PyTorch 2\) \| 900 \| 120 \| 7\.50 \|/);
-  assert.match(rows.find((r) => r.includes('| native-cpu |'))!, /\| native-cpu \| train \| 16 \| 2 \| 60\.0 \| 120 \| 0\.50 \|/);
+  assert.match(rows.find((r) => r.includes('| cpu |'))!, /\| cpu \| train \| 16 \| 1 \(PyTorch 2\) \| 900 \| 120 \| not recorded \| 7\.50 \|/);
+  assert.match(rows.find((r) => r.includes('| native-cpu |'))!, /\| native-cpu \| train \| 16 \| 2 \| 60\.0 \| 120 \| not recorded \| 0\.50 \|/);
   assert.match(footerOf(table), /cpu \(tfjs JS kernels\)/);
 });
 
@@ -61,9 +61,9 @@ test('bench table: segmentation records are rows named by the registry model (ch
     depth: 1, kernelSize: 9, patchSize: 2 };
   const table = benchTable([seg('2026-11-23T02', 1500, unet), seg('2026-11-23T01', 99, unet), seg('2026-11-23T00', 40, cmu), rec('2026-11-21T00', 60, 120)]);
   const lines = table.split('\n');
-  assert.match(lines.find((l) => l.startsWith('| unet_camvid'))!, /^\| unet_camvid, 96x128 \| native-cpu \| train \| 8 \| 2 \| 1500 \| 3000 \| 0\.50 \|/);
+  assert.match(lines.find((l) => l.startsWith('| unet_camvid'))!, /^\| unet_camvid, 96x128 \| native-cpu \| train \| 8 \| 2 \| 1500 \| 3000 \| not recorded \| 0\.50 \|/);
   assert.equal(lines.filter((l) => l.startsWith('| unet_camvid')).length, 1, 'the newest record of a workload only');
-  assert.match(table, /^\| convmixer_unet_camvid \(encoderWidths 4\/8\/16, decoderWidth 16, depth 1\), 96x128 \| native-cpu \| train \| 8 \| 2 \| 40\.0 \| 80\.0 \| 0\.50 \|/m);
+  assert.match(table, /^\| convmixer_unet_camvid \(encoderWidths 4\/8\/16, decoderWidth 16, depth 1\), 96x128 \| native-cpu \| train \| 8 \| 2 \| 40\.0 \| 80\.0 \| not recorded \| 0\.50 \|/m);
   assert.equal(rowsOf(table).length, 1);
   assert.match(footerOf(table), /\(32x32 and 96x128 inputs\)\.$/);
 });
@@ -78,4 +78,14 @@ test('bench table: README markers are replaced, missing markers are an error', (
   const readme = 'a\n<!-- bench-table:start -->\nold\n<!-- bench-table:end -->\nb';
   assert.equal(replaceBenchTable(readme, 'NEW'), 'a\n<!-- bench-table:start -->\nNEW\n<!-- bench-table:end -->\nb');
   assert.throws(() => replaceBenchTable('no markers', 'x'), /markers/);
+});
+
+test('bench table: the BLAS PyTorch ran on, shortened, so a ratio against the reference BLAS is visible', () => {
+  const table = benchTable([
+    rec('2026-12-02T01', 60, 30, 16, 'finished', { torchBlas: 'OpenBLAS (openblas-pthread/libblas.so.3)' }),
+    rec('2026-12-02T00', 60, 120, 64, 'finished', { torchBlas: 'reference BLAS (blas/libblas.so.3)' }),
+  ]);
+  const rows = rowsOf(table);
+  assert.match(rows[0]!, /\| 16 \| 2 \| 60\.0 \| 30\.0 \| OpenBLAS \| 2\.00 \|/);
+  assert.match(rows[1]!, /\| 64 \| 2 \| 60\.0 \| 120 \| reference \| 0\.50 \|/);
 });

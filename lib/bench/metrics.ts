@@ -14,7 +14,7 @@ export function benchMetrics(ours: BenchResult, torch: TorchResult | null): Reco
   return {
     msPerImg: ours.msPerImg, imgPerSec: ours.imgPerSec, peakRssMiB: ours.peakRssMiB, stepMsMin: Math.min(...ours.stepMs),
     torchMsPerImg: torch?.ms_per_img ?? null, torchPeakRssMiB: torch?.peak_rss_mib ?? null, torchVersion: torch?.torch ?? null,
-    torchThreads: torch?.threads ?? null, torchPython: torch?.python ?? null,
+    torchThreads: torch?.threads ?? null, torchPython: torch?.python ?? null, torchBlas: torch?.blas ?? null,
     ratio: torch ? ours.msPerImg / torch.ms_per_img : null, memoryRatio: torch ? ours.peakRssMiB / torch.peak_rss_mib : null,
   };
 }

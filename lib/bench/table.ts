@@ -19,6 +19,8 @@ interface BenchRow {
   threads: number;
   /** PyTorch's own thread count (torch.get_num_threads()); null in records from before it was stored. */
   torchThreads: number | null;
+  /** The BLAS behind PyTorch's matmuls, short ('OpenBLAS', 'reference'); null in records from before it was stored. */
+  torchBlas: string | null;
   msPerImg: number;
   torchMsPerImg: number;
   ratio: number;
@@ -57,9 +59,16 @@ function rowOf(rec: RunRecord): BenchRow | null {
     model,
     engine: engineOf(rec.backend),
     mode: c.mode, batch: c.batch ?? 0, height: c.height ?? c.imageSize ?? 0, width: c.width ?? c.imageSize ?? 0, threads: c.threads ?? 0, torchThreads: num(m.torchThreads),
+    torchBlas: typeof m.torchBlas === 'string' ? blasShort(m.torchBlas) : null,
     msPerImg: ms, torchMsPerImg: tms, ratio: ms / tms, peakRssMiB: rss, torchPeakRssMiB: trss,
     backend: rec.backend, cpu: `${rec.machine.cpuModel}, ${rec.machine.cores} cores`, commit: rec.gitCommit.slice(0, 7), date: rec.startedAt.slice(0, 10),
   };
+}
+
+/** 'OpenBLAS (openblas-pthread/libblas.so.3)' -> 'OpenBLAS'; 'reference BLAS (...)' -> 'reference'. */
+export function blasShort(blas: string): string {
+  const head = blas.split(' (')[0]!.trim();
+  return head === 'reference BLAS' ? 'reference' : head;
 }
 
 /** The engine a record ran on, from its backend description: 'native-cpu (AVX2+FMA, 2 threads)' -> 'native-cpu'. */
@@ -98,9 +107,9 @@ export function benchTable(records: RunRecord[]): string {
   const sizes = [...new Set([...rows].sort((a, b) => a.height - b.height || a.width - b.width).map(sizeOf))];
   const modelCell = (r: BenchRow): string => (sizes.length > 1 ? `${r.model}, ${sizeOf(r)}` : r.model);
   const lines = [
-    '| model | engine | mode | batch | threads | this engine ms/img | PyTorch ms/img | ratio | peak RSS MiB (this / PyTorch) | commit, date |',
-    '|---|---|---|---|---|---|---|---|---|---|',
-    ...rows.map((r) => `| ${modelCell(r)} | ${r.engine} | ${r.mode} | ${r.batch} | ${threadsCell(r)} | ${fmt(r.msPerImg)} | ${fmt(r.torchMsPerImg)} | ${r.ratio.toFixed(2)} | ${r.peakRssMiB.toFixed(0)} / ${r.torchPeakRssMiB.toFixed(0)} (${(r.peakRssMiB / r.torchPeakRssMiB).toFixed(2)}x) | ${r.commit}, ${r.date} |`),
+    '| model | engine | mode | batch | threads | this engine ms/img | PyTorch ms/img | PyTorch BLAS | ratio | peak RSS MiB (this / PyTorch) | commit, date |',
+    '|---|---|---|---|---|---|---|---|---|---|---|',
+    ...rows.map((r) => `| ${modelCell(r)} | ${r.engine} | ${r.mode} | ${r.batch} | ${threadsCell(r)} | ${fmt(r.msPerImg)} | ${fmt(r.torchMsPerImg)} | ${r.torchBlas ?? 'not recorded'} | ${r.ratio.toFixed(2)} | ${r.peakRssMiB.toFixed(0)} / ${r.torchPeakRssMiB.toFixed(0)} (${(r.peakRssMiB / r.torchPeakRssMiB).toFixed(2)}x) | ${r.commit}, ${r.date} |`),
   ];
   const machines = [...new Set(rows.map((r) => `${r.cpu}; ${r.backend}`))];
   return [...lines, '', `Measured on: ${machines.join(' | ')}. Ratio = this engine / PyTorch, both measured in the same \`convmixer bench ... --vs torch\` invocation (${imageSizesText(sizes)}).`].join('\n');

@@ -18,6 +18,8 @@ export interface TorchResult {
   python: string;
   /** Trainable parameters of the PyTorch model (sum of p.numel()). */
   params?: number;
+  /** The BLAS behind PyTorch's matmuls in that process ('OpenBLAS (openblas-pthread/libblas.so.3)', 'reference BLAS (...)'). */
+  blas?: string;
   /** torchvision's version, for a --torchvision-model run. */
   torchvision?: string;
 }
@@ -109,6 +111,16 @@ const PARAM_MISMATCH_EXIT = 3;
 /** Exit status of bench_torch.py when torchvision, or the torchvision model asked for, is not available. */
 const TORCHVISION_MISSING_EXIT = 4;
 
+/** Said once per process when PyTorch runs on the reference BLAS: its matmuls (Linear, attention) are then an order of
+ * magnitude slower than PyTorch's usual, so a ratio against them flatters this engine. */
+export function referenceBlasWarning(torch: TorchResult): string | null {
+  return torch.blas?.startsWith('reference BLAS')
+    ? `warning: PyTorch runs on the reference BLAS here (${torch.blas}): its Linear and attention matmuls are far slower than with an optimized BLAS; install one (apt-get install libopenblas0-pthread) before comparing`
+    : null;
+}
+
+let warnedBlas = false;
+
 function runTorchScript(python: string, args: string[]): TorchResult {
   const res = spawnSync(python, args, { encoding: 'utf8', maxBuffer: 16 << 20 });
   const stderrLines = (res.stderr || '').trim().split('\n');
@@ -116,7 +128,11 @@ function runTorchScript(python: string, args: string[]): TorchResult {
   if (res.status === TORCHVISION_MISSING_EXIT) throw new TorchUnavailableError(stderrLines.pop()!.replace(/^bench_torch\.py: /, ''));
   if (res.status !== 0) throw new Error(`bench_torch.py failed (exit ${res.status ?? res.error}): ${stderrLines.slice(-3).join(' | ')}`);
   const lastLine = res.stdout.trim().split('\n').pop() ?? '';
-  return { ...(JSON.parse(lastLine) as Omit<TorchResult, 'python'>), python };
+  const result: TorchResult = { ...(JSON.parse(lastLine) as Omit<TorchResult, 'python'>), python };
+  const warning = referenceBlasWarning(result);
+  if (warning && !warnedBlas) console.error(warning);
+  warnedBlas ||= warning !== null;
+  return result;
 }
 
 /** The registry families scripts/bench_torch.py builds for segmentation (from scripts/seg_reference.py). */

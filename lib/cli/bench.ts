@@ -262,7 +262,7 @@ export const command: Command = {
         torch = benchTorch({ config, mode, batch, imageSize, steps, warmup, threads: effectiveThreads, seed });
       }
       if (torch) {
-        log(`PyTorch ${torch.torch} (${torch.python}, ${torch.threads} threads): ${f2(torch.ms_per_img)} ms/img, ${f2(torch.img_per_s)} img/s, peak RSS ${torch.peak_rss_mib.toFixed(0)} MiB`);
+        log(`PyTorch ${torch.torch} (${torch.python}, ${torch.threads} threads, BLAS: ${torch.blas ?? 'not reported'}): ${f2(torch.ms_per_img)} ms/img, ${f2(torch.img_per_s)} img/s, peak RSS ${torch.peak_rss_mib.toFixed(0)} MiB`);
         log(`ratio (this engine / PyTorch ms per image): ${(ours.msPerImg / torch.ms_per_img).toFixed(2)}x; memory ratio ${(ours.peakRssMiB / torch.peak_rss_mib).toFixed(2)}x`);
       }
     } catch (err) {
@@ -283,7 +283,7 @@ export const command: Command = {
         mode, model: modelRecord, batch, ...(seg ? { height: seg.height, width: seg.width, seg_profile: seg.profile, params: ours.params, ...(torch ? { torch_params: torch.params } : {}) } : { image_size: imageSize }),
         steps, warmup, threads: threadsUsed, backend: backend.description,
         ms_per_img: ours.msPerImg, img_per_s: ours.imgPerSec, peak_rss_mib: ours.peakRssMiB,
-        ...(torch ? { torch_ms_per_img: torch.ms_per_img, torch_img_per_s: torch.img_per_s, torch_peak_rss_mib: torch.peak_rss_mib, torch_version: torch.torch, torch_threads: torch.threads, torch_python: torch.python, ratio: ours.msPerImg / torch.ms_per_img, memory_ratio: ours.peakRssMiB / torch.peak_rss_mib } : {}),
+        ...(torch ? { torch_ms_per_img: torch.ms_per_img, torch_img_per_s: torch.img_per_s, torch_peak_rss_mib: torch.peak_rss_mib, torch_version: torch.torch, torch_threads: torch.threads, torch_python: torch.python, torch_blas: torch.blas ?? null, ratio: ours.msPerImg / torch.ms_per_img, memory_ratio: ours.peakRssMiB / torch.peak_rss_mib } : {}),
         record: path,
       }));
     } else {

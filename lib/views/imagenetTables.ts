@@ -242,7 +242,8 @@ export function throughputSummary(records: RunRecord[], table: ImageNetTable, op
     : torchBase ? [
       `PyTorch here (--vs torch, same settings): ConvMixers through scripts/bench_torch.py (the paper's Appendix D model), ResNet-50/101/152 and ViT-B/16 `
         + `through torchvision (random init; DeiT-B is ViT-B/16); ResNet-50 ${(1000 / num(torchBase.metrics.torchMsPerImg)!).toFixed(2)} img/s (record ${torchBase.id}). `
-        + 'Its ratios are to that ResNet-50, so they show how PyTorch ranks the models on this machine.',
+        + 'Its ratios are to that ResNet-50, so they show how PyTorch ranks the models on this machine. '
+        + `PyTorch's BLAS (its Linear and attention matmuls): ${[...new Set(group.records.filter((r) => num(r.metrics.torchMsPerImg) !== null).map((r) => (typeof r.metrics.torchBlas === 'string' ? r.metrics.torchBlas : 'not recorded')))].join('; ')}.`,
       agreement.models.length >= 2
         ? `Ranking, this engine vs PyTorch (ratios to their own ResNet-50): ${agreement.concordant} of ${agreement.pairs} pairs of the ${agreement.models.length} models timed by both in the same order`
           + `${agreement.discordant.length ? `; swapped (faster here / faster in PyTorch): ${agreement.discordant.slice(0, SWAPS_LISTED).map(([a, b]) => `${a} / ${b}`).join(', ')}`
