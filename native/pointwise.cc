@@ -3,7 +3,9 @@
 //   step(x) = NaN for NaN, 1 for x > 0, alpha otherwise (tfjs's ReLU gradient is dy * step(x) with alpha 0);
 //   addN = the inputs summed in order, in float32, as the JS kernel does;
 //   log(x) = Math.log in double, rounded to float32; maxRows = per-row max, NaN if the row has one (logSoftmax's
-//   max over the classes of a per-pixel cross-entropy).
+//   max over the classes of a per-pixel cross-entropy);
+//   softmaxRows = tfjs's cpu Softmax over the last axis: exp(x - rowmax) / the row's sum of those, the sum rounded to
+//   float32 before the division as the JS kernel's Sum output is (attention: 70% of a DeiT forward in JS before).
 #include <napi.h>
 #include <algorithm>
 #include <cmath>
@@ -135,6 +137,34 @@ Napi::Value MaxRowsFn(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// softmaxRows(x, out, rows, n): per row of n, out = e / sum(e) with e = exp(x - max(row)); a NaN in a row makes it NaN.
+Napi::Value SoftmaxRowsFn(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  F32Arg x, out;
+  if (!GetF32Arg(info, 0, "softmaxRows", &x) || !GetF32Arg(info, 1, "softmaxRows", &out) || !info[2].IsNumber() || !info[3].IsNumber())
+    return ArgFail(env, "softmaxRows", "expected (x, out, rows, n)"), env.Undefined();
+  const long rows = info[2].As<Napi::Number>().Int64Value(), n = info[3].As<Napi::Number>().Int64Value();
+  if (rows < 0 || n <= 0 || !HasRoom(env, "softmaxRows", x, rows * n) || !HasRoom(env, "softmaxRows", out, rows * n)) return env.Undefined();
+  const float* px = x.data;
+  float* po = out.data;
+  ParallelFor(rows, std::max(1L, kGrain / n), [&](long lo, long hi) {
+    for (long r = lo; r < hi; ++r) {
+      const float* row = px + r * n;
+      float* o = po + r * n;
+      float m = row[0];
+      for (long j = 0; j < n; ++j) m = (std::isnan(row[j]) || row[j] > m) ? row[j] : m;
+      double sum = 0;  // the JS Sum kernel adds float32 values in a double
+      for (long j = 0; j < n; ++j) {
+        o[j] = std::exp(row[j] - m);
+        sum += o[j];
+      }
+      const float s = static_cast<float>(sum);
+      for (long j = 0; j < n; ++j) o[j] = o[j] / s;
+    }
+  });
+  return env.Undefined();
+}
+
 }  // namespace
 
 void InitPointwise(Napi::Env env, Napi::Object exports) {
@@ -144,6 +174,7 @@ void InitPointwise(Napi::Env env, Napi::Object exports) {
   exports.Set("addN", Napi::Function::New(env, AddNFn, "addN"));
   exports.Set("log", Napi::Function::New(env, LogFn, "log"));
   exports.Set("maxRows", Napi::Function::New(env, MaxRowsFn, "maxRows"));
+  exports.Set("softmaxRows", Napi::Function::New(env, SoftmaxRowsFn, "softmaxRows"));
 }
 
 }  // namespace cm

@@ -329,6 +329,33 @@ test('max over trailing axes (NaN rows, keepDims) and log match JS; max over a l
   tf.dispose([x, pos]);
 });
 
+test('softmax over the last axis (NaN rows, large logits, explicit dim) matches JS, and its gradient runs natively', { skip }, async () => {
+  await setup();
+  const rng = createRng(17);
+  const v = Float32Array.from({ length: 4 * 6 * 9 }, () => rng.next() * 20 - 10);
+  v[12] = NaN; // row 1 of the [24, 9] view: all NaN there, the other rows untouched
+  v[40] = 1e30; // a huge logit: exp(x - max) keeps the row finite (a one-hot row)
+  const x = tf.tensor3d(v, [4, 6, 9]);
+  const clean = tf.tensor2d(Float32Array.from({ length: 5 * 197 }, () => rng.next() * 8 - 4), [5, 197]);
+  const r = both(() => [tf.softmax(x), tf.softmax(x, 2), tf.softmax(clean), vjp((t) => tf.softmax(t), clean, tf.onesLike(clean).mul(0.5).add(clean))]);
+  assertNativeRan(r.nativeCalls, { softmaxRows: 4 });
+  assertClose(r.native[0]!.filter((_, i) => Math.floor(i / 9) !== 1), r.js[0]!.filter((_, i) => Math.floor(i / 9) !== 1), 'softmax', 1e-6);
+  assert.ok(r.native[0]!.slice(9, 18).every(Number.isNaN) && r.js[0]!.slice(9, 18).every(Number.isNaN), 'a NaN row is NaN, in both');
+  assert.deepEqual([...r.native[0]!.slice(36, 45)], [0, 0, 0, 0, 1, 0, 0, 0, 0], 'the huge logit takes the whole row');
+  assertClose(r.native[1]!.filter((_, i) => Math.floor(i / 9) !== 1), r.js[1]!.filter((_, i) => Math.floor(i / 9) !== 1), 'softmax dim 2', 1e-6);
+  assertClose(r.native[2]!, r.js[2]!, 'softmax 197 wide', 1e-6);
+  // expf vs Math.exp: a last-bit difference at most (values ~1/197, float32 spacing ~5e-10 there)
+  const maxDiff = r.native[2]!.reduce((m, a, i) => Math.max(m, Math.abs(a - r.js[2]![i]!)), 0);
+  assert.ok(maxDiff <= 1e-8, `max |native - JS| ${maxDiff}`);
+  assertClose(r.native[3]!, r.js[3]!, 'softmax gradient', 1e-5);
+  // rows sum to 1 within float32 rounding
+  for (let row = 0; row < 5; row++) {
+    const s = r.native[2]!.slice(row * 197, (row + 1) * 197).reduce((a, b) => a + b, 0);
+    assert.ok(Math.abs(s - 1) < 1e-5, `row ${row} sums to ${s}`);
+  }
+  tf.dispose([x, clean]);
+});
+
 test('unsupported dtypes (int32 transpose, concat, relu) fall back to JS and still match', { skip }, async () => {
   await setup();
   const a = tf.tensor2d([1, 2, 3, 4, 5, 6], [2, 3], 'int32');

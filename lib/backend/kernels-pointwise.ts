@@ -1,4 +1,4 @@
-// Native ReLU, Step, LeakyReLU, AddN, Log and Max (over trailing axes) kernels for tfjs's `cpu` backend (native/pointwise.cc).
+// Native ReLU, Step, LeakyReLU, AddN, Log, Max (over trailing axes) and Softmax (last axis) kernels for tfjs's `cpu` backend (native/pointwise.cc).
 // The ReLU gradient tfjs registers is dy * cast(step(x), 'float32'): with Step native here, Multiply native in
 // kernels-elementwise.ts and a float32 -> float32 Cast being a no-copy identity, the whole backward path runs natively
 // without touching tfjs's gradient registry (which is global, shared by every backend, and would need a new kernel
@@ -23,9 +23,11 @@ export interface PointwiseAddon {
   log(x: Float32Array, out: Float32Array): void;
   /** out[r] = max of row r of x viewed as [rows, n] (NaN if the row has a NaN). */
   maxRows(x: Float32Array, out: Float32Array, rows: number, n: number): void;
+  /** Per row of x viewed as [rows, n]: exp(x - max) / sum, as tfjs's cpu Softmax over the last axis. */
+  softmaxRows(x: Float32Array, out: Float32Array, rows: number, n: number): void;
 }
 
-export const POINTWISE_KERNELS = ['Relu', 'Step', 'LeakyRelu', 'AddN', 'Log', 'Max'] as const;
+export const POINTWISE_KERNELS = ['Relu', 'Step', 'LeakyRelu', 'AddN', 'Log', 'Max', 'Softmax'] as const;
 
 function makeKernels(addon: PointwiseAddon, original: (name: string) => KernelFunc | undefined): Record<(typeof POINTWISE_KERNELS)[number], KernelFunc> {
   const js = Object.fromEntries(POINTWISE_KERNELS.map((n) => [n, fallback(original, n)])) as Record<(typeof POINTWISE_KERNELS)[number], KernelFunc>;
@@ -100,10 +102,25 @@ function makeKernels(addon: PointwiseAddon, original: (name: string) => KernelFu
     return backend.makeTensorInfo(keepDims ? tf.backend_util.expandShapeToKeepDim(outShape, axes) : outShape, 'float32', out);
   };
 
-  return { Relu: relu, Step: step, LeakyRelu: leakyRelu, AddN: addN, Log: log, Max: max };
+  // Softmax over the last axis (tf.softmax's default, and the only axis tfjs's cpu kernel accepts).
+  const softmax: KernelFunc = (args) => {
+    const backend = args.backend as CpuBackend;
+    const { logits } = args.inputs as Record<'logits', TensorInfo>;
+    const dim = (args.attrs as { dim?: number } | undefined)?.dim ?? -1;
+    const rank = logits.shape.length;
+    const xv = float32Of(backend, logits);
+    if (!xv || rank === 0 || (dim !== -1 && dim !== rank - 1)) return js.Softmax(args);
+    const n = logits.shape[rank - 1]!, rows = n === 0 ? 0 : xv.length / n;
+    if (rows === 0) return js.Softmax(args);
+    const out = allocOutput(xv.length);
+    addon.softmaxRows(xv, out, rows, n);
+    return backend.makeTensorInfo([...logits.shape], 'float32', out);
+  };
+
+  return { Relu: relu, Step: step, LeakyRelu: leakyRelu, AddN: addN, Log: log, Max: max, Softmax: softmax };
 }
 
-/** Replaces tfjs's cpu Relu / Step / LeakyRelu / AddN / Log / Max kernels with the native ones; returns the kernel names it replaced. */
+/** Replaces tfjs's cpu Relu / Step / LeakyRelu / AddN / Log / Max / Softmax kernels with the native ones; returns the kernel names it replaced. */
 export function registerPointwiseKernels(addon: PointwiseAddon, original: (name: string) => KernelFunc | undefined): string[] {
   return registerCpuKernels(makeKernels(addon, original));
 }

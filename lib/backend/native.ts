@@ -45,7 +45,7 @@ const REQUIRED_FUNCTIONS = [
 const OPTIONAL_FAMILIES = {
   pool: ['maxPool', 'maxPoolGrad', 'resizeBilinear', 'resizeBilinearGrad'],
   layout: ['copyStrided', 'fill'],
-  pointwise: ['relu', 'step', 'addN', 'log', 'maxRows'],
+  pointwise: ['relu', 'step', 'leakyRelu', 'addN', 'log', 'maxRows', 'softmaxRows'],
 } as const satisfies Record<string, readonly (keyof NativeAddon)[]>;
 
 /** The required functions an addon's exports lack (empty for an up-to-date build). */
