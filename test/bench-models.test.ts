@@ -6,14 +6,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import {
   benchModels, measureTorchRow, NO_TORCH_DEFINITION, PAPER_RESNET50_THROUGHPUT, tableBenchRows, type BenchModelsSettings, type ModelBenchRow, type RowMeasurement,
 } from '../lib/bench/models.ts';
-import { benchTorchvision, findTorchPython, torchvisionModelFor, type TorchResult } from '../lib/bench/torch.ts';
+import { benchTorchvision, findTorchPython, TORCH_SCRIPT, torchvisionModelFor, type TorchResult } from '../lib/bench/torch.ts';
 import { isRegistered, modelInfo } from '../lib/models/registry.ts';
 import { parseRunRecord, type RunRecord } from '../lib/runRecord.ts';
 import { fileURLToPath } from 'node:url';
@@ -230,6 +230,7 @@ test('bench models --vs torch, tiny real PyTorch side: torchvision ResNet-50 and
   const base = recs.find((x) => x.row === 'resnet50')!.metrics;
   assert.deepEqual([base.torchModel, base.torchParams, base.torchThreads, base.torchThroughputRatioVsResnet50], ['torchvision resnet50', modelInfo('resnet50', { numClasses: 10 }).paramCount, 1, 1]);
   assert.equal(typeof base.torchvisionVersion, 'string');
+  assert.match(String(base.torchBlas), /^(OpenBLAS|MKL|BLIS|ATLAS|reference BLAS|built in|unknown)/, 'the BLAS PyTorch ran on is stored');
   for (const row of tvRows) {
     const m = recs.find((x) => x.row === row.id)!.metrics;
     assert.equal(m.torchParams, modelInfo(row.model, row.overrides).paramCount, row.id);
@@ -271,4 +272,19 @@ test('bench models --vs torch without torchvision (a stand-in that fails to impo
   const recs = records(join(tmp, 'torch-absent'));
   assert.ok(recs.every((x) => x.status === 'finished'));
   assert.equal(recs.find((x) => x.row === 'convmixer_64_4_k5_p2')!.metrics.torchParams, modelInfo('convmixer_64_4_k5_p2').paramCount);
+});
+
+// Debian's netlib BLAS and LAPACK folders: putting them first on the library path makes torch load the reference BLAS.
+const REFERENCE_BLAS_DIRS = ['/usr/lib/x86_64-linux-gnu/blas', '/usr/lib/x86_64-linux-gnu/lapack'];
+const noReferenceBlas = noTorch || !REFERENCE_BLAS_DIRS.every((d) => existsSync(join(d, d.endsWith('blas') ? 'libblas.so.3' : 'liblapack.so.3')));
+
+test('bench_torch.py reports the BLAS torch\'s matmuls ran on: the reference BLAS when it is the one loaded', { skip: noReferenceBlas }, () => {
+  const run = (env: NodeJS.ProcessEnv) => {
+    const res = spawnSync(findTorchPython()!, [TORCH_SCRIPT, '--mode', 'infer', '--dim', '8', '--depth', '1', '--kernel', '3', '--patch', '2', '--image-size', '8',
+      '--batch', '1', '--steps', '1', '--warmup', '0', '--threads', '1', '--classes', '3'], { encoding: 'utf8', env: { ...process.env, ...env } });
+    assert.equal(res.status, 0, res.stderr);
+    return (JSON.parse(res.stdout.trim().split('\n').pop()!) as TorchResult).blas!;
+  };
+  assert.match(run({ LD_LIBRARY_PATH: REFERENCE_BLAS_DIRS.join(':') }), /^reference BLAS \(blas\/libblas\.so/);
+  assert.match(run({}), /^(OpenBLAS|MKL|BLIS|ATLAS|reference BLAS|built in|unknown)/);
 });
