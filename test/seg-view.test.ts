@@ -74,6 +74,7 @@ test('segmentation view: a record trained under an earlier protocol is shown as 
   assert.ok(view.rows.every((r) => r.train !== null), 'both records are still shown');
   // parameters do not depend on training; every trained column waits for equal conditions
   assert.deepEqual(segClaims(view).map((c) => c.verdict), ['held', 'not comparable', 'not comparable', 'not comparable', 'not comparable']);
+  assert.match(segClaims(view)[4]!.note, /1 and 1 finished seed\(s\)/, 'a stale record counts as the seed it is');
 });
 
 test('segmentation view: an eval record older than its training record belongs to an earlier training and is not shown', () => {

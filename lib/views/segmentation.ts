@@ -81,7 +81,8 @@ export function segClaims(view: SegmentationView): SegClaim[] {
   const seedC = SEED000_SEGMENTATION.find((r) => r.model === 'convmixer_unet')!, seedU = SEED000_SEGMENTATION.find((r) => r.model === 'unet')!;
   const verdict = (c: number | null, u: number | null, cmuShouldBe: 'lower' | 'higher'): SegClaim['verdict'] =>
     c === null || u === null ? 'not run' : (cmuShouldBe === 'lower' ? c < u : c > u) ? 'held' : 'did not hold';
-  const seeds = (r: SegRowView) => r.status.seedsFinished;
+  // seeds with a finished record, current or stale (a stale one is shown, marked)
+  const seeds = (r: SegRowView) => r.status.runs.filter((x) => x.state === 'finished' || x.state === 'stale').length;
   const paramsC = num(cmu.train?.config['params']) ?? modelInfo('convmixer_unet_camvid').paramCount;
   const paramsU = num(unet.train?.config['params']) ?? modelInfo('unet_camvid').paramCount;
   const minC = trainMinutesPerEpoch(cmu.train), minU = trainMinutesPerEpoch(unet.train);
