@@ -155,7 +155,7 @@ test('swin: config validation is one-line UserErrors', () => {
   assert.throws(() => modelInfo('swin_tiny_patch4_window7_224', { imgSize: 32 }), oneLine(/^swin config: unknown key\(s\) imgSize$/));
 });
 
-test('params CLI: Swin-T by --model, the blocks of a stage grouped', async () => {
+test('params CLI: Swin-T by --model, the blocks of a stage grouped, the printed Table 2 value (29M) as reference', async () => {
   const { command } = await import('../lib/cli/params.ts');
   const lines: string[] = [];
   const log = console.log;
@@ -165,9 +165,10 @@ test('params CLI: Swin-T by --model, the blocks of a stage grouped', async () =>
   } finally {
     console.log = log;
   }
-  const j = JSON.parse(lines.join('\n')) as { total: number; family: string; layers: Array<{ module: string; params: number; repeat: number }> };
+  const j = JSON.parse(lines.join('\n')) as { total: number; family: string; layers: Array<{ module: string; params: number; repeat: number }>; paper: Array<{ where: string; printed: string }> };
   assert.deepEqual([j.total, j.family], [28_288_354, 'swin']);
   assert.equal(j.layers.reduce((s, l) => s + l.params * l.repeat, 0), j.total);
   const qkv = j.layers.find((l) => l.module === 'layers.2.blocks.{i}.attn.qkv')!;
   assert.deepEqual([qkv.params, qkv.repeat], [384 * 1152 + 1152, 6]);
+  assert.deepEqual(j.paper, [{ where: 'Table 2 Swin-T p4', printed: '29M' }]);
 });
