@@ -3,7 +3,8 @@
 // two tiny configurations (test/fixtures/swin-tiny, written by scripts/swin_reference.py with torch 1.13 / torchvision
 // 0.14: random weights in torchvision's state-dict layout, an input batch and torchvision's float64 logits). Loading those
 // weights goes through the torchvision -> timm key mapping (swinStateDictToTimm), so the logits check the mapping, the
-// layouts, the shifted-window masks, the relative position bias, padding and patch merging at once.
+// layouts, the shifted-window masks, the relative position bias, padding and patch merging at once. With the native
+// addon built the file runs on the native engine (as `bench models` does) and also compares it with tfjs's JS kernels.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -11,13 +12,16 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
+import { initBackend } from '../lib/backend/index.ts';
+import { loadAddon, nativeKernelNames, withJsKernels } from '../lib/backend/native.ts';
 import { UserError } from '../lib/errors.ts';
 import { countParams, createModel, modelInfo } from '../lib/models/registry.ts';
 import { readSafetensors, type StoredTensor } from '../lib/models/safetensors.ts';
 import { relativePositionIndex, shiftedWindowMask, swinStateDictToTimm } from '../lib/models/swin.ts';
 import { loadModelWeights, loadTimmWeights, saveModelWeights, timmStateDict } from '../lib/models/timmWeights.ts';
 
-await tf.setBackend('cpu');
+const haveNative = loadAddon().addon !== null;
+await initBackend(haveNative ? 'native' : 'cpu');
 
 const DIR = fileURLToPath(new URL('./fixtures/swin-tiny/', import.meta.url));
 const expected = JSON.parse(readFileSync(join(DIR, 'expected.json'), 'utf8')) as {
@@ -88,6 +92,29 @@ for (const [name, c] of Object.entries(expected.cases)) {
     }
   });
 }
+
+test('native engine: a Swin training step runs native kernels but for Softmax (and LayerNorm\'s Cast / Pow, as ViT\'s); logits = JS kernels\'', { skip: haveNative ? false : 'native addon not built' }, async () => {
+  const c = expected.cases['pad']!;
+  const model = createModel(c.model, c.overrides, { init: 'zeros' });
+  loadModelWeights(model, join(DIR, 'pad.safetensors'));
+  const x = nhwc(inputs['pad']!);
+  const vars = Object.values(model.params);
+  const native = new Set(nativeKernelNames());
+  const profile = await tf.profile(() => {
+    const { value, grads } = tf.variableGrads(() => tf.sum(model.apply(x, { training: true })) as tf.Scalar, vars);
+    tf.dispose([value, ...Object.values(grads)]);
+  });
+  const names = new Set(profile.kernels.map((k) => k.name));
+  const free = new Set(['Identity', 'Reshape', 'unnamed scope']); // views / the fused global average pool (a native custom op)
+  assert.deepEqual([...names].filter((n) => !native.has(n) && !free.has(n)).sort(), ['Cast', 'Pow', 'Softmax']);
+  for (const k of ['BatchMatMul', 'Transpose', 'Concat', 'SplitV', 'PadV2', 'Slice', 'Conv2D']) assert.ok(names.has(k) && native.has(k), `${k} native`);
+  const y = model.apply(x);
+  const yJs = withJsKernels(() => model.apply(x));
+  const [a, b] = [Array.from(y.dataSync()), Array.from(yJs.dataSync())];
+  assert.ok(Math.max(...a.map((v, i) => Math.abs(v - b[i]!))) < 1e-5, 'native vs JS');
+  tf.dispose([x, y, yJs]);
+  model.dispose();
+});
 
 test('swin: relativePositionIndex equals torchvision\'s relative_position_index buffers; masks block pairs the roll brought together', () => {
   for (const [name, w] of [['shift', 2], ['pad', 3]] as const) {

@@ -223,7 +223,8 @@ export function createSwin(config: SwinConfig, opts: InitOptions = {}): ImageMod
     const nh = hp / ws, nw = wp / ws, nW = nh * nw, hd = c / heads;
     const windows = tf.reshape(tf.transpose(tf.reshape(y, [b, nh, ws, nw, ws, c]), [0, 1, 3, 2, 4, 5]), [b * nW, n, c]);
     const qkv = tf.transpose(tf.reshape(linear(windows, p[`${key}.qkv.weight`]!, p[`${key}.qkv.bias`]), [b * nW, n, 3, heads, hd]), [2, 0, 3, 1, 4]);
-    const [q, k, v] = tf.unstack(qkv) as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D];
+    // split (native SplitV, Concat gradient) rather than unstack (Unpack / Pack run in JS)
+    const [q, k, v] = tf.split(qkv, 3, 0).map((t) => tf.reshape(t, [b * nW, heads, n, hd])) as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D];
     // table^T [heads, T] x oneHot [T, n^2] -> [heads, n, n], broadcast over windows.
     const bias = tf.reshape(tf.matMul(p[`${key}.relative_position_bias_table`] as tf.Tensor2D, oneHot, true, false), [heads, n, n]);
     let attn: tf.Tensor = tf.add(tf.matMul(tf.mul(q, hd ** -0.5), k, false, true), bias);
