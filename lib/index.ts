@@ -65,6 +65,7 @@ export { createModel as createRegistryModel, createSegmentationModel, createDete
 export * from './models/resnet.ts';
 export * from './models/vit.ts';
 export * from './models/mlpMixer.ts';
+export * from './models/swin.ts';
 export * from './models/unet.ts';
 export * from './models/convmixerUnet.ts';
 export * from './models/yoloConvMixer.ts';

@@ -9,10 +9,11 @@ step is then forward in training mode, the soft Dice loss of lib/train/segLoss.t
 labels (uniform over the classes and the ignore index), backward and the same SGD update. --expect-params N (the
 registry's count) makes a model with another parameter count an error (exit 3, one line on stderr).
 
-With --torchvision-model resnet50|resnet101|resnet152|vit_b_16 it times that torchvision model instead (the comparison
-rows of `convmixer bench models --vs torch`): weights=None (torchvision's random init, seeded), --classes outputs, and for
-vit_b_16 image_size=--image-size. Without torchvision, or a torchvision without that model, it exits 4 with one line on
-stderr (the caller skips the row's PyTorch side). torchvision, like torch, is benchmark-only tooling.
+With --torchvision-model resnet50|resnet101|resnet152|vit_b_16|swin_t|swin_s it times that torchvision model instead (the
+comparison rows of `convmixer bench models --vs torch`): weights=None (torchvision's random init, seeded), --classes
+outputs, and for vit_b_16 image_size=--image-size (swin_t / swin_s take any input size). Without torchvision, or a
+torchvision without that model (older ones lack swin_t / swin_s), it exits 4 with one line on stderr (the caller skips
+the row's PyTorch side). torchvision, like torch, is benchmark-only tooling.
 
 Prints one JSON object. Reference tooling only: the suite never imports torch."""
 import argparse
@@ -79,7 +80,7 @@ def seg_model(name, c):
     return ConvMixerUnet(c["inChannels"], c["numClasses"], list(c["encoderWidths"]), c["decoderWidth"], c["depth"], c["kernelSize"], c["patchSize"])
 
 
-TORCHVISION_MODELS = ("resnet50", "resnet101", "resnet152", "vit_b_16")
+TORCHVISION_MODELS = ("resnet50", "resnet101", "resnet152", "vit_b_16", "swin_t", "swin_s")
 TORCHVISION_MISSING_EXIT = 4
 
 

@@ -1,8 +1,9 @@
 // `convmixer bench models`: the rows of the paper's Tables 1 and 2 the registry builds, and the runner on an injected
 // tiny table (1 step of tiny models): one record per row, ResNet-50 ratios and the paper's, resuming finished rows.
 // No timing assertions. --vs torch: PyTorch's ratios to PyTorch's ResNet-50 with injected timings, the torchvision
-// mapping, and (skipped without torch / torchvision) a tiny real PyTorch side: torchvision ResNet-50 and ViT-B/16 at 32x32
-// and a CIFAR ConvMixer, parameter counts checked, and a stand-in torchvision that fails to import (rows skipped, no crash).
+// mapping, and (skipped without torch / torchvision) a tiny real PyTorch side: torchvision ResNet-50, ViT-B/16 and Swin-T
+// at 32x32 and a CIFAR ConvMixer, parameter counts checked, and a stand-in torchvision that fails to import (rows skipped,
+// no crash).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -28,18 +29,20 @@ const records = (dir: string): RunRecord[] => readdirSync(dir).map((f) => {
   return p.record;
 });
 
-test('bench models: Table 1 and 2 rows the registry builds, one per model; Swin and isotropic MobileNetV3 skipped', () => {
+test('bench models: Table 1 and 2 rows the registry builds, one per model; the isotropic MobileNetV3s skipped', () => {
   const t1 = tableBenchRows(1);
   assert.deepEqual(t1.rows.map((r) => r.id), ['convmixer_1536_20', 'convmixer_768_32', 'resnet152', 'deit_base_patch16_224', 'resmlp_big_24_224']);
   assert.deepEqual(t1.skipped, []);
   const t2 = tableBenchRows(2);
-  assert.deepEqual(t2.skipped.map((r) => `${r.network} p${r.patchSize}`), ['Swin-S p4', 'Swin-T p4', 'Isotropic MobileNetv3 p8', 'Isotropic MobileNetv3 p16']);
+  assert.deepEqual(t2.skipped.map((r) => `${r.network} p${r.patchSize}`), ['Isotropic MobileNetv3 p8', 'Isotropic MobileNetv3 p16']);
+  assert.deepEqual(t2.rows.filter((r) => r.id.startsWith('swin')).map((r) => [r.id, r.networks, r.paperThroughput]),
+    [['swin_small_patch4_window7_224', ['Swin-S (p4)'], 576], ['swin_tiny_patch4_window7_224', ['Swin-T (p4)'], 878]]);
   assert.equal(new Set(t2.rows.map((r) => r.id)).size, t2.rows.length);
   for (const r of t2.rows) assert.ok(isRegistered(r.model), r.model);
   // Table 2's ★ and plain ConvMixer-1536/20 rows are one model (and one measurement).
   assert.equal(t2.rows.find((r) => r.id === 'convmixer_1536_20')!.networks.length, 2);
   assert.equal(t2.rows.find((r) => r.id === 'resnet50')!.paperThroughput, PAPER_RESNET50_THROUGHPUT);
-  assert.equal(t2.rows.length, 31 - 4 - 2); // 31 printed rows, 4 skipped, 2 duplicate ConvMixer models
+  assert.equal(t2.rows.length, 31 - 2 - 2); // 31 printed rows, 2 skipped, 2 duplicate ConvMixer models
 });
 
 const settings: BenchModelsSettings = { mode: 'infer', batch: 2, imageSize: 32, steps: 1, warmup: 0, threads: 1, seed: 0, vs: null, backend: 'cpu' };
@@ -198,10 +201,14 @@ test('bench models --vs torch: ResNet-50 skipped in PyTorch (no torchvision): Co
   assert.match(lines.find((l) => l.startsWith('convmixer'))!, /PyTorch 50\.0 ms\/img .*no PyTorch ratio/);
 });
 
-test('torchvisionModelFor: the Table 1/2 rows PyTorch times through torchvision (ResNet-50/101/152, ViT-B/16 and DeiT-B, the same network)', () => {
+test('torchvisionModelFor: the Table 1/2 rows PyTorch times through torchvision (ResNet-50/101/152, ViT-B/16 and DeiT-B, the same network, Swin-T/S)', () => {
   const tv = (t: 1 | 2) => Object.fromEntries(tableBenchRows(t).rows.map((r) => [r.id, torchvisionModelFor(modelInfo(r.model))]).filter(([, m]) => m !== null));
   assert.deepEqual(tv(1), { resnet152: 'resnet152', deit_base_patch16_224: 'vit_b_16' });
-  assert.deepEqual(tv(2), { resnet152: 'resnet152', resnet101: 'resnet101', resnet50: 'resnet50', deit_base_patch16_224: 'vit_b_16', vit_base_patch16_224: 'vit_b_16' });
+  assert.deepEqual(tv(2), { resnet152: 'resnet152', resnet101: 'resnet101', resnet50: 'resnet50', deit_base_patch16_224: 'vit_b_16',
+    swin_small_patch4_window7_224: 'swin_s', swin_tiny_patch4_window7_224: 'swin_t', vit_base_patch16_224: 'vit_b_16' });
+  assert.equal(torchvisionModelFor(modelInfo('swin_tiny_patch4_window7_224', { numClasses: 10 })), 'swin_t');
+  assert.equal(torchvisionModelFor(modelInfo('swin_tiny_patch4_window7_224', { windowSize: 8 })), null);
+  assert.equal(torchvisionModelFor(modelInfo('swin_small_patch4_window7_224', { depths: [2, 2, 18, 2, 2], numHeads: [3, 6, 12, 24, 48] })), null);
   assert.equal(torchvisionModelFor(modelInfo('resnet50', { numClasses: 10 })), 'resnet50');
   assert.equal(torchvisionModelFor(modelInfo('resnet50', { channels: [4, 4, 4, 4] })), null);
   assert.equal(torchvisionModelFor(modelInfo('vit_base_patch16_224', { imgSize: 32 })), 'vit_b_16');
@@ -219,14 +226,15 @@ const tvBaseline: ModelBenchRow = { id: 'resnet50', model: 'resnet50', overrides
 const tvRows: ModelBenchRow[] = [
   { id: 'convmixer_64_4_k5_p2', model: 'convmixer_64_4_k5_p2', networks: ['tiny ConvMixer'], paperThroughput: 500 },
   { id: 'vit_base_patch16_224', model: 'vit_base_patch16_224', overrides: { imgSize: 32, numClasses: 10 }, networks: ['ViT-B/16 at 32x32'], paperThroughput: 86 },
+  { id: 'swin_tiny_patch4_window7_224', model: 'swin_tiny_patch4_window7_224', overrides: { numClasses: 10 }, networks: ['Swin-T at 32x32'], paperThroughput: 878 },
 ];
 const tinyTorch: BenchModelsSettings = { ...torchSettings, batch: 1 };
 
-test('bench models --vs torch, tiny real PyTorch side: torchvision ResNet-50 and ViT-B/16 at 32x32 and a ConvMixer, parameter counts equal the registry\'s, ratios to PyTorch\'s ResNet-50', { skip: noTorchvision }, () => {
+test('bench models --vs torch, tiny real PyTorch side: torchvision ResNet-50, ViT-B/16 and Swin-T at 32x32 and a ConvMixer, parameter counts equal the registry\'s, ratios to PyTorch\'s ResNet-50', { skip: noTorchvision }, () => {
   const dir = join(tmp, 'torch-real');
   const r = benchModels({ table: 'fake', rows: tvRows, baseline: tvBaseline, settings: tinyTorch, resultsDir: dir, measure: torchOnly });
   const recs = records(dir);
-  assert.equal(recs.length, 3);
+  assert.equal(recs.length, 4);
   const base = recs.find((x) => x.row === 'resnet50')!.metrics;
   assert.deepEqual([base.torchModel, base.torchParams, base.torchThreads, base.torchThroughputRatioVsResnet50], ['torchvision resnet50', modelInfo('resnet50', { numClasses: 10 }).paramCount, 1, 1]);
   assert.equal(typeof base.torchvisionVersion, 'string');
@@ -238,7 +246,8 @@ test('bench models --vs torch, tiny real PyTorch side: torchvision ResNet-50 and
     assert.equal(m.torchResnet50ImgPerSec, base.torchImgPerSec);
     assert.equal(m.torchNote, null);
   }
-  assert.deepEqual(r.rows.map((x) => x.torchModel), ['bench_torch.py ConvMixer (Appendix D)', 'torchvision vit_b_16']);
+  assert.deepEqual(r.rows.map((x) => x.torchModel), ['bench_torch.py ConvMixer (Appendix D)', 'torchvision vit_b_16', 'torchvision swin_t']);
+  assert.equal(recs.find((x) => x.row === 'swin_tiny_patch4_window7_224')!.metrics.torchParams, 28_288_354 - 990 * 769); // swin_t with 10 classes
   assert.ok(r.rows.every((x) => x.torchRatioVsResnet50! > 0));
 });
 

@@ -27,7 +27,7 @@ const settings: BenchModelsSettings = { mode: 'infer', batch: 8, imageSize: 224,
 /** This engine's img/s per model (default 10) and PyTorch's ms/img for ConvMixers (default 100) and the torchvision architectures. */
 const ENGINE: Record<string, number> = { resnet50: 40, convmixer_1536_20: 2, convmixer_1536_20_k3: 2.5, convmixer_1536_20_p14: 8, convmixer_768_32: 4, convmixer_768_32_k3_p14: 16 };
 const TORCH_MS: Record<string, number> = { convmixer_1536_20: 200, convmixer_1536_20_k3: 125, convmixer_1536_20_p14: 50, convmixer_768_32: 125, convmixer_768_32_k3_p14: 25,
-  resnet50: 20, resnet101: 40, resnet152: 50, vit_base_patch16_224: 80, deit_base_patch16_224: 80 };
+  resnet50: 20, resnet101: 40, resnet152: 50, vit_base_patch16_224: 80, deit_base_patch16_224: 80, swin_tiny_patch4_window7_224: 50, swin_small_patch4_window7_224: 80 };
 
 /** As measureTorchRow: PyTorch for ConvMixers and torchvision's architectures (none for those without torchvision), a note otherwise. */
 function measure(row: ModelBenchRow, s: BenchModelsSettings, opts: { torchvision?: boolean } = {}): RowMeasurement {
@@ -58,8 +58,8 @@ function variant(rec: RunRecord, id: string, startedAt: string, metrics: Record<
 const table2Rows = tableBenchRows(2).rows.filter((r) => r.id !== 'mixer_b16_224');
 const records2 = run(join(tmp, 't2'), 2, table2Rows);
 
-test('benchModels fixtures: one record per Table 2 model measured (24 of 25: Mixer-B/16 left out), ResNet-50 among them', () => {
-  assert.equal(records2.length, 24);
+test('benchModels fixtures: one record per Table 2 model measured (26 of 27: Mixer-B/16 left out), ResNet-50 among them', () => {
+  assert.equal(records2.length, 26);
   assert.ok(records2.every((r) => r.kind === 'bench' && r.experiment === 'bench-models' && r.table === 'table2' && r.status === 'finished'));
   assert.equal(records2.find((r) => r.row === 'convmixer_1536_20')!.metrics.throughputRatioVsResnet50, 0.05);
 });
@@ -98,8 +98,14 @@ test('throughputRows: every printed Table 2 row, exact params, paper ratio, engi
   const deit = rows.find((r) => r.network === 'DeiT-Ti†')!;
   assert.deepEqual([deit.model, deit.ratio, deit.paperRatio, deit.top1Paper, deit.torchImgPerSec, deit.torchRatio], ['deit_tiny_patch7_224', 10 / 40, 336 / 1739, null, null, null]);
   assert.equal(deit.note, NO_TORCH_DEFINITION);
+  // Swin-T / Swin-S: registry models, PyTorch through torchvision swin_t / swin_s.
   const swin = rows.find((r) => r.network === 'Swin-T')!;
-  assert.deepEqual([swin.model, swin.params, swin.imgPerSec, swin.paperRatio, swin.top1Paper, swin.note], [null, null, null, 878 / 1739, 81.3, 'not built by this suite (no registry model)']);
+  assert.deepEqual([swin.model, swin.params, swin.imgPerSec, swin.ratio, swin.paperRatio, swin.top1Paper, swin.note], ['swin_tiny_patch4_window7_224', 28_288_354, 10, 10 / 40, 878 / 1739, 81.3, '']);
+  assert.deepEqual([swin.torchImgPerSec, swin.torchRatio, swin.torchModel], [20, 20 / 50, 'torchvision swin_t']);
+  const swinS = rows.find((r) => r.network === 'Swin-S')!;
+  assert.deepEqual([swinS.model, swinS.params, swinS.torchImgPerSec, swinS.torchModel], ['swin_small_patch4_window7_224', 49_606_258, 12.5, 'torchvision swin_s']);
+  const mobile = rows.find((r) => r.network === 'Isotropic MobileNetv3')!;
+  assert.deepEqual([mobile.model, mobile.params, mobile.note], [null, null, 'not built by this suite (no registry model)']);
   const mixer = rows.find((r) => r.network === 'Mixer-B/16')!;
   assert.deepEqual([mixer.imgPerSec, mixer.ratio, mixer.note], [null, null, 'no record at these settings']);
   assert.equal(rows.find((r) => r.network === 'Isotropic MobileNetv3')!.paperRatio, null);
@@ -116,7 +122,7 @@ test('throughputRows: the newest record per row of the same settings; PyTorch fr
   const recs = [older, later, batch2, ...records2];
   const groups = benchModelsGroups(recs, 2);
   assert.equal(groups.length, 2);
-  assert.deepEqual([groups[0]!.hasBaseline, groups[0]!.hasTorch, groups[0]!.rows.length, groups[0]!.records.length], [true, true, 24, 26]);
+  assert.deepEqual([groups[0]!.hasBaseline, groups[0]!.hasTorch, groups[0]!.rows.length, groups[0]!.records.length], [true, true, 26, 28]);
   assert.deepEqual([groups[1]!.hasBaseline, groups[1]!.rows], [false, ['convmixer_1536_20']]);
   const rows = throughputRows(recs, 2);
   const r1536 = rows.find((r) => r.model === 'convmixer_1536_20')!;
@@ -132,7 +138,7 @@ test('throughputRows: the newest record per row of the same settings; PyTorch fr
   assert.equal(summary.group!.key, groups[0]!.key);
   assert.deepEqual(summary.missing, ['mixer_b16_224']);
   assert.equal(summary.baselineImgPerSec, 40);
-  assert.match(summary.lines.join('\n'), /Table 2: 24 models measured \(26 records\), infer, batch 8, 3 timed batches after 1 warm-up, 224x224, 2 threads, backend native-cpu/);
+  assert.match(summary.lines.join('\n'), /Table 2: 26 models measured \(28 records\), infer, batch 8, 3 timed batches after 1 warm-up, 224x224, 2 threads, backend native-cpu/);
   assert.match(summary.lines.join('\n'), /Not measured at these settings: mixer_b16_224 \(convmixer bench models --table 2 --vs torch with the same settings resumes\)/);
   assert.match(summary.lines.join('\n'), /Other settings with records \(not shown\): infer, batch 2, .* \(1 models\)/);
   // Records of other tables, kinds or states do not count.
@@ -172,20 +178,22 @@ test('throughputRows/Summary, PyTorch ratio vs its own ResNet-50: the column, th
     // b and d (a tie with each other) faster than c here (0.5 > 0.25), c faster in PyTorch (0.9 > 0.8); the second 'a' row and 'e' (no PyTorch ratio) do not count.
     models: ['a', 'b', 'c', 'd'], pairs: 6, concordant: 4, discordant: [['b', 'c'], ['d', 'c']],
   });
-  // On the fixtures: every ConvMixer (PyTorch 100 ms/img unless listed) and the five torchvision rows; the summary states it.
+  // On the fixtures: every ConvMixer (PyTorch 100 ms/img unless listed) and the seven torchvision rows; the summary states it.
   const rows = throughputRows(records2, 2);
   const agreement = torchRankAgreement(rows);
   const timed = rows.filter((r) => r.torchRatio !== null).map((r) => r.model!);
   assert.deepEqual(agreement.models, [...new Set(timed)]);
-  assert.equal(agreement.models.length, 16); // Table 2's 11 ConvMixer models + ResNet-50/101/152, ViT-B/16, DeiT-B
-  for (const m of ['resnet50', 'resnet101', 'resnet152', 'vit_base_patch16_224', 'deit_base_patch16_224']) assert.ok(agreement.models.includes(m), m);
-  assert.equal(agreement.pairs, 16 * 15 / 2);
+  assert.equal(agreement.models.length, 18); // Table 2's 11 ConvMixer models + ResNet-50/101/152, ViT-B/16, DeiT-B, Swin-S/T
+  for (const m of ['resnet50', 'resnet101', 'resnet152', 'vit_base_patch16_224', 'deit_base_patch16_224', 'swin_small_patch4_window7_224', 'swin_tiny_patch4_window7_224']) {
+    assert.ok(agreement.models.includes(m), m);
+  }
+  assert.equal(agreement.pairs, 18 * 17 / 2);
   assert.equal(agreement.concordant + agreement.discordant.length, agreement.pairs);
   // e.g. ConvMixer-1536/20-p14: 8 img/s here < ViT-B/16's 10, but PyTorch 20 > 12.5: swapped.
   assert.ok(agreement.discordant.some(([a, b]) => a === 'vit_base_patch16_224' && b === 'convmixer_1536_20_p14'));
   const lines = throughputSummary(records2, 2).lines.join('\n');
   assert.match(lines, /PyTorch here \(--vs torch, same settings\): ConvMixers through scripts\/bench_torch\.py .* ResNet-50 50\.00 img\/s \(record bench-models-table2-resnet50-b8-/);
-  assert.ok(lines.includes(`Ranking, this engine vs PyTorch (ratios to their own ResNet-50): ${agreement.concordant} of 120 pairs of the 16 models timed by both in the same order; swapped (faster here / faster in PyTorch): `), lines);
+  assert.ok(lines.includes(`Ranking, this engine vs PyTorch (ratios to their own ResNet-50): ${agreement.concordant} of 153 pairs of the 18 models timed by both in the same order; swapped (faster here / faster in PyTorch): `), lines);
   const listed = agreement.discordant.slice(0, 6).map(([a, b]) => `${a} / ${b}`).join(', ');
   assert.ok(lines.includes(`${listed} and ${agreement.discordant.length - 6} more.`), lines);
 
@@ -216,8 +224,8 @@ test('throughputScatter: paper and measured points (ConvMixers apart), repeated 
   const fig = throughputScatter([...throughputRows(records2, 2), ...throughputRows([], 1)]);
   const byName: Record<string, PlotTrace> = Object.fromEntries(fig.data.map((t) => [t.name!, t]));
   assert.deepEqual(Object.keys(byName), ['paper [reference]: ConvMixer', 'this engine here: ConvMixer', 'paper [reference]: other models', 'this engine here: other models']);
-  // 13 printed ConvMixer rows, 2 ★/plain pairs; Swin counted (printed params), the MobileNetV3s have no throughput.
-  assert.deepEqual(Object.values(byName).map((t) => t.x.length), [11, 11, 16, 13]);
+  // 13 printed ConvMixer rows, 2 ★/plain pairs; Swin-S/T measured, the MobileNetV3s have no throughput.
+  assert.deepEqual(Object.values(byName).map((t) => t.x.length), [11, 11, 16, 15]);
   const here = byName['this engine here: ConvMixer']!;
   const i = here.text!.findIndex((t) => t.startsWith('convmixer_1536_20 ('));
   assert.deepEqual([here.x[i], here.y[i]], [51.62596, 0.05]);
@@ -225,7 +233,7 @@ test('throughputScatter: paper and measured points (ConvMixers apart), repeated 
   const j = paper.text!.findIndex((t) => t.startsWith('ConvMixer-1536/20★ / ConvMixer-1536/20 (p7 k9'));
   assert.deepEqual([paper.x[j], paper.y[j]], [51.62596, 134 / 1739]);
   const swin = byName['paper [reference]: other models']!.text!.findIndex((t) => t.startsWith('Swin-S'));
-  assert.equal(byName['paper [reference]: other models']!.x[swin], 50);
+  assert.equal(byName['paper [reference]: other models']!.x[swin], 49.606258); // exact count of the built model (printed: 50M)
   assert.deepEqual([(fig.layout!.xaxis as { type: string }).type, (fig.layout!.yaxis as { type: string }).type], ['log', 'log']);
 });
 

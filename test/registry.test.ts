@@ -6,11 +6,13 @@
 // layers (3,4,6,3) / (3,4,23,3) / (3,8,36,3)), deit.py + vision_transformer.py (deit_*_patch16_224: embed 192/384/768,
 // depth 12, heads 3/6/12, qkv bias, class token, pos_embed over 197 tokens; vit_base_patch16_224 = DeiT-B's architecture),
 // mlp_mixer.py (mixer_b16_224: patch 16, 12 blocks, embed 768, mlp_ratio (0.5, 4); resmlp_12_224 / resmlp_24_224: patch 16,
-// embed 384, 12 / 24 ResBlocks with Affine norms and LayerScale; resmlp_big_24_224: patch 8, embed 768, 24 blocks).
+// embed 384, 12 / 24 ResBlocks with Affine norms and LayerScale; resmlp_big_24_224: patch 8, embed 768, 24 blocks),
+// swin_transformer.py (swin_tiny/small_patch4_window7_224: embed 96, depths (2,2,6,2) / (2,2,18,2), heads (3,6,12,24), window 7).
 // Each count below is re-derived by hand from those definitions (formula in the comment) and is the number timm's
 // model.parameters() sums to for that architecture; the well-known published values agree (torchvision ResNet-50
 // 25,557,032 / -101 44,549,160 / -152 60,192,808; DeiT-Ti/S/B 5,717,416 / 22,050,664 / 86,567,656; Mixer-B/16 59,880,472).
-// timm itself was not run here (no PyTorch on this machine): the counts are verified from the source, not by executing it.
+// timm itself was not run here: the counts are verified from the source, not by executing it. The Swin counts were also
+// measured with torchvision 0.14 (sum(p.numel()) of torchvision.models.swin_t() / swin_s(), the same architecture).
 // A second, independent source: timm's own measured results table results/results-imagenet.csv (param_count column, in
 // millions with 2 decimals, file at commit 4e5207c7bb6592474ca56e28b2cf85be8f1a550f), checked in the test below.
 import { test } from 'node:test';
@@ -54,6 +56,12 @@ const EXPECTED: Array<{ name: string; count: number; timm: boolean; paper?: stri
   { name: 'resmlp_big_24_224', count: 129_138_280, timm: true, paper: '129M', note: 'timm mlp_mixer.py resmlp_big_24_224 = ResMLP-B24/8 (patch 8, N=784)' },
   { name: 'resmlp_12_patch8_224', count: 22_051_624, timm: false, paper: '22.1M', note: 'ResMLP-S12/8 (Table 2); not in timm (facebookresearch/deit has no such model either)' },
   { name: 'resmlp_big_24_patch16_224', count: 115_736_776, timm: false, paper: '116M', note: 'ResMLP-B24 with 16x16 patches (Table 2); not in timm' },
+  // Swin: patch embed 3*4*4*96 + 96 + norm 2*96; block at width C, h heads: 2C + 169h (bias table) + 3C^2 + 3C + C^2 + C + 2C
+  // + 4C^2 + 4C + 4C^2 + C = 12 C^2 + 13 C + 169 h; merge into width C: norm 2*2C + Linear 2C*C (no bias); final norm 2*768;
+  // head 768*1000 + 1000. Equal to torchvision swin_t / swin_s's measured counts.
+  { name: 'swin_tiny_patch4_window7_224', count: 28_288_354, timm: true, paper: '29M',
+    note: 'DISCREPANCY: timm / torchvision Swin-T has 28,288,354 (28.3M; the Swin paper says 28M); the ConvMixer paper prints 29M' },
+  { name: 'swin_small_patch4_window7_224', count: 49_606_258, timm: true, paper: '50M', note: 'timm swin_transformer.py = torchvision swin_s (49.6M)' },
 ];
 
 test('registry: every comparison model builds with exactly the expected (timm) parameter count', () => {
@@ -81,6 +89,7 @@ const TIMM_RESULTS_CSV_M: Record<string, string> = {
   resnet50: '25.56', resnet101: '44.55', resnet152: '60.19', deit_tiny_patch16_224: '5.72', deit_small_patch16_224: '22.05',
   deit_base_patch16_224: '86.57', vit_base_patch16_224: '86.57', mixer_b16_224: '59.88', resmlp_12_224: '15.35', resmlp_24_224: '30.02',
   resmlp_big_24_224: '129.14', convmixer_1536_20: '51.63', convmixer_768_32: '21.11', convmixer_1024_20_ks9_p14: '24.38',
+  swin_tiny_patch4_window7_224: '28.29', swin_small_patch4_window7_224: '49.61',
 };
 
 test('registry: exact counts agree with the param_count column of timm\'s results-imagenet.csv for every timm model', () => {
@@ -101,7 +110,7 @@ test('registry: the paper\'s printed counts (Table 1/2) against the built counts
   // The printed values above are the ones typed into lib/paper/tables.ts, and every built comparison row of Table 2 has a model.
   for (const r of comparisonParamRows()) assert.equal(EXPECTED.find((e) => e.name === r.model)?.paper, `${r.printed}M`, r.where);
   const unbuilt = TABLE2.filter((r) => !r.model && !comparisonModel(r)).map((r) => r.network);
-  assert.deepEqual([...new Set(unbuilt)], ['Swin-S', 'Swin-T', 'Isotropic MobileNetv3']);
+  assert.deepEqual([...new Set(unbuilt)], ['Isotropic MobileNetv3']);
 });
 
 test('registry: timm key names and tfjs layouts of a few variables', () => {
@@ -167,6 +176,7 @@ test('registry: defaultCfg for every registered classification model, and the ti
   assert.deepEqual(cfg('vit_base_patch16_224'), [224, 0.9, 'bicubic', ...half, 1000, 'timm-vit']);
   assert.deepEqual(cfg('mixer_b16_224'), [224, 0.875, 'bicubic', ...half, 1000, 'timm-mixer']);
   assert.deepEqual(cfg('resmlp_big_24_224'), [224, 0.875, 'bicubic', ...inet, 1000, 'timm-resmlp']);
+  assert.deepEqual(cfg('swin_small_patch4_window7_224'), [224, 0.9, 'bicubic', ...inet, 1000, 'timm-swin']);
   // Overrides flow into the cfg (classes, input size of a fixed-size model).
   assert.equal(modelInfo('deit_tiny_patch16_224', { imgSize: 32, numClasses: 10 }).defaultCfg.inputSize[1], 32);
   assert.equal(modelInfo('resnet50', { numClasses: 10 }).defaultCfg.numClasses, 10);
@@ -182,7 +192,7 @@ test('registry: unknown names and bad overrides are one-line UserErrors', () => 
   assert.throws(() => modelInfo('deit_tiny_patch16_224', { numHeads: 5 }), /vit config: numHeads: embedDim must be divisible by numHeads/);
   assert.throws(() => modelInfo('mixer_b16_224', { imgSize: 30 }), /mixer config: imgSize/);
   assert.throws(() => modelInfo('convmixer_256_8', { dim: -1 }), UserError);
-  assert.deepEqual(listFamilies(), ['convmixer', 'resnet', 'vit', 'mixer', 'unet', 'convmixer_unet', 'yolo_convmixer']);
+  assert.deepEqual(listFamilies(), ['convmixer', 'resnet', 'vit', 'mixer', 'swin', 'unet', 'convmixer_unet', 'yolo_convmixer']);
 });
 
 /** Small instances of each family (same code path, fewer/smaller layers), batch 1-2, with the logits shape and a gradient check. */
@@ -193,6 +203,7 @@ const SMALL: Array<{ name: string; overrides: Record<string, unknown>; size: num
   { name: 'deit_small_patch7_224', overrides: { imgSize: 14, depth: 1, embedDim: 48, numHeads: 6, numClasses: 10 }, size: 14 },
   { name: 'mixer_b16_224', overrides: { imgSize: 32, depth: 2, embedDim: 32, numClasses: 10 }, size: 32 },
   { name: 'resmlp_big_24_224', overrides: { imgSize: 32, depth: 2, embedDim: 32, numClasses: 10 }, size: 32 },
+  { name: 'swin_tiny_patch4_window7_224', overrides: { embedDim: 8, depths: [2, 2], numHeads: [1, 2], windowSize: 2, numClasses: 10 }, size: 32 },
   { name: 'convmixer_256_8', overrides: { dim: 16, depth: 2 }, size: 32 },
 ];
 

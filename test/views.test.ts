@@ -77,15 +77,19 @@ test('filterImages: per-filter normalised colour tiles for the patch embedding a
   assert.ok(k1.every((p) => p[0] === p[1] && p[1] === p[2]), 'grey');
 });
 
-test('comparisonParamsTable: the comparison rows of Tables 1 and 2 built and counted; exactly the two known misprints flagged', async () => {
+test('comparisonParamsTable: the comparison rows of Tables 1 and 2 built and counted; exactly the three known misprints flagged', async () => {
   const tf = await import('@tensorflow/tfjs');
   await tf.setBackend('cpu');
   const { comparisonParamsTable } = await import('../lib/views/architecture.ts');
   const rows = comparisonParamsTable();
-  assert.equal(rows.length, 17);
+  assert.equal(rows.length, 19);
+  assert.deepEqual(rows.filter((r) => r.model.startsWith('swin')).map((r) => [r.where, r.built, r.inTimm]),
+    [['Table 2 Swin-S p4', 49_606_258, true], ['Table 2 Swin-T p4', 28_288_354, true]]);
   assert.deepEqual(rows.find((r) => r.model === 'resnet50')!.built, 25_557_032);
   assert.deepEqual(rows.filter((r) => r.status === 'discrepancy').map((r) => [r.where, r.built, r.note]), [
     ['Table 2 ResNet-101 p-', 44_549_160, 'built 44.549M; the printed 44.6M is neither its rounding nor its truncation (rounding twice, to 2 then 1 decimals, gives it)'],
     ['Table 2 DeiT-Ti† p7', 5_757_160, 'built 5.757M; the printed 5.7M is neither its rounding nor its truncation'],
+    // timm's and torchvision's Swin-T (measured with torchvision 0.14); the Swin paper itself says 28M.
+    ['Table 2 Swin-T p4', 28_288_354, 'built 28.288M; the printed 29M is neither its rounding nor its truncation'],
   ]);
 });

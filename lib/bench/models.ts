@@ -9,7 +9,7 @@
 //
 // --vs torch times in PyTorch, in the same invocation and with the same settings, the ConvMixer rows (the paper's
 // Appendix D model, scripts/bench_torch.py) and the rows whose architecture torchvision builds (ResNet-50/101/152,
-// ViT-B/16: torchvision.models.*, weights=None), ResNet-50 first; each torch-timed row's record then has PyTorch's own
+// ViT-B/16, Swin-T/S: torchvision.models.*, weights=None), ResNet-50 first; each torch-timed row's record then has PyTorch's own
 // ratio to PyTorch's ResNet-50 of that invocation (torchThroughputRatioVsResnet50), so the two engines' rankings of the
 // models can be compared. Each PyTorch model's parameter count must equal the registry model's (one-line error
 // otherwise). Without torchvision the torchvision rows' PyTorch side is skipped with a note (torchNote), and the
@@ -131,7 +131,7 @@ export interface BenchModelsResult {
 }
 
 /** The note of a row PyTorch cannot build here. */
-export const NO_TORCH_DEFINITION = 'no PyTorch definition here (bench_torch.py builds ConvMixers; torchvision ResNet-50/101/152 and ViT-B/16)';
+export const NO_TORCH_DEFINITION = 'no PyTorch definition here (bench_torch.py builds ConvMixers; torchvision ResNet-50/101/152, ViT-B/16 and Swin-T/S)';
 
 /** The experiment of every `bench models` record. */
 export const BENCH_MODELS_EXPERIMENT = 'bench-models';
@@ -139,8 +139,8 @@ const EXPERIMENT = BENCH_MODELS_EXPERIMENT;
 
 /**
  * PyTorch's side of one row with --vs torch (same mode, batch, image size, steps, warm-up, seed; `torchThreads`
- * threads): a ConvMixer through bench_torch.py's Appendix D model, a ResNet-50/101/152 or ViT-B/16 architecture through
- * torchvision; both checked to have the registry model's parameter count (a one-line UserError otherwise). No
+ * threads): a ConvMixer through bench_torch.py's Appendix D model, a ResNet-50/101/152, ViT-B/16 or Swin-T/S architecture
+ * through torchvision; both checked to have the registry model's parameter count (a one-line UserError otherwise). No
  * torchvision: no numbers, and the reason in torchNote. Nothing without --vs torch.
  */
 export function measureTorchRow(row: ModelBenchRow, s: BenchModelsSettings, torchThreads: number): TorchSide {

@@ -65,7 +65,7 @@ export function benchTorch(o: { config: ConvMixerConfig; mode: BenchMode; batch:
 }
 
 /** The torchvision models bench_torch.py --torchvision-model builds. */
-export const TORCHVISION_MODELS = ['resnet50', 'resnet101', 'resnet152', 'vit_b_16'] as const;
+export const TORCHVISION_MODELS = ['resnet50', 'resnet101', 'resnet152', 'vit_b_16', 'swin_t', 'swin_s'] as const;
 export type TorchvisionModel = (typeof TORCHVISION_MODELS)[number];
 
 const eq = (a: readonly number[], b: readonly number[]): boolean => a.length === b.length && a.every((v, i) => v === b[i]);
@@ -73,8 +73,10 @@ const eq = (a: readonly number[], b: readonly number[]): boolean => a.length ===
 /**
  * The torchvision model of a registry model's architecture, or null: a ResNet with timm's default widths (stem 64,
  * channels 64/128/256/512) and 3/4/6/3, 3/4/23/3 or 3/8/36/3 blocks is resnet50/101/152; a ViT with patch 16, width 768,
- * depth 12, 12 heads and MLP ratio 4 is vit_b_16 (vit_base_patch16_224, and deit_base_patch16_224, the same network).
- * Classes (and the ViT's image size) are passed on; the parameter counts are compared when it is timed.
+ * depth 12, 12 heads and MLP ratio 4 is vit_b_16 (vit_base_patch16_224, and deit_base_patch16_224, the same network); a
+ * Swin with patch 4, width 96, heads 3/6/12/24, window 7, MLP ratio 4 and depths 2/2/6/2 or 2/2/18/2 is swin_t / swin_s
+ * (swin_tiny/small_patch4_window7_224). Classes (and the ViT's image size) are passed on; the parameter counts are
+ * compared when it is timed.
  */
 export function torchvisionModelFor(info: { family: string; config: unknown }): TorchvisionModel | null {
   const c = info.config as Record<string, unknown>;
@@ -87,6 +89,11 @@ export function torchvisionModelFor(info: { family: string; config: unknown }): 
   if (info.family === 'vit') {
     const v = c as { patchSize: number; embedDim: number; depth: number; numHeads: number; mlpRatio: number };
     return v.patchSize === 16 && v.embedDim === 768 && v.depth === 12 && v.numHeads === 12 && v.mlpRatio === 4 ? 'vit_b_16' : null;
+  }
+  if (info.family === 'swin') {
+    const w = c as { patchSize: number; embedDim: number; depths: number[]; numHeads: number[]; windowSize: number; mlpRatio: number };
+    if (w.patchSize !== 4 || w.embedDim !== 96 || !eq(w.numHeads, [3, 6, 12, 24]) || w.windowSize !== 7 || w.mlpRatio !== 4) return null;
+    return eq(w.depths, [2, 2, 6, 2]) ? 'swin_t' : eq(w.depths, [2, 2, 18, 2]) ? 'swin_s' : null;
   }
   return null;
 }

@@ -59,12 +59,12 @@ ${MODEL_FLAGS_HELP}
 --update-readme writes it between the bench-table markers of README.md.
 
 \`bench models --table 1|2\` runs \`bench infer\` at 224x224 for every row of the paper's Table 1 or 2 that the
-registry builds (Swin and the isotropic MobileNetV3s are listed as skipped), plus ResNet-50, and prints ms/img, img/s
+registry builds (the isotropic MobileNetV3s are listed as skipped), plus ResNet-50, and prints ms/img, img/s
 and img/s relative to ResNet-50 next to the paper's ratio (paper img/s / 1739, its ResNet-50). Paper protocol: batch 64,
 fp16, 20 batches after warm-up, one RTX8000; defaults here (fp32, CPU): batch 8, 3 timed batches after 1 warm-up.
 One record per row; rows with a finished record for the same settings and git commit are not re-run (resumable).
---vs torch also times in PyTorch, same settings, the ConvMixer rows (scripts/bench_torch.py) and the ResNet-50/101/152
-and ViT-B/16 architectures (torchvision, random init; DeiT-B is ViT-B/16), ResNet-50 first, and gives each its PyTorch
+--vs torch also times in PyTorch, same settings, the ConvMixer rows (scripts/bench_torch.py) and the ResNet-50/101/152,
+ViT-B/16 and Swin-T/S architectures (torchvision, random init; DeiT-B is ViT-B/16), ResNet-50 first, and gives each its PyTorch
 ratio to PyTorch's ResNet-50 (parameter counts must equal the registry's; without torchvision those rows are skipped
 with a note and the ConvMixer rows keep their PyTorch img/s without a ratio).
 
@@ -101,7 +101,7 @@ export async function benchModelsCommand(values: BenchFlags, inject: BenchModels
   };
   log(`Table ${tableNo}: ${rows.length} models (+ ResNet-50 baseline), infer, batch ${batch}, ${imageSize}x${imageSize}, ${steps} timed batches after ${warmup} warm-up, backend ${backend.description}`);
   log(`(${PAPER_PROTOCOL}; compare ratios, not img/s)`);
-  if (values.vs === 'torch') log('PyTorch: ConvMixers (scripts/bench_torch.py) and ResNet-50/101/152, ViT-B/16 (torchvision, random init), same settings; PyTorch ratios are to PyTorch\'s ResNet-50 of this run');
+  if (values.vs === 'torch') log('PyTorch: ConvMixers (scripts/bench_torch.py) and ResNet-50/101/152, ViT-B/16, Swin-T/S (torchvision, random init), same settings; PyTorch ratios are to PyTorch\'s ResNet-50 of this run');
   if (skipped.length) log(`skipped (no registry model): ${skipped.map((r) => `${r.network} p${r.patchSize ?? '-'}`).join(', ')}`);
   const result = benchModels({
     table: `table${tableNo}`, rows, baseline: inject.baseline ?? baselineRow(), torchThreads: effectiveThreads,
@@ -198,7 +198,7 @@ export const command: Command = {
       idModel = `${info.name}-${height}x${width}`;
       modelRecord = { name: info.name, family: info.family, ...(info.config as Record<string, unknown>) };
     } else if (values.model !== undefined && isRegistered(values.model) && modelFamily(values.model) !== 'convmixer') {
-      // ResNet / DeiT / ViT / Mixer / ResMLP: this engine only (scripts/bench_torch.py builds ConvMixers).
+      // ResNet / DeiT / ViT / Mixer / ResMLP / Swin: this engine only (scripts/bench_torch.py builds ConvMixers).
       if (values.vs !== undefined) throw new UserError(`--vs torch compares ConvMixers and the segmentation models only (${values.model} is a ${modelFamily(values.model)} model)`);
       const convMixerOnly = (['dim', 'depth', 'kernel', 'patch', 'activation', 'norm'] as const).filter((f) => values[f] !== undefined);
       if (convMixerOnly.length) throw new UserError(`--${convMixerOnly[0]} applies to ConvMixer models only (${values.model} is a ${modelFamily(values.model)} model)`);

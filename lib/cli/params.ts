@@ -77,15 +77,15 @@ interface ModuleParams { module: string; params: number; repeat: number; shapes:
 
 /**
  * Trainable parameters of a built model grouped by module: the key less its last part (weight, bias, ...), with the index
- * after `blocks.` / `layerN.` / `convmixN.` replaced by {i} so repeated blocks of the same shapes form one row (x repeat); a block whose
- * shapes differ (the first of a ResNet stage) gets its own row. Shapes are tfjs layouts.
+ * after `blocks.` / `layerN.` / `convmixN.` / `layers.S.blocks.` (Swin's stages) replaced by {i} so repeated blocks of the same
+ * shapes form one row (x repeat); a block whose shapes differ (the first of a ResNet stage) gets its own row. Shapes are tfjs layouts.
  */
 export function moduleBreakdown(params: Record<string, { shape: number[]; size: number }>): ModuleParams[] {
   const owners = new Map<string, { module: string; shapes: number[][]; params: number }>();
   for (const [key, v] of Object.entries(params)) {
     const parts = key.split('.');
     const owner = parts.length > 1 ? parts.slice(0, -1).join('.') : key;
-    const m = /^((?:blocks|layer\d|convmix\d)\.)(\d+)(.*)$/.exec(owner); // convmix{s}: ConvMixer-Unet's stages
+    const m = /^((?:blocks|layer\d|convmix\d|layers\.\d+\.blocks)\.)(\d+)(.*)$/.exec(owner); // convmix{s}: ConvMixer-Unet's stages
     const o = owners.get(owner) ?? { module: m ? `${m[1]}{i}${m[3]}` : owner, shapes: [], params: 0 };
     o.shapes.push(v.shape);
     o.params += v.size;

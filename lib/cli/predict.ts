@@ -69,7 +69,7 @@ export const command: Command = {
     let numClasses: number, pre: Preprocess, title: string, top: number;
     const topFlag = (n: number): number => numberFlag('top', values.top, { int: true, min: 1, max: n }) ?? Math.min(5, n);
     if (other) {
-      // ResNet / DeiT / ViT / Mixer / ResMLP: timm-layout weights, the model's default cfg; --classes is the only override.
+      // ResNet / DeiT / ViT / Mixer / ResMLP / Swin: timm-layout weights, the model's default cfg; --classes is the only override.
       const convMixerOnly = (['dim', 'depth', 'kernel', 'patch', 'activation', 'norm'] as const).filter((f) => values[f] !== undefined);
       if (convMixerOnly.length) throw new UserError(`--${convMixerOnly[0]} applies to ConvMixer models only (${values.model} is a ${modelFamily(values.model!)} model)`);
       const info = modelInfo(values.model!, { numClasses: numberFlag('classes', values.classes, { int: true, min: 1 }) });

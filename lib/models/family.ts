@@ -5,8 +5,8 @@ import { UserError } from '../errors.ts';
 import type { ImageModel, InitOptions } from './layers.ts';
 
 /** Which state-dict key naming a model's variables (and its checkpoints) use. */
-export type WeightLayout = 'timm-convmixer' | 'timm-resnet' | 'timm-vit' | 'timm-mixer' | 'timm-resmlp' | 'milesial-unet' | 'convmixer-unet'
-  | 'yolo-convmixer';
+export type WeightLayout = 'timm-convmixer' | 'timm-resnet' | 'timm-vit' | 'timm-mixer' | 'timm-resmlp' | 'timm-swin' | 'milesial-unet'
+  | 'convmixer-unet' | 'yolo-convmixer';
 
 /**
  * What a model's apply returns: class logits [N, classes], per-pixel class logits NHWC [N, H, W, classes], or (detection)

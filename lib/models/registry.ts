@@ -1,5 +1,5 @@
 // One timm-style model registry over the families of this suite: ConvMixer (convmixer.ts) and the comparison models of the
-// paper's Tables 1 and 2: ResNet (resnet.ts), DeiT / ViT (vit.ts), MLP-Mixer / ResMLP (mlpMixer.ts); and the segmentation
+// paper's Tables 1 and 2: ResNet (resnet.ts), DeiT / ViT (vit.ts), MLP-Mixer / ResMLP (mlpMixer.ts), Swin (swin.ts); and the segmentation
 // models of seed 000: U-Net (unet.ts) and ConvMixer-Unet (convmixerUnet.ts); and seed 000's detector, YOLO-ConvMixer
 // (yoloConvMixer.ts). Every registered name
 // has a default config (input size, mean/std, crop_pct, interpolation, classes, weight-key layout) like timm's
@@ -18,6 +18,7 @@ import type { DefaultCfg, ModelFamily, ModelTask } from './family.ts';
 import type { ImageModel, InitOptions } from './layers.ts';
 import { MIXER_MODELS, createMixer, mixerParamCount, resolveMixerConfig, type MixerConfig } from './mlpMixer.ts';
 import { RESNET_MODELS, createResNet, resnetParamCount, resolveResNetConfig, type ResNetConfig } from './resnet.ts';
+import { SWIN_MODELS, createSwin, resolveSwinConfig, swinParamCount, type SwinConfig } from './swin.ts';
 import { UNET_MODELS, createUnet, resolveUnetConfig, unetParamCount, type UnetConfig } from './unet.ts';
 import { VIT_MODELS, createViT, resolveViTConfig, vitParamCount, type ViTConfig } from './vit.ts';
 import { YOLO_CONVMIXER_MODELS, createYoloConvMixer, resolveYoloConvMixerConfig, yoloConvMixerParamCount, type YoloConvMixerConfig,
@@ -108,6 +109,21 @@ const mixerFamily: ModelFamily<MixerConfig> = {
   describe: (c) => `${c.kind === 'mixer' ? 'MLP-Mixer' : 'ResMLP'} embed ${c.embedDim}, depth ${c.depth}, patch ${c.patchSize}, ${c.imgSize}px, ${c.numClasses} classes`,
 };
 
+const swinFamily: ModelFamily<SwinConfig> = {
+  family: 'swin',
+  task: 'classification',
+  models: SWIN_MODELS,
+  resolve: resolveSwinConfig,
+  create: createSwin,
+  paramCount: swinParamCount,
+  // timm swin_transformer.py _cfg (swin_{tiny,small}_patch4_window7_224.ms_in1k): input 224, crop_pct 0.9, bicubic,
+  // IMAGENET_DEFAULT_MEAN/STD (torchvision's Swin_T/S_Weights resize to 232 / 246 with bicubic instead; timm's is used).
+  defaultCfg: (name, c) => imagenetCfg(224, { mean: IMAGENET_MEAN, std: IMAGENET_STD, cropPct: 0.9, interpolation: 'bicubic', weightLayout: 'timm-swin',
+    source: `timm ${name}.ms_in1k (_cfg)` }, c.numClasses),
+  describe: (c) => `Swin embed ${c.embedDim}, depths [${c.depths.join(',')}], heads [${c.numHeads.join(',')}], window ${c.windowSize}, patch ${c.patchSize}, `
+    + `${c.numClasses} classes`,
+};
+
 /**
  * Segmentation cfg: the whole image resized (no crop) to inputSize with bilinear interpolation (albumentations' A.Resize
  * default, as the seed used) and ImageNet mean/std (the seed's A.Normalize). Names without a suffix are the seed's
@@ -161,8 +177,8 @@ const yoloConvMixerFamily: ModelFamily<YoloConvMixerConfig, tf.Tensor4D> = {
     + `hidden ${c.hiddenWidth}, S ${c.gridSize} B ${c.boxesPerCell} C ${c.numClasses}, ${c.inputSize}px`,
 };
 
-const FAMILIES: ReadonlyArray<ModelFamily<any, tf.Tensor>> = [convmixerFamily, resnetFamily, vitFamily, mixerFamily, unetFamily, convMixerUnetFamily,
-  yoloConvMixerFamily];
+const FAMILIES: ReadonlyArray<ModelFamily<any, tf.Tensor>> = [convmixerFamily, resnetFamily, vitFamily, mixerFamily, swinFamily, unetFamily,
+  convMixerUnetFamily, yoloConvMixerFamily];
 
 /** timm names that are spelled differently here. */
 export const ALIASES: Record<string, string> = { convmixer_1024_20_ks9_p14: 'convmixer_1024_20_p14' };
@@ -180,7 +196,7 @@ for (const f of FAMILIES) for (const name of Object.keys(f.models)) {
   index.set(name, f);
 }
 
-/** Registered model names, in family order (ConvMixer, ResNet, ViT/DeiT, Mixer/ResMLP, U-Net, ConvMixer-Unet, YOLO-ConvMixer); optionally one family. */
+/** Registered model names, in family order (ConvMixer, ResNet, ViT/DeiT, Mixer/ResMLP, Swin, U-Net, ConvMixer-Unet, YOLO-ConvMixer); optionally one family. */
 export function listModels(family?: string): string[] {
   return [...index].filter(([, f]) => !family || f.family === family).map(([n]) => n);
 }

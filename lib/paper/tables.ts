@@ -87,9 +87,10 @@ const COMPARISON_MODELS: Record<string, string> = {
   'DeiT-B/16': 'deit_base_patch16_224', 'DeiT-S/16': 'deit_small_patch16_224', 'DeiT-Ti/16': 'deit_tiny_patch16_224',
   'ResMLP-S12/8/8': 'resmlp_12_patch8_224', 'ResMLP-B24/8/8': 'resmlp_big_24_224', 'ResMLP-B24/16': 'resmlp_big_24_patch16_224',
   'ViT-B/16/16': 'vit_base_patch16_224', 'Mixer-B/16/16': 'mixer_b16_224',
+  'Swin-S/4': 'swin_small_patch4_window7_224', 'Swin-T/4': 'swin_tiny_patch4_window7_224',
 };
 
-/** The registry name of a comparison row (ResNet, DeiT, ViT, Mixer, ResMLP); null for ConvMixer rows and for Swin / isotropic MobileNetV3 (not built). */
+/** The registry name of a comparison row (ResNet, DeiT, ViT, Mixer, ResMLP, Swin); null for ConvMixer rows and for the isotropic MobileNetV3s (not built). */
 export function comparisonModel(row: ImageNetRow): string | null {
   return COMPARISON_MODELS[`${row.network}/${row.patchSize}`] ?? null;
 }

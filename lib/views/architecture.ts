@@ -82,7 +82,7 @@ export function learningCurveFigures(records: RunRecord[]): { accuracy: Figure; 
   return { accuracy, loss };
 }
 
-/** One comparison row of Tables 1 and 2 (ResNet, DeiT, ViT, Mixer, ResMLP): printed "# Params" vs the built model's. */
+/** One comparison row of Tables 1 and 2 (ResNet, DeiT, ViT, Mixer, ResMLP, Swin): printed "# Params" vs the built model's. */
 export interface ComparisonParamsRow {
   where: string;
   model: string;

@@ -1,8 +1,8 @@
 // What notebook 01-architecture shows of the paper's Tables 1 and 2 beyond "# Params": every printed row with its exact
 // parameter count, the paper's throughput and its ratio to the paper's ResNet-50 (reference data), this engine's
 // throughput and ratio to ResNet-50 measured here by `convmixer bench models --table 1|2` (run records of kind 'bench',
-// experiment 'bench-models'), PyTorch's throughput when the run had --vs torch (ConvMixer rows, and the ResNet-50/101/152
-// and ViT-B/16 rows torchvision builds) with PyTorch's own ratio to PyTorch's ResNet-50 of that run, and the paper's
+// experiment 'bench-models'), PyTorch's throughput when the run had --vs torch (ConvMixer rows, and the ResNet-50/101/152,
+// ViT-B/16 and Swin-T/S rows torchvision builds) with PyTorch's own ratio to PyTorch's ResNet-50 of that run, and the paper's
 // top-1 accuracy as reference data (ImageNet accuracy is not re-measured by these records; `convmixer eval imagenet`
 // records, where any exist, are listed apart). Pure functions over run records: the notebook loads the records.
 import { BASELINE_MODEL, BENCH_MODELS_EXPERIMENT, PAPER_PROTOCOL, PAPER_RESNET50_THROUGHPUT, tableBenchRows } from '../bench/models.ts';
@@ -106,7 +106,7 @@ export interface ThroughputRow {
   /** 'row': a printed row of the table; 'baseline': ResNet-50 appended to Table 1 (its printed row is in Table 2), the ratios' denominator. */
   role: 'row' | 'baseline';
   network: string;
-  /** Registry model measured for the row; null where the suite builds none (Swin, isotropic MobileNetV3). */
+  /** Registry model measured for the row; null where the suite builds none (the isotropic MobileNetV3s). */
   model: string | null;
   family: string | null;
   patch: number | null;
@@ -123,7 +123,7 @@ export interface ThroughputRow {
   imgPerSec: number | null;
   /** This engine's img/s / ResNet-50's img/s in the same `bench models` invocation (as the record stores it). */
   ratio: number | null;
-  /** PyTorch here, same model and settings (a --vs torch run: ConvMixer rows, and ResNet-50/101/152, ViT-B/16 via torchvision). */
+  /** PyTorch here, same model and settings (a --vs torch run: ConvMixer rows, and ResNet-50/101/152, ViT-B/16, Swin-T/S via torchvision). */
   torchImgPerSec: number | null;
   /** PyTorch's img/s / PyTorch's ResNet-50 img/s in the same `bench models` invocation (the record's torchThroughputRatioVsResnet50). */
   torchRatio: number | null;
@@ -240,8 +240,8 @@ export function throughputSummary(records: RunRecord[], table: ImageNetTable, op
   const agreement = torchRankAgreement(throughputRows(records, table, { group: group.key }));
   const torchLines = !group.hasTorch ? [`No PyTorch numbers in this group (${cmd} adds them).`]
     : torchBase ? [
-      `PyTorch here (--vs torch, same settings): ConvMixers through scripts/bench_torch.py (the paper's Appendix D model), ResNet-50/101/152 and ViT-B/16 `
-        + `through torchvision (random init; DeiT-B is ViT-B/16); ResNet-50 ${(1000 / num(torchBase.metrics.torchMsPerImg)!).toFixed(2)} img/s (record ${torchBase.id}). `
+      `PyTorch here (--vs torch, same settings): ConvMixers through scripts/bench_torch.py (the paper's Appendix D model), ResNet-50/101/152, ViT-B/16 and `
+        + `Swin-T/S through torchvision (random init; DeiT-B is ViT-B/16); ResNet-50 ${(1000 / num(torchBase.metrics.torchMsPerImg)!).toFixed(2)} img/s (record ${torchBase.id}). `
         + 'Its ratios are to that ResNet-50, so they show how PyTorch ranks the models on this machine. '
         + `PyTorch's BLAS (its Linear and attention matmuls): ${[...new Set(group.records.filter((r) => num(r.metrics.torchMsPerImg) !== null).map((r) => (typeof r.metrics.torchBlas === 'string' ? r.metrics.torchBlas : 'not recorded')))].join('; ')}.`,
       agreement.models.length >= 2
