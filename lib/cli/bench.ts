@@ -14,6 +14,9 @@ import { benchTorch, benchTorchSegmentation, type TorchResult } from '../bench/t
 import { SEG_PROFILE_DEFAULTS } from '../train/segConfig.ts';
 import { SEG_SMOKE_OVERRIDES } from '../experiments/segmentation.ts';
 import { benchMetrics, engineThreads } from '../bench/metrics.ts';
+import { arithmeticMetrics, machinePeakGflops, type FlopsModel } from '../bench/flops.ts';
+import type { UnetConfig } from '../models/unet.ts';
+import type { ConvMixerUnetConfig } from '../models/convmixerUnet.ts';
 import { finishRunRecord, loadRunRecords, newRunRecord, RESULTS_DIR, saveRunRecord } from '../runRecord.ts';
 import { benchTable, replaceBenchTable } from '../bench/table.ts';
 import { atomicWrite, REPO_ROOT, underFlag, writableDir } from '../io.ts';
@@ -270,7 +273,13 @@ export const command: Command = {
       throw err;
     }
 
-    record = finishRunRecord(record, { ...benchMetrics(ours, torch), ...(seg ? { params: ours.params ?? null, torchParams: torch?.params ?? null } : {}) });
+    // The multiply-adds are counted for ConvMixers and the segmentation models (other families: no GFLOP/s).
+    const flopsModel: FlopsModel | null = config ? { kind: 'convmixer', config, imageSize }
+      : seg?.info.family === 'unet' ? { kind: 'unet', config: seg.info.config as UnetConfig, height: seg.height, width: seg.width }
+        : seg?.info.family === 'convmixer_unet' ? { kind: 'convmixer_unet', config: seg.info.config as ConvMixerUnetConfig, height: seg.height, width: seg.width } : null;
+    const arithmetic = flopsModel ? arithmeticMetrics(flopsModel, mode, ours, torch, machinePeakGflops(threadsUsed)) : null;
+    if (arithmetic) log(arithmetic.line);
+    record = finishRunRecord(record, { ...benchMetrics(ours, torch), ...(arithmetic?.metrics ?? {}), ...(seg ? { params: ours.params ?? null, torchParams: torch?.params ?? null } : {}) });
     const path = underFlag('--results-dir', resultsDir, () => saveRunRecord(record, resultsDir));
 
     if (values.profile) {

@@ -259,3 +259,13 @@ export function countTrainable(model: ConvMixerModel): number {
 export function formatParamsAsPaper(count: number, unit: 'M' | 'K' = count >= 2e6 ? 'M' : 'K'): string {
   return unit === 'M' ? `${(count / 1e6).toFixed(1)}M` : `${Math.round(count / 1e3)}K`;
 }
+
+/** Forward multiply-adds of a ConvMixer for one s x s image: patch embedding, depthwise ('same', padding counted), pointwise, classifier. */
+export function convMixerMacs(c: ConvMixerConfig, imageSize: number): { stem: number; depthwise: number; pointwise: number; head: number; total: number } {
+  const tokens = Math.floor(imageSize / c.patchSize) ** 2;
+  const stem = tokens * c.dim * c.inChannels * c.patchSize ** 2;
+  const depthwise = c.depth * tokens * c.dim * c.kernelSize ** 2;
+  const pointwise = c.depth * tokens * c.dim * c.dim;
+  const head = c.dim * c.numClasses;
+  return { stem, depthwise, pointwise, head, total: stem + depthwise + pointwise + head };
+}

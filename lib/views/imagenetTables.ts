@@ -6,7 +6,9 @@
 // top-1 accuracy as reference data (ImageNet accuracy is not re-measured by these records; `convmixer eval imagenet`
 // records, where any exist, are listed apart). Pure functions over run records: the notebook loads the records.
 import { BASELINE_MODEL, BENCH_MODELS_EXPERIMENT, PAPER_PROTOCOL, PAPER_RESNET50_THROUGHPUT, tableBenchRows } from '../bench/models.ts';
-import { resolveConfig, type ConvMixerConfig } from '../models/convmixer.ts';
+import { convMixerMacs, resolveConfig, type ConvMixerConfig } from '../models/convmixer.ts';
+
+export { convMixerMacs };
 import { modelInfo } from '../models/registry.ts';
 import { comparisonModel, TABLE1, TABLE2, type ImageNetRow } from '../paper/tables.ts';
 import type { RunRecord } from '../runRecord.ts';
@@ -316,16 +318,6 @@ export function throughputScatter(rows: ThroughputRow[], opts: { title?: string 
   return scatterFigure([...points.values()].map((p) => ({ label: `${p.labels.join(' / ')} (${p.detail})`, x: p.x, y: p.y, group: p.group })), {
     title: opts.title ?? 'Parameters vs throughput relative to ResNet-50', xTitle: 'parameters (millions)', yTitle: 'img/s relative to ResNet-50', logX: true, logY: true,
   });
-}
-
-/** Forward multiply-adds of a ConvMixer for one s x s image: patch embedding, depthwise ('same', padding counted), pointwise, classifier. */
-export function convMixerMacs(c: ConvMixerConfig, imageSize: number): { stem: number; depthwise: number; pointwise: number; head: number; total: number } {
-  const tokens = Math.floor(imageSize / c.patchSize) ** 2;
-  const stem = tokens * c.dim * c.inChannels * c.patchSize ** 2;
-  const depthwise = c.depth * tokens * c.dim * c.kernelSize ** 2;
-  const pointwise = c.depth * tokens * c.dim * c.dim;
-  const head = c.dim * c.numClasses;
-  return { stem, depthwise, pointwise, head, total: stem + depthwise + pointwise + head };
 }
 
 /** Pairs of Table 2 ConvMixers that differ in kernel and/or patch size only: the paper's explanation of ConvMixer's low throughput. */
