@@ -97,9 +97,15 @@ export function createViT(config: ViTConfig, opts: InitOptions = {}): ImageModel
       const b = x.shape[0];
       const patches = patchEmbed(x, p['patch_embed.proj.weight']!, p['patch_embed.proj.bias']!, ps);
       let h: tf.Tensor = tf.add(tf.concat([tf.tile(p['cls_token']!, [b, 1, 1]), patches], 1), p['pos_embed']!);
+      // One tidy per block: in inference a block's intermediates (the b x heads x L x L attention maps: 400 MB each for
+      // DeiT-B at patch 7, batch 8) are freed before the next block instead of at the end (the whole forward ran out of
+      // 24 GB); under a gradient tape the tensors the backward needs are kept by tfjs as before.
       for (let i = 0; i < depth; i++) {
-        h = tf.add(h, attention(ln(h, `blocks.${i}.norm1`), `blocks.${i}.attn`));
-        h = tf.add(h, mlp(ln(h, `blocks.${i}.norm2`), p, `blocks.${i}.mlp`));
+        const input = h;
+        h = tf.tidy(() => {
+          const a = tf.add(input, attention(ln(input, `blocks.${i}.norm1`), `blocks.${i}.attn`));
+          return tf.add(a, mlp(ln(a, `blocks.${i}.norm2`), p, `blocks.${i}.mlp`));
+        });
       }
       const cls = tf.reshape(tf.slice(ln(h, 'norm'), [0, 0, 0], [b, 1, d]), [b, d]);
       return linear(cls, p['head.weight']!, p['head.bias']) as tf.Tensor2D;
