@@ -249,7 +249,8 @@ test('detection view: the measured row, the overfitting verdict from train vs te
   const save = (trainMAP: number, testMAP: number) => {
     const epochs = [1, 2].map((epoch) => ({ epoch, lr: 1e-4, trainLoss: 10 / epoch, testLoss: 12, trainMAP: trainMAP * epoch / 2, testMAP: testMAP * epoch / 2, gradNorm: 1, seconds: 60, imgPerSec: 12.75 }));
     let train = newRunRecord({ id: 'detection-yolo-convmixer-quick-s0', kind: 'train', experiment: 'detection', table: 'detection', row: 'yolo-convmixer', profile: 'quick', seed: 0, backend: 'test',
-      config: { modelName: 'yolo_convmixer_256_8', trainImages: 765, epochs: 2 } });
+      // the table's current quick recipe (a record of another recipe would be stale and not shown)
+      config: { ...tableRowRecipe(DETECTION_EXPERIMENT, DETECTION_EXPERIMENT.rows[0]!, 'quick', 0), trainImages: 765 } });
     train = finishRunRecord({ ...train, epochs }, { testMAP, trainMAP, testMAPAll: testMAP, bestTestMAP: testMAP, bestEpoch: 2, params: 12_345_678, 'testAP.car': 0.25, 'testAP.dog': null });
     saveRunRecord(train, dir);
     let ev = newRunRecord({ id: 'eval-detection-yolo-convmixer-quick-s0', kind: 'eval', experiment: 'detection-eval', profile: 'quick', seed: 0, backend: 'test', config: {} });
