@@ -22,12 +22,13 @@ fixtures are written when it runs as a script.
 """
 import json
 import os
-import struct
 
 import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from safetensors_file import write_safetensors
 
 OUT = os.path.join(os.path.dirname(__file__), '..', 'test', 'fixtures', 'seg-tiny')
 
@@ -155,19 +156,6 @@ def randomize(model):
                 t.copy_((torch.rand_like(t) * 2 - 1) * (6 / t[0].numel()) ** 0.5)
 
 
-def write_safetensors(path, tensors):
-    header, offset, blobs = {}, 0, []
-    for k, v in tensors.items():
-        b = np.ascontiguousarray(v.detach().numpy(), dtype='<f4').tobytes()
-        header[k] = {'dtype': 'F32', 'shape': list(v.shape), 'data_offsets': [offset, offset + len(b)]}
-        offset += len(b)
-        blobs.append(b)
-    h = json.dumps(header).encode()
-    h += b' ' * ((8 - len(h) % 8) % 8)
-    with open(path, 'wb') as f:
-        f.write(struct.pack('<Q', len(h)) + h + b''.join(blobs))
-
-
 def case(name, registry, overrides, model, shape, out=OUT):
     randomize(model)
     state = {k: v.clone() for k, v in model.state_dict().items() if not k.endswith('num_batches_tracked')}
@@ -178,8 +166,8 @@ def case(name, registry, overrides, model, shape, out=OUT):
         model.train()
         train_logits = model(x)
     after = {f'after_train.{k}': v for k, v in model.state_dict().items() if k.endswith(('running_mean', 'running_var'))}
-    write_safetensors(os.path.join(out, f'{name}.safetensors'),
-                      {**state, 'input': x, 'eval_logits': eval_logits, 'train_logits': train_logits, **after})
+    tensors = {**state, 'input': x, 'eval_logits': eval_logits, 'train_logits': train_logits, **after}
+    write_safetensors(os.path.join(out, f'{name}.safetensors'), {k: v.detach().numpy() for k, v in tensors.items()})
     return {'model': registry, 'overrides': overrides, 'input_shape': list(shape), 'params': sum(p.numel() for p in model.parameters())}
 
 

@@ -17,12 +17,13 @@ the suite) -> test/fixtures/swin-tiny/<case>.safetensors, inputs.safetensors, ex
 """
 import json
 import os
-import struct
 
 import numpy as np
 import torch
 import torchvision
 from torchvision.models.swin_transformer import SwinTransformer
+
+from safetensors_file import write_safetensors
 
 OUT = os.path.join(os.path.dirname(__file__), '..', 'test', 'fixtures', 'swin-tiny')
 
@@ -33,20 +34,6 @@ CASES = {
     'pad': (dict(patch_size=[2, 2], embed_dim=4, depths=[2, 2, 2], num_heads=[1, 2, 2], window_size=[3, 3]),
             {'patchSize': 2, 'embedDim': 4, 'depths': [2, 2, 2], 'numHeads': [1, 2, 2], 'windowSize': 3, 'numClasses': 5}, 20, 12),
 }
-
-
-def write_safetensors(path, tensors):
-    header, offset, blobs = {}, 0, []
-    for k, v in tensors.items():
-        i64 = v.dtype == np.int64
-        b = np.ascontiguousarray(v, dtype='<i8' if i64 else '<f4').tobytes()
-        header[k] = {'dtype': 'I64' if i64 else 'F32', 'shape': list(v.shape), 'data_offsets': [offset, offset + len(b)]}
-        offset += len(b)
-        blobs.append(b)
-    h = json.dumps(header).encode()
-    h += b' ' * ((8 - len(h) % 8) % 8)
-    with open(path, 'wb') as f:
-        f.write(struct.pack('<Q', len(h)) + h + b''.join(blobs))
 
 
 def randomize(model, gen):

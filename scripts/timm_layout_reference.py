@@ -9,9 +9,10 @@ usage: python3 scripts/timm_layout_reference.py   (writes test/fixtures/timm-tin
 import json
 import math
 import os
-import struct
 
 import numpy as np
+
+from safetensors_file import write_safetensors
 
 OUT = os.path.join(os.path.dirname(__file__), '..', 'test', 'fixtures', 'timm-tiny')
 rng = np.random.default_rng(12)
@@ -24,20 +25,6 @@ def gelu(x):
 
 def rand(*shape, scale=0.3):
     return (rng.standard_normal(shape) * scale).astype(np.float32)
-
-
-def write_safetensors(path, tensors):
-    header, offset, blobs = {}, 0, []
-    for k, v in tensors.items():
-        i64 = v.dtype == np.int64
-        b = np.ascontiguousarray(v, dtype='<i8' if i64 else '<f4').tobytes()
-        header[k] = {'dtype': 'I64' if i64 else 'F32', 'shape': list(v.shape), 'data_offsets': [offset, offset + len(b)]}
-        offset += len(b)
-        blobs.append(b)
-    h = json.dumps(header).encode()
-    h += b' ' * ((8 - len(h) % 8) % 8)
-    with open(path, 'wb') as f:
-        f.write(struct.pack('<Q', len(h)) + h + b''.join(blobs))
 
 
 def conv2d(x, w, b=None, stride=1, pad=0):
