@@ -1,7 +1,7 @@
 // The experiment runner: trains the missing runs of a table (row x seed at one profile), resumes interrupted ones
 // from their checkpoints, skips finished ones, and reports each row's state. Stop it at any time (Ctrl-C, kill,
 // the end of a session) and start it again: it picks up where the runs' checkpoints are.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseRunRecord, RESULTS_DIR, type Profile, type RunRecord } from '../runRecord.ts';
 import { loadCheckpoint, runCheckpointDir, runLockPath, CHECKPOINTS_DIR } from '../train/checkpoint.ts';
@@ -12,7 +12,6 @@ import { SEGMENTATION_EXPERIMENT } from './segmentation.ts';
 import { DETECTION_EXPERIMENT } from './detection.ts';
 import { atomicWrite, removeStaleTemps } from '../io.ts';
 import { flattenRecipe } from '../train/config.ts';
-import { renameSync, mkdirSync } from 'node:fs';
 import type { TrainHooks } from '../train/loop.ts';
 import { PILOT } from './pilot.ts';
 import { TABLE3_EXPERIMENT } from './table3.ts';
