@@ -23,7 +23,7 @@ const PROTOCOLS: Record<Profile, Protocol> = {
   // 9.3 for ConvMixer-Unet, so 15 epochs are about 3.0 and 2.3 hours, the issue's "plateau within about 3 CPU-hours each".
   // 5 epochs (the protocol until 2026-12-02) were not a plateau: ConvMixer-Unet's test mIoU still rose 0.8 points in the last.
   quick: { trainSubset: 0, testSubset: 0, epochs: 15, batchSize: 8, evalBatchSize: 16,
-    why: 'CamVid (SegNet split) at 96x128 on 2 CPU cores: all 367 training frames, evaluated on the 233 test frames after every epoch, 15 epochs at batch 8 (lr 1e-3 for the first 8, then 2e-4: the seed\'s step schedule), the full-size models; about 3.0 hours for Unet and 2.3 for ConvMixer-Unet here, resumable across sessions' },
+    why: 'CamVid (SegNet split) at 96x128 on 2 CPU cores: all 367 training frames, evaluated on the 233 test frames after every epoch, 15 epochs at batch 8 (lr 1e-3 for the first 8, then 2e-4: the seed\'s step schedule), the full-size models; planned within the issue\'s budget of about 3 CPU-hours per model here (each run\'s minutes per epoch are in its record, below), resumable across sessions' },
   paper: { trainSubset: 0, testSubset: 0, epochs: 20, batchSize: 24, evalBatchSize: 24,
     why: "the seed: Cityscapes at 256x512, 20 epochs, batch 24 (a GPU job; the suite's Cityscapes loader reads the official layout)" },
 };
