@@ -11,7 +11,7 @@ import { keptWeightsPath, primaryMetric, tableRowRecipe, rowTrainConfig, runIdOf
 import { SEGMENTATION_EXPERIMENT } from './segmentation.ts';
 import { DETECTION_EXPERIMENT } from './detection.ts';
 import { atomicWrite, removeStaleTemps } from '../io.ts';
-import { flattenRecipe } from '../train/config.ts';
+import { flattenRecipe, withKeysAddedLater } from '../train/config.ts';
 import type { TrainHooks } from '../train/loop.ts';
 import { PILOT } from './pilot.ts';
 import { TABLE3_EXPERIMENT } from './table3.ts';
@@ -140,7 +140,7 @@ export function runStatus(run: PlannedRun, epochs: number, dirs: Dirs = {}, prim
  * the experiment name, which differs for a run that several tables share.
  */
 export function recipeChange(record: RunRecord, recipe: unknown): string | null {
-  const now = flattenRecipe(recipe), then = flattenRecipe(record.config);
+  const now = flattenRecipe(recipe), then = flattenRecipe(withKeysAddedLater(record.config));
   delete now['experiment'];
   const diffs = Object.keys(now).filter((k) => JSON.stringify(then[k]) !== JSON.stringify(now[k]));
   if (!diffs.length) return null;
