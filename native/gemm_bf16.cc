@@ -16,6 +16,8 @@
 #include "gemm_bf16.h"
 #include "parallel.h"
 #if defined(__x86_64__) && defined(__GNUC__)
+// GCC 12's AVX-512 headers start some conversions from _mm512_undefined_*(), which -Wmaybe-uninitialized reports.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
 #define CM_HAVE_BF16_TARGET 1
 #endif
@@ -77,39 +79,84 @@ struct WordScratch {
   }
 };
 
-// Packs rows [r0, r0+rows) x k [k0, k0+kc) of an operand into `width`-row micro-panels of k pairs: panel q holds,
-// for each pair p, `width` words (row r: bf16(x(r, 2p)) | bf16(x(r, 2p+1)) << 16), rows and the odd k zero-padded.
-void PackPairs(const Operand& x, long r0, long rows, long k0, long kc, int width, uint32_t* dst) {
-  const long pairs = (kc + 1) / 2;
-  for (long q = 0; q * width < rows; ++q) {
+#ifdef CM_HAVE_BF16_TARGET
+// Floats src[0 .. 2n) -> n pair words in order (bf16(src[2p]) | bf16(src[2p+1]) << 16): 32 floats per instruction.
+__attribute__((target("avx512f,avx512bw,avx512bf16"))) void PairsAvx512(const float* src, long n, uint32_t* dst) {
+  long p = 0;
+  for (; p + 16 <= n; p += 16) {
+    const __m512bh v = _mm512_cvtne2ps_pbh(_mm512_loadu_ps(src + 2 * p + 16), _mm512_loadu_ps(src + 2 * p));
+    _mm512_storeu_si512(dst + p, (__m512i)v);
+  }
+  for (; p < n; ++p) dst[p] = Bf16Bits(src[2 * p]) | Bf16Bits(src[2 * p + 1]) << 16;
+}
+
+// Two rows of floats -> n words bf16(lo[j]) | bf16(hi[j]) << 16 (hi null: zeros).
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16"))) void InterleaveAvx512(const float* lo, const float* hi, long n, uint32_t* dst) {
+  long j = 0;
+  for (; j + 16 <= n; j += 16) {
+    const __m512i l = _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(_mm512_loadu_ps(lo + j)));
+    const __m512i h = hi ? _mm512_slli_epi32(_mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(_mm512_loadu_ps(hi + j))), 16) : _mm512_setzero_si512();
+    _mm512_storeu_si512(dst + j, _mm512_or_si512(l, h));
+  }
+  for (; j + 8 <= n; j += 8) {  // an MR = 8 panel of a transposed A
+    const __m256i l = _mm256_cvtepu16_epi32((__m128i)_mm256_cvtneps_pbh(_mm256_loadu_ps(lo + j)));
+    const __m256i h = hi ? _mm256_slli_epi32(_mm256_cvtepu16_epi32((__m128i)_mm256_cvtneps_pbh(_mm256_loadu_ps(hi + j))), 16) : _mm256_setzero_si256();
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + j), _mm256_or_si256(l, h));
+  }
+  for (; j < n; ++j) dst[j] = Bf16Bits(lo[j]) | (hi ? Bf16Bits(hi[j]) << 16 : 0u);
+}
+#endif
+
+// Packed operands hold pairs of bf16 along k in one word. Two layouts, both with the tile of rows [ir, ir+width) at
+// dst + ir * pairs, so the micro-kernels take the element strides (row, pair) as arguments:
+// - panels (width x pairs, pair-major: row stride 1, pair stride width), from an operand whose consecutive rows are
+//   contiguous in memory (a transposed A, a non-transposed B): each pair is two memory rows interleaved;
+// - rows (row-major: row stride pairs, pair stride 1), from an operand whose rows are contiguous along k (a
+//   non-transposed A, the activations of a 1x1 convolution): each row converts in one contiguous pass.
+// Rows past `rows` (up to a multiple of width) and the last odd k are zero. `fast`: AVX512-BF16 conversions (same
+// rounding as Bf16Bits except denormals, which those instructions flush to zero).
+void PackOperand(const Operand& x, long r0, long rows, long k0, long kc, int width, bool fast, uint32_t* dst) {
+  const long pairs = (kc + 1) / 2, full = kc / 2;
+  const long padded = (rows + width - 1) / width * width;
+  if (!x.trans) {
+    for (long r = 0; r < padded; ++r) {
+      uint32_t* d = dst + r * pairs;
+      if (r >= rows) {
+        std::fill(d, d + pairs, 0u);
+        continue;
+      }
+      const float* src = x.p + (r0 + r) * x.ld + k0;
+#ifdef CM_HAVE_BF16_TARGET
+      if (fast) PairsAvx512(src, full, d);
+      else
+#endif
+        for (long p = 0; p < full; ++p) d[p] = Bf16Bits(src[2 * p]) | Bf16Bits(src[2 * p + 1]) << 16;
+      if (kc % 2) d[full] = Bf16Bits(src[kc - 1]);
+    }
+    return;
+  }
+  for (long q = 0; q * width < padded; ++q) {
     uint32_t* d = dst + q * width * pairs;
-    const int w = static_cast<int>(std::min<long>(width, rows - q * width));
-    const long rq = r0 + q * width;
-    if (x.trans) {
-      // Consecutive rows are contiguous in memory: walk k pair by pair, rows inner.
-      for (long p = 0; p < pairs; ++p) {
-        const long k = k0 + 2 * p;
-        const float* lo = x.p + k * x.ld + rq;
-        const float* hi = 2 * p + 1 < kc ? lo + x.ld : nullptr;
-        uint32_t* dp = d + p * width;
-        for (int r = 0; r < w; ++r) dp[r] = Bf16Bits(lo[r]) | (hi ? Bf16Bits(hi[r]) << 16 : 0u);
-        for (int r = w; r < width; ++r) dp[r] = 0;
-      }
-    } else {
-      // Each row is contiguous along k: one row at a time, pairs inner.
-      for (int r = 0; r < width; ++r) {
-        if (r >= w) {
-          for (long p = 0; p < pairs; ++p) d[p * width + r] = 0;
-          continue;
-        }
-        const float* src = x.p + (rq + r) * x.ld + k0;
-        const long full = kc / 2;
-        for (long p = 0; p < full; ++p) d[p * width + r] = Bf16Bits(src[2 * p]) | Bf16Bits(src[2 * p + 1]) << 16;
-        if (kc % 2) d[full * width + r] = Bf16Bits(src[kc - 1]);
-      }
+    const long w = std::min<long>(width, rows - q * width);
+    for (long p = 0; p < pairs; ++p) {
+      const float* lo = x.p + (k0 + 2 * p) * x.ld + r0 + q * width;
+      const float* hi = 2 * p + 1 < kc ? lo + x.ld : nullptr;
+      uint32_t* dp = d + p * width;
+#ifdef CM_HAVE_BF16_TARGET
+      if (fast) InterleaveAvx512(lo, hi, w, dp);
+      else
+#endif
+        for (long r = 0; r < w; ++r) dp[r] = Bf16Bits(lo[r]) | (hi ? Bf16Bits(hi[r]) << 16 : 0u);
+      for (long r = w; r < width; ++r) dp[r] = 0;
     }
   }
 }
+
+// Element strides of a packed operand's layout (see PackOperand).
+struct Strides {
+  long row, pair;
+};
+inline Strides StridesOf(const Operand& x, int width, long pairs) { return x.trans ? Strides{1, width} : Strides{pairs, 1}; }
 
 // Adds (or stores) an MR x NR fp32 tile into C, clipped to mr x nr.
 inline void StoreTile(const float* tile, float* c, long ldc, int mr, int nr, bool accumulate) {
@@ -124,7 +171,7 @@ inline void StoreTile(const float* tile, float* c, long ldc, int mr, int nr, boo
 }
 
 // Portable micro-kernel: the same pairs, widened to fp32 (exact) and multiplied in the pair order VDPBF16PS uses.
-void MicroKernelPortable(long pairs, const uint32_t* __restrict ap, const uint32_t* __restrict bp, float* c, long ldc, int mr, int nr, bool accumulate) {
+void MicroKernelPortable(long pairs, const uint32_t* __restrict ap, Strides as, const uint32_t* __restrict bp, float* c, long ldc, int mr, int nr, bool accumulate) {
   alignas(64) float acc[kMR * kNR] = {};
   for (long p = 0; p < pairs; ++p) {
     alignas(64) float b0[kNR], b1[kNR];
@@ -133,7 +180,8 @@ void MicroKernelPortable(long pairs, const uint32_t* __restrict ap, const uint32
       b1[j] = Bf16ToFloat(bp[p * kNR + j] >> 16);
     }
     for (int i = 0; i < kMR; ++i) {
-      const float a0 = Bf16ToFloat(ap[p * kMR + i] & 0xffffu), a1 = Bf16ToFloat(ap[p * kMR + i] >> 16);
+      const uint32_t a = ap[i * as.row + p * as.pair];
+      const float a0 = Bf16ToFloat(a & 0xffffu), a1 = Bf16ToFloat(a >> 16);
       float* t = acc + i * kNR;
       for (int j = 0; j < kNR; ++j) t[j] = t[j] + a0 * b0[j] + a1 * b1[j];
     }
@@ -143,15 +191,15 @@ void MicroKernelPortable(long pairs, const uint32_t* __restrict ap, const uint32
 
 #ifdef CM_HAVE_BF16_TARGET
 // VDPBF16PS micro-kernel: 2*MR accumulators, each pair of k one broadcast of A's word per row and two loads of B.
-__attribute__((target("avx512f,avx512bf16"))) void MicroKernelAvx512Bf16(long pairs, const uint32_t* __restrict ap, const uint32_t* __restrict bp, float* c, long ldc, int mr, int nr, bool accumulate) {
+__attribute__((target("avx512f,avx512bf16"))) void MicroKernelAvx512Bf16(long pairs, const uint32_t* __restrict ap, Strides as, const uint32_t* __restrict bp, float* c, long ldc, int mr, int nr, bool accumulate) {
   __m512 acc[kMR][2];
   for (int i = 0; i < kMR; ++i) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
   for (long p = 0; p < pairs; ++p) {
     const __m512bh b0 = (__m512bh)_mm512_load_si512(bp + p * kNR);
     const __m512bh b1 = (__m512bh)_mm512_load_si512(bp + p * kNR + 16);
-    const uint32_t* a = ap + p * kMR;
+    const uint32_t* a = ap + p * as.pair;
     for (int i = 0; i < kMR; ++i) {
-      const __m512bh ai = (__m512bh)_mm512_set1_epi32(static_cast<int>(a[i]));
+      const __m512bh ai = (__m512bh)_mm512_set1_epi32(static_cast<int>(a[i * as.row]));
       acc[i][0] = _mm512_dpbf16_ps(acc[i][0], ai, b0);
       acc[i][1] = _mm512_dpbf16_ps(acc[i][1], ai, b1);
     }
@@ -178,7 +226,7 @@ __attribute__((target("avx512f,avx512bf16"))) void MicroKernelAvx512Bf16(long pa
 }
 #endif
 
-using MicroKernel = void (*)(long, const uint32_t*, const uint32_t*, float*, long, int, int, bool);
+using MicroKernel = void (*)(long, const uint32_t*, Strides, const uint32_t*, float*, long, int, int, bool);
 
 MicroKernel Kernel(bool portable) {
 #ifdef CM_HAVE_BF16_TARGET
@@ -201,7 +249,9 @@ bool GemmBf16Native() { return kCpuBf16; }
 
 // C[m x n] (ldc) = (accumulate ? C : 0) + bf16(op(A)) * bf16(op(B)), the loop nest of Sgemm over packed k pairs.
 void GemmBf16(long m, long n, long k, const float* a, long lda, bool ta, const float* b, long ldb, bool tb, float* c, long ldc, bool accumulate) {
-  const MicroKernel kernel = Kernel(g_precision == 2);
+  const bool portable = g_precision == 2;
+  const MicroKernel kernel = Kernel(portable);
+  const bool fast = kCpuBf16 && !portable;
   const Operand A{a, lda, ta}, B{b, ldb, !tb};  // B's columns are the packed "rows": element (j, k) of op(B)^T
   const int threads = Pool().size();
   for (long jc = 0; jc < n; jc += kNC) {
@@ -212,7 +262,19 @@ void GemmBf16(long m, long n, long k, const float* a, long lda, bool ta, const f
       const bool acc = accumulate || pc > 0;
       uint32_t* bp = PackedB().Get(static_cast<size_t>(panels * kNR * pairs));
       ParallelFor(panels, 4, [&](long lo, long hi) {
-        for (long q = lo; q < hi; ++q) PackPairs(B, jc + q * kNR, std::min<long>(kNR, nc - q * kNR), pc, kc, kNR, bp + q * kNR * pairs);
+        for (long q = lo; q < hi; ++q) {
+          const long cols = std::min<long>(kNR, nc - q * kNR);
+          if (B.trans) {
+            PackOperand(B, jc + q * kNR, cols, pc, kc, kNR, fast, bp + q * kNR * pairs);
+          } else {  // rows of op(B)^T contiguous along k: pack row-major, then regroup into a pair-major panel
+            thread_local WordScratch rowsB;
+            uint32_t* tmp = rowsB.Get(static_cast<size_t>(kNR * pairs));
+            PackOperand(B, jc + q * kNR, cols, pc, kc, kNR, fast, tmp);
+            uint32_t* d = bp + q * kNR * pairs;
+            for (long p = 0; p < pairs; ++p)
+              for (int j = 0; j < kNR; ++j) d[p * kNR + j] = tmp[j * pairs + p];
+          }
+        }
       });
       const long mBlocks = (m + kMC - 1) / kMC;
       long nSplit = 1;
@@ -221,12 +283,13 @@ void GemmBf16(long m, long n, long k, const float* a, long lda, bool ta, const f
       ParallelFor(mBlocks * nSplit, 1, [&](long lo, long hi) {
         thread_local WordScratch packedA;
         uint32_t* ap = packedA.Get(static_cast<size_t>(kMC * pairs));
+        const Strides as = StridesOf(A, kMR, pairs);
         long packedBlock = -1;
         for (long t = lo; t < hi; ++t) {
           const long mb = t / nSplit, ns = t % nSplit;
           const long i0 = mb * kMC, mc = std::min(kMC, m - i0);
           if (mb != packedBlock) {
-            PackPairs(A, i0, mc, pc, kc, kMR, ap);
+            PackOperand(A, i0, mc, pc, kc, kMR, fast, ap);
             packedBlock = mb;
           }
           const long pLo = ns * panelsPerSplit, pHi = std::min(panels, pLo + panelsPerSplit);
@@ -234,7 +297,7 @@ void GemmBf16(long m, long n, long k, const float* a, long lda, bool ta, const f
             const int nr = static_cast<int>(std::min<long>(kNR, nc - q * kNR));
             for (long ir = 0; ir < mc; ir += kMR) {
               const int mr = static_cast<int>(std::min<long>(kMR, mc - ir));
-              kernel(pairs, ap + ir * pairs, bp + q * kNR * pairs, c + (i0 + ir) * ldc + jc + q * kNR, ldc, mr, nr, acc);
+              kernel(pairs, ap + ir * pairs, as, bp + q * kNR * pairs, c + (i0 + ir) * ldc + jc + q * kNR, ldc, mr, nr, acc);
             }
           }
         }
