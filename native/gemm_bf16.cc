@@ -25,10 +25,24 @@
 namespace cm {
 namespace {
 
-constexpr int kMR = 8;    // rows of C per micro-tile
-constexpr int kNR = 32;   // columns of C per micro-tile (two 16-lane vectors)
-constexpr long kKC = 384; // k per block (even: whole pairs); a 32 x 384 bf16 B micro-panel is 24 KiB of L1
-constexpr long kMC = 96;  // rows of A per block (packed: 96 x 384 bf16 = 72 KiB of L2)
+// Tile and block sizes (macros only so that tuning builds can try others: -DCM_BF16_MR=12 ...).
+#ifndef CM_BF16_MR
+#define CM_BF16_MR 8
+#endif
+#ifndef CM_BF16_NV
+#define CM_BF16_NV 2
+#endif
+#ifndef CM_BF16_KC
+#define CM_BF16_KC 384
+#endif
+#ifndef CM_BF16_MC
+#define CM_BF16_MC 96
+#endif
+constexpr int kMR = CM_BF16_MR;       // rows of C per micro-tile
+constexpr int kNV = CM_BF16_NV;       // 16-lane vectors per micro-tile row
+constexpr int kNR = 16 * kNV;         // columns of C per micro-tile
+constexpr long kKC = CM_BF16_KC;      // k per block (even: whole pairs); a 32 x 384 bf16 B micro-panel is 24 KiB of L1
+constexpr long kMC = CM_BF16_MC;      // rows of A per block (packed: 96 x 384 bf16 = 72 KiB of L2)
 constexpr long kNC = 3072;
 static_assert(kMC % kMR == 0 && kNC % kNR == 0 && kKC % 2 == 0, "blocks must hold whole micro-panels and k pairs");
 
@@ -192,36 +206,29 @@ void MicroKernelPortable(long pairs, const uint32_t* __restrict ap, Strides as, 
 #ifdef CM_HAVE_BF16_TARGET
 // VDPBF16PS micro-kernel: 2*MR accumulators, each pair of k one broadcast of A's word per row and two loads of B.
 __attribute__((target("avx512f,avx512bf16"))) void MicroKernelAvx512Bf16(long pairs, const uint32_t* __restrict ap, Strides as, const uint32_t* __restrict bp, float* c, long ldc, int mr, int nr, bool accumulate) {
-  __m512 acc[kMR][2];
-  for (int i = 0; i < kMR; ++i) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+  __m512 acc[kMR][kNV];
+  for (int i = 0; i < kMR; ++i)
+    for (int v = 0; v < kNV; ++v) acc[i][v] = _mm512_setzero_ps();
   for (long p = 0; p < pairs; ++p) {
-    const __m512bh b0 = (__m512bh)_mm512_load_si512(bp + p * kNR);
-    const __m512bh b1 = (__m512bh)_mm512_load_si512(bp + p * kNR + 16);
+    __m512bh b[kNV];
+    for (int v = 0; v < kNV; ++v) b[v] = (__m512bh)_mm512_load_si512(bp + p * kNR + 16 * v);
     const uint32_t* a = ap + p * as.pair;
     for (int i = 0; i < kMR; ++i) {
       const __m512bh ai = (__m512bh)_mm512_set1_epi32(static_cast<int>(a[i * as.row]));
-      acc[i][0] = _mm512_dpbf16_ps(acc[i][0], ai, b0);
-      acc[i][1] = _mm512_dpbf16_ps(acc[i][1], ai, b1);
+      for (int v = 0; v < kNV; ++v) acc[i][v] = _mm512_dpbf16_ps(acc[i][v], ai, b[v]);
     }
   }
   if (mr == kMR && nr == kNR) {
     for (int i = 0; i < kMR; ++i) {
       float* row = c + i * ldc;
-      if (accumulate) {
-        _mm512_storeu_ps(row, _mm512_add_ps(_mm512_loadu_ps(row), acc[i][0]));
-        _mm512_storeu_ps(row + 16, _mm512_add_ps(_mm512_loadu_ps(row + 16), acc[i][1]));
-      } else {
-        _mm512_storeu_ps(row, acc[i][0]);
-        _mm512_storeu_ps(row + 16, acc[i][1]);
-      }
+      for (int v = 0; v < kNV; ++v)
+        _mm512_storeu_ps(row + 16 * v, accumulate ? _mm512_add_ps(_mm512_loadu_ps(row + 16 * v), acc[i][v]) : acc[i][v]);
     }
     return;
   }
   alignas(64) float tile[kMR * kNR];
-  for (int i = 0; i < kMR; ++i) {
-    _mm512_store_ps(tile + i * kNR, acc[i][0]);
-    _mm512_store_ps(tile + i * kNR + 16, acc[i][1]);
-  }
+  for (int i = 0; i < kMR; ++i)
+    for (int v = 0; v < kNV; ++v) _mm512_store_ps(tile + i * kNR + 16 * v, acc[i][v]);
   StoreTile(tile, c, ldc, mr, nr, accumulate);
 }
 #endif
