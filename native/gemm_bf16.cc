@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <string>
 #include "gemm_bf16.h"
 #include "parallel.h"
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -328,6 +329,7 @@ Napi::Value SetGemmPrecision(const Napi::CallbackInfo& info) {
 
 void InitGemmBf16(Napi::Env env, Napi::Object exports) {
   exports.Set("bf16Kernel", Napi::String::New(env, kCpuBf16 ? "avx512_bf16" : "portable"));
+  exports.Set("bf16Tiles", Napi::String::New(env, std::to_string(kMR) + "x" + std::to_string(kNR) + " tile, KC " + std::to_string(kKC) + ", MC " + std::to_string(kMC)));
   exports.Set("setGemmPrecision", Napi::Function::New(env, SetGemmPrecision, "setGemmPrecision"));
 }
 
