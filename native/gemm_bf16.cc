@@ -1,7 +1,8 @@
 // bf16 mixed-precision GEMM, what PyTorch's CPU autocast gives convolutions and matmuls: both operands rounded to
 // bfloat16 (round to nearest even), products accumulated in fp32, an fp32 result. Sgemm (gemm.cc) calls it for every
 // product of the GEMM family while the engine's precision is bf16 (setGemmPrecision), so conv forward, both conv
-// backprops and matmuls all take bf16 operands, as under autocast; everything else stays fp32.
+// backprops and matmuls all take bf16 operands, as under autocast (depthwise convolutions too: depthwise.cc); the
+// rest stays fp32.
 //
 // Operands are packed as pairs of bf16 along k in one 32-bit word (k = 2p in the low half, 2p+1 in the high half):
 // the layout of AVX512-BF16's VDPBF16PS, which multiplies 16 such pairs by 16 pairs and adds both products to 16 fp32

@@ -119,7 +119,7 @@ test('bf16 leaves fp32 untouched: switching back gives fp32 results bit for bit'
 });
 
 /** Runs fn on the native engine in bf16, and with tfjs's JS kernels on the bf16-rounded inputs; returns both. */
-function bf16VsJs(inputs: tf.Tensor[], fn: (...t: tf.Tensor[]) => tf.Tensor[]): { native: Float32Array[]; ref: Float32Array[]; fp32: Float32Array[] } {
+function bf16VsJs(inputs: tf.Tensor[], fn: (...t: tf.Tensor[]) => tf.Tensor[], portable = false): { native: Float32Array[]; ref: Float32Array[]; fp32: Float32Array[] } {
   const read = (ts: tf.Tensor[]): Float32Array[] => ts.map((t) => {
     const v = t.dataSync() as Float32Array;
     t.dispose();
@@ -128,6 +128,7 @@ function bf16VsJs(inputs: tf.Tensor[], fn: (...t: tf.Tensor[]) => tf.Tensor[]): 
   const rounded = inputs.map((t) => tf.tensor(bf16(t.dataSync() as Float32Array), t.shape));
   const kernel = setPrecision('bf16');
   assert.notEqual(kernel, 'fp32');
+  if (portable) addon!.setGemmPrecision!(2);
   let native: Float32Array[];
   try {
     native = read(tf.tidy(() => fn(...inputs)));
@@ -162,6 +163,34 @@ test('conv2d forward, dx and dw in bf16 = JS kernels on bf16-rounded x, w and dy
       assert.ok(r.native[j]!.some((v, e) => Math.abs(v - r.fp32[j]![e]!) > 1e-6), `case ${i} ${what}: bf16 differs from fp32`);
     });
     tf.dispose([x, w, dy]);
+  }
+});
+
+test('depthwise conv forward, dx and dw in bf16 (paired-tap AVX512-BF16 slabs, and rounded operands elsewhere) = JS kernels on rounded operands', { skip }, async () => {
+  await initBackend('native');
+  // k9 / k5 / k8 'same' stride 1: the slab kernels (k8: even taps, no zero pair); a channel tail (c = 20, 37);
+  // k4 (no slab instantiation) and stride 2: the fp32 kernels on rounded copies.
+  const cases = [
+    { n: 2, h: 11, w: 13, c: 32, k: 9, s: 1 }, { n: 1, h: 6, w: 9, c: 20, k: 5, s: 1 }, { n: 2, h: 9, w: 8, c: 37, k: 8, s: 1 },
+    { n: 1, h: 7, w: 7, c: 16, k: 4, s: 1 }, { n: 2, h: 9, w: 10, c: 24, k: 3, s: 2 },
+  ];
+  for (const portable of [false, true]) {
+    for (const [i, c] of cases.entries()) {
+      const rng = createRng(340 + i);
+      const x = randn(rng, [c.n, c.h, c.w, c.c]) as tf.Tensor4D, w = randn(rng, [c.k, c.k, c.c, 1]) as tf.Tensor4D;
+      const dy = randn(rng, tf.depthwiseConv2d(x, w, c.s, 'same').shape);
+      const r = bf16VsJs([x, w, dy], (a, b, g) => {
+        const f = (p: tf.Tensor, q: tf.Tensor): tf.Tensor => tf.depthwiseConv2d(p as tf.Tensor4D, q as tf.Tensor4D, c.s, 'same');
+        const [gx, gw] = tf.grads((p: tf.Tensor, q: tf.Tensor) => f(p, q).mul(g!).sum())([a!, b!]);
+        return [f(a!, b!), gx!, gw!];
+      }, portable);
+      ['forward', 'dx', 'dw'].forEach((what, j) => {
+        const tag = `${portable ? 'portable' : addon!.bf16Kernel} k${c.k} s${c.s} c${c.c} ${what}`;
+        assertClose(r.native[j]!, r.ref[j]!, `${tag}: bf16 vs JS on rounded operands`, 1e-5);
+        assert.ok(r.native[j]!.some((v, e) => Math.abs(v - r.fp32[j]![e]!) > 1e-6), `${tag}: bf16 differs from fp32`);
+      });
+      tf.dispose([x, w, dy]);
+    }
   }
 });
 

@@ -167,10 +167,10 @@ export const PRECISIONS = ['fp32', 'bf16'] as const;
 export type Precision = (typeof PRECISIONS)[number];
 
 /**
- * The arithmetic of the GEMM family (convolutions, matmuls and both their backprops): 'fp32', or 'bf16' as under
- * PyTorch's CPU autocast: operands rounded to bfloat16, products accumulated in fp32, fp32 results; every other op
- * (depthwise convolution, BatchNorm, activations, the loss, the optimizer) stays fp32. bf16 needs the native engine; it
- * runs on AVX512-BF16 instructions where the CPU has them and on a portable kernel with the same rounding elsewhere.
+ * The arithmetic of convolutions (depthwise ones included) and matmuls, forward and both backprops: 'fp32', or 'bf16'
+ * as under PyTorch's CPU autocast: operands rounded to bfloat16, products accumulated in fp32, fp32 results; every
+ * other op (biases, BatchNorm, activations, the loss, the optimizer) stays fp32. bf16 needs the native engine; it runs
+ * on AVX512-BF16 instructions where the CPU has them and on portable kernels with the same rounding elsewhere.
  * Returns the kernel now in force: 'fp32', 'avx512_bf16' or 'portable'. Call after initBackend.
  */
 export function setPrecision(precision: Precision): 'fp32' | 'avx512_bf16' | 'portable' {
