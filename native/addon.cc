@@ -38,6 +38,7 @@ static Napi::Value SetThreads(const Napi::CallbackInfo& info) {
 }
 
 void InitGemm(Napi::Env env, Napi::Object exports);       // gemm.cc: GEMM, Conv2D (im2col/1x1), MatMul, backprops
+void InitGemmBf16(Napi::Env env, Napi::Object exports);  // gemm_bf16.cc: bf16 mixed-precision mode of the GEMM family
 void InitDepthwise(Napi::Env env, Napi::Object exports);  // depthwise.cc: depthwise conv forward/backprops
 void InitElementwise(Napi::Env env, Napi::Object exports);  // elementwise.cc: GELU, BN, reductions, ...
 void InitFused(Napi::Env env, Napi::Object exports);        // fused.cc: bias + activation + BatchNorm (+ residual), fwd/bwd
@@ -51,6 +52,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("threads", Napi::Number::New(env, cm::Pool().size()));
   exports.Set("setThreads", Napi::Function::New(env, cm::SetThreads, "setThreads"));
   cm::InitGemm(env, exports);
+  cm::InitGemmBf16(env, exports);
   cm::InitDepthwise(env, exports);
   cm::InitElementwise(env, exports);
   cm::InitFused(env, exports);

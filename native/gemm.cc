@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include "gemm_bf16.h"
 #include "parallel.h"
 
 namespace cm {
@@ -210,6 +211,10 @@ void Sgemm(long m, long n, long k, const MatRef& a, const MatRef& b, float* c, l
   if (k <= 0) {
     if (!accumulate)
       for (long i = 0; i < m; ++i) std::fill(c + i * ldc, c + i * ldc + n, 0.f);
+    return;
+  }
+  if (GemmPrecision() != 0) {  // bf16 operands for every product of the family, small ones included (autocast's rule)
+    GemmBf16(m, n, k, a.p, a.ld, a.trans, b.p, b.ld, b.trans, c, ldc, accumulate);
     return;
   }
   if (static_cast<double>(m) * n * k <= 32.0 * 32 * 32) {

@@ -143,6 +143,8 @@ def main():
     p.add_argument("--width", type=int, help="with --seg-model: input width (default --image-size)")
     p.add_argument("--ignore-index", type=int, default=255, help="with --seg-model: the label the Dice loss ignores")
     p.add_argument("--torchvision-model", choices=TORCHVISION_MODELS, help="a torchvision classification model instead of a ConvMixer")
+    p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
+                   help="bf16: forward and loss under torch.autocast('cpu', dtype=torch.bfloat16), as the engine's bf16 mode")
     p.add_argument("--expect-params", type=int, help="fail (exit 3) unless the model has exactly this many parameters")
     a = p.parse_args()
     if a.seg_model is None and a.torchvision_model is None and (a.dim is None or a.depth is None):
@@ -185,12 +187,17 @@ def main():
         sys.exit(3)
     opt = torch.optim.SGD(model.parameters(), lr=a.lr)
 
+    # fp32 master weights and optimizer either way; bf16 autocasts the convolutions and matmuls of forward and loss.
+    def autocast():
+        return torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.precision == "bf16")
+
     if a.mode == "train":
         model.train()
 
         def step():
             opt.zero_grad(set_to_none=True)
-            loss = loss_fn(model(x))
+            with autocast():
+                loss = loss_fn(model(x))
             loss.backward()
             opt.step()
             loss.item()
@@ -198,8 +205,8 @@ def main():
         model.eval()
 
         def step():
-            with torch.no_grad():
-                model(x).sum().item()
+            with torch.no_grad(), autocast():
+                model(x).float().sum().item()
 
     for _ in range(a.warmup):
         step()
@@ -215,6 +222,7 @@ def main():
         "step_ms": step_ms,
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,  # ru_maxrss is KiB on Linux
         "threads": torch.get_num_threads(),
+        "precision": a.precision,
         "params": params,
         "torch": torch.__version__,
         "blas": blas_library(),

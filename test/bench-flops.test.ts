@@ -15,14 +15,18 @@ test('stepFlopsPerImage: ConvMixer-256/8 k9 p1 at 32x32, a training step is abou
   assert.equal(Math.round(6 * macs / 1e7) / 100, 4.25);
 });
 
-const cpuinfo = (vendor: string, mhz: string | null, flags: string) =>
-  `processor\t: 0\nvendor_id\t: ${vendor}\nmodel name\t: X\n${mhz === null ? '' : `cpu MHz\t\t: ${mhz}\n`}flags\t\t: fpu sse2 ${flags}\n\nprocessor\t: 1\n`;
+const cpuinfo = (vendor: string, mhz: string | null, flags: string, family = 25) =>
+  `processor\t: 0\nvendor_id\t: ${vendor}\ncpu family\t: ${family}\nmodel name\t: X\n${mhz === null ? '' : `cpu MHz\t\t: ${mhz}\n`}flags\t\t: fpu sse2 ${flags}\n\nprocessor\t: 1\n`;
 
 test('fp32PeakGflops: clock x FLOP per cycle x cores, by vendor and flags; none without a clock', () => {
   const zen4 = fp32PeakGflops(cpuinfo('AuthenticAMD', '2595.124', 'avx2 fma avx512f avx512_bf16'), 2)!;
   assert.equal(zen4.gflops, (2 * 2595.124 * 32) / 1000); // ~166 GFLOP/s, the figure the engine issue uses
   assert.equal(zen4.detail, '2 cores x 2595 MHz x 32 FLOP/cycle (AMD, FMA on 2 x 256-bit pipes)');
   assert.equal(fp32PeakGflops(cpuinfo('GenuineIntel', '3000', 'avx2 fma avx512f'), 4)!.gflops, 4 * 3000 * 64 / 1000);
+  // Zen 5 (family 26) with AVX-512: 512-bit FMA pipes; without AVX-512 (or Zen 4, family 25) 32
+  const zen5 = fp32PeakGflops(cpuinfo('AuthenticAMD', '2596.096', 'avx2 fma avx512f avx512_bf16 avx512_vp2intersect', 26), 2)!;
+  assert.deepEqual([zen5.gflops, zen5.detail], [(2 * 2596.096 * 64) / 1000, '2 cores x 2596 MHz x 64 FLOP/cycle (AMD Zen 5 AVX-512: 2 x 512-bit FMA pipes)']);
+  assert.equal(fp32PeakGflops(cpuinfo('AuthenticAMD', '2000', 'avx2 fma', 26), 1)!.gflops, 64);
   assert.equal(fp32PeakGflops(cpuinfo('GenuineIntel', '3000', 'avx2 fma'), 1)!.gflops, 96);
   assert.equal(fp32PeakGflops(cpuinfo('GenuineIntel', '2000', 'avx'), 1)!.gflops, 32);
   assert.equal(fp32PeakGflops(cpuinfo('AuthenticAMD', null, 'fma'), 2), null);

@@ -3,12 +3,12 @@ import assert from 'node:assert/strict';
 import { benchTable, engineOf, replaceBenchTable } from '../lib/bench/table.ts';
 import type { RunRecord } from '../lib/runRecord.ts';
 
-interface RecOptions { backend?: string; threads?: number; torchThreads?: number; imageSize?: number; torchBlas?: string }
+interface RecOptions { backend?: string; threads?: number; torchThreads?: number; imageSize?: number; torchBlas?: string; precision?: 'fp32' | 'bf16' }
 
 function rec(startedAt: string, ms: number, torchMs: number, batch = 16, status: RunRecord['status'] = 'finished', o: RecOptions = {}): RunRecord {
   return {
     version: 1, id: `b-${startedAt}`, kind: 'bench', experiment: 'bench', profile: 'quick', seed: 0,
-    config: { model: { dim: 256, depth: 8, kernelSize: 9, patchSize: 1 }, mode: 'train', batch, imageSize: o.imageSize ?? 32, threads: o.threads ?? 2 },
+    config: { model: { dim: 256, depth: 8, kernelSize: 9, patchSize: 1 }, mode: 'train', batch, imageSize: o.imageSize ?? 32, threads: o.threads ?? 2, ...(o.precision ? { precision: o.precision } : {}) },
     backend: o.backend ?? 'native-cpu (AVX2, 2 threads)', machine: { cpuModel: 'X', cores: 2, memoryGiB: 24, platform: 'linux', arch: 'x64', node: 'v20', gpu: null },
     gitCommit: 'abcdef0123', gitDirty: false, startedAt, finishedAt: startedAt, wallTimeSec: 1, status,
     metrics: { msPerImg: ms, torchMsPerImg: torchMs, peakRssMiB: 300, torchPeakRssMiB: 200, ...(o.torchThreads ? { torchThreads: o.torchThreads } : {}), ...(o.torchBlas ? { torchBlas: o.torchBlas } : {}) },
@@ -37,6 +37,16 @@ test('bench table: a --backend cpu run gets its own row and never replaces the n
   assert.match(rows.find((r) => r.includes('| cpu |'))!, /\| cpu \| train \| 16 \| 1 \(PyTorch 2\) \| 900 \| 120 \| not recorded \| 7\.50 \|/);
   assert.match(rows.find((r) => r.includes('| native-cpu |'))!, /\| native-cpu \| train \| 16 \| 2 \| 60\.0 \| 120 \| not recorded \| 0\.50 \|/);
   assert.match(footerOf(table), /cpu \(tfjs JS kernels\)/);
+});
+
+test('bench table: a --precision bf16 run (PyTorch under bf16 autocast) gets its own row; records without precision are fp32', () => {
+  const bf16 = { backend: 'native-cpu (AVX-512, 2 threads), bf16 GEMM (avx512_bf16)', precision: 'bf16' as const };
+  const table = benchTable([rec('2026-12-02T01', 20, 12, 128, 'finished', bf16), rec('2026-12-02T00', 80, 270, 128, 'finished', { precision: 'fp32' }),
+    rec('2026-11-21T00', 90, 280, 128)]);
+  const rows = rowsOf(table);
+  assert.equal(rows.length, 2, 'bf16 and fp32 rows; the older fp32 record (no precision key) is replaced by the newer fp32 one');
+  assert.match(rows.find((r) => r.includes('| native-cpu bf16 |'))!, /\| native-cpu bf16 \| train \| 128 \| 2 \| 20\.0 \| 12\.0 \| not recorded \| 1\.67 \|/);
+  assert.match(rows.find((r) => r.includes('| native-cpu |'))!, /\| 80\.0 \| 270 \| not recorded \| 0\.30 \|/);
 });
 
 test('bench table: the footer states the image sizes of the records; with several, each row names its size', () => {

@@ -257,5 +257,5 @@ test('convmixer experiment: status --json lists every row (real CLI), run refuse
   const bad = cli('run', 'table3', '--shard', '3/2');
   assert.deepEqual([bad.status, bad.stderr.trim()], [2, "convmixer experiment: --shard: expected i/n with 1 <= i <= n (e.g. 2/4), got '3/2'"]);
   const unknown = cli('status', 'table9');
-  assert.deepEqual([unknown.status, unknown.stderr.trim()], [2, "convmixer experiment: unknown table 'table9' (expected one of: table3, table4, pilot, segmentation, detection)"]);
+  assert.deepEqual([unknown.status, unknown.stderr.trim()], [2, "convmixer experiment: unknown table 'table9' (expected one of: table3, table4, pilot, segmentation, detection, precision)"]);
 });

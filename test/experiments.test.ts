@@ -7,10 +7,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureRecords } from '../lib/experiments/ensure.ts';
 import { CIFAR10_DEMO, cifar10DemoRecipe } from '../lib/experiments/cifar10Demo.ts';
-import { buildRecipe } from '../lib/train/config.ts';
+import { buildRecipe, flattenRecipe } from '../lib/train/config.ts';
 import { resolveConfig } from '../lib/models/convmixer.ts';
 import { PROFILES, type Profile } from '../lib/runRecord.ts';
 import { tinyCifarDataRoot } from './helpers/tinyCifar.ts';
+import { PRECISION_EXPERIMENT } from '../lib/experiments/precision.ts';
+import { rowRecipe } from '../lib/experiments/table.ts';
+import { planRuns } from '../lib/experiments/runner.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'cm-ensure-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -62,4 +65,16 @@ test('CIFAR-10 demo: ConvMixer-128/4 p2 k5 of experiment cifar10-demo at every p
   }
   // smoke: seconds; quick: the README's 5k demo; paper: the full splits (0 = all)
   assert.deepEqual(budgets, { smoke: [2, 256, 200], quick: [5, 5000, 1000], paper: [10, 0, 0] });
+});
+
+test('precision table: at every profile its two rows differ in precision only, and share no run with another table', () => {
+  for (const profile of PROFILES) {
+    const [fp32, bf16] = PRECISION_EXPERIMENT.rows.map((r) => flattenRecipe(rowRecipe(PRECISION_EXPERIMENT, r, profile, 0)));
+    const differing = Object.keys(fp32!).filter((k) => JSON.stringify(fp32![k]) !== JSON.stringify(bf16![k]));
+    assert.deepEqual(differing, ['precision'], profile);
+    assert.deepEqual([fp32!['precision'], bf16!['precision'], fp32!['batchSize'], fp32!['model.kernelSize'], fp32!['model.patchSize']],
+      ['fp32', 'bf16', profile === 'smoke' ? 32 : 128, 9, 1], profile);
+  }
+  assert.deepEqual(planRuns(PRECISION_EXPERIMENT, 'quick', 2).map((r) => r.runId),
+    ['precision-fp32-quick-s0', 'precision-fp32-quick-s1', 'precision-bf16-quick-s0', 'precision-bf16-quick-s1']);
 });

@@ -251,6 +251,15 @@ test('convmixer bench infer --results-dir: the record goes there, not into repor
   }
 });
 
+test('convmixer bench --precision: a bad value, bf16 on the JS kernels and --precision with bench models are one line each, no record written', () => {
+  const { R } = dirs();
+  const flags = ['bench', 'infer', '--dim', '8', '--depth', '1', '--kernel', '3', '--patch', '2', '--batch', '1', '--steps', '1', '--warmup', '0', '--results-dir', R];
+  refused(convmixer([...flags, '--precision', 'fp16']), /^convmixer bench: --precision: expected one of fp32, bf16, got 'fp16'$/);
+  refused(convmixer([...flags, '--precision', 'bf16', '--backend', 'cpu']), /^convmixer bench: precision bf16 needs the native engine \(--backend native\); this process uses cpu \(tfjs JS kernels\)$/);
+  refused(convmixer(['bench', 'models', '--table', '1', '--precision', 'bf16', '--results-dir', R]), /^convmixer bench: --precision does not apply to bench models/);
+  assert.deepEqual(readdirSync(R), []);
+});
+
 test('convmixer experiment run: --results-dir / --checkpoint-dir naming a file is refused once in one line, before any run starts', () => {
   const { R, C } = dirs();
   const file = join(tmp, 'experiment-file');

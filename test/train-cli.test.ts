@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { trainConfigFromFlags } from '../lib/cli/train.ts';
-import { PROFILE_DEFAULTS } from '../lib/train/config.ts';
+import { firstRecipeDifference, PROFILE_DEFAULTS, withKeysAddedLater } from '../lib/train/config.ts';
 import { createProgressBar, formatDuration, type TrainProgress } from '../lib/train/progress.ts';
 import { UserError } from '../lib/errors.ts';
 import { fileURLToPath } from 'node:url';
@@ -50,6 +50,19 @@ test('train flags: profile defaults, explicit overrides, model flags keep the pr
   assert.deepEqual([named.modelName, named.model.dim, named.model.depth, named.model.patchSize, named.model.kernelSize], [null, 128, 4, 2, 5]);
   assert.equal(k9.modelName, 'convmixer_256_8_p2');
   assert.equal(trainConfigFromFlags({ model: 'convmixer_256_8', kernel: '3' }).modelName, 'convmixer_256_8_k3');
+  // precision: fp32 in every profile unless --precision says bf16
+  assert.deepEqual([quick.precision, paper.precision], ['fp32', 'fp32']);
+  const bf = trainConfigFromFlags({ precision: 'bf16' });
+  assert.deepEqual([bf.precision, bf.run.explicit], ['bf16', ['precision']]);
+});
+
+test('recipe keys added later: a saved recipe without precision was trained in fp32 and compares equal to fp32, not to bf16', () => {
+  const now = trainConfigFromFlags({});
+  const { run: _run, ...recipe } = now;
+  const { precision: _p, ...old } = recipe;
+  assert.equal(firstRecipeDifference(old, recipe), null);
+  assert.deepEqual(firstRecipeDifference(old, { ...recipe, precision: 'bf16' }), { key: 'precision', saved: 'fp32', current: 'bf16' });
+  assert.equal(withKeysAddedLater({ precision: 'bf16' }).precision, 'bf16', 'a saved value wins over the default');
 });
 
 test('train flags: bad values are one-line errors naming the flag', () => {
@@ -63,6 +76,7 @@ test('train flags: bad values are one-line errors naming the flag', () => {
   oneLineError(() => trainConfigFromFlags({ resume: true }), /^--resume: needs --run-id/);
   oneLineError(() => trainConfigFromFlags({ classes: '100' }), /^--classes: CIFAR-10 has 10 classes/);
   oneLineError(() => trainConfigFromFlags({ 'run-id': 'a/b' }), /^--run-id: letters, digits/);
+  oneLineError(() => trainConfigFromFlags({ precision: 'fp16' }), /^--precision: expected one of fp32, bf16, got 'fp16'$/);
   oneLineError(() => trainConfigFromFlags({ backend: 'gpu' }), /^--backend: expected one of auto, tensorflow, native, cpu, got 'gpu'$/);
 });
 

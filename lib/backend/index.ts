@@ -60,6 +60,8 @@ export function probeNative(): BackendProbe & { addon?: NativeAddon } {
 }
 
 let current: (BackendInfo & { choice: BackendChoice; threads?: number }) | null = null;
+/** The native addon while the native backend is in use (the precision switch lives there). */
+let activeAddon: NativeAddon | null = null;
 let warnedNoNative = false;
 
 async function useTensorflow(pkg: string): Promise<BackendInfo | string> {
@@ -94,6 +96,7 @@ async function useNative(addon: NativeAddon, threads?: number): Promise<BackendI
   silenceCpuBanner();
   registerNativeKernels(addon);
   setNativeKernelsActive(true);
+  activeAddon = addon;
   const n = addon.setThreads(threads ?? 0); // 0: CONVMIXER_THREADS or all hardware threads
   return { name: 'native', description: `native-cpu (${addon.isa}, ${n} thread${n === 1 ? '' : 's'})` };
 }
@@ -103,6 +106,7 @@ async function useCpu(): Promise<BackendInfo> {
   await tf.ready();
   silenceCpuBanner();
   setNativeKernelsActive(false);
+  activeAddon = null;
   return { name: 'cpu', description: 'cpu (tfjs JS kernels)' };
 }
 
@@ -146,6 +150,7 @@ export async function initBackend(choice?: string, opts: { threads?: number } = 
       name = fallbackProbe.available ? 'native' : 'cpu';
     }
   }
+  if (name !== 'native') activeAddon = null;
   if (!info && name === 'native') info = await useNative(nativeProbe.addon!, opts.threads);
   if (!info) {
     if (parsed === 'auto' && !warnedNoNative) {
@@ -156,4 +161,31 @@ export async function initBackend(choice?: string, opts: { threads?: number } = 
   }
   current = { ...info, choice: parsed, threads: opts.threads };
   return info;
+}
+
+export const PRECISIONS = ['fp32', 'bf16'] as const;
+export type Precision = (typeof PRECISIONS)[number];
+
+/**
+ * The arithmetic of convolutions (depthwise ones included) and matmuls, forward and both backprops: 'fp32', or 'bf16'
+ * as under PyTorch's CPU autocast: operands rounded to bfloat16, products accumulated in fp32, fp32 results; every
+ * other op (biases, BatchNorm, activations, the loss, the optimizer) stays fp32. bf16 needs the native engine; it runs
+ * on AVX512-BF16 instructions where the CPU has them and on portable kernels with the same rounding elsewhere.
+ * Returns the kernel now in force: 'fp32', 'avx512_bf16' or 'portable'. Call after initBackend.
+ */
+export function setPrecision(precision: Precision): 'fp32' | 'avx512_bf16' | 'portable' {
+  const addon = activeAddon;
+  if (precision === 'fp32') {
+    if (addon && typeof addon.setGemmPrecision === 'function') addon.setGemmPrecision(0);
+    return 'fp32';
+  }
+  if (!addon) throw new UserError(`precision bf16 needs the native engine (--backend native); this process uses ${current?.description ?? 'no backend yet'}`);
+  if (typeof addon.setGemmPrecision !== 'function') throw new UserError('precision bf16: the native engine was built before bf16 support; run npm run build:native');
+  addon.setGemmPrecision(1);
+  return addon.bf16Kernel === 'avx512_bf16' ? 'avx512_bf16' : 'portable';
+}
+
+/** What run records say of the arithmetic: '' for fp32, ', bf16 GEMM (avx512_bf16)' for bf16, appended to the backend's description. */
+export function precisionNote(kernel: ReturnType<typeof setPrecision>): string {
+  return kernel === 'fp32' ? '' : `, bf16 GEMM (${kernel})`;
 }

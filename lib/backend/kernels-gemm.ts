@@ -19,6 +19,11 @@ export interface GemmAddon {
   conv2d(x: Float32Array, w: Float32Array, y: Float32Array, bias: Float32Array | null, biasLen: number, act: number, ...shape: number[]): void;
   conv2dBackpropInput(dy: Float32Array, w: Float32Array, dx: Float32Array, ...shape: number[]): void;
   conv2dBackpropFilter(x: Float32Array, dy: Float32Array, dw: Float32Array, ...shape: number[]): void;
+  /** Arithmetic of every function above: 0 fp32, 1 bf16 operands with fp32 accumulation, 2 the same on the portable
+   * kernel (tests compare it with the AVX512-BF16 one). Absent from addons built before bf16 support. */
+  setGemmPrecision?(mode: 0 | 1 | 2): number;
+  /** The kernel bf16 mode runs on: 'avx512_bf16' where the CPU has it, else 'portable'. */
+  bf16Kernel?: string;
 }
 
 type Shape4 = [number, number, number, number];

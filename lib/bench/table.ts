@@ -1,6 +1,7 @@
 // The README's benchmark table, built from `convmixer bench ... --vs torch` run records (never typed by hand):
 // the newest record per (model, engine, mode, batch, input size, threads), engine vs PyTorch measured in the same
-// run. The engine (native-cpu, cpu, tensorflow) is part of the key, so a `--backend cpu` run never replaces a native row.
+// run. The engine (native-cpu, cpu, tensorflow; 'native-cpu bf16' for --precision bf16, PyTorch then under bf16 autocast) is
+// part of the key, so a `--backend cpu` run never replaces a native row nor a bf16 run an fp32 one.
 // ConvMixer rows are named by their sizes (ConvMixer-256/8 k9 p1); segmentation rows (Unet, ConvMixer-Unet, H x W
 // inputs) by their registry name, with the config keys that differ from the registered model (e.g. smoke widths).
 import { isDeepStrictEqual } from 'node:util';
@@ -9,7 +10,8 @@ import type { RunRecord } from '../runRecord.ts';
 
 interface BenchRow {
   model: string;
-  /** The backend's name without its details: 'native-cpu (AVX2+FMA, 2 threads)' -> 'native-cpu'. */
+  /** The backend's name without its details: 'native-cpu (AVX2+FMA, 2 threads)' -> 'native-cpu'; ' bf16' appended for a
+   * --precision bf16 record (PyTorch under bf16 autocast in the same run). */
   engine: string;
   mode: string;
   batch: number;
@@ -47,7 +49,7 @@ function registryModelCell(model: Record<string, unknown> & { name: string }): s
 function rowOf(rec: RunRecord): BenchRow | null {
   const c = rec.config as {
     model?: { dim?: number; depth?: number; kernelSize?: number; patchSize?: number; name?: string }; mode?: string; batch?: number; imageSize?: number;
-    height?: number; width?: number; threads?: number;
+    height?: number; width?: number; threads?: number; precision?: string;
   };
   const m = rec.metrics;
   const ms = num(m.msPerImg), tms = num(m.torchMsPerImg), rss = num(m.peakRssMiB), trss = num(m.torchPeakRssMiB);
@@ -57,7 +59,7 @@ function rowOf(rec: RunRecord): BenchRow | null {
     : `ConvMixer-${c.model.dim}/${c.model.depth} k${c.model.kernelSize} p${c.model.patchSize}`;
   return {
     model,
-    engine: engineOf(rec.backend),
+    engine: `${engineOf(rec.backend)}${c.precision === 'bf16' ? ' bf16' : ''}`,
     mode: c.mode, batch: c.batch ?? 0, height: c.height ?? c.imageSize ?? 0, width: c.width ?? c.imageSize ?? 0, threads: c.threads ?? 0, torchThreads: num(m.torchThreads),
     torchBlas: typeof m.torchBlas === 'string' ? blasShort(m.torchBlas) : null,
     msPerImg: ms, torchMsPerImg: tms, ratio: ms / tms, peakRssMiB: rss, torchPeakRssMiB: trss,

@@ -4,6 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { UserError } from '../errors.ts';
 import type { ConvMixerConfig } from '../models/convmixer.ts';
 import type { BenchMode } from './engine.ts';
+import type { Precision } from '../backend/index.ts';
 import { fileURLToPath } from 'node:url';
 
 export const TORCH_SCRIPT = fileURLToPath(new URL('../../scripts/bench_torch.py', import.meta.url));
@@ -50,7 +51,7 @@ export function findTorchPython(candidates = [process.env.PYTHON, 'python3', '/u
 
 /** With expectParams (the registry's count), bench_torch.py refuses a PyTorch ConvMixer of another count (a one-line UserError here). */
 export function benchTorch(o: { config: ConvMixerConfig; mode: BenchMode; batch: number; imageSize: number; steps: number; warmup: number; threads: number; seed: number;
-  expectParams?: number }): TorchResult {
+  expectParams?: number; precision?: Precision }): TorchResult {
   const python = findTorchPython();
   if (!python) throw new UserError('--vs torch: no Python with PyTorch found (tried $PYTHON, python3, /usr/bin/python3)');
   const c = o.config;
@@ -60,8 +61,13 @@ export function benchTorch(o: { config: ConvMixerConfig; mode: BenchMode; batch:
   const args = [TORCH_SCRIPT, '--mode', o.mode, '--dim', String(c.dim), '--depth', String(c.depth), '--kernel', String(c.kernelSize),
     '--patch', String(c.patchSize), '--classes', String(c.numClasses), '--activation', c.activation, '--batch', String(o.batch),
     '--image-size', String(o.imageSize), '--steps', String(o.steps), '--warmup', String(o.warmup), '--threads', String(o.threads), '--seed', String(o.seed),
-    ...(o.expectParams !== undefined ? ['--expect-params', String(o.expectParams)] : [])];
+    ...(o.expectParams !== undefined ? ['--expect-params', String(o.expectParams)] : []), ...precisionArgs(o.precision)];
   return runTorchScript(python, args);
+}
+
+/** bench_torch.py's --precision: bf16 runs forward and loss under torch.autocast('cpu', dtype=torch.bfloat16). */
+function precisionArgs(precision: Precision | undefined): string[] {
+  return precision === 'bf16' ? ['--precision', 'bf16'] : [];
 }
 
 /** The torchvision models bench_torch.py --torchvision-model builds. */
@@ -151,12 +157,12 @@ export const TORCH_SEG_FAMILIES = ['unet', 'convmixer_unet'] as const;
  * here) a PyTorch model whose parameter count is not `expectParams`.
  */
 export function benchTorchSegmentation(o: { family: string; config: Record<string, unknown>; expectParams: number; mode: BenchMode; batch: number;
-  height: number; width: number; ignoreIndex: number; steps: number; warmup: number; threads: number; seed: number }): TorchResult {
+  height: number; width: number; ignoreIndex: number; steps: number; warmup: number; threads: number; seed: number; precision?: Precision }): TorchResult {
   if (!(TORCH_SEG_FAMILIES as readonly string[]).includes(o.family)) throw new UserError(`--vs torch: no PyTorch definition of the ${o.family} family`);
   const python = findTorchPython();
   if (!python) throw new UserError('--vs torch: no Python with PyTorch found (tried $PYTHON, python3, /usr/bin/python3)');
   const args = [TORCH_SCRIPT, '--mode', o.mode, '--seg-model', o.family, '--config', JSON.stringify(o.config), '--height', String(o.height),
     '--width', String(o.width), '--ignore-index', String(o.ignoreIndex), '--expect-params', String(o.expectParams), '--batch', String(o.batch),
-    '--steps', String(o.steps), '--warmup', String(o.warmup), '--threads', String(o.threads), '--seed', String(o.seed)];
+    '--steps', String(o.steps), '--warmup', String(o.warmup), '--threads', String(o.threads), '--seed', String(o.seed), ...precisionArgs(o.precision)];
   return runTorchScript(python, args);
 }

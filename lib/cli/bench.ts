@@ -8,7 +8,7 @@ import { MODEL_FLAGS, MODEL_FLAGS_HELP, configFromFlags, describeConfig, type Mo
 import { UserError } from '../errors.ts';
 import { convMixerDefaultCfg, isRegistered, modelFamily, modelInfo, type ModelInfo } from '../models/registry.ts';
 import type { ConvMixerConfig } from '../models/convmixer.ts';
-import { BACKEND_CHOICES, initBackend } from '../backend/index.ts';
+import { BACKEND_CHOICES, initBackend, precisionNote, PRECISIONS, setPrecision } from '../backend/index.ts';
 import { BENCH_IGNORE_INDEX, benchSteps, profileStep, type BenchMode, type BenchResult } from '../bench/engine.ts';
 import { benchTorch, benchTorchSegmentation, type TorchResult } from '../bench/torch.ts';
 import { SEG_PROFILE_DEFAULTS } from '../train/segConfig.ts';
@@ -25,7 +25,7 @@ import { join, resolve } from 'node:path';
 
 const HELP = `usage: convmixer bench train|infer [--model NAME | --dim D --depth N --kernel K --patch P --classes C]
                        [--batch 16] [--image-size S] [--steps 5] [--warmup 2] [--threads N] [--vs torch]
-                       [--backend ${BACKEND_CHOICES.join('|')}] [--profile] [--json] [--seed 0] [--results-dir DIR]
+                       [--backend ${BACKEND_CHOICES.join('|')}] [--precision fp32|bf16] [--profile] [--json] [--seed 0] [--results-dir DIR]
        convmixer bench train|infer --model unet_camvid|convmixer_unet_camvid|unet|convmixer_unet [--height H --width W]
                        [--seg-profile smoke|quick|paper] [--classes C] [--batch 16] ... [--vs torch]
        convmixer bench table [--update-readme] [--results-dir DIR]
@@ -53,6 +53,9 @@ ${MODEL_FLAGS_HELP}
                           the JS cpu backend always runs on one)
   --vs torch              also run the same benchmark in PyTorch (scripts/bench_torch.py) and print the ratio
   --backend X             tfjs backend (default: CONVMIXER_BACKEND or auto)
+  --precision P           fp32 (default) or bf16: convolutions and matmuls with bfloat16 operands and fp32 accumulation
+                          (native engine; AVX512-BF16 where the CPU has it); with --vs torch, PyTorch runs under
+                          torch.autocast('cpu', dtype=torch.bfloat16), so bf16 is compared with bf16
   --profile               also print the kernels that take the time in one step (tf.profile)
   --json                  print one JSON object: ms_per_img, img_per_s, peak_rss_mib (and torch_ms_per_img,
                           torch_peak_rss_mib, ratio = ms_per_img / torch_ms_per_img with --vs torch)
@@ -77,7 +80,7 @@ example: convmixer bench train --dim 256 --depth 8 --kernel 9 --patch 1 --classe
 export interface BenchFlags extends ModelFlagValues {
   batch?: string; 'image-size'?: string; steps?: string; warmup?: string; threads?: string; vs?: string;
   backend?: string; profile?: boolean; json?: boolean; seed?: string; 'update-readme'?: boolean; table?: string; 'results-dir'?: string;
-  height?: string; width?: string; 'seg-profile'?: string;
+  height?: string; width?: string; 'seg-profile'?: string; precision?: string;
 }
 
 /** What a test can swap in for \`bench models\`: the table's rows, the baseline and the image size (224 otherwise). */
@@ -88,7 +91,7 @@ export async function benchModelsCommand(values: BenchFlags, inject: BenchModels
   const tableNo = choiceFlag('table', values.table, ['1', '2'] as const);
   if (!tableNo) throw new UserError('--table 1|2 is required');
   if (values.vs !== undefined && values.vs !== 'torch') throw new UserError(`--vs: expected 'torch', got '${values.vs}'`);
-  const modelFlags = (['model', 'dim', 'depth', 'kernel', 'patch', 'classes', 'activation', 'norm', 'image-size', 'profile', 'height', 'width', 'seg-profile'] as const).filter((f) => values[f] !== undefined);
+  const modelFlags = (['model', 'dim', 'depth', 'kernel', 'patch', 'classes', 'activation', 'norm', 'image-size', 'profile', 'height', 'width', 'seg-profile', 'precision'] as const).filter((f) => values[f] !== undefined);
   if (modelFlags.length) throw new UserError(`--${modelFlags[0]} does not apply to bench models (the table's rows at 224x224)`);
   const batch = numberFlag('batch', values.batch, { int: true, min: 1 }) ?? 8;
   const steps = numberFlag('steps', values.steps, { int: true, min: 1 }) ?? 3;
@@ -158,7 +161,7 @@ export const command: Command = {
       ...MODEL_FLAGS, batch: { type: 'string' }, 'image-size': { type: 'string' }, steps: { type: 'string' }, warmup: { type: 'string' },
       threads: { type: 'string' }, vs: { type: 'string' }, backend: { type: 'string' }, profile: { type: 'boolean' }, json: { type: 'boolean' },
       seed: { type: 'string' }, 'update-readme': { type: 'boolean' }, table: { type: 'string' }, 'results-dir': { type: 'string' },
-      height: { type: 'string' }, width: { type: 'string' }, 'seg-profile': { type: 'string' },
+      height: { type: 'string' }, width: { type: 'string' }, 'seg-profile': { type: 'string' }, precision: { type: 'string' },
     }, true);
     if (help) {
       console.log(HELP);
@@ -234,21 +237,24 @@ export const command: Command = {
     const threads = numberFlag('threads', values.threads, { int: true, min: 1, max: 256 });
     const seed = numberFlag('seed', values.seed, { int: true, min: 0 }) ?? 0;
 
+    const precision = choiceFlag('precision', values.precision, PRECISIONS) ?? 'fp32';
+
     const backend = await initBackend(values.backend, { threads });
+    const gemmKernel = setPrecision(precision);
     const effectiveThreads = threads ?? (Number(process.env.CONVMIXER_THREADS) || (await import('node:os')).availableParallelism());
     const threadsUsed = engineThreads(backend.name, effectiveThreads);
     const settings = seg
-      ? { mode, batch, height: seg.height, width: seg.width, segProfile: seg.profile, loss: 'dice', ignoreIndex: BENCH_IGNORE_INDEX, steps, warmup, threads: threadsUsed, seed }
-      : { mode, batch, imageSize, steps, warmup, threads: threadsUsed, seed };
+      ? { mode, batch, height: seg.height, width: seg.width, segProfile: seg.profile, loss: 'dice', ignoreIndex: BENCH_IGNORE_INDEX, steps, warmup, threads: threadsUsed, seed, precision }
+      : { mode, batch, imageSize, steps, warmup, threads: threadsUsed, seed, precision };
     const inputSize = seg ? { height: seg.height, width: seg.width } : {};
     const stamp = new Date().toISOString().replace(/[:.]/g, '-');
     const id = `bench-${mode}-${idModel}-b${batch}-${stamp}`;
-    let record = newRunRecord({ id, kind: 'bench', experiment: 'bench', profile: seg?.profile ?? 'quick', seed, config: { model: modelRecord, ...settings, vs: values.vs ?? null }, backend: backend.description });
+    let record = newRunRecord({ id, kind: 'bench', experiment: 'bench', profile: seg?.profile ?? 'quick', seed, config: { model: modelRecord, ...settings, vs: values.vs ?? null }, backend: `${backend.description}${precisionNote(gemmKernel)}` });
     const log = (s: string): void => {
       if (!values.json) console.log(s);
     };
     log(title);
-    log(`${mode}${seg && mode === 'train' ? ' (soft Dice loss)' : ''}, batch ${batch}, ${seg ? `${seg.height}x${seg.width}` : `${imageSize}x${imageSize}`}, ${steps} timed steps after ${warmup} warm-up, backend ${backend.description}`);
+    log(`${mode}${seg && mode === 'train' ? ' (soft Dice loss)' : ''}, batch ${batch}, ${seg ? `${seg.height}x${seg.width}` : `${imageSize}x${imageSize}`}, ${steps} timed steps after ${warmup} warm-up, backend ${backend.description}${precisionNote(gemmKernel)}`);
 
     let ours: BenchResult;
     let torch: TorchResult | null = null;
@@ -258,14 +264,14 @@ export const command: Command = {
       if (values.vs === 'torch' && seg) {
         // bench_torch.py refuses a PyTorch model whose count differs from the built model's (a one-line error).
         torch = benchTorchSegmentation({ family: seg.info.family, config: seg.info.config as Record<string, unknown>, expectParams: ours.params!, mode, batch,
-          height: seg.height, width: seg.width, ignoreIndex: BENCH_IGNORE_INDEX, steps, warmup, threads: effectiveThreads, seed });
+          height: seg.height, width: seg.width, ignoreIndex: BENCH_IGNORE_INDEX, steps, warmup, threads: effectiveThreads, seed, precision });
         if (torch.params !== ours.params) throw new UserError(`--vs torch: parameter count mismatch for ${seg.info.name}: this engine ${ours.params}, PyTorch ${torch.params}`);
         log(`parameters: this engine ${ours.params}, PyTorch ${torch.params} (equal)`);
       } else if (values.vs === 'torch' && config) {
-        torch = benchTorch({ config, mode, batch, imageSize, steps, warmup, threads: effectiveThreads, seed });
+        torch = benchTorch({ config, mode, batch, imageSize, steps, warmup, threads: effectiveThreads, seed, precision });
       }
       if (torch) {
-        log(`PyTorch ${torch.torch} (${torch.python}, ${torch.threads} threads, BLAS: ${torch.blas ?? 'not reported'}): ${f2(torch.ms_per_img)} ms/img, ${f2(torch.img_per_s)} img/s, peak RSS ${torch.peak_rss_mib.toFixed(0)} MiB`);
+        log(`PyTorch ${torch.torch} (${torch.python}, ${torch.threads} threads, BLAS: ${torch.blas ?? 'not reported'}${precision === 'bf16' ? ', bf16 autocast' : ''}): ${f2(torch.ms_per_img)} ms/img, ${f2(torch.img_per_s)} img/s, peak RSS ${torch.peak_rss_mib.toFixed(0)} MiB`);
         log(`ratio (this engine / PyTorch ms per image): ${(ours.msPerImg / torch.ms_per_img).toFixed(2)}x; memory ratio ${(ours.peakRssMiB / torch.peak_rss_mib).toFixed(2)}x`);
       }
     } catch (err) {

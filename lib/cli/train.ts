@@ -3,7 +3,7 @@
 import { resolve } from 'node:path';
 import { parseFlags, numberFlag, choiceFlag, type FlagSpec, type Command } from './args.ts';
 import { UserError } from '../errors.ts';
-import { backendChoiceFrom } from '../backend/index.ts';
+import { backendChoiceFrom, PRECISIONS } from '../backend/index.ts';
 import { PROFILES, runIdProblem, type Profile } from '../runRecord.ts';
 import { MODEL_FLAGS, configFromFlags } from './modelFlags.ts';
 import { registryName } from '../models/convmixer.ts';
@@ -18,7 +18,7 @@ const TRAIN_FLAGS: FlagSpec = {
   epochs: { type: 'string' }, batch: { type: 'string' }, 'eval-batch': { type: 'string' },
   'lr-max': { type: 'string' }, wd: { type: 'string' }, 'decay-bias-norm': { type: 'string' },
   beta1: { type: 'string' }, beta2: { type: 'string' }, eps: { type: 'string' }, 'clip-norm': { type: 'string' },
-  'scale-min': { type: 'string' }, 'no-hflip': { type: 'boolean' },
+  precision: { type: 'string' }, 'scale-min': { type: 'string' }, 'no-hflip': { type: 'boolean' },
   'ra-n': { type: 'string' }, 'ra-m': { type: 'string' }, 'ra-mstd': { type: 'string' }, jitter: { type: 'string' },
   mixup: { type: 'string' }, cutmix: { type: 'string' }, 'mixup-prob': { type: 'string' }, 'mixup-switch-prob': { type: 'string' },
   smoothing: { type: 'string' }, reprob: { type: 'string' }, remode: { type: 'string' },
@@ -37,6 +37,8 @@ model:     --model NAME --dim N --depth N --kernel K --patch P --classes N --act
 data:      --train-subset N (0 = all 50k) --test-subset N (0 = all 10k) --data-root DIR
 schedule:  --epochs N --batch N --eval-batch N --lr-max LR (one-cycle: 0 -> LR at 2/5, LR/20 at 4/5, 0 at the end)
 optimizer: --wd W --decay-bias-norm true|false --beta1 B --beta2 B --eps E --clip-norm C (0 = off)
+precision: --precision fp32|bf16 (bf16: convolutions and matmuls take bfloat16 operands with fp32 accumulation, as
+           PyTorch's CPU autocast; weights, optimizer, BatchNorm and loss stay fp32; native engine only)
 augment:   --scale-min S --no-hflip --ra-n N (0 = off) --ra-m M --ra-mstd S --jitter J --mixup A --cutmix A
            --mixup-prob P --mixup-switch-prob P --smoothing S --reprob P --remode pixel|rand|const
 run:       --seed N --experiment NAME --run-id ID --resume --overwrite (replace the record of a run id that has no checkpoint) --no-eval --no-checkpoint --backend auto|tensorflow|native|cpu (default: CONVMIXER_BACKEND or auto) --quiet
@@ -74,6 +76,7 @@ export function trainConfigFromFlags(values: Values): TrainConfig {
   set('beta2', num('beta2'));
   set('eps', num('eps'));
   set('clipNorm', num('clip-norm'));
+  set('precision', choiceFlag('precision', str('precision'), PRECISIONS));
   if (values['no-eval']) o.evaluate = false;
 
   const a: NonNullable<RecipeOverrides['augment']> = {};

@@ -11,9 +11,10 @@ import { keptWeightsPath, primaryMetric, tableRowRecipe, rowTrainConfig, runIdOf
 import { SEGMENTATION_EXPERIMENT } from './segmentation.ts';
 import { DETECTION_EXPERIMENT } from './detection.ts';
 import { atomicWrite, removeStaleTemps } from '../io.ts';
-import { flattenRecipe } from '../train/config.ts';
+import { flattenRecipe, withKeysAddedLater } from '../train/config.ts';
 import type { TrainHooks } from '../train/loop.ts';
 import { PILOT } from './pilot.ts';
+import { PRECISION_EXPERIMENT } from './precision.ts';
 import { TABLE3_EXPERIMENT } from './table3.ts';
 import { TABLE4_EXPERIMENT } from './table4.ts';
 
@@ -46,6 +47,7 @@ export interface Dirs { resultsDir?: string; checkpointRoot?: string }
 /** Every table the runner knows, by id. */
 export const EXPERIMENT_TABLES: Readonly<Record<string, ExperimentTable>> = {
   table3: TABLE3_EXPERIMENT, table4: TABLE4_EXPERIMENT, pilot: PILOT, segmentation: SEGMENTATION_EXPERIMENT, detection: DETECTION_EXPERIMENT,
+  precision: PRECISION_EXPERIMENT,
 };
 
 export function experimentTable(id: string): ExperimentTable {
@@ -72,7 +74,7 @@ function recipeKey(table: ExperimentTable, row: ExperimentRow, profile: Profile)
  */
 export function runOwners(table: ExperimentTable, profile: Profile): Map<string, { owner: ExperimentTable; row: ExperimentRow }> {
   // A table with its own recipes (segmentation) shares no runs with the CIFAR-10 tables.
-  const ordered = table.recipe ? [table] : [...OWNER_ORDER.map((id) => EXPERIMENT_TABLES[id]!), ...(EXPERIMENT_TABLES[table.id] ? [] : [table])];
+  const ordered = table.recipe ? [table] : [...OWNER_ORDER.map((id) => EXPERIMENT_TABLES[id]!), ...(OWNER_ORDER.includes(table.id) ? [] : [table])];
   const first = new Map<string, { owner: ExperimentTable; row: ExperimentRow }>();
   for (const t of ordered) for (const r of t.rows) {
     const key = recipeKey(t, r, profile);
@@ -140,7 +142,7 @@ export function runStatus(run: PlannedRun, epochs: number, dirs: Dirs = {}, prim
  * the experiment name, which differs for a run that several tables share.
  */
 export function recipeChange(record: RunRecord, recipe: unknown): string | null {
-  const now = flattenRecipe(recipe), then = flattenRecipe(record.config);
+  const now = flattenRecipe(recipe), then = flattenRecipe(withKeysAddedLater(record.config));
   delete now['experiment'];
   const diffs = Object.keys(now).filter((k) => JSON.stringify(then[k]) !== JSON.stringify(now[k]));
   if (!diffs.length) return null;

@@ -21,6 +21,7 @@ import { UserError } from '../errors.ts';
 import type { Profile } from '../runRecord.ts';
 import { resolveConfig, type ConvMixerConfig } from '../models/convmixer.ts';
 import { PAPER_CIFAR_AUGMENT } from '../data/augment.ts';
+import { PRECISIONS } from '../backend/index.ts';
 
 const prob = z.number().min(0).max(1);
 const nonneg = z.number().min(0);
@@ -53,6 +54,24 @@ export const optimizerFields = {
   clipNorm: nonneg,
 };
 
+/**
+ * Arithmetic of the convolutions and matmuls (lib/backend setPrecision): 'fp32', or 'bf16' mixed precision as under
+ * PyTorch's CPU autocast (bf16 operands, fp32 accumulation; weights, optimizer state, BatchNorm and the loss in fp32).
+ */
+export const precisionField = { precision: z.enum(PRECISIONS) };
+
+/**
+ * Recipe keys added after runs were recorded, with the value every run had before the key existed: a saved recipe
+ * (run record, checkpoint) without the key was trained with that value, so it compares equal to a recipe that sets it.
+ */
+export const RECIPE_KEYS_ADDED_LATER: Record<string, unknown> = { precision: 'fp32' };
+
+/** A saved recipe with the keys added since it was written filled in (see RECIPE_KEYS_ADDED_LATER). */
+export function withKeysAddedLater<T>(saved: T): T {
+  if (saved === null || typeof saved !== 'object' || Array.isArray(saved)) return saved;
+  return { ...RECIPE_KEYS_ADDED_LATER, ...(saved as Record<string, unknown>) } as T;
+}
+
 /** The recipe: everything that decides what a run computes. A resumed run must match it exactly. */
 export const recipeSchema = z.object({
   profile: z.enum(['smoke', 'quick', 'paper']),
@@ -69,6 +88,7 @@ export const recipeSchema = z.object({
   evalBatchSize: z.number().int().min(1).max(65536),
   lrMax: z.number().gt(0).max(10),
   ...optimizerFields,
+  ...precisionField,
   augment: augmentSchema,
   /** Evaluate on the test split after every epoch. */
   evaluate: z.boolean(),
@@ -115,7 +135,7 @@ export const PROFILE_DEFAULTS: Record<Profile, ProfileDefaults> = {
     dataset: 'cifar10', trainSubset: 256, testSubset: 200,
     modelName: 'convmixer_128_4', modelOverrides: { dim: 32, depth: 2, kernelSize: 3, patchSize: 4 },
     epochs: 1, batchSize: 64, evalBatchSize: 200, lrMax: 0.01, weightDecay: 0.01, decayBiasAndNorm: true,
-    beta1: 0.9, beta2: 0.999, eps: 1e-8, clipNorm: 1,
+    beta1: 0.9, beta2: 0.999, eps: 1e-8, clipNorm: 1, precision: 'fp32',
     augment: { scaleMin: 0.75, hflip: true, randAugment: { n: 1, m: TORCHVISION_RA_M8, mstd: 0 }, colorJitter: 0.1, mixupAlpha: 0.8, cutmixAlpha: 1,
       mixupProb: 1, mixupSwitchProb: 0.5, labelSmoothing: 0.1, reprob: 0.25, remode: 'pixel' },
     evaluate: true,
@@ -124,7 +144,7 @@ export const PROFILE_DEFAULTS: Record<Profile, ProfileDefaults> = {
     dataset: 'cifar10', trainSubset: 5000, testSubset: 1000,
     modelName: 'convmixer_256_8', modelOverrides: { kernelSize: 5, patchSize: 2 },
     epochs: 25, batchSize: 128, evalBatchSize: 250, lrMax: 0.01, weightDecay: 0.01, decayBiasAndNorm: true,
-    beta1: 0.9, beta2: 0.999, eps: 1e-8, clipNorm: 1,
+    beta1: 0.9, beta2: 0.999, eps: 1e-8, clipNorm: 1, precision: 'fp32',
     augment: { scaleMin: 0.75, hflip: true, randAugment: { n: 1, m: TORCHVISION_RA_M8, mstd: 0 }, colorJitter: 0.1, mixupAlpha: 0, cutmixAlpha: 0,
       mixupProb: 1, mixupSwitchProb: 0.5, labelSmoothing: 0, reprob: 0.25, remode: 'const' },
     evaluate: true,
@@ -133,7 +153,7 @@ export const PROFILE_DEFAULTS: Record<Profile, ProfileDefaults> = {
     dataset: 'cifar10', trainSubset: 0, testSubset: 0,
     modelName: 'convmixer_256_8', modelOverrides: {},
     epochs: 200, batchSize: 128, evalBatchSize: 500, lrMax: 0.01, weightDecay: 0, decayBiasAndNorm: false,
-    beta1: 0.9, beta2: 0.999, eps: 1e-3, clipNorm: 1,
+    beta1: 0.9, beta2: 0.999, eps: 1e-3, clipNorm: 1, precision: 'fp32',
     augment: { ...PAPER_CIFAR_AUGMENT },
     evaluate: true,
   },
@@ -143,7 +163,7 @@ export const PROFILE_DEFAULTS: Record<Profile, ProfileDefaults> = {
 export const FLAG_FOR_KEY: Record<string, string> = {
   profile: 'profile', experiment: 'experiment', seed: 'seed', trainSubset: 'train-subset', testSubset: 'test-subset',
   epochs: 'epochs', batchSize: 'batch', evalBatchSize: 'eval-batch', lrMax: 'lr-max', weightDecay: 'wd',
-  decayBiasAndNorm: 'decay-bias-norm', beta1: 'beta1', beta2: 'beta2', eps: 'eps', clipNorm: 'clip-norm', evaluate: 'no-eval',
+  decayBiasAndNorm: 'decay-bias-norm', beta1: 'beta1', beta2: 'beta2', eps: 'eps', clipNorm: 'clip-norm', precision: 'precision', evaluate: 'no-eval',
   'augment.scaleMin': 'scale-min', 'augment.hflip': 'no-hflip', 'augment.randAugment': 'ra-n', 'augment.randAugment.n': 'ra-n',
   'augment.randAugment.m': 'ra-m', 'augment.randAugment.mstd': 'ra-mstd', 'augment.colorJitter': 'jitter', 'augment.mixupAlpha': 'mixup',
   'augment.cutmixAlpha': 'cutmix', 'augment.mixupProb': 'mixup-prob', 'augment.mixupSwitchProb': 'mixup-switch-prob',
@@ -200,7 +220,7 @@ export function flattenRecipe(value: unknown, prefix = '', out: Record<string, u
 
 /** The first key whose value differs between a saved recipe and the current one, or null when they match. */
 export function firstRecipeDifference(saved: unknown, current: unknown): { key: string; saved: unknown; current: unknown } | null {
-  const a = flattenRecipe(saved), b = flattenRecipe(current);
+  const a = flattenRecipe(withKeysAddedLater(saved)), b = flattenRecipe(current);
   for (const key of new Set([...Object.keys(a), ...Object.keys(b)])) {
     if (JSON.stringify(a[key]) !== JSON.stringify(b[key])) return { key, saved: a[key], current: b[key] };
   }

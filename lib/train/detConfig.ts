@@ -11,7 +11,7 @@ import type { Profile } from '../runRecord.ts';
 import { UserError } from '../errors.ts';
 import { modelInfo } from '../models/registry.ts';
 import { detAugmentSchema, SEED_DET_AUGMENT, type DetAugment } from '../data/detBatch.ts';
-import { optimizerFields, type RunOptions } from './config.ts';
+import { optimizerFields, precisionField, type RunOptions } from './config.ts';
 
 export const DET_DATASETS = ['voc2007', 'voc2012'] as const;
 export type DetDatasetName = (typeof DET_DATASETS)[number];
@@ -51,6 +51,7 @@ export const detRecipeSchema = z.object({
   lrSchedule: z.enum(['constant', 'step', 'onecycle']),
   stepFactor: z.number().gt(0).max(1),
   ...optimizerFields,
+  ...precisionField,
   augment: detAugmentSchema,
   loss: yoloLossSchema,
   /** Decoding for evaluation: boxes with class-specific score above confThreshold, class-wise NMS at nmsIou. */
@@ -71,7 +72,7 @@ type DetDefaults = Omit<DetRecipe, 'profile' | 'experiment' | 'seed' | 'modelNam
 /** YOLOv1's loss (Eq. 3, lambda_coord 5, lambda_noobj 0.5), averaged over the images of a batch. */
 export const YOLOV1_LOSS: YoloLossRecipe = { lambdaCoord: 5, lambdaNoobj: 0.5, noobjOnUnresponsible: true, reduction: 'batchMean' };
 
-const ADAM = { weightDecay: 0, decayBiasAndNorm: true, beta1: 0.9, beta2: 0.999, eps: 1e-8, clipNorm: 0 } as const;
+const ADAM = { weightDecay: 0, decayBiasAndNorm: true, beta1: 0.9, beta2: 0.999, eps: 1e-8, clipNorm: 0, precision: 'fp32' } as const;
 
 /** What all detection rows share, per profile (the rows choose the model). */
 export const DET_PROFILE_DEFAULTS: Record<Profile, DetDefaults> = {

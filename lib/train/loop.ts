@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { UserError } from '../errors.ts';
 import { removeStaleTemps, repoRelative, underFlag, writableDir } from '../io.ts';
 import { createRng, type Rng } from '../rng.ts';
-import { initBackend } from '../backend/index.ts';
+import { initBackend, precisionNote, setPrecision } from '../backend/index.ts';
 import { newRunRecord, finishRunRecord, parseRunRecord, saveRunRecord, runIdProblem, RESULTS_DIR, type RunRecord } from '../runRecord.ts';
 import type { ImageDataset } from '../data/cifar10.ts';
 import { createAdamW, decaysExceptBiasAndNorm, type AdamW } from './adamw.ts';
@@ -16,7 +16,7 @@ import { constantSchedule, oneCycleSchedule, stepSchedule, type LrSchedule } fro
 import { gradNorms, clipGradsByGlobalNorm } from './clip.ts';
 import { saveCheckpoint, loadCheckpoint, runCheckpointDir, runLockPath, CHECKPOINTS_DIR, type TensorRecord } from './checkpoint.ts';
 import { acquireLock } from '../lock.ts';
-import { firstRecipeDifference, flagForKey, recipeSchema, type Recipe, type TrainConfig } from './config.ts';
+import { firstRecipeDifference, flagForKey, recipeSchema, withKeysAddedLater, type Recipe, type TrainConfig } from './config.ts';
 import { isSegRecipe, segRecipeSchema, type SegRecipe, type SegTrainConfig } from './segConfig.ts';
 import type { SegDataset } from '../data/segmentation.ts';
 import { segmentationTask } from './tasks/segmentation.ts';
@@ -149,7 +149,7 @@ async function taskFor(config: AnyTrainConfig, hooks: TrainHooks): Promise<Train
 function savedRecipe(raw: unknown, dir: string): AnyRecipe {
   const tagged = (raw ?? {}) as { task?: unknown };
   const schema = isSegRecipe(tagged) ? segRecipeSchema : isDetRecipe(tagged) ? detRecipeSchema : recipeSchema;
-  const parsed = schema.safeParse(raw);
+  const parsed = schema.safeParse(withKeysAddedLater(raw));
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     throw new UserError(`checkpoint ${dir}: saved recipe is invalid at '${issue.path.join('.') || 'recipe'}' (${issue.message}); start a new run instead of --resume`);
@@ -177,6 +177,7 @@ export async function trainRun(requested: AnyTrainConfig, hooks: TrainHooks = {}
   try {
     return await trainLocked(requested, hooks, runId);
   } finally {
+    setPrecision('fp32');
     lock.release();
   }
 }
@@ -220,6 +221,8 @@ async function trainLocked(requested: AnyTrainConfig, hooks: TrainHooks, runId: 
     throw new UserError(`run record ${prevPath} already exists; pass --overwrite to replace it, or pick another --run-id`);
   }
   const backend = await initBackend(config.run.backend);
+  // bf16 holds for the whole run, evaluation included (as autocast around both); trainRun sets fp32 again at the end.
+  const gemmKernel = setPrecision(config.precision);
   const task = await taskFor(config, hooks);
   const model = task.createModel(config.seed);
   const opt = createAdamW(model.params, {
@@ -237,7 +240,7 @@ async function trainLocked(requested: AnyTrainConfig, hooks: TrainHooks, runId: 
 
     const recordConfig = { ...recipe, explicit: config.run.explicit, resumable: config.run.checkpoint, trainImages: task.trainSize, testImages: task.testSize, params: task.paramCount, stepsPerEpoch,
       data: task.source, command: config.run.command ?? null };
-    let record = newRunRecord({ kind: 'train', experiment: config.experiment, profile: config.profile, seed: config.seed, config: recordConfig, backend: backend.description, id: runId,
+    let record = newRunRecord({ kind: 'train', experiment: config.experiment, profile: config.profile, seed: config.seed, config: recordConfig, backend: `${backend.description}${precisionNote(gemmKernel)}`, id: runId,
       table: config.run.table, row: config.run.row });
 
     if (config.run.resume && saved) {

@@ -12,7 +12,7 @@ import type { Profile } from '../runRecord.ts';
 import { UserError } from '../errors.ts';
 import { segAugmentSchema, SEED_SEG_AUGMENT, type SegAugment } from '../data/segBatch.ts';
 import { modelInfo } from '../models/registry.ts';
-import { optimizerFields, type RunOptions } from './config.ts';
+import { optimizerFields, precisionField, type RunOptions } from './config.ts';
 
 
 export const SEG_DATASETS = ['camvid', 'cityscapes'] as const;
@@ -43,6 +43,7 @@ export const segRecipeSchema = z.object({
   lrSchedule: z.enum(['step', 'onecycle']),
   stepFactor: z.number().gt(0).max(1),
   ...optimizerFields,
+  ...precisionField,
   augment: segAugmentSchema,
   loss: z.literal('dice'),
   evaluate: z.boolean(),
@@ -59,7 +60,7 @@ export const SEG_PROFILE_DEFAULTS: Record<Profile, SegDefaults> = {
   smoke: {
     task: 'segmentation', dataset: 'camvid', height: 32, width: 48, evalSplit: 'test', trainSubset: 8, testSubset: 4,
     epochs: 1, batchSize: 4, evalBatchSize: 4, lrMax: 1e-3, lrSchedule: 'step', stepFactor: 0.2, weightDecay: 0.01, decayBiasAndNorm: true,
-    beta1: 0.9, beta2: 0.999, eps: 1e-8, clipNorm: 0, augment: { ...SEED_SEG_AUGMENT }, loss: 'dice', evaluate: true,
+    beta1: 0.9, beta2: 0.999, eps: 1e-8, clipNorm: 0, precision: 'fp32', augment: { ...SEED_SEG_AUGMENT }, loss: 'dice', evaluate: true,
   },
   // 2 CPU cores: CamVid (the seed's Cityscapes is not public) at 96x128 (a quarter of 360x480 per side, about
   // 1/11 of the seed's 256x512 pixels), all 367 training frames, evaluated on the 233 test frames; batch 8.
@@ -67,13 +68,13 @@ export const SEG_PROFILE_DEFAULTS: Record<Profile, SegDefaults> = {
   quick: {
     task: 'segmentation', dataset: 'camvid', height: 96, width: 128, evalSplit: 'test', trainSubset: 0, testSubset: 0,
     epochs: 10, batchSize: 8, evalBatchSize: 16, lrMax: 1e-3, lrSchedule: 'step', stepFactor: 0.2, weightDecay: 0.01, decayBiasAndNorm: true,
-    beta1: 0.9, beta2: 0.999, eps: 1e-8, clipNorm: 0, augment: { ...SEED_SEG_AUGMENT }, loss: 'dice', evaluate: true,
+    beta1: 0.9, beta2: 0.999, eps: 1e-8, clipNorm: 0, precision: 'fp32', augment: { ...SEED_SEG_AUGMENT }, loss: 'dice', evaluate: true,
   },
   // The seed: 256x512, 20 epochs, batch 24 (on Cityscapes; here the dataset is a row choice).
   paper: {
     task: 'segmentation', dataset: 'cityscapes', height: 256, width: 512, evalSplit: 'val', trainSubset: 0, testSubset: 0,
     epochs: 20, batchSize: 24, evalBatchSize: 24, lrMax: 1e-3, lrSchedule: 'step', stepFactor: 0.2, weightDecay: 0.01, decayBiasAndNorm: true,
-    beta1: 0.9, beta2: 0.999, eps: 1e-8, clipNorm: 0, augment: { ...SEED_SEG_AUGMENT }, loss: 'dice', evaluate: true,
+    beta1: 0.9, beta2: 0.999, eps: 1e-8, clipNorm: 0, precision: 'fp32', augment: { ...SEED_SEG_AUGMENT }, loss: 'dice', evaluate: true,
   },
 };
 
