@@ -344,44 +344,50 @@ __attribute__((target("avx512f,avx512bf16"))) inline void SegmentForwardBf16(con
   }
 }
 
+// Tasks [lo, hi) of DwForwardSlabsBf16 (image x channel block). A separate function, not the ParallelFor lambda's
+// body: GCC does not give a lambda its enclosing function's target attribute, and the intrinsics need it.
 template <long K>
-__attribute__((target("avx512f,avx512bw,avx512bf16"))) void DwForwardSlabsBf16(const float* x, const float* w, const float* bias, float* y, const DwShape& s, bool relu) {
+__attribute__((target("avx512f,avx512bw,avx512bf16"))) void ForwardTasksBf16(long lo, long hi, const float* x, const float* w, const float* bias, float* y,
+                                                                           const DwShape& s, const Slab& b, long blocks, bool relu) {
   constexpr long KP = (K + 1) / 2;
-  const Slab b = SlabShape(s, K);
-  const long blocks = (s.c + kLanes - 1) / kLanes;
-  ParallelFor(s.n * blocks, 1, [&](long lo, long hi) {
-    const long slabSize = b.rows * b.cols * kLanes;
-    float* buf = Scratch(2 * slabSize + K * K * kLanes + K * KP * kLanes + kLanes);
-    int32_t* pairs = reinterpret_cast<int32_t*>(buf + slabSize);
-    float* pw = buf + 2 * slabSize;
-    int32_t* wp = reinterpret_cast<int32_t*>(pw + K * K * kLanes);
-    float* pb = pw + K * K * kLanes + K * KP * kLanes;
-    for (long task = lo; task < hi; ++task) {
-      const long n = task / blocks, c0 = task % blocks * kLanes, lanes = std::min(kLanes, s.c - c0);
-      PackSlab(x + n * s.h * s.w * s.c, s, b, c0, buf);
-      PairColumns(buf, b.rows, b.cols, pairs);
-      PackTaps(w, K * K, s.c, c0, pw);
-      PairTaps<K>(pw, wp);
-      if (bias) PackTaps(bias, 1, s.c, c0, pb);
-      else std::fill(pb, pb + kLanes, 0.f);
-      const __m512 bv = _mm512_loadu_ps(pb), zero = _mm512_setzero_ps();
-      for (long oy = 0; oy < s.oh; ++oy) {
-        float* yRow = y + ((n * s.oh + oy) * s.ow) * s.c + c0;
-        for (long ox = 0; ox < s.ow; ox += kSeg) {
-          __m512 acc[kSeg];
-          SegmentForwardBf16<K>(pairs + (oy * b.cols + ox) * kLanes, b.cols, wp, bv, acc);
-          const long count = std::min(kSeg, s.ow - ox);
-          for (long p = 0; p < count; ++p) {
-            // relu keeps NaN (as tfjs's Math.max(0, NaN)): max_ps(r, 0) would return 0 for a NaN r.
-            const __m512 r = relu ? _mm512_mask_mov_ps(acc[p], _mm512_cmp_ps_mask(acc[p], zero, _CMP_LT_OQ), zero) : acc[p];
-            float* o = yRow + (ox + p) * s.c;
-            if (lanes == kLanes) _mm512_storeu_ps(o, r);
-            else _mm512_mask_storeu_ps(o, static_cast<__mmask16>((1u << lanes) - 1), r);
-          }
+  const long slabSize = b.rows * b.cols * kLanes;
+  float* buf = Scratch(2 * slabSize + K * K * kLanes + K * KP * kLanes + kLanes);
+  int32_t* pairs = reinterpret_cast<int32_t*>(buf + slabSize);
+  float* pw = buf + 2 * slabSize;
+  int32_t* wp = reinterpret_cast<int32_t*>(pw + K * K * kLanes);
+  float* pb = pw + K * K * kLanes + K * KP * kLanes;
+  for (long task = lo; task < hi; ++task) {
+    const long n = task / blocks, c0 = task % blocks * kLanes, lanes = std::min(kLanes, s.c - c0);
+    PackSlab(x + n * s.h * s.w * s.c, s, b, c0, buf);
+    PairColumns(buf, b.rows, b.cols, pairs);
+    PackTaps(w, K * K, s.c, c0, pw);
+    PairTaps<K>(pw, wp);
+    if (bias) PackTaps(bias, 1, s.c, c0, pb);
+    else std::fill(pb, pb + kLanes, 0.f);
+    const __m512 bv = _mm512_loadu_ps(pb), zero = _mm512_setzero_ps();
+    for (long oy = 0; oy < s.oh; ++oy) {
+      float* yRow = y + ((n * s.oh + oy) * s.ow) * s.c + c0;
+      for (long ox = 0; ox < s.ow; ox += kSeg) {
+        __m512 acc[kSeg];
+        SegmentForwardBf16<K>(pairs + (oy * b.cols + ox) * kLanes, b.cols, wp, bv, acc);
+        const long count = std::min(kSeg, s.ow - ox);
+        for (long p = 0; p < count; ++p) {
+          // relu keeps NaN (as tfjs's Math.max(0, NaN)): max_ps(r, 0) would return 0 for a NaN r.
+          const __m512 r = relu ? _mm512_mask_mov_ps(acc[p], _mm512_cmp_ps_mask(acc[p], zero, _CMP_LT_OQ), zero) : acc[p];
+          float* o = yRow + (ox + p) * s.c;
+          if (lanes == kLanes) _mm512_storeu_ps(o, r);
+          else _mm512_mask_storeu_ps(o, static_cast<__mmask16>((1u << lanes) - 1), r);
         }
       }
     }
-  });
+  }
+}
+
+template <long K>
+void DwForwardSlabsBf16(const float* x, const float* w, const float* bias, float* y, const DwShape& s, bool relu) {
+  const Slab b = SlabShape(s, K);
+  const long blocks = (s.c + kLanes - 1) / kLanes;
+  ParallelFor(s.n * blocks, 1, [&](long lo, long hi) { ForwardTasksBf16<K>(lo, hi, x, w, bias, y, s, b, blocks, relu); });
 }
 
 // Filter gradient of one image and channel block: acc[kc] += pairs[oy + kr][ox + kc] . (dy[oy][ox], dy[oy][ox+1])
@@ -418,25 +424,30 @@ __attribute__((target("avx512f,avx512bw,avx512bf16"))) void FilterGradSlabBf16(c
   }
 }
 
+// Tasks [lo, hi) of DwBackpropFilterSlabsBf16 (a target function for the same reason as ForwardTasksBf16).
 template <long K>
-__attribute__((target("avx512f,avx512bw,avx512bf16"))) void DwBackpropFilterSlabsBf16(const float* x, const float* dy, float* dw, const DwShape& s) {
+__attribute__((target("avx512f,avx512bw,avx512bf16"))) void FilterGradTasksBf16(long lo, long hi, const float* x, const float* dy, const DwShape& s,
+                                                                              const Slab& b, long blocks, float* partial) {
+  const long slabSize = b.rows * b.cols * kLanes, gradSize = s.oh * b.owPad * kLanes;
+  float* xbuf = Scratch(2 * slabSize + gradSize + gradSize / 2);
+  int32_t* pairs = reinterpret_cast<int32_t*>(xbuf + slabSize);
+  float* gbuf = xbuf + 2 * slabSize;
+  int32_t* gpairs = reinterpret_cast<int32_t*>(gbuf + gradSize);
+  for (long task = lo; task < hi; ++task) {
+    const long n = task / blocks, c0 = task % blocks * kLanes;
+    PackSlab(x + n * s.h * s.w * s.c, s, b, c0, xbuf);
+    PairColumns(xbuf, b.rows, b.cols, pairs);
+    PackGrad(dy + n * s.oh * s.ow * s.c, s, b, c0, gbuf);
+    FilterGradSlabBf16<K>(pairs, gbuf, s, b, gpairs, partial + task * K * K * kLanes);
+  }
+}
+
+template <long K>
+void DwBackpropFilterSlabsBf16(const float* x, const float* dy, float* dw, const DwShape& s) {
   const Slab b = SlabShape(s, K);
   const long blocks = (s.c + kLanes - 1) / kLanes, taps = K * K;
   std::vector<float> partial(s.n * blocks * taps * kLanes);
-  ParallelFor(s.n * blocks, 1, [&](long lo, long hi) {
-    const long slabSize = b.rows * b.cols * kLanes, gradSize = s.oh * b.owPad * kLanes;
-    float* xbuf = Scratch(2 * slabSize + gradSize + gradSize / 2);
-    int32_t* pairs = reinterpret_cast<int32_t*>(xbuf + slabSize);
-    float* gbuf = xbuf + 2 * slabSize;
-    int32_t* gpairs = reinterpret_cast<int32_t*>(gbuf + gradSize);
-    for (long task = lo; task < hi; ++task) {
-      const long n = task / blocks, c0 = task % blocks * kLanes;
-      PackSlab(x + n * s.h * s.w * s.c, s, b, c0, xbuf);
-      PairColumns(xbuf, b.rows, b.cols, pairs);
-      PackGrad(dy + n * s.oh * s.ow * s.c, s, b, c0, gbuf);
-      FilterGradSlabBf16<K>(pairs, gbuf, s, b, gpairs, partial.data() + task * taps * kLanes);
-    }
-  });
+  ParallelFor(s.n * blocks, 1, [&](long lo, long hi) { FilterGradTasksBf16<K>(lo, hi, x, dy, s, b, blocks, partial.data()); });
   ParallelFor(taps, 1, [&](long lo, long hi) {
     for (long t = lo; t < hi; ++t)
       for (long blk = 0; blk < blocks; ++blk) {
