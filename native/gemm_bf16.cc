@@ -78,7 +78,6 @@ struct Operand {
   const float* p;
   long ld;
   bool trans;  // element (r, k) is p[k*ld + r] when trans, p[r*ld + k] otherwise (r = row of A / column of B)
-  float at(long r, long k) const { return trans ? p[k * ld + r] : p[r * ld + k]; }
 };
 
 struct WordScratch {
