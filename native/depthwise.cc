@@ -254,6 +254,20 @@ void FilterGradSlab(const float* xbuf, const float* gbuf, const DwShape& s, cons
   }
 }
 
+// dw = the per-(image, channel block) partial filter gradients added over images in order (the same result on any
+// number of threads): the slab kernels' last step, fp32 and bf16 alike.
+void SumImagePartials(const std::vector<float>& partial, const DwShape& s, long blocks, long taps, float* dw) {
+  ParallelFor(taps, 1, [&](long lo, long hi) {
+    for (long t = lo; t < hi; ++t)
+      for (long blk = 0; blk < blocks; ++blk) {
+        V16 v{};
+        for (long n = 0; n < s.n; ++n) v += LoadV(partial.data() + ((n * blocks + blk) * taps + t) * kLanes);
+        const long c0 = blk * kLanes, lanes = std::min(kLanes, s.c - c0);
+        for (long l = 0; l < lanes; ++l) dw[t * s.c + c0 + l] = v[l];
+      }
+  });
+}
+
 // Each (image, channel block) task writes its own partial filter gradient; images are then added in order, so
 // the result does not depend on the thread count.
 template <long K>
@@ -271,15 +285,7 @@ void DwBackpropFilterSlabs(const float* x, const float* dy, float* dw, const DwS
       FilterGradSlab<K>(xbuf, gbuf, s, b, partial.data() + task * taps * kLanes);
     }
   });
-  ParallelFor(taps, 1, [&](long lo, long hi) {
-    for (long t = lo; t < hi; ++t)
-      for (long blk = 0; blk < blocks; ++blk) {
-        V16 v{};
-        for (long n = 0; n < s.n; ++n) v += LoadV(partial.data() + ((n * blocks + blk) * taps + t) * kLanes);
-        const long c0 = blk * kLanes, lanes = std::min(kLanes, s.c - c0);
-        for (long l = 0; l < lanes; ++l) dw[t * s.c + c0 + l] = v[l];
-      }
-  });
+  SumImagePartials(partial, s, blocks, taps, dw);
 }
 
 
@@ -448,15 +454,7 @@ void DwBackpropFilterSlabsBf16(const float* x, const float* dy, float* dw, const
   const long blocks = (s.c + kLanes - 1) / kLanes, taps = K * K;
   std::vector<float> partial(s.n * blocks * taps * kLanes);
   ParallelFor(s.n * blocks, 1, [&](long lo, long hi) { FilterGradTasksBf16<K>(lo, hi, x, dy, s, b, blocks, partial.data()); });
-  ParallelFor(taps, 1, [&](long lo, long hi) {
-    for (long t = lo; t < hi; ++t)
-      for (long blk = 0; blk < blocks; ++blk) {
-        V16 v{};
-        for (long n = 0; n < s.n; ++n) v += LoadV(partial.data() + ((n * blocks + blk) * taps + t) * kLanes);
-        const long c0 = blk * kLanes, lanes = std::min(kLanes, s.c - c0);
-        for (long l = 0; l < lanes; ++l) dw[t * s.c + c0 + l] = v[l];
-      }
-  });
+  SumImagePartials(partial, s, blocks, taps, dw);
 }
 #endif
 
@@ -472,16 +470,11 @@ inline bool Bf16Fast(const DwShape& s) {
 #endif
 }
 
-// A bf16-rounded copy (nearest even; NaN stays NaN), for the fp32 kernels to run on bf16 operands.
+// A bf16-rounded copy (RoundToBf16, the GEMM's rounding), for the fp32 kernels to run on bf16 operands.
 std::vector<float> RoundedCopy(const float* v, long n) {
   std::vector<float> out(v, v + n);
   ParallelFor(n, 1 << 16, [&](long lo, long hi) {
-    for (long i = lo; i < hi; ++i) {
-      uint32_t u;
-      std::memcpy(&u, &out[i], 4);
-      if ((u & 0x7fffffffu) <= 0x7f800000u) u = ((u + 0x7fffu + ((u >> 16) & 1u)) >> 16) << 16;
-      std::memcpy(&out[i], &u, 4);
-    }
+    for (long i = lo; i < hi; ++i) out[i] = RoundToBf16(out[i]);
   });
   return out;
 }

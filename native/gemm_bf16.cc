@@ -60,13 +60,6 @@ bool CpuHasBf16() {
 }
 const bool kCpuBf16 = CpuHasBf16();
 
-// fp32 -> bf16 bits, round to nearest even; NaN stays a (quiet) NaN instead of rounding up to infinity.
-inline uint32_t Bf16Bits(float f) {
-  uint32_t u;
-  std::memcpy(&u, &f, sizeof u);
-  if ((u & 0x7fffffffu) > 0x7f800000u) return (u >> 16) | 0x40u;
-  return (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
-}
 inline float Bf16ToFloat(uint32_t bits16) {
   const uint32_t u = bits16 << 16;
   float f;
