@@ -53,6 +53,24 @@ test('pool: a buffer stays out of the pool while a slice aliasing it lives', { s
   s.dispose();
 });
 
+test('pool: the free lists keep a whole working set, beyond the old fixed 512 MB', { skip }, () => {
+  // Six 128 MB outputs live at once (a batch-128 step of ConvMixer-256/8 k9 p1 has ~60 of 134 MB): after they are
+  // disposed, all six come back. Never written, so the arrays stay untouched zero pages.
+  const n = 32 * 1024 * 1024;
+  const before = poolStats();
+  const tensors = Array.from({ length: 6 }, () => tf.engine().makeTensor(allocOutput(n), [n], 'float32'));
+  const live = poolStats();
+  assert.equal(live.liveBytes - before.liveBytes, 6 * 4 * n, 'live bytes count the six buffers');
+  assert.ok(live.peakLiveBytes >= live.liveBytes);
+  tf.dispose(tensors);
+  const after = poolStats();
+  assert.equal(after.liveBytes, before.liveBytes, 'released buffers are no longer live');
+  assert.equal(after.released - before.released, 6, 'all six went to the free lists');
+  const again = Array.from({ length: 6 }, () => allocOutput(n));
+  assert.equal(poolStats().reused - after.reused, 6, 'and all six are reused');
+  for (const a of again) tf.engine().makeTensor(a, [n], 'float32').dispose();
+});
+
 test('pool: training steps with recycled, NaN-poisoned buffers match tfjs JS kernels (losses and weights)', { skip }, () => {
   setPoolPoison(true);
   try {

@@ -8,14 +8,23 @@
 // (3) it never escaped through readSync (dataSync(), data(), arraySync() hand out the backend's own array, which
 // the caller may keep after disposing the tensor). A recycled buffer holds stale values: only kernels that write
 // every output element may use allocOutput.
+import { totalmem } from 'node:os';
 import type { TensorInfo } from '@tensorflow/tfjs';
 
 type DataId = TensorInfo['dataId'];
 
 /** Smaller outputs are left to the allocator (cheap, and not worth the bookkeeping). */
 export const MIN_POOLED_FLOATS = 1 << 16;
-/** Most bytes kept in free lists; beyond this a released buffer is left to the garbage collector. */
-const MAX_FREE_BYTES = 512 * 1024 * 1024;
+/**
+ * Bytes the free lists may hold: the most pooled bytes live at once so far (a training step's working set, so the
+ * next step reuses all of it), at least MIN_FREE_BYTES and at most half the machine's memory. A fixed 512 MB cap held
+ * 3 of the ~60 activation-sized buffers of a batch-128 ConvMixer-256/8 k9 p1 step (134 MB each); every other output
+ * was a fresh array, and first-touch page faults on a fresh 134 MB array cost ~90 ms here, more than the kernel
+ * that writes it. Beyond the cap a released buffer is left to the garbage collector. CONVMIXER_POOL_MB fixes the cap.
+ */
+const MIN_FREE_BYTES = 512 * 1024 * 1024;
+const MAX_FREE_BYTES = Math.floor(totalmem() / 2);
+const FIXED_FREE_BYTES = process.env.CONVMIXER_POOL_MB ? Number(process.env.CONVMIXER_POOL_MB) * 1024 * 1024 : null;
 /** CONVMIXER_POOL=0 turns recycling off (fresh arrays every call), for before/after measurements. */
 const POOL_ON = process.env.CONVMIXER_POOL !== '0';
 
@@ -26,15 +35,31 @@ interface PoolState {
   owner: WeakMap<object, ArrayBuffer>;
   free: Map<number, Float32Array[]>;
   freeBytes: number;
+  /** Bytes of pooled buffers handed out and not yet released, and their maximum so far. */
+  liveBytes: number;
+  peakLiveBytes: number;
   /** Test aid: fill released buffers with NaN so a kernel that skips an output element shows up. */
   poison: boolean;
   stats: { allocated: number; reused: number; released: number; escaped: number };
 }
 
 const state: PoolState = {
-  refs: new WeakMap(), owner: new WeakMap(), free: new Map(), freeBytes: 0, poison: false,
+  refs: new WeakMap(), owner: new WeakMap(), free: new Map(), freeBytes: 0, liveBytes: 0, peakLiveBytes: 0, poison: false,
   stats: { allocated: 0, reused: 0, released: 0, escaped: 0 },
 };
+
+/** How many bytes the free lists may hold now. */
+export function freeCapBytes(): number {
+  if (FIXED_FREE_BYTES !== null && Number.isFinite(FIXED_FREE_BYTES) && FIXED_FREE_BYTES >= 0) return FIXED_FREE_BYTES;
+  return Math.min(MAX_FREE_BYTES, Math.max(MIN_FREE_BYTES, state.peakLiveBytes));
+}
+
+function handOut(arr: Float32Array): Float32Array {
+  state.refs.set(arr.buffer as ArrayBuffer, 0);
+  state.liveBytes += arr.byteLength;
+  state.peakLiveBytes = Math.max(state.peakLiveBytes, state.liveBytes);
+  return arr;
+}
 
 /** An output array of n floats with UNSPECIFIED contents (the caller writes every element). */
 export function allocOutput(n: number): Float32Array {
@@ -44,13 +69,10 @@ export function allocOutput(n: number): Float32Array {
   if (reused) {
     state.freeBytes -= reused.byteLength;
     state.stats.reused++;
-    state.refs.set(reused.buffer as ArrayBuffer, 0);
-    return reused;
+    return handOut(reused);
   }
-  const fresh = new Float32Array(n);
   state.stats.allocated++;
-  state.refs.set(fresh.buffer as ArrayBuffer, 0);
-  return fresh;
+  return handOut(new Float32Array(n));
 }
 
 function track(dataId: DataId, values: unknown): void {
@@ -73,7 +95,8 @@ function release(dataId: DataId): void {
     return;
   }
   state.refs.delete(buf);
-  if (state.freeBytes + buf.byteLength > MAX_FREE_BYTES) return;
+  state.liveBytes -= buf.byteLength;
+  if (state.freeBytes + buf.byteLength > freeCapBytes()) return;
   const arr = new Float32Array(buf);
   if (state.poison) arr.fill(NaN);
   const list = state.free.get(arr.length) ?? [];
@@ -85,7 +108,10 @@ function release(dataId: DataId): void {
 
 function escape(dataId: DataId): void {
   const buf = state.owner.get(dataId);
-  if (buf && state.refs.delete(buf)) state.stats.escaped++;
+  if (buf && state.refs.delete(buf)) {
+    state.stats.escaped++;
+    state.liveBytes -= buf.byteLength;
+  }
 }
 
 /** The parts of tfjs's MathBackendCPU the pool hooks. */
@@ -131,6 +157,6 @@ export function setPoolPoison(on: boolean): void {
 }
 
 /** Counters since start (fresh allocations, reuses, releases to the free lists, escapes through readSync). */
-export function poolStats(): PoolState['stats'] & { freeBytes: number } {
-  return { ...state.stats, freeBytes: state.freeBytes };
+export function poolStats(): PoolState['stats'] & { freeBytes: number; liveBytes: number; peakLiveBytes: number } {
+  return { ...state.stats, freeBytes: state.freeBytes, liveBytes: state.liveBytes, peakLiveBytes: state.peakLiveBytes };
 }
