@@ -3,7 +3,7 @@
 // and an interrupted run resumes bit for bit), and the segmentation experiment table in the runner.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -106,6 +106,15 @@ test('segmentation training: a tiny Unet learns the synthetic scenes; the record
   x.dispose();
   assert.deepEqual([png.width, png.height], [16, 32]);
   assert.deepEqual(Array.from(png.labels), Array.from(expected));
+  // A record written before the recipe had `precision` (Unet's quick run) is still evaluated, as fp32.
+  const recordPath = join(straightDirs.resultsDir, 'seg-straight.json');
+  const saved = JSON.parse(readFileSync(recordPath, 'utf8'));
+  assert.equal(saved.config.precision, 'fp32');
+  delete saved.config.precision;
+  writeFileSync(recordPath, JSON.stringify(saved));
+  const evOld = await evalSegmentationRun('seg-straight', { resultsDir: straightDirs.resultsDir, predictionsDir: join(straightDirs.resultsDir, 'pred'),
+    backend: 'cpu', keepFrames: 0, batchSize: 4, data: segData.test });
+  assert.equal(evOld.metrics['testMIoU'], m['testMIoU']);
   await assert.rejects(evalSegmentationRun('no-such-run', { resultsDir: straightDirs.resultsDir, backend: 'cpu' }), (e: Error) => e instanceof UserError && /--run: no run record/.test(e.message));
   straight.model.dispose();
 

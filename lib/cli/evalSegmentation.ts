@@ -50,7 +50,7 @@ export async function runEvalSegmentation(argv: string[]): Promise<number> {
       const m = rec.metrics;
       const pct = (v: unknown) => (typeof v === 'number' ? `${(100 * v).toFixed(2)}%` : '-');
       console.log(`\n  mIoU ${pct(m['testMIoU'])}, pixel accuracy ${pct(m['testPixelAcc'])}, Dice ${pct(m['testDice'])}; inference ${(m['inferImgPerSec'] as number).toFixed(2)} img/s (${(m['inferMsPerImg'] as number).toFixed(1)} ms/img)`);
-      console.log(`  predictions: ${m['predictionsFile']}; record: eval-${runId}`);
+      console.log(`  predictions: ${m['predictionsFile'] ?? 'none kept (--frames 0)'}; record: eval-${runId}`);
     }
   }
   if (values.json) console.log(JSON.stringify(out, null, 2));

@@ -82,13 +82,15 @@ export async function evalSegmentationRun(runId: string, opts: SegEvalOptions, l
       log(`  ${Math.min(start + batch, ds.n)}/${ds.n} frames`);
     }
     const s = segmentationScores(cm, k, ds.classes);
+    // The kept frames' predictions, and the same frames with their ground truth (void = ignoreIndex), so the notebook
+    // draws the grid without the dataset; --frames 0 keeps none.
     const predDir = opts.predictionsDir ?? join(REPO_ROOT, 'reports', 'predictions');
-    const predFile = join(predDir, `${runId}.png`);
-    atomicWrite(predFile, await labelMapPng(kept, keep, h, w));
-    // The same frames and their ground truth (void = ignoreIndex), so the notebook draws the grid without the dataset.
-    const framesFile = join(predDir, `${runId}.frames.png`), truthFile = join(predDir, `${runId}.truth.png`);
-    atomicWrite(framesFile, await sharp(Buffer.from(ds.images.subarray(0, keep * h * w * 3)), { raw: { width: w, height: keep * h, channels: 3 } }).png({ compressionLevel: 9 }).toBuffer());
-    atomicWrite(truthFile, await labelMapPng(ds.labels.subarray(0, keep * h * w), keep, h, w));
+    const files = keep === 0 ? null : { pred: join(predDir, `${runId}.png`), frames: join(predDir, `${runId}.frames.png`), truth: join(predDir, `${runId}.truth.png`) };
+    if (files) {
+      atomicWrite(files.pred, await labelMapPng(kept, keep, h, w));
+      atomicWrite(files.frames, await sharp(Buffer.from(ds.images.subarray(0, keep * h * w * 3)), { raw: { width: w, height: keep * h, channels: 3 } }).png({ compressionLevel: 9 }).toBuffer());
+      atomicWrite(files.truth, await labelMapPng(ds.labels.subarray(0, keep * h * w), keep, h, w));
+    }
     let record = newRunRecord({
       id: `eval-${runId}`, kind: 'eval', experiment: 'segmentation-eval', profile: train.profile, seed: train.seed, backend: opts.backend,
       table: train.table, row: train.row,
@@ -99,7 +101,7 @@ export async function evalSegmentationRun(runId: string, opts: SegEvalOptions, l
       testMIoU: s.mIoU, testPixelAcc: s.pixelAccuracy, testDice: s.meanDice,
       ...Object.fromEntries(ds.classes.map((c, i) => [`testIoU.${c}`, s.perClassIoU[i] ?? null])),
       inferImgPerSec: ds.n / (forwardMs / 1000), inferMsPerImg: forwardMs / ds.n,
-      predictionsFile: repoRelative(predFile), framesFile: repoRelative(framesFile), truthFile: repoRelative(truthFile), predictionFrames: keep,
+      predictionsFile: files && repoRelative(files.pred), framesFile: files && repoRelative(files.frames), truthFile: files && repoRelative(files.truth), predictionFrames: keep,
       frameIds: ds.ids.slice(0, keep).join(' '),
     });
     saveRunRecord(record, resultsDir);

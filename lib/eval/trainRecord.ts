@@ -5,6 +5,7 @@ import { UserError } from '../errors.ts';
 import { REPO_ROOT } from '../io.ts';
 import type { z } from 'zod';
 import { parseRunRecord, type RunRecord } from '../runRecord.ts';
+import { withKeysAddedLater } from '../train/config.ts';
 
 /** The record of a finished training run in resultsDir; one line naming --run and the file otherwise. */
 export function readTrainRecord(runId: string, resultsDir: string): { record: RunRecord; path: string } {
@@ -26,11 +27,14 @@ export function finalWeightsOf(record: RunRecord, runId: string, table: string):
   return file;
 }
 
-/** The recipe a training record stores (its config holds the recipe keys plus bookkeeping), checked by the task's schema. */
+/**
+ * The recipe a training record stores (its config holds the recipe keys plus bookkeeping), checked by the task's schema;
+ * keys added to the recipe after the record was written take the value every earlier run had (RECIPE_KEYS_ADDED_LATER).
+ */
 export function recipeOfRecord<S extends z.AnyZodObject>(schema: S, record: RunRecord, where: string, task: string): z.infer<S> {
   const keys = Object.keys(schema.shape);
   const picked = Object.fromEntries(keys.filter((k) => k in record.config).map((k) => [k, record.config[k]]));
-  const parsed = schema.safeParse(picked);
+  const parsed = schema.safeParse(withKeysAddedLater(picked));
   if (!parsed.success) throw new UserError(`${where}: not a ${task} training record (${parsed.error.issues[0]!.path.join('.')}: ${parsed.error.issues[0]!.message})`);
   return parsed.data;
 }
