@@ -1,7 +1,9 @@
 // fp32 vs bf16 mixed precision (issue: "choose per profile whether bf16 is the default, from evidence"): the paper's
 // CIFAR-10 recipe and model (ConvMixer-256/8 k9 p1, batch 128, the workload of Tables 3 and 4) trained twice per
 // seed, once with fp32 GEMMs and once with bf16 operands (lib/backend setPrecision), nothing else changed. bf16 becomes
-// a profile's default only if its accuracy stays within the seed spread of fp32's at a lower cost per image.
+// a profile's default only if its accuracy stays within the seed spread of fp32's at a lower cost per image. Outcome
+// (README "Profiles"): accuracy within the spread, cost lower only on CPUs with avx512_bf16 and only for k9 p1, so fp32
+// stays the default.
 import { PAPER_PROTOCOL, SMOKE_PROTOCOL, type ExperimentTable } from './table.ts';
 
 export const PRECISION_EXPERIMENT: ExperimentTable = {
