@@ -217,6 +217,26 @@ test('setPrecision: bf16 needs the native engine (one-line UserError on the JS k
   }
 });
 
+test('CONVMIXER_BF16_KERNEL=portable selects the portable kernels (same conv result); any other value is a one-line error', { skip }, () => {
+  const x = tf.tensor4d(rnd(21, 2 * 8 * 8 * 16), [2, 8, 8, 16]), w = tf.tensor4d(rnd(22, 16 * 24), [1, 1, 16, 24]);
+  const conv = () => tf.conv2d(x, w, 1, 'same').dataSync().slice();
+  const saved = process.env.CONVMIXER_BF16_KERNEL;
+  try {
+    setPrecision('bf16');
+    const auto = conv();
+    process.env.CONVMIXER_BF16_KERNEL = 'portable';
+    assert.equal(setPrecision('bf16'), 'portable');
+    assertClose(conv(), auto, 'portable vs the kernel chosen by the CPU', 1e-5);
+    process.env.CONVMIXER_BF16_KERNEL = 'fast';
+    assert.throws(() => setPrecision('bf16'), (e: unknown) => e instanceof UserError && e.message === "CONVMIXER_BF16_KERNEL: expected auto or portable, got 'fast'");
+  } finally {
+    if (saved === undefined) delete process.env.CONVMIXER_BF16_KERNEL;
+    else process.env.CONVMIXER_BF16_KERNEL = saved;
+    setPrecision('fp32');
+    tf.dispose([x, w]);
+  }
+});
+
 // A training run in bf16 against the same run in fp32: same seed, data, augmentation draws and model; only the GEMM
 // arithmetic differs, so the loss curves must track each other closely, and the record must say bf16.
 function synthetic(n: number, seed: number, name: string): ImageDataset {

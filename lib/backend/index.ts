@@ -181,6 +181,16 @@ export function setPrecision(precision: Precision): 'fp32' | 'avx512_bf16' | 'po
   }
   if (!addon) throw new UserError(`precision bf16 needs the native engine (--backend native); this process uses ${current?.description ?? 'no backend yet'}`);
   if (typeof addon.setGemmPrecision !== 'function') throw new UserError('precision bf16: the native engine was built before bf16 support; run npm run build:native');
+  // CONVMIXER_BF16_KERNEL=portable forces the portable kernels on a CPU with avx512_bf16 (to time what machines
+  // without it get); the arithmetic is the same.
+  const forced = process.env.CONVMIXER_BF16_KERNEL;
+  if (forced !== undefined && forced !== '' && forced !== 'auto' && forced !== 'portable') {
+    throw new UserError(`CONVMIXER_BF16_KERNEL: expected auto or portable, got '${forced}'`);
+  }
+  if (forced === 'portable') {
+    addon.setGemmPrecision(2);
+    return 'portable';
+  }
   addon.setGemmPrecision(1);
   return addon.bf16Kernel === 'avx512_bf16' ? 'avx512_bf16' : 'portable';
 }
