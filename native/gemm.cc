@@ -204,6 +204,51 @@ Scratch& PackedB() {
   return s;
 }
 
+// Long-k products (the filter gradients of 1x1 convs: m, n = channels, k = batch x pixels) have few output tiles and
+// many k blocks. The loop nest of Sgemm shares each packed block of B among threads, which costs two barriers per k
+// block (128 for k = 32768) around little work each. Here each thread owns a fixed slice of the output panels instead,
+// runs the whole k loop for it and packs what it needs: no barrier, A packed once per slice. Every C element still
+// sums its k blocks in the same order with the same micro-kernel, so the result is bit-identical to Sgemm's.
+bool LongK(long m, long n, long k, int threads) {
+  const long panels = (n + kNR - 1) / kNR;
+  return threads > 1 && n <= kNC && k >= 8 * kKC && panels >= threads && m <= 4 * kMC;
+}
+
+void SgemmLongK(long m, long n, long k, const MatRef& a, const MatRef& b, float* c, long ldc, bool accumulate, int threads) {
+  const long panels = (n + kNR - 1) / kNR;
+  ParallelFor(threads, 1, [&](long lo, long hi) {
+    thread_local Scratch packedA, packedB;
+    for (long t = lo; t < hi; ++t) {
+      const long pLo = panels * t / threads, pHi = panels * (t + 1) / threads;
+      if (pLo >= pHi) continue;
+      float* ap = packedA.Get(static_cast<size_t>(kMC * kKC));
+      float* bp = packedB.Get(static_cast<size_t>(panels * kNR * kKC));  // panels [pLo, pHi) at their usual offsets
+      for (long pc = 0; pc < k; pc += kKC) {
+        const long kc = std::min(kKC, k - pc);
+        const bool acc = accumulate || pc > 0;
+        for (long p = pLo; p < pHi; ++p) PackBPanel(b, pc, kc, 0, n, p, bp);
+        for (long i0 = 0; i0 < m; i0 += kMC) {
+          const long mc = std::min(kMC, m - i0);
+          const long fullRows = a.trans ? 0 : (mc / kMR) * kMR;  // row-major A: full tiles read in place, as in Sgemm
+          if (mc > fullRows) PackA(a, i0 + fullRows, mc - fullRows, pc, kc, ap + fullRows * kc);
+          for (long p = pLo; p < pHi; ++p) {
+            const long jr = p * kNR;
+            const int nr = static_cast<int>(std::min<long>(kNR, n - jr));
+            for (long ir = 0; ir < mc; ir += kMR) {
+              const int mr = static_cast<int>(std::min<long>(kMR, mc - ir));
+              float* ct = c + (i0 + ir) * ldc + jr;
+              if (ir < fullRows)
+                MicroKernelRows(kc, a.p + (i0 + ir) * a.ld + pc, a.ld, bp + jr * kc, ct, ldc, nr, acc);
+              else
+                MicroKernel(kc, ap + ir * kc, bp + jr * kc, ct, ldc, mr, nr, acc);
+            }
+          }
+        }
+      }
+    }
+  });
+}
+
 // C[m x n] (ldc) = (accumulate ? C : 0) + op(A)[m x k] * op(B)[k x n]. Called from the JS thread only (not from
 // inside a ParallelFor: the pool runs one parallel region at a time).
 void Sgemm(long m, long n, long k, const MatRef& a, const MatRef& b, float* c, long ldc, bool accumulate) {
@@ -222,6 +267,10 @@ void Sgemm(long m, long n, long k, const MatRef& a, const MatRef& b, float* c, l
     return;
   }
   const int threads = Pool().size();
+  if (LongK(m, n, k, threads)) {
+    SgemmLongK(m, n, k, a, b, c, ldc, accumulate, threads);
+    return;
+  }
   for (long jc = 0; jc < n; jc += kNC) {
     const long nc = std::min(kNC, n - jc);
     const long panels = (nc + kNR - 1) / kNR;

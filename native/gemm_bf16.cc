@@ -248,6 +248,61 @@ int GemmPrecision() { return g_precision; }
 
 bool GemmBf16Native() { return kCpuBf16; }
 
+namespace {
+// Packs panel q (NR columns of op(B)[pc:pc+kc, jc:jc+nc]) pair-major at bp + q * NR * pairs.
+void PackBPanel(const Operand& B, long jc, long nc, long pc, long kc, long q, bool fast, uint32_t* bp) {
+  const long pairs = (kc + 1) / 2, cols = std::min<long>(kNR, nc - q * kNR);
+  if (B.trans) {
+    PackOperand(B, jc + q * kNR, cols, pc, kc, kNR, fast, bp + q * kNR * pairs);
+    return;
+  }
+  // rows of op(B)^T contiguous along k: pack row-major, then regroup into a pair-major panel
+  thread_local WordScratch rowsB;
+  uint32_t* tmp = rowsB.Get(static_cast<size_t>(kNR * pairs));
+  PackOperand(B, jc + q * kNR, cols, pc, kc, kNR, fast, tmp);
+  uint32_t* d = bp + q * kNR * pairs;
+  for (long p = 0; p < pairs; ++p)
+    for (int j = 0; j < kNR; ++j) d[p * kNR + j] = tmp[j * pairs + p];
+}
+
+// Long-k products (filter gradients of 1x1 convs), as Sgemm's SgemmLongK: each thread owns a fixed slice of the output
+// panels and runs the whole k loop for it, so there is no barrier per k block; the same sums in the same order.
+bool LongK(long m, long n, long k, int threads) {
+  const long panels = (n + kNR - 1) / kNR;
+  return threads > 1 && n <= kNC && k >= 8 * kKC && panels >= threads && m <= 4 * kMC;
+}
+
+void GemmBf16LongK(long m, long n, long k, const Operand& A, const Operand& B, float* c, long ldc, bool accumulate, int threads, MicroKernel kernel, bool fast) {
+  const long panels = (n + kNR - 1) / kNR;
+  ParallelFor(threads, 1, [&](long lo, long hi) {
+    thread_local WordScratch packedA, packedB;
+    for (long t = lo; t < hi; ++t) {
+      const long pLo = panels * t / threads, pHi = panels * (t + 1) / threads;
+      if (pLo >= pHi) continue;
+      for (long pc = 0; pc < k; pc += kKC) {
+        const long kc = std::min(kKC, k - pc), pairs = (kc + 1) / 2;
+        const bool acc = accumulate || pc > 0;
+        uint32_t* bp = packedB.Get(static_cast<size_t>(panels * kNR * pairs));  // panels [pLo, pHi) at their usual offsets
+        uint32_t* ap = packedA.Get(static_cast<size_t>(kMC * pairs));
+        const Strides as = StridesOf(A, kMR, pairs);
+        for (long q = pLo; q < pHi; ++q) PackBPanel(B, 0, n, pc, kc, q, fast, bp);
+        for (long i0 = 0; i0 < m; i0 += kMC) {
+          const long mc = std::min(kMC, m - i0);
+          PackOperand(A, i0, mc, pc, kc, kMR, fast, ap);
+          for (long q = pLo; q < pHi; ++q) {
+            const int nr = static_cast<int>(std::min<long>(kNR, n - q * kNR));
+            for (long ir = 0; ir < mc; ir += kMR) {
+              const int mr = static_cast<int>(std::min<long>(kMR, mc - ir));
+              kernel(pairs, ap + ir * pairs, as, bp + q * kNR * pairs, c + (i0 + ir) * ldc + q * kNR, ldc, mr, nr, acc);
+            }
+          }
+        }
+      }
+    }
+  });
+}
+}  // namespace
+
 // C[m x n] (ldc) = (accumulate ? C : 0) + bf16(op(A)) * bf16(op(B)), the loop nest of Sgemm over packed k pairs.
 void GemmBf16(long m, long n, long k, const float* a, long lda, bool ta, const float* b, long ldb, bool tb, float* c, long ldc, bool accumulate) {
   const bool portable = g_precision == 2;
@@ -255,6 +310,10 @@ void GemmBf16(long m, long n, long k, const float* a, long lda, bool ta, const f
   const bool fast = kCpuBf16 && !portable;
   const Operand A{a, lda, ta}, B{b, ldb, !tb};  // B's columns are the packed "rows": element (j, k) of op(B)^T
   const int threads = Pool().size();
+  if (LongK(m, n, k, threads)) {
+    GemmBf16LongK(m, n, k, A, B, c, ldc, accumulate, threads, kernel, fast);
+    return;
+  }
   for (long jc = 0; jc < n; jc += kNC) {
     const long nc = std::min(kNC, n - jc);
     const long panels = (nc + kNR - 1) / kNR;
@@ -263,19 +322,7 @@ void GemmBf16(long m, long n, long k, const float* a, long lda, bool ta, const f
       const bool acc = accumulate || pc > 0;
       uint32_t* bp = PackedB().Get(static_cast<size_t>(panels * kNR * pairs));
       ParallelFor(panels, 4, [&](long lo, long hi) {
-        for (long q = lo; q < hi; ++q) {
-          const long cols = std::min<long>(kNR, nc - q * kNR);
-          if (B.trans) {
-            PackOperand(B, jc + q * kNR, cols, pc, kc, kNR, fast, bp + q * kNR * pairs);
-          } else {  // rows of op(B)^T contiguous along k: pack row-major, then regroup into a pair-major panel
-            thread_local WordScratch rowsB;
-            uint32_t* tmp = rowsB.Get(static_cast<size_t>(kNR * pairs));
-            PackOperand(B, jc + q * kNR, cols, pc, kc, kNR, fast, tmp);
-            uint32_t* d = bp + q * kNR * pairs;
-            for (long p = 0; p < pairs; ++p)
-              for (int j = 0; j < kNR; ++j) d[p * kNR + j] = tmp[j * pairs + p];
-          }
-        }
+        for (long q = lo; q < hi; ++q) PackBPanel(B, jc, nc, pc, kc, q, fast, bp);
       });
       const long mBlocks = (m + kMC - 1) / kMC;
       long nSplit = 1;

@@ -320,6 +320,45 @@ test('results do not depend on the thread count (each output element has one fix
   assert.deepEqual(three, one);
 });
 
+test('long-k products (1x1 filter gradients): the barrier-free path (2+ threads) gives the one-thread loop nest\'s bits and the float64 sums', { skip }, () => {
+  // k >= 8 KC blocks and few output panels: SgemmLongK (and GemmBf16LongK) with 2 or 3 threads, Sgemm's shared-B loop
+  // with 1; every output element must sum its k blocks in the same order either way.
+  const rng = createRng(73);
+  for (const [m, n, k] of [[40, 70, 4133], [12, 256, 2048 + 77], [131, 100, 3000]] as const) {
+    const A = Float32Array.from({ length: m * k }, () => rng.next() * 2 - 1);
+    const B = Float32Array.from({ length: k * n }, () => rng.next() * 2 - 1);
+    for (const mode of [0, 1] as const) {
+      if (mode === 1 && typeof addon!.setGemmPrecision !== 'function') continue;
+      addon!.setGemmPrecision?.(mode);
+      const run = (threads: number, ta: boolean, accumulate: boolean) => {
+        addon!.setThreads(threads);
+        const C = new Float32Array(m * n).fill(accumulate ? 0.5 : 0);
+        addon!.gemm(ta, false, m, n, k, A, B, C, accumulate);
+        return C;
+      };
+      try {
+        for (const ta of [true, false]) {
+          const one = run(1, ta, true);
+          assert.deepEqual(run(2, ta, true), one, `${m}x${n}x${k} transA=${ta} mode ${mode}: 2 threads`);
+          assert.deepEqual(run(3, ta, true), one, `${m}x${n}x${k} transA=${ta} mode ${mode}: 3 threads`);
+          if (mode === 0) {
+            let maxErr = 0;
+            for (let i = 0; i < m; i += 7) for (let j = 0; j < n; j += 5) {
+              let s = 0.5;
+              for (let p = 0; p < k; p++) s += (ta ? A[p * m + i]! : A[i * k + p]!) * B[p * n + j]!;
+              maxErr = Math.max(maxErr, Math.abs(one[i * n + j]! - s));
+            }
+            assert.ok(maxErr < 1e-3, `${m}x${n}x${k} transA=${ta}: max abs error ${maxErr}`);
+          }
+        }
+      } finally {
+        addon!.setThreads(0);
+        addon!.setGemmPrecision?.(0);
+      }
+    }
+  }
+});
+
 test('withJsKernels swaps the JS originals in and the native kernels back', { skip }, async () => {
   await setup();
   assert.ok(nativeKernelNames().includes('Conv2D') && nativeKernelNames().includes('BatchMatMul'));
