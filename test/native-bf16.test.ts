@@ -219,7 +219,12 @@ test('setPrecision: bf16 needs the native engine (one-line UserError on the JS k
 
 test('CONVMIXER_BF16_KERNEL=portable selects the portable kernels (same conv result); any other value is a one-line error', { skip }, () => {
   const x = tf.tensor4d(rnd(21, 2 * 8 * 8 * 16), [2, 8, 8, 16]), w = tf.tensor4d(rnd(22, 16 * 24), [1, 1, 16, 24]);
-  const conv = () => tf.conv2d(x, w, 1, 'same').dataSync().slice();
+  const conv = () => {
+    const y = tf.conv2d(x, w, 1, 'same');
+    const v = (y.dataSync() as Float32Array).slice();
+    y.dispose();
+    return v;
+  };
   const saved = process.env.CONVMIXER_BF16_KERNEL;
   try {
     setPrecision('bf16');

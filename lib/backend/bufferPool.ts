@@ -24,7 +24,16 @@ export const MIN_POOLED_FLOATS = 1 << 16;
  */
 const MIN_FREE_BYTES = 512 * 1024 * 1024;
 const MAX_FREE_BYTES = Math.floor(totalmem() / 2);
-const FIXED_FREE_BYTES = process.env.CONVMIXER_POOL_MB ? Number(process.env.CONVMIXER_POOL_MB) * 1024 * 1024 : null;
+const FIXED_FREE_BYTES = fixedCapFromEnv(process.env.CONVMIXER_POOL_MB);
+
+/** CONVMIXER_POOL_MB as bytes; null when unset, or (with a one-line warning) when it is not a number >= 0. */
+function fixedCapFromEnv(raw: string | undefined): number | null {
+  if (raw === undefined || raw === '') return null;
+  const mb = Number(raw);
+  if (Number.isFinite(mb) && mb >= 0) return Math.floor(mb * 1024 * 1024);
+  console.warn(`CONVMIXER_POOL_MB: expected a number of megabytes >= 0, got '${raw}'; using the adaptive cap`);
+  return null;
+}
 /** CONVMIXER_POOL=0 turns recycling off (fresh arrays every call), for before/after measurements. */
 const POOL_ON = process.env.CONVMIXER_POOL !== '0';
 
@@ -50,7 +59,7 @@ const state: PoolState = {
 
 /** How many bytes the free lists may hold now. */
 export function freeCapBytes(): number {
-  if (FIXED_FREE_BYTES !== null && Number.isFinite(FIXED_FREE_BYTES) && FIXED_FREE_BYTES >= 0) return FIXED_FREE_BYTES;
+  if (FIXED_FREE_BYTES !== null) return FIXED_FREE_BYTES;
   return Math.min(MAX_FREE_BYTES, Math.max(MIN_FREE_BYTES, state.peakLiveBytes));
 }
 
