@@ -43,6 +43,7 @@ export * from './views/boxes.ts';
 export * from './experiments/table.ts';
 export * from './experiments/runner.ts';
 export * from './experiments/pilot.ts';
+export * from './experiments/cost.ts';
 export * from './experiments/table3.ts';
 export * from './experiments/table4.ts';
 export * from './experiments/ensure.ts';

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { effectResults, effectRuleMarkdown, EFFECT_SE_FACTOR, type Effect } from '../lib/views/cifar.ts';
+import { chosenPilotBudget, effectResults, effectRuleMarkdown, EFFECT_SE_FACTOR, pilotBudgets, pilotEffects, type Effect } from '../lib/views/cifar.ts';
 import { filterImages } from '../lib/views/filters.ts';
 import { round, percent, signedPoints, count } from '../lib/views/format.ts';
 import { writeSafetensors } from '../lib/models/safetensors.ts';
@@ -92,4 +92,29 @@ test('comparisonParamsTable: the comparison rows of Tables 1 and 2 built and cou
     // timm's and torchvision's Swin-T (measured with torchvision 0.14); the Swin paper itself says 28M.
     ['Table 2 Swin-T p4', 28_288_354, 'built 28.288M; the printed 29M is neither its rounding nor its truncation'],
   ]);
+});
+
+test('pilotBudgets / chosenPilotBudget: mean |Δ|/SE per budget, only affordable budgets, a near-tie goes to the larger budget', () => {
+  const pilotRow = (id: string, accs: number[]) => ({ ...row(id, null, accs), table: 'pilot' });
+  // budget 1: every effect 10 points on a spread of s = sqrt(2) per row -> se sqrt(2), ratio 10/sqrt(2) = 7.07
+  // budget 2: effects 9.5 (ratio 6.72, within 10% of 7.07); budget 4: ratio 14.1 but unaffordable; budget 8: one seed
+  const rows: RowStatus[] = [];
+  const add = (e: number, base: number, d: number) => {
+    rows.push(pilotRow(`baseline-e${e}`, [base, base + 2]));
+    for (const id of ['k3-p1', 'p8', 'no-randaug']) rows.push(pilotRow(`${id}-e${e}`, [base - d, base - d + 2]));
+  };
+  add(1, 50, 10); add(2, 50, 9.5); add(4, 50, 20);
+  rows.push(pilotRow('baseline-e8', [60]));
+  for (const id of ['k3-p1', 'p8', 'no-randaug']) rows.push(pilotRow(`${id}-e8`, [50, 52]));
+  const effects = pilotEffects(rows, [1, 2, 4, 8]);
+  const hours: Record<number, number> = { 1: 3, 2: 6, 4: 25, 8: 50 };
+  const budgets = pilotBudgets(effects, (e) => hours[e] ?? null);
+  assert.deepEqual(budgets.map((b) => [b.epochs, b.fits]), [[1, true], [2, true], [4, false], [8, false]]);
+  assert.ok(Math.abs(budgets[0]!.score! - 10 / Math.SQRT2) < 1e-9);
+  assert.ok(Math.abs(budgets[1]!.score! - 9.5 / Math.SQRT2) < 1e-9);
+  assert.equal(budgets[3]!.score, null);
+  assert.equal(chosenPilotBudget(budgets), 2);
+  // budget 2 further off than 10%: budget 1 wins; nothing affordable with a score: no choice
+  assert.equal(chosenPilotBudget(budgets.map((b) => (b.epochs === 2 ? { ...b, score: 6 } : b))), 1);
+  assert.equal(chosenPilotBudget(budgets.map((b) => ({ ...b, fits: false }))), null);
 });

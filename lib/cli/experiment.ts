@@ -10,6 +10,7 @@ import { primaryMetric } from '../experiments/table.ts';
 import { createProgressBar, epochSummary } from '../train/progress.ts';
 import { stopOnSignals } from './interrupt.ts';
 import { codeGitState } from '../runRecord.ts';
+import { machineCostModel, tableCost, tableCostLine } from '../experiments/cost.ts';
 
 const FLAGS: FlagSpec = {
   profile: { type: 'string' }, seeds: { type: 'string' }, shard: { type: 'string' }, json: { type: 'boolean' },
@@ -80,9 +81,11 @@ export const command: Command = {
       // An explicit --results-dir that is a file or a typo would read as "no records"; the default reports/results may be missing.
       if (dirs.resultsDir) existingDir(dirs.resultsDir, '--results-dir', 'the folder of run records');
       const rows = tableStatus(table, profile, seeds, dirs);
+      const cost = tableCost(table, profile, seeds, table.recipe ? null : machineCostModel(dirs.resultsDir), dirs);
       if (values['json']) {
         console.log(JSON.stringify({
           table: table.id, profile, seeds,
+          ...(cost ? { cost: { runs: cost.runs, runsLeft: cost.runsLeft, hoursLeft: cost.hoursLeft, hoursTotal: cost.hoursTotal, costModel: cost.model } } : {}),
           rows: rows.map((r) => ({
             id: r.id, label: r.label, group: r.group, done: r.done, paper: r.paper, value: r.value, std: r.std, seedsFinished: r.seedsFinished, runOf: r.runOf,
             runs: r.runs.map((x) => ({ runId: x.runId, seed: x.seed, state: x.state, testAcc: x.testAcc, epochsDone: x.epochsDone, epochs: x.epochs, reason: x.reason })),
@@ -92,7 +95,7 @@ export const command: Command = {
         console.log(`${table.title}, profile ${profile}, seeds 0..${seeds - 1} (${primaryMetric(table) === 'testAcc' ? 'test accuracy' : primaryMetric(table)} %, mean ± sample std over finished seeds)`);
         for (const r of rows) console.log(statusLine(r));
         const done = rows.filter((r) => r.done).length;
-        console.log(`${done} of ${rows.length} rows done`);
+        console.log(`${done} of ${rows.length} rows done${cost ? `; ${tableCostLine(cost)}` : ''}`);
       }
       return 0;
     }
@@ -102,6 +105,8 @@ export const command: Command = {
     if (dirs.checkpointRoot) writableDir(dirs.checkpointRoot, '--checkpoint-dir');
     const runs = shardRuns(planRuns(table, profile, seeds), shard);
     console.log(`experiment run ${table.id}: profile ${profile}, seeds 0..${seeds - 1}${shard ? `, shard ${shard.index}/${shard.count}` : ''}: ${runs.length} runs`);
+    const cost = shard ? null : tableCost(table, profile, seeds, table.recipe ? null : machineCostModel(dirs.resultsDir), dirs);
+    if (cost) console.log(`  ${tableCostLine(cost)}`);
     const bar = values['quiet'] ? null : createProgressBar();
     codeGitState(); // the commit of the code this process loaded, for every record it writes
     const stop = stopOnSignals('run the same command to resume');

@@ -196,3 +196,40 @@ export function meanTrainSeconds(row: RowStatus): number | null {
   const secs = row.runs.flatMap((r) => (r.state === 'finished' && typeof r.record?.metrics['trainSeconds'] === 'number' ? [r.record.metrics['trainSeconds'] as number] : []));
   return secs.length ? secs.reduce((a, b) => a + b, 0) / secs.length : null;
 }
+
+/** The wall-time budget of all runs of Tables 3 and 4 with 2 seeds on the 2-core machine (the "about 20 hours"). */
+export const QUICK_TABLES_HOURS = 20;
+
+export interface PilotBudget {
+  epochs: number;
+  /** Mean over the pilot's effects of |Δ| / SE at this budget; null until every effect has 2+ seeds on both sides. */
+  score: number | null;
+  /** Estimated hours of every distinct run of Tables 3 and 4 with 2 seeds at this budget; null without a cost model. */
+  hours: number | null;
+  fits: boolean;
+}
+
+/**
+ * The pilot's rule, fixed before its last runs were in (commit history): a budget is affordable when all of Tables 3
+ * and 4 with 2 seeds are estimated to train within QUICK_TABLES_HOURS here; among those, the quick protocol takes the
+ * one whose effects are largest relative to the seed spread (mean |Δ| / SE over the pilot's effects, whatever their
+ * sign: the protocol's resolving power). A larger budget within 10% of the best score wins, being closer to the paper's
+ * regime.
+ */
+export function pilotBudgets(effects: ReturnType<typeof pilotEffects>, hoursAt: (epochs: number) => number | null): PilotBudget[] {
+  const budgets = [...new Set(effects.map((e) => e.epochs))].sort((a, b) => a - b);
+  return budgets.map((epochs) => {
+    const at = effects.filter((e) => e.epochs === epochs);
+    const score = at.every((e) => e.ratio !== null) ? at.reduce((s, e) => s + e.ratio!, 0) / at.length : null;
+    const hours = hoursAt(epochs);
+    return { epochs, score, hours, fits: hours !== null && hours <= QUICK_TABLES_HOURS };
+  });
+}
+
+/** The budget the rule picks (pilotBudgets), or null while no affordable budget has a score. */
+export function chosenPilotBudget(budgets: PilotBudget[]): number | null {
+  const ok = budgets.filter((b) => b.fits && b.score !== null);
+  if (!ok.length) return null;
+  const best = Math.max(...ok.map((b) => b.score!));
+  return Math.max(...ok.filter((b) => b.score! >= 0.9 * best).map((b) => b.epochs));
+}
