@@ -118,3 +118,15 @@ test('pilotBudgets / chosenPilotBudget: mean |Δ|/SE per budget, only affordable
   assert.equal(chosenPilotBudget(budgets.map((b) => (b.epochs === 2 ? { ...b, score: 6 } : b))), 1);
   assert.equal(chosenPilotBudget(budgets.map((b) => ({ ...b, fits: false }))), null);
 });
+
+test('effectResults: per-seed differences pair the seeds both rows finished', () => {
+  const withRuns = (id: string, scores: Array<number | null>): RowStatus => {
+    const r = row(id, 90, scores.filter((x): x is number => x !== null).map((x) => 100 * x));
+    const runs = scores.map((score, seed) => ({ table: 't', row: id, seed, profile: 'quick' as const, runId: `${id}-s${seed}`, state: score === null ? 'missing' as const : 'finished' as const, testAcc: score, score, epochsDone: 1, epochs: 1, reason: null, record: null }));
+    return { ...r, runs };
+  };
+  const rows = [withRuns('base', [0.5, 0.52, 0.40]), withRuns('a', [0.45, 0.50, null])];
+  const [r] = effectResults([{ id: 'a', claim: 'a', a: { table: 't', row: 'a' }, b: { table: 't', row: 'base' } }], rows);
+  assert.equal(r!.seedDeltas.length, 2);
+  assert.ok(Math.abs(r!.seedDeltas[0]! + 5) < 1e-9 && Math.abs(r!.seedDeltas[1]! + 2) < 1e-9);
+});

@@ -150,9 +150,12 @@ export function tableCostLine(c: TableCost): string {
     `(${c.model.machine}; cost model fitted to its ${c.model.fittedOn} most recent finished runs, each within ${Math.round(100 * c.model.maxRelError)}%)`;
 }
 
-/** This machine's cost model from the finished runs in `resultsDir` (default reports/results). */
-export function machineCostModel(resultsDir?: string, precision = 'fp32'): CostModel | null {
-  return fitCostModel(loadRunRecords({ kind: 'train', status: 'finished' }, resultsDir ?? RESULTS_DIR), machineInfo(), { precision });
+/**
+ * The cost model of a machine (default: this one) from the finished runs in `resultsDir` (default reports/results).
+ * Notebooks pass the machine that made a table's runs, so that a report rendered elsewhere shows the same estimate.
+ */
+export function machineCostModel(resultsDir?: string, precision = 'fp32', machine: { cpuModel: string; cores: number } = machineInfo()): CostModel | null {
+  return fitCostModel(loadRunRecords({ kind: 'train', status: 'finished' }, resultsDir ?? RESULTS_DIR), machine, { precision });
 }
 
 /**

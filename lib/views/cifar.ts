@@ -106,6 +106,9 @@ export interface EffectResult extends Effect {
   delta: number | null;
   /** Standard error of that difference from the seeds' sample std: sqrt(sa^2/na + sb^2/nb). */
   se: number | null;
+  /** The difference within each seed that both rows finished (points): rows of one seed share the data order and the
+   * test images, so consistent per-seed differences show an effect the unpaired SE may hide. Shown, not used by the verdict. */
+  seedDeltas: number[];
   verdict: Verdict;
 }
 
@@ -123,13 +126,17 @@ export function effectResults(effects: Effect[], rows: RowStatus[]): EffectResul
   return effects.map((e) => {
     const a = find(e.a), b = find(e.b);
     const paperDelta = a?.paper != null && b?.paper != null ? a.paper - b.paper : null;
-    if (!a || !b || a.value === null || b.value === null) return { ...e, paperDelta, delta: null, se: null, verdict: 'not run' as const };
+    if (!a || !b || a.value === null || b.value === null) return { ...e, paperDelta, delta: null, se: null, seedDeltas: [], verdict: 'not run' as const };
     const delta = a.value - b.value;
-    if (a.std === null || b.std === null) return { ...e, paperDelta, delta, se: null, verdict: 'too few seeds' as const };
+    const seedDeltas = a.runs.flatMap((ra) => {
+      const rb = b.runs.find((x) => x.seed === ra.seed);
+      return ra.state === 'finished' && ra.score !== null && rb?.state === 'finished' && rb.score !== null ? [100 * (ra.score - rb.score)] : [];
+    });
+    if (a.std === null || b.std === null) return { ...e, paperDelta, delta, se: null, seedDeltas, verdict: 'too few seeds' as const };
     const se = Math.sqrt(a.std ** 2 / a.seedsFinished + b.std ** 2 / b.seedsFinished);
     const clear = Math.abs(delta) > EFFECT_SE_FACTOR * se;
     const verdict: Verdict = !clear || paperDelta === null ? 'within seed spread' : Math.sign(delta) === Math.sign(paperDelta) ? 'reproduced' : 'opposite';
-    return { ...e, paperDelta, delta, se, verdict };
+    return { ...e, paperDelta, delta, se, seedDeltas, verdict };
   });
 }
 
