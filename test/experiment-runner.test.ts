@@ -81,7 +81,7 @@ test('shared runs: rows with equal recipes are one run, owned by the first such 
     assert.equal(ref('wd1-p1'), baseline, profile);
     assert.equal(ref('k9-p2'), 'table4/p2-k9', profile);
     assert.equal(ref('k7-p1'), 'table4/k7-p1', profile);
-    // the pilot's row at a profile's own budget (smoke and quick: 1 epoch) is that profile's baseline run
+    // the pilot's row at a profile's own budget (smoke 1 epoch, quick 4) is that profile's baseline run
     assert.equal(QUICK_CIFAR_PROTOCOL, TABLE3_EXPERIMENT.protocols.quick);
     assert.equal(baseline, profile === 'paper' ? 'table3/baseline' : `pilot/baseline-e${TABLE3_EXPERIMENT.protocols[profile].epochs}`, profile);
     for (const [id, { owner, row }] of o4) {
