@@ -1,5 +1,6 @@
 // The report without a browser: the renderer on a fixture notebook with stored outputs of every kind, table/plot HTML
 // helpers, table status from run records, the "# Params" columns, the Quarto config and the shipped notebooks' shape.
+import { QUICK_CIFAR_PROTOCOL } from '../lib/experiments/protocol.ts';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -143,8 +144,8 @@ test('experimentStatus: table rows matched by table and row id (never by archite
     record({ id: 'wd4', table: 'table4', row: 'wd4-p1', profile: 'quick', testAcc: 0.71, model: { dim: 256, depth: 8, kernelSize: 9, patchSize: 1 } }),
     // a table4 record without a row id is not guessed into a row from its architecture
     record({ id: 'guess', profile: 'smoke', testAcc: 0.3 }),
-    // a run of Table 3's baseline at quick is the pilot's 1-epoch baseline run: Table 3 reports it
-    record({ id: 'pb', experiment: 'pilot', table: 'pilot', row: 'baseline-e1', profile: 'quick', testAcc: 0.3 }),
+    // a run of Table 3's baseline at quick is the pilot's baseline run at the quick protocol's budget: Table 3 reports it
+    record({ id: 'pb', experiment: 'pilot', table: 'pilot', row: `baseline-e${QUICK_CIFAR_PROTOCOL.epochs}`, profile: 'quick', testAcc: 0.3 }),
     record({ id: 'c', experiment: 'cifar10-demo', profile: 'quick', testAcc: 0.42, model: { dim: 128, depth: 4, kernelSize: 5, patchSize: 2 }, config: { modelName: 'convmixer_128_4' } }),
     record({ id: 'd', kind: 'bench', experiment: 'table1' }),
     // segmentation rows report their mean IoU (the table's primary metric); the seed's values are not accuracies
@@ -156,7 +157,7 @@ test('experimentStatus: table rows matched by table and row id (never by archite
   const k9 = TABLE4.find((r) => r.section === 'kernel adjustments' && r.kernelSize === 9)!.accuracy;
   assert.deepEqual(byExp('table4').map((r) => [r.runId, r.row, r.profile, r.status, r.paper]), [
     ['b', 'ConvMixer-128/4 p1 k8 (mean of 1 seed)', 'quick', 'partial', paper128],
-    // the pilot's 1-epoch baseline is the quick run of the kernel-9 row and of the weight-decay-0 row
+    // the pilot's baseline at the quick budget is the quick run of the kernel-9 row and of the weight-decay-0 row
     ['pb', 'ConvMixer-256/8 p1 k9 (mean of 1 seed)', 'quick', 'partial', k9], ['pb', 'ConvMixer-256/8 p1 k9, wd 0 (mean of 1 seed)', 'quick', 'partial', wd[0]!.accuracy],
     ['wd2', 'ConvMixer-256/8 p1 k9, wd 0.01 (mean of 1 seed)', 'quick', 'partial', wd[1]!.accuracy], ['wd4', 'ConvMixer-256/8 p1 k9, wd 0.05 (mean of 1 seed)', 'quick', 'partial', wd[3]!.accuracy],
     ['a', 'ConvMixer-128/4 p1 k8 (mean of 2 seeds)', 'paper', 'differs', paper128],
