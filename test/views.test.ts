@@ -117,6 +117,10 @@ test('pilotBudgets / chosenPilotBudget: mean |Δ|/SE per budget, only affordable
   // budget 2 further off than 10%: budget 1 wins; nothing affordable with a score: no choice
   assert.equal(chosenPilotBudget(budgets.map((b) => (b.epochs === 2 ? { ...b, score: 6 } : b))), 1);
   assert.equal(chosenPilotBudget(budgets.map((b) => ({ ...b, fits: false }))), null);
+  // a budget dropped before its runs gets a cost and no score (never NaN), and is never chosen
+  const withDropped = pilotBudgets(effects.filter((e) => e.epochs <= 2), (e) => hours[e] ?? null, [16]);
+  assert.deepEqual(withDropped.map((b) => [b.epochs, b.score === null, b.hours]), [[1, false, 3], [2, false, 6], [16, true, null]]);
+  assert.equal(chosenPilotBudget(withDropped), 2);
 });
 
 test('effectResults: per-seed differences pair the seeds both rows finished', () => {

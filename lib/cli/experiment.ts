@@ -76,12 +76,14 @@ export const command: Command = {
     }
     if (!tableId) throw new UserError(`experiment ${sub}: name a table (convmixer experiment list)`);
     const table = experimentTable(tableId);
+    // (no cost model is fitted for tables that build their own recipes: tableCost does not estimate them)
+    const costLeft = () => tableCost(table, profile, seeds, table.recipe ? null : machineCostModel(dirs.resultsDir), dirs);
 
     if (sub === 'status') {
       // An explicit --results-dir that is a file or a typo would read as "no records"; the default reports/results may be missing.
       if (dirs.resultsDir) existingDir(dirs.resultsDir, '--results-dir', 'the folder of run records');
       const rows = tableStatus(table, profile, seeds, dirs);
-      const cost = tableCost(table, profile, seeds, table.recipe ? null : machineCostModel(dirs.resultsDir), dirs);
+      const cost = costLeft();
       if (values['json']) {
         console.log(JSON.stringify({
           table: table.id, profile, seeds,
@@ -105,7 +107,7 @@ export const command: Command = {
     if (dirs.checkpointRoot) writableDir(dirs.checkpointRoot, '--checkpoint-dir');
     const runs = shardRuns(planRuns(table, profile, seeds), shard);
     console.log(`experiment run ${table.id}: profile ${profile}, seeds 0..${seeds - 1}${shard ? `, shard ${shard.index}/${shard.count}` : ''}: ${runs.length} runs`);
-    const cost = shard ? null : tableCost(table, profile, seeds, table.recipe ? null : machineCostModel(dirs.resultsDir), dirs);
+    const cost = shard ? null : costLeft();
     if (cost) console.log(`  ${tableCostLine(cost)}`);
     const bar = values['quiet'] ? null : createProgressBar();
     codeGitState(); // the commit of the code this process loaded, for every record it writes

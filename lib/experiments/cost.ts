@@ -6,7 +6,8 @@
 // them at very different speeds per multiply-add; the per-image term is augmentation, data and bookkeeping.
 import { convMixerMacs, type ConvMixerConfig } from '../models/convmixer.ts';
 import { loadRunRecords, machineInfo, RESULTS_DIR, type Profile, type RunRecord } from '../runRecord.ts';
-import { EXPERIMENT_TABLES, planRuns, runStatus, type Dirs } from './runner.ts';
+import { EXPERIMENT_TABLES, planRuns, runStatus, type Dirs, type PlannedRun } from './runner.ts';
+import type { Recipe } from '../train/config.ts';
 import { primaryMetric, rowRecipe, type ExperimentTable } from './table.ts';
 
 /** The work of one CIFAR-10 training run (a training image costs three forward passes; evaluation one). */
@@ -112,6 +113,12 @@ export function fitCostModel(records: RunRecord[], machine: { cpuModel: string; 
   };
 }
 
+/** The recipe of a planned run: its owner row's (a shared run is planned under the table that owns it). */
+function plannedRecipe(table: ExperimentTable, run: PlannedRun): Recipe {
+  const owner = EXPERIMENT_TABLES[run.table] ?? table;
+  return rowRecipe(owner, owner.rows.find((r) => r.id === run.row)!, run.profile, run.seed);
+}
+
 /** What is left of a CIFAR-10 table at a profile: runs not finished, and their estimated hours on this machine. */
 export interface TableCost {
   runs: number;
@@ -130,8 +137,7 @@ export function tableCost(table: ExperimentTable, profile: Profile, seeds: numbe
   const runs = planRuns(table, profile, seeds);
   for (const run of runs) {
     const owner = EXPERIMENT_TABLES[run.table] ?? table;
-    const row = owner.rows.find((r) => r.id === run.row)!;
-    const recipe = rowRecipe(owner, row, profile, run.seed);
+    const recipe = plannedRecipe(table, run);
     const secs = model ? estimateSeconds(model, runWork(recipe)) : 0;
     total += secs;
     const st = runStatus(run, recipe.epochs, dirs, primaryMetric(owner), recipe);
@@ -168,8 +174,7 @@ export function hoursAtEpochs(tables: ExperimentTable[], profile: Profile, seeds
   for (const table of tables) for (const run of planRuns(table, profile, seeds)) {
     if (seen.has(run.runId)) continue;
     seen.add(run.runId);
-    const owner = EXPERIMENT_TABLES[run.table] ?? table;
-    const recipe = rowRecipe(owner, owner.rows.find((r) => r.id === run.row)!, profile, run.seed);
+    const recipe = plannedRecipe(table, run);
     secs += estimateSeconds(model, runWork({ ...recipe, epochs }));
   }
   return { runs: seen.size, hours: secs / 3600 };

@@ -14,6 +14,9 @@ import { TABLE3, TABLE4 } from '../paper/tables.ts';
  */
 export const PILOT_EPOCHS = [1, 2, 4] as const;
 
+/** Budgets planned and dropped before any of their runs, for their cost alone (notebook 02 prints it). */
+export const DROPPED_PILOT_EPOCHS = [8] as const;
+
 /** Seeds per pilot run: 3, so that the seed spread it compares effects with has 2 degrees of freedom, not 1. */
 export const PILOT_SEEDS = 3;
 

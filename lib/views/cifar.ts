@@ -223,11 +223,12 @@ export interface PilotBudget {
  * sign: the protocol's resolving power). A larger budget within 10% of the best score wins, being closer to the paper's
  * regime.
  */
-export function pilotBudgets(effects: ReturnType<typeof pilotEffects>, hoursAt: (epochs: number) => number | null): PilotBudget[] {
-  const budgets = [...new Set(effects.map((e) => e.epochs))].sort((a, b) => a - b);
+export function pilotBudgets(effects: ReturnType<typeof pilotEffects>, hoursAt: (epochs: number) => number | null, alsoCost: readonly number[] = []): PilotBudget[] {
+  const budgets = [...new Set([...effects.map((e) => e.epochs), ...alsoCost])].sort((a, b) => a - b);
   return budgets.map((epochs) => {
     const at = effects.filter((e) => e.epochs === epochs);
-    const score = at.every((e) => e.ratio !== null) ? at.reduce((s, e) => s + e.ratio!, 0) / at.length : null;
+    // a budget without pilot effects (one dropped before its runs, in alsoCost) has a cost but no score
+    const score = at.length && at.every((e) => e.ratio !== null) ? at.reduce((s, e) => s + e.ratio!, 0) / at.length : null;
     const hours = hoursAt(epochs);
     return { epochs, score, hours, fits: hours !== null && hours <= QUICK_TABLES_HOURS };
   });
