@@ -2,6 +2,7 @@
 //   y = BN(act(z + bias)) (+ residual), act = exact GELU (erf form) or ReLU, BN with per-channel statistics over M.
 // tfjs would run this as ~15 separate JS elementwise kernels (plus their gradients); here it is 2 passes forward and
 // 2 backward. The backward recomputes act(z + bias) from z instead of keeping extra M x C tensors alive.
+// The same tail with LayerNorm (statistics per row over C, Table 3's ablation) is further down: LnForward / LnBackward.
 // Determinism: rows are split into a fixed number of blocks (independent of the thread count); each block sums its
 // channels in double, and blocks are reduced in block order.
 #include <napi.h>
@@ -263,6 +264,104 @@ void Backward(const Args& a, const float* dy, const float* mean, const float* in
   for (long c = 0; c < d.c; ++c) dbias[c] = static_cast<float>(s2[c / kL][c % kL]);
 }
 
+// ---- LayerNorm tail (Table 3's "BatchNorm -> LayerNorm" ablation) ----
+// y = LN(act(z + bias)) (+ residual), LN over the C channels of each row (pixel) with per-channel affine gamma, beta;
+// statistics per row (biased variance, as tf.moments and PyTorch's LayerNorm), the same in training and eval.
+// Rows are independent, so a row's act stays in L1 between its passes; only dgamma, dbeta, dbias sum over rows.
+
+// 1 in the real lanes of the last channel vector, 0 in its padding (a row's centred values must not count padding).
+std::vector<float> LaneMask(const Dims& d) {
+  std::vector<float> mask(d.vecs() * kL, 0.f);
+  std::fill(mask.begin(), mask.begin() + d.c, 1.f);
+  return mask;
+}
+inline double HorizontalSum(VA v) {
+  double s = 0;
+  for (int i = 0; i < kL; ++i) s += v[i];
+  return s;
+}
+std::vector<float> Padded(const float* v, const Dims& d) {
+  std::vector<float> out(d.vecs() * kL, 0.f);
+  std::copy(v, v + d.c, out.begin());
+  return out;
+}
+
+void LnForward(const Args& a, float* y, float* mean, float* invstd) {
+  const Dims d = a.d;
+  const long vecs = d.vecs();
+  const std::vector<float> mask = LaneMask(d), g = Padded(a.gamma, d), be = Padded(a.beta, d);
+  Rows(d, [&](long lo, long hi) {
+    for (long r = lo; r < hi; ++r) {
+      float* row = y + r * d.c;
+      VA s{};
+      for (long j = 0; j < vecs; ++j) {
+        const long n = d.lanes(j);
+        const VF v = Act(Load(a.z + r * d.c + kL * j, n) + Load(a.bias + kL * j, n), a.relu);
+        Store(row + kL * j, v, n);
+        s += v;  // padded lanes: act(0) = 0
+      }
+      const float mu = static_cast<float>(HorizontalSum(s) / d.c);
+      VA q{};
+      for (long j = 0; j < vecs; ++j) {
+        const VF w = (Load(row + kL * j, d.lanes(j)) - Splat(mu)) * Load(mask.data() + kL * j, kL);
+        q += w * w;
+      }
+      const float is = static_cast<float>(1.0 / std::sqrt(HorizontalSum(q) / d.c + a.eps));
+      mean[r] = mu;
+      invstd[r] = is;
+      for (long j = 0; j < vecs; ++j) {
+        const long n = d.lanes(j), off = r * d.c + kL * j;
+        VF out = (Load(row + kL * j, n) - Splat(mu)) * Splat(is) * Load(g.data() + kL * j, kL) + Load(be.data() + kL * j, kL);
+        if (a.residual) out += Load(a.residual + off, n);
+        Store(row + kL * j, out, n);
+      }
+    }
+  });
+}
+
+// dxhat = dy * gamma; dact = invstd * (dxhat - mean_c(dxhat) - xhat * mean_c(dxhat * xhat)); dz = dact * act'(z + bias).
+// Sums over rows: dbeta = sum dy, dgamma = sum dy * xhat, dbias = sum dz (fixed row blocks, as the BatchNorm tail's).
+void LnBackward(const Args& a, const float* dy, const float* mean, const float* invstd, float* dz, float* dbias,
+                float* dgamma, float* dbeta) {
+  const Dims d = a.d;
+  const long vecs = d.vecs();
+  const std::vector<float> g = Padded(a.gamma, d);
+  std::vector<VD> sums;
+  BlockedSums(d, 3, &sums, [&](long lo, long hi, VA* s) {
+    std::vector<VA> xhat(vecs), grad(vecs);  // this row's normalized act and act'
+    for (long r = lo; r < hi; ++r) {
+      const VF mu = Splat(mean[r]), is = Splat(invstd[r]);
+      VA s1{}, s2{};
+      for (long j = 0; j < vecs; ++j) {
+        const long n = d.lanes(j), off = r * d.c + kL * j;
+        VF gr;
+        const VF x = (ActWithGrad(Load(a.z + off, n) + Load(a.bias + kL * j, n), a.relu, &gr) - mu) * is;
+        xhat[j] = x;
+        grad[j] = gr;
+        const VF gy = Load(dy + off, n) * Load(g.data() + kL * j, kL);  // zero in padded lanes
+        s1 += gy;
+        s2 += gy * x;
+      }
+      const VF m1 = Splat(static_cast<float>(HorizontalSum(s1) / d.c)), m2 = Splat(static_cast<float>(HorizontalSum(s2) / d.c));
+      for (long j = 0; j < vecs; ++j) {
+        const long n = d.lanes(j), off = r * d.c + kL * j;
+        const VF dyv = Load(dy + off, n), x = xhat[j];
+        VF out = is * (dyv * Load(g.data() + kL * j, kL) - m1 - x * m2) * grad[j];
+        if (n < kL) for (long i = n; i < kL; ++i) out[i] = 0.f;
+        Store(dz + off, out, n);
+        s[j] += dyv;
+        s[vecs + j] += dyv * x;
+        s[2 * vecs + j] += out;
+      }
+    }
+  });
+  for (long c = 0; c < d.c; ++c) {
+    dbeta[c] = static_cast<float>(sums[c / kL][c % kL]);
+    dgamma[c] = static_cast<float>(sums[vecs + c / kL][c % kL]);
+    dbias[c] = static_cast<float>(sums[2 * vecs + c / kL][c % kL]);
+  }
+}
+
 // dst += src (the residual's gradient joining the depthwise conv's input gradient).
 void AddInto(float* dst, const float* src, long n) {
   ParallelFor(n, 1 << 16, [&](long lo, long hi) {
@@ -364,6 +463,40 @@ Napi::Value FusedBackward(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// fusedActLayerNormForward(z, bias, gamma, beta, residual | null, y, mean[M], invstd[M], M, C, relu, eps)
+Napi::Value LayerNormForward(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Args a{};
+  float *z, *bias, *gamma, *beta, *residual, *y, *mean, *invstd;
+  if (!GetDims(info, 8, &a.d)) return env.Undefined();
+  const long mc = a.d.m * a.d.c, c = a.d.c, m = a.d.m;
+  if (!GetF32(info, 0, mc, &z) || !GetF32(info, 1, c, &bias) || !GetF32(info, 2, c, &gamma) || !GetF32(info, 3, c, &beta) ||
+      !GetF32(info, 4, mc, &residual, true) || !GetF32(info, 5, mc, &y) || !GetF32(info, 6, m, &mean) || !GetF32(info, 7, m, &invstd))
+    return env.Undefined();
+  a.z = z, a.bias = bias, a.gamma = gamma, a.beta = beta, a.residual = residual;
+  a.relu = info[10].ToBoolean().Value();
+  a.eps = info[11].IsNumber() ? info[11].As<Napi::Number>().FloatValue() : 1e-5f;
+  LnForward(a, y, mean, invstd);
+  return env.Undefined();
+}
+
+// fusedActLayerNormBackward(dy, z, bias, gamma, mean[M], invstd[M], dz, dbias, dgamma, dbeta, M, C, relu)
+Napi::Value LayerNormBackward(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Args a{};
+  float *dy, *z, *bias, *gamma, *mean, *invstd, *dz, *dbias, *dgamma, *dbeta;
+  if (!GetDims(info, 10, &a.d)) return env.Undefined();
+  const long mc = a.d.m * a.d.c, c = a.d.c, m = a.d.m;
+  if (!GetF32(info, 0, mc, &dy) || !GetF32(info, 1, mc, &z) || !GetF32(info, 2, c, &bias) || !GetF32(info, 3, c, &gamma) ||
+      !GetF32(info, 4, m, &mean) || !GetF32(info, 5, m, &invstd) || !GetF32(info, 6, mc, &dz) ||
+      !GetF32(info, 7, c, &dbias) || !GetF32(info, 8, c, &dgamma) || !GetF32(info, 9, c, &dbeta))
+    return env.Undefined();
+  a.z = z, a.bias = bias, a.gamma = gamma;
+  a.relu = info[12].ToBoolean().Value();
+  LnBackward(a, dy, mean, invstd, dz, dbias, dgamma, dbeta);
+  return env.Undefined();
+}
+
 long Count(const Napi::CallbackInfo& info, size_t i) {
   return info[i].IsNumber() ? info[i].As<Napi::Number>().Int64Value() : -1;
 }
@@ -404,6 +537,8 @@ Napi::Value AvgPoolBackwardJs(const Napi::CallbackInfo& info) { return AvgPool(i
 void InitFused(Napi::Env env, Napi::Object exports) {
   exports.Set("fusedActNormForward", Napi::Function::New(env, FusedForward, "fusedActNormForward"));
   exports.Set("fusedActNormBackward", Napi::Function::New(env, FusedBackward, "fusedActNormBackward"));
+  exports.Set("fusedActLayerNormForward", Napi::Function::New(env, LayerNormForward, "fusedActLayerNormForward"));
+  exports.Set("fusedActLayerNormBackward", Napi::Function::New(env, LayerNormBackward, "fusedActLayerNormBackward"));
   exports.Set("addInto", Napi::Function::New(env, AddIntoJs, "addInto"));
   exports.Set("avgPoolForward", Napi::Function::New(env, AvgPoolForwardJs, "avgPoolForward"));
   exports.Set("avgPoolBackward", Napi::Function::New(env, AvgPoolBackwardJs, "avgPoolBackward"));

@@ -8,9 +8,9 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../lib/backend/index.ts';
-import { fusedActNorm, fusedDepthwiseBlock, fusedGlobalAvgPool, nativeFusedAvailable } from '../lib/backend/fused.ts';
+import { fusedActLayerNorm, fusedActNorm, fusedDepthwiseBlock, fusedGlobalAvgPool, nativeFusedAvailable } from '../lib/backend/fused.ts';
 import { loadAddon, withJsKernels } from '../lib/backend/native.ts';
-import { activate, batchNorm, BN_MOMENTUM, NORM_EPS } from '../lib/models/ops.ts';
+import { activate, batchNorm, BN_MOMENTUM, layerNormChannels, NORM_EPS } from '../lib/models/ops.ts';
 import { createModel, type ConvMixerConfig } from '../lib/models/convmixer.ts';
 import { readSafetensors } from '../lib/models/safetensors.ts';
 import { loadWeights } from '../lib/models/weights.ts';
@@ -144,6 +144,85 @@ for (const [label, k, residual, training] of [['k4 (even) +residual train', 4, t
   });
 }
 
+// The LayerNorm tail (Table 3's ablation): statistics per pixel over channels, so also one-pixel rows and a row whose
+// channels sit far from zero (mean 30, spread 0.1: a one-pass E[x^2] - E[x]^2 in float32 would lose the variance).
+const LN_CASES: (Omit<Case, 'training'> & { label: string })[] = [
+  { label: 'gelu +residual 2x5x7x12 (C not a multiple of 16)', shape: [2, 5, 7, 12], activation: 'gelu', residual: true },
+  { label: 'relu 3x4x4x16', shape: [3, 4, 4, 16], activation: 'relu', residual: false },
+  { label: 'gelu 4x9x9x40 (> 256 rows: several row blocks; 3 channel vectors)', shape: [4, 9, 9, 40], activation: 'gelu', residual: false },
+  { label: 'gelu 1x1x1x5 +residual (one row)', shape: [1, 1, 1, 5], activation: 'gelu', residual: true },
+  { label: 'relu z ~ 30 +- 0.1', shape: [2, 3, 3, 32], activation: 'relu', residual: false, zScale: 0.1, zOffset: 30, tol: 1e-3 },
+];
+const LN_NAMES = ['y', 'dz', 'dbias', 'dgamma', 'dbeta', 'dresidual'];
+
+function layerNormTail(c: Omit<Case, 'training'>, seed: number, fused: boolean): Float32Array[] {
+  const ch = c.shape[3];
+  const z = randomTensor(c.shape, seed, c.zScale ?? 2, c.zOffset ?? 0) as tf.Tensor4D;
+  const bias = randomTensor([ch], seed + 1, 0.5) as tf.Tensor1D;
+  const gamma = randomTensor([ch], seed + 2, 0.5, 1) as tf.Tensor1D;
+  const beta = randomTensor([ch], seed + 3, 0.5) as tf.Tensor1D;
+  const residual = c.residual ? (randomTensor(c.shape, seed + 4) as tf.Tensor4D) : null;
+  const weights = randomTensor(c.shape, seed + 5);
+  const forward = (zz: tf.Tensor, b: tf.Tensor, g: tf.Tensor, be: tf.Tensor, r?: tf.Tensor): tf.Tensor => {
+    if (fused) return fusedActLayerNorm(zz as tf.Tensor4D, b as tf.Tensor1D, g as tf.Tensor1D, be as tf.Tensor1D, { activation: c.activation, eps: NORM_EPS, residual: (r as tf.Tensor4D) ?? null });
+    const y = layerNormChannels(activate(tf.add(zz, b) as tf.Tensor4D, c.activation), g as tf.Tensor1D, be as tf.Tensor1D);
+    return r ? tf.add(y, r) : y;
+  };
+  const inputs = [z, bias, gamma, beta, ...(residual ? [residual] : [])];
+  const run = (): Float32Array[] => {
+    const { value, grads } = tf.valueAndGrads((...xs: tf.Tensor[]) => tf.sum(tf.mul(forward(xs[0]!, xs[1]!, xs[2]!, xs[3]!, xs[4]), weights)))(inputs);
+    const y = tf.tidy(() => forward(z, bias, gamma, beta, residual ?? undefined));
+    const out = [y, ...grads].map((t) => t.dataSync() as Float32Array);
+    tf.dispose([value, y, ...grads]);
+    return out;
+  };
+  const out = fused ? run() : withJsKernels(run);
+  tf.dispose([...inputs, weights]);
+  return out;
+}
+
+for (const [i, c] of LN_CASES.entries()) {
+  test(`fused act+LayerNorm: ${c.label} matches the plain tfjs ops (JS kernels): output and gradients`, { skip }, () => {
+    const seed = 700 + 10 * i;
+    const fused = layerNormTail(c, seed, true), plain = layerNormTail(c, seed, false);
+    assert.equal(fused.length, plain.length);
+    assert.equal(fused.length, c.residual ? 6 : 5);
+    const dzScale = Math.max(...plain[1]!.map(Math.abs));
+    for (let k = 0; k < fused.length; k++) {
+      const err = relErr(fused[k]!, plain[k]!, LN_NAMES[k] === 'dbias' ? dzScale : 1e-3);
+      assert.ok(err < (c.tol ?? 2e-5), `${LN_NAMES[k]}: relative error ${err.toExponential(2)}`);
+    }
+  });
+}
+
+test('fused act+LayerNorm: each pixel of the output has mean beta-weighted 0 and variance 1 over channels (gamma 1, beta 0)', { skip }, () => {
+  const z = randomTensor([2, 3, 3, 20], 800, 3, 1) as tf.Tensor4D;
+  const y = fusedActLayerNorm(z, tf.zeros([20]), tf.ones([20]), tf.zeros([20]), { activation: 'gelu', eps: NORM_EPS });
+  const v = y.dataSync();
+  for (let r = 0; r < 18; r++) {
+    const row = Array.from(v.subarray(r * 20, r * 20 + 20));
+    const mean = row.reduce((a, b) => a + b, 0) / 20;
+    const variance = row.reduce((a, b) => a + (b - mean) ** 2, 0) / 20;
+    assert.ok(Math.abs(mean) < 1e-6, `row ${r} mean ${mean}`);
+    assert.ok(Math.abs(variance - 1) < 1e-3, `row ${r} variance ${variance}`); // var / (var + eps) with var ~ 1
+  }
+  tf.dispose([z, y]);
+});
+
+test('fused act+LayerNorm: bit-identical results with 1 and 3 threads', { skip }, () => {
+  const native = loadAddon().addon!;
+  const c = LN_CASES[2]!;
+  try {
+    native.setThreads(1);
+    const one = layerNormTail(c, 900, true);
+    native.setThreads(3);
+    const three = layerNormTail(c, 900, true);
+    for (let k = 0; k < one.length; k++) assert.deepEqual(three[k], one[k], LN_NAMES[k]);
+  } finally {
+    native.setThreads(0);
+  }
+});
+
 test('fused global average pool: forward and gradient match tf.mean over H, W', { skip }, () => {
   const x = randomTensor([3, 5, 7, 10], 400);
   const w = randomTensor([3, 10], 401);
@@ -241,7 +320,8 @@ for (const [label, config] of [
   ['gelu dim 16 depth 2 k5 p2', { dim: 16, depth: 2, kernelSize: 5, patchSize: 2, numClasses: 10 }],
   ['relu +residual in Eq. 3, dim 12 depth 2 k3 p2', { dim: 12, depth: 2, kernelSize: 3, patchSize: 2, numClasses: 10, activation: 'relu', residualPointwise: true }],
   ['no residual in Eq. 2, k4 p2', { dim: 16, depth: 2, kernelSize: 4, patchSize: 2, numClasses: 10, residualDepthwise: false }],
-  ['layernorm (plain norm, fused pooling), dim 8 depth 1 k3 p4', { dim: 8, depth: 1, kernelSize: 3, patchSize: 4, numClasses: 10, norm: 'layernorm' }],
+  ['layernorm, dim 8 depth 1 k3 p4', { dim: 8, depth: 1, kernelSize: 3, patchSize: 4, numClasses: 10, norm: 'layernorm' }],
+  ['layernorm relu +residual in Eq. 3, dim 20 depth 2 k5 p2', { dim: 20, depth: 2, kernelSize: 5, patchSize: 2, numClasses: 10, norm: 'layernorm', activation: 'relu', residualPointwise: true }],
 ] as [string, Partial<ConvMixerConfig>][]) {
   for (const training of [true, false]) {
     test(`model (${label}, ${training ? 'train' : 'eval'}): same logits, gradients and running stats with the fused path on and off`, { skip }, () => {

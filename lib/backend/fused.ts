@@ -14,6 +14,11 @@ export interface FusedAddon {
     y: Float32Array, mean: Float32Array, variance: Float32Array, invstd: Float32Array, m: number, c: number, relu: boolean, training: boolean, eps: number): void;
   fusedActNormBackward(dy: Float32Array, z: Float32Array, bias: Float32Array, gamma: Float32Array, mean: Float32Array, invstd: Float32Array,
     dz: Float32Array, dbias: Float32Array, dgamma: Float32Array, dbeta: Float32Array, m: number, c: number, relu: boolean, training: boolean): void;
+  /** LayerNorm tail: mean/invstd are per-row outputs ([M]); statistics are the row's own in training and eval alike. */
+  fusedActLayerNormForward(z: Float32Array, bias: Float32Array, gamma: Float32Array, beta: Float32Array, residual: Float32Array | null,
+    y: Float32Array, mean: Float32Array, invstd: Float32Array, m: number, c: number, relu: boolean, eps: number): void;
+  fusedActLayerNormBackward(dy: Float32Array, z: Float32Array, bias: Float32Array, gamma: Float32Array, mean: Float32Array, invstd: Float32Array,
+    dz: Float32Array, dbias: Float32Array, dgamma: Float32Array, dbeta: Float32Array, m: number, c: number, relu: boolean): void;
   /** dst += src. */
   addInto(dst: Float32Array, src: Float32Array): void;
   /** NHWC [n, hw, c] -> [n, c] mean over hw, and its gradient. */
@@ -39,7 +44,7 @@ function fusedAddon(): FusedAddon | null {
   if (addonSlot === undefined) {
     const { addon } = loadAddon();
     const fns = addon as unknown as Partial<FusedAddon> | null;
-    const all = fns && (['fusedActNormForward', 'fusedActNormBackward', 'addInto', 'avgPoolForward', 'avgPoolBackward'] as const).every((k) => typeof fns[k] === 'function');
+    const all = fns && (['fusedActNormForward', 'fusedActNormBackward', 'fusedActLayerNormForward', 'fusedActLayerNormBackward', 'addInto', 'avgPoolForward', 'avgPoolBackward'] as const).every((k) => typeof fns[k] === 'function');
     addonSlot = all ? (fns as FusedAddon) : null;
   }
   return addonSlot;
@@ -132,6 +137,43 @@ export function fusedActNorm(z: tf.Tensor4D, bias: tf.Tensor1D, gamma: tf.Tensor
     const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {
       const [sz, sb, sg, smean, sinvstd] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
       const grads = tailBackward(addon, dy, sz, sb, sg, smean, sinvstd, o);
+      if (rt) grads.push(dy.clone());
+      return grads;
+    };
+    return { value: tensorOver<tf.Rank.R4>(y, z.shape), gradFunc };
+  });
+  return (o.residual ? op(z, bias, gamma, beta, o.residual) : op(z, bias, gamma, beta)) as tf.Tensor4D;
+}
+
+export interface FusedActLayerNormOptions {
+  activation: 'gelu' | 'relu';
+  eps: number;
+  /** Added after the norm (ConvMixer's residual); its gradient is dy. */
+  residual?: tf.Tensor4D | null;
+}
+
+/**
+ * LayerNorm(act(z + bias)) (+ residual) over NHWC z, statistics per pixel over its C channels, per-channel affine (the
+ * plain-tfjs reference is ops.ts#layerNormChannels); one native call forward, one backward. There are no running
+ * statistics, so training and eval are the same op.
+ */
+export function fusedActLayerNorm(z: tf.Tensor4D, bias: tf.Tensor1D, gamma: tf.Tensor1D, beta: tf.Tensor1D, o: FusedActLayerNormOptions): tf.Tensor4D {
+  const addon = requireAddon();
+  const relu = o.activation === 'relu';
+  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const save = args[args.length - 1] as tf.GradSaveFunc;
+    const [zt, bt, gt, betat, rt] = args.slice(0, -1) as tf.Tensor[];
+    const c = z.shape[3], m = z.size / c;
+    const y = allocOutput(m * c), mean = new Float32Array(m), invstd = new Float32Array(m);
+    addon.fusedActLayerNormForward(valuesOf(zt!), valuesOf(bt!), valuesOf(gt!), valuesOf(betat!), rt ? valuesOf(rt) : null,
+      y, mean, invstd, m, c, relu, o.eps);
+    save([zt!, bt!, gt!, tensorOver(mean, [m]), tensorOver(invstd, [m])]);
+    const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {
+      const [sz, sb, sg, smean, sinvstd] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+      const dz = allocOutput(m * c), dbias = new Float32Array(c), dgamma = new Float32Array(c), dbeta = new Float32Array(c);
+      addon.fusedActLayerNormBackward(valuesOf(dy), valuesOf(sz), valuesOf(sb), valuesOf(sg), valuesOf(smean), valuesOf(sinvstd),
+        dz, dbias, dgamma, dbeta, m, c, relu);
+      const grads = [tensorOver(dz, z.shape), tensorOver(dbias, [c]), tensorOver(dgamma, [c]), tensorOver(dbeta, [c])];
       if (rt) grads.push(dy.clone());
       return grads;
     };

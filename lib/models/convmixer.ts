@@ -5,7 +5,7 @@ import * as tf from '@tensorflow/tfjs';
 import { z } from 'zod';
 import { UserError } from '../errors.ts';
 import { createRng } from '../rng.ts';
-import { activate, biasActBatchNorm, depthwiseActBatchNorm, globalAvgPool, layerNormChannels, type BatchNormState } from './ops.ts';
+import { biasActBatchNorm, biasActLayerNorm, depthwiseActBatchNorm, globalAvgPool, type BatchNormState } from './ops.ts';
 
 export interface ConvMixerConfig {
   dim: number; depth: number; kernelSize: number; patchSize: number; numClasses: number; inChannels: number;
@@ -201,14 +201,12 @@ export function createModel(nameOrConfig: string | Partial<ConvMixerConfig>, ove
 
   const w4 = (key: string): tf.Tensor4D => params[key] as tf.Tensor4D;
   const b = (key: string): tf.Tensor1D => params[key] as tf.Tensor1D;
-  const add4 = (x: tf.Tensor4D, y: tf.Tensor): tf.Tensor4D => tf.add(x, y);
-  /** norm(act(z + conv bias)) (+ residual): the tail of every conv layer. BatchNorm goes through biasActBatchNorm (fused on the native engine). */
+  /** norm(act(z + conv bias)) (+ residual): the tail of every conv layer. Both norms are fused native ops on the native engine. */
   const bnState = (name: string): BatchNormState =>
     ({ weight: b(`${name}.weight`), bias: b(`${name}.bias`), runningMean: buffers[`${name}.running_mean`]!, runningVar: buffers[`${name}.running_var`]! });
   const tail = (z: tf.Tensor4D, conv: string, name: string, training: boolean, residual: tf.Tensor4D | null = null): tf.Tensor4D => {
     if (config.norm === 'batchnorm') return biasActBatchNorm(z, b(`${conv}.bias`), bnState(name), config.activation, training, residual);
-    const y = layerNormChannels(activate(add4(z, b(`${conv}.bias`)), config.activation), b(`${name}.weight`), b(`${name}.bias`));
-    return residual ? add4(y, residual) : y;
+    return biasActLayerNorm(z, b(`${conv}.bias`), b(`${name}.weight`), b(`${name}.bias`), config.activation, residual);
   };
   /** The depthwise half of block i: norm(act(depthwise(h) + bias)) (+ h). */
   const depthwiseHalf = (h: tf.Tensor4D, i: number, training: boolean): tf.Tensor4D => {

@@ -1,7 +1,7 @@
 // The few non-convolution ops ConvMixer needs, written with plain tfjs ops so they work under tf.grads /
 // tf.variableGrads and so a native engine can speed them up by replacing the underlying kernels (erf, moments, ...).
 import * as tf from '@tensorflow/tfjs';
-import { fusedActNorm, fusedDepthwiseBlock, fusedGlobalAvgPool, nativeFusedAvailable } from '../backend/fused.ts';
+import { fusedActLayerNorm, fusedActNorm, fusedDepthwiseBlock, fusedGlobalAvgPool, nativeFusedAvailable } from '../backend/fused.ts';
 
 /** PyTorch's BatchNorm2d / LayerNorm defaults. */
 export const NORM_EPS = 1e-5;
@@ -82,6 +82,17 @@ export function globalAvgPool(x: tf.Tensor4D): tf.Tensor2D {
 export function layerNormChannels(x: tf.Tensor4D, weight: tf.Tensor1D, bias: tf.Tensor1D): tf.Tensor4D {
   const { mean, variance } = tf.moments(x, -1, true);
   return tf.add(tf.mul(tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, NORM_EPS))), weight), bias) as tf.Tensor4D;
+}
+
+/**
+ * A ConvMixer layer tail with LayerNorm: layerNormChannels(act(z + bias)) (+ residual). One fused native op forward and
+ * backward on the native engine (the plain composition costs ~30 JS-dispatched elementwise kernels and their gradients).
+ */
+export function biasActLayerNorm(z: tf.Tensor4D, bias: tf.Tensor1D, weight: tf.Tensor1D, beta: tf.Tensor1D, activation: 'gelu' | 'relu',
+  residual: tf.Tensor4D | null = null): tf.Tensor4D {
+  if (nativeFusedAvailable()) return fusedActLayerNorm(z, bias, weight, beta, { activation, eps: NORM_EPS, residual });
+  const y = layerNormChannels(activate(tf.add(z, bias), activation), weight, beta);
+  return residual ? tf.add(y, residual) : y;
 }
 
 /**
