@@ -54,17 +54,36 @@ const CASES: Case[] = [
 ];
 
 /** Runs one layer tail (fused or plain) and returns y, the updated running stats, and d(sum(y * w))/d{z, bias, gamma, beta, residual}. */
+type TailCase = Omit<Case, 'training'>;
+type TailForward = (z: tf.Tensor, bias: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, residual?: tf.Tensor) => tf.Tensor;
+
+/** A layer tail's seeded inputs: z, bias, gamma (around 1), beta, the residual (if any), and the weights w of sum(y * w). */
+function tailInputs(c: TailCase, seed: number): { inputs: tf.Tensor[]; weights: tf.Tensor } {
+  const ch = c.shape[3];
+  const z = randomTensor(c.shape, seed, c.zScale ?? 2, c.zOffset ?? 0);
+  const bias = randomTensor([ch], seed + 1, 0.5), gamma = randomTensor([ch], seed + 2, 0.5, 1), beta = randomTensor([ch], seed + 3, 0.5);
+  const residual = c.residual ? [randomTensor(c.shape, seed + 4)] : [];
+  return { inputs: [z, bias, gamma, beta, ...residual], weights: randomTensor(c.shape, seed + 5) };
+}
+
+/** y = forward(inputs) and d(sum(y * weights))/d(each input), on the native kernels (fused) or tfjs's JS kernels (plain). */
+function outputAndGrads(forward: TailForward, inputs: tf.Tensor[], weights: tf.Tensor, fused: boolean): Float32Array[] {
+  const run = (): Float32Array[] => {
+    const { value, grads } = tf.valueAndGrads((...xs: tf.Tensor[]) => tf.sum(tf.mul(forward(xs[0]!, xs[1]!, xs[2]!, xs[3]!, xs[4]), weights)))(inputs);
+    const y = tf.tidy(() => forward(inputs[0]!, inputs[1]!, inputs[2]!, inputs[3]!, inputs[4]));
+    const out = [y, ...grads].map((t) => t.dataSync() as Float32Array);
+    tf.dispose([value, y, ...grads]);
+    return out;
+  };
+  return fused ? run() : withJsKernels(run);
+}
+
 function layerTail(c: Case, seed: number, fused: boolean): Float32Array[] {
   const ch = c.shape[3];
-  const z = randomTensor(c.shape, seed, c.zScale ?? 2, c.zOffset ?? 0) as tf.Tensor4D;
-  const bias = randomTensor([ch], seed + 1, 0.5) as tf.Tensor1D;
-  const gamma = randomTensor([ch], seed + 2, 0.5, 1) as tf.Tensor1D;
-  const beta = randomTensor([ch], seed + 3, 0.5) as tf.Tensor1D;
-  const residual = c.residual ? (randomTensor(c.shape, seed + 4) as tf.Tensor4D) : null;
-  const weights = randomTensor(c.shape, seed + 5);
+  const { inputs, weights } = tailInputs(c, seed);
   const runningMean = tf.variable(randomTensor([ch], seed + 6, 0.3), false);
   const runningVar = tf.variable(randomTensor([ch], seed + 7, 0.5, 1.2), false);
-  const forward = (zz: tf.Tensor, b: tf.Tensor, g: tf.Tensor, be: tf.Tensor, r?: tf.Tensor): tf.Tensor => {
+  const forward: TailForward = (zz, b, g, be, r) => {
     if (fused) {
       return fusedActNorm(zz as tf.Tensor4D, b as tf.Tensor1D, g as tf.Tensor1D, be as tf.Tensor1D, {
         activation: c.activation, training: c.training, runningMean, runningVar, eps: NORM_EPS, momentum: BN_MOMENTUM, residual: (r as tf.Tensor4D) ?? null });
@@ -72,16 +91,8 @@ function layerTail(c: Case, seed: number, fused: boolean): Float32Array[] {
     const y = batchNorm(activate(tf.add(zz, b) as tf.Tensor4D, c.activation), { weight: g as tf.Tensor1D, bias: be as tf.Tensor1D, runningMean, runningVar }, c.training);
     return r ? tf.add(y, r) : y;
   };
-  const inputs = [z, bias, gamma, beta, ...(residual ? [residual] : [])];
-  const run = (): Float32Array[] => {
-    const { value, grads } = tf.valueAndGrads((...xs: tf.Tensor[]) => tf.sum(tf.mul(forward(xs[0]!, xs[1]!, xs[2]!, xs[3]!, xs[4]), weights)))(inputs);
-    const y = tf.tidy(() => forward(z, bias, gamma, beta, residual ?? undefined));
-    const out = [y, ...grads].map((t) => t.dataSync() as Float32Array);
-    tf.dispose([value, y, ...grads]);
-    return out;
-  };
   // The plain reference runs on tfjs's JS kernels, not on any native kernel.
-  const [y, ...grads] = fused ? run() : withJsKernels(run);
+  const [y, ...grads] = outputAndGrads(forward, inputs, weights, fused);
   const stats = [runningMean.dataSync() as Float32Array, runningVar.dataSync() as Float32Array];
   tf.dispose([...inputs, weights, runningMean, runningVar]);
   return [y!, ...stats, ...grads];
@@ -146,7 +157,7 @@ for (const [label, k, residual, training] of [['k4 (even) +residual train', 4, t
 
 // The LayerNorm tail (Table 3's ablation): statistics per pixel over channels, so also one-pixel rows and a row whose
 // channels sit far from zero (mean 30, spread 0.1: a one-pass E[x^2] - E[x]^2 in float32 would lose the variance).
-const LN_CASES: (Omit<Case, 'training'> & { label: string })[] = [
+const LN_CASES: (TailCase & { label: string })[] = [
   { label: 'gelu +residual 2x5x7x12 (C not a multiple of 16)', shape: [2, 5, 7, 12], activation: 'gelu', residual: true },
   { label: 'relu 3x4x4x16', shape: [3, 4, 4, 16], activation: 'relu', residual: false },
   { label: 'gelu 4x9x9x40 (> 256 rows: several row blocks; 3 channel vectors)', shape: [4, 9, 9, 40], activation: 'gelu', residual: false },
@@ -155,28 +166,14 @@ const LN_CASES: (Omit<Case, 'training'> & { label: string })[] = [
 ];
 const LN_NAMES = ['y', 'dz', 'dbias', 'dgamma', 'dbeta', 'dresidual'];
 
-function layerNormTail(c: Omit<Case, 'training'>, seed: number, fused: boolean): Float32Array[] {
-  const ch = c.shape[3];
-  const z = randomTensor(c.shape, seed, c.zScale ?? 2, c.zOffset ?? 0) as tf.Tensor4D;
-  const bias = randomTensor([ch], seed + 1, 0.5) as tf.Tensor1D;
-  const gamma = randomTensor([ch], seed + 2, 0.5, 1) as tf.Tensor1D;
-  const beta = randomTensor([ch], seed + 3, 0.5) as tf.Tensor1D;
-  const residual = c.residual ? (randomTensor(c.shape, seed + 4) as tf.Tensor4D) : null;
-  const weights = randomTensor(c.shape, seed + 5);
-  const forward = (zz: tf.Tensor, b: tf.Tensor, g: tf.Tensor, be: tf.Tensor, r?: tf.Tensor): tf.Tensor => {
+function layerNormTail(c: TailCase, seed: number, fused: boolean): Float32Array[] {
+  const { inputs, weights } = tailInputs(c, seed);
+  const forward: TailForward = (zz, b, g, be, r) => {
     if (fused) return fusedActLayerNorm(zz as tf.Tensor4D, b as tf.Tensor1D, g as tf.Tensor1D, be as tf.Tensor1D, { activation: c.activation, eps: NORM_EPS, residual: (r as tf.Tensor4D) ?? null });
     const y = layerNormChannels(activate(tf.add(zz, b) as tf.Tensor4D, c.activation), g as tf.Tensor1D, be as tf.Tensor1D);
     return r ? tf.add(y, r) : y;
   };
-  const inputs = [z, bias, gamma, beta, ...(residual ? [residual] : [])];
-  const run = (): Float32Array[] => {
-    const { value, grads } = tf.valueAndGrads((...xs: tf.Tensor[]) => tf.sum(tf.mul(forward(xs[0]!, xs[1]!, xs[2]!, xs[3]!, xs[4]), weights)))(inputs);
-    const y = tf.tidy(() => forward(z, bias, gamma, beta, residual ?? undefined));
-    const out = [y, ...grads].map((t) => t.dataSync() as Float32Array);
-    tf.dispose([value, y, ...grads]);
-    return out;
-  };
-  const out = fused ? run() : withJsKernels(run);
+  const out = outputAndGrads(forward, inputs, weights, fused);
   tf.dispose([...inputs, weights]);
   return out;
 }
