@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../lib/backend/index.ts';
-import { allocOutput, MIN_POOLED_FLOATS, poolStats, setPoolPoison } from '../lib/backend/bufferPool.ts';
+import { allocOutput, MIN_POOLED_FLOATS, poolStats, setPoolCapForTest, setPoolPoison } from '../lib/backend/bufferPool.ts';
 import { loadAddon, withJsKernels } from '../lib/backend/native.ts';
 import { createModel } from '../lib/models/convmixer.ts';
 import { createRng } from '../lib/rng.ts';
@@ -69,6 +69,35 @@ test('pool: the free lists keep a whole working set, beyond the old fixed 512 MB
   const again = Array.from({ length: 6 }, () => allocOutput(n));
   assert.equal(poolStats().reused - after.reused, 6, 'and all six are reused');
   for (const a of again) tf.engine().makeTensor(a, [n], 'float32').dispose();
+});
+
+test('pool: at the cap, buffers of the sizes used least recently make room for the sizes in use (the next model of a table)', { skip }, () => {
+  const a = 4 * MIN_POOLED_FLOATS, b = 4 * MIN_POOLED_FLOATS + 16, c = 4 * MIN_POOLED_FLOATS + 32; // three "models"
+  const live = (n: number, k: number): tf.Tensor[] => Array.from({ length: k }, () => tf.engine().makeTensor(allocOutput(n), [n], 'float32'));
+  setPoolCapForTest(3 * 4 * b);
+  try {
+    tf.dispose(live(c, 1)); // c is used first, a after it: c is the least recent size
+    tf.dispose(live(a, 2));
+    const before = poolStats();
+    assert.equal(before.freeBytes, 4 * (c + 2 * a), 'one c and two a buffers are free');
+    tf.dispose(live(b, 3)); // three b buffers need the room of all three others
+    const after = poolStats();
+    assert.equal(after.released - before.released, 3, 'all three b buffers went to the free lists');
+    assert.equal(after.evicted - before.evicted, 3, 'by evicting the c buffer and both a buffers');
+    assert.equal(after.freeBytes, 3 * 4 * b);
+    const reused = poolStats().reused;
+    const again = live(b, 3);
+    assert.equal(poolStats().reused - reused, 3, 'and the next three b outputs reuse them');
+    tf.dispose(again);
+    // The least recent size goes first: with one b evicted for an a, the other two b buffers stay.
+    setPoolCapForTest(4 * (2 * b + a));
+    const evicted = poolStats().evicted;
+    tf.dispose(live(a, 1));
+    assert.equal(poolStats().evicted - evicted, 1, 'one b buffer made room for the a buffer');
+    assert.equal(poolStats().freeBytes, 4 * (2 * b + a));
+  } finally {
+    setPoolCapForTest(null);
+  }
 });
 
 test('pool: training steps with recycled, NaN-poisoned buffers match tfjs JS kernels (losses and weights)', { skip }, () => {

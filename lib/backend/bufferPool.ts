@@ -20,7 +20,12 @@ export const MIN_POOLED_FLOATS = 1 << 16;
  * next step reuses all of it), at least MIN_FREE_BYTES and at most half the machine's memory. A fixed 512 MB cap held
  * 3 of the ~60 activation-sized buffers of a batch-128 ConvMixer-256/8 k9 p1 step (134 MB each); every other output
  * was a fresh array, and first-touch page faults on a fresh 134 MB array cost ~90 ms here, more than the kernel
- * that writes it. Beyond the cap a released buffer is left to the garbage collector. CONVMIXER_POOL_MB fixes the cap.
+ * that writes it. CONVMIXER_POOL_MB fixes the cap.
+ * At the cap, a released buffer first evicts free buffers of the sizes used least recently: one process trains and
+ * evaluates models of several widths and batch sizes (the experiment runner goes through a whole table), and free
+ * lists full of a finished model's sizes would otherwise turn every output of the next model into a fresh array
+ * (ConvMixer-256/4 after three 128-wide runs: 54% of its time in the kernel's page-fault path, 2.2x slower epochs).
+ * Only when nothing else can go is the released buffer left to the garbage collector.
  */
 const MIN_FREE_BYTES = 512 * 1024 * 1024;
 const MAX_FREE_BYTES = Math.floor(totalmem() / 2);
@@ -42,23 +47,27 @@ interface PoolState {
   refs: WeakMap<ArrayBuffer, number>;
   /** Which pooled buffer each live data entry lives in. */
   owner: WeakMap<object, ArrayBuffer>;
+  /** Free buffers by length; the map's order is recency of use (least recent first), for eviction at the cap. */
   free: Map<number, Float32Array[]>;
   freeBytes: number;
+  /** Test aid: a cap that overrides the adaptive one. */
+  capOverride: number | null;
   /** Bytes of pooled buffers handed out and not yet released, and their maximum so far. */
   liveBytes: number;
   peakLiveBytes: number;
   /** Test aid: fill released buffers with NaN so a kernel that skips an output element shows up. */
   poison: boolean;
-  stats: { allocated: number; reused: number; released: number; escaped: number };
+  stats: { allocated: number; reused: number; released: number; escaped: number; evicted: number };
 }
 
 const state: PoolState = {
-  refs: new WeakMap(), owner: new WeakMap(), free: new Map(), freeBytes: 0, liveBytes: 0, peakLiveBytes: 0, poison: false,
-  stats: { allocated: 0, reused: 0, released: 0, escaped: 0 },
+  refs: new WeakMap(), owner: new WeakMap(), free: new Map(), freeBytes: 0, capOverride: null, liveBytes: 0, peakLiveBytes: 0, poison: false,
+  stats: { allocated: 0, reused: 0, released: 0, escaped: 0, evicted: 0 },
 };
 
 /** How many bytes the free lists may hold now. */
 export function freeCapBytes(): number {
+  if (state.capOverride !== null) return state.capOverride;
   if (FIXED_FREE_BYTES !== null) return FIXED_FREE_BYTES;
   return Math.min(MAX_FREE_BYTES, Math.max(MIN_FREE_BYTES, state.peakLiveBytes));
 }
@@ -76,12 +85,34 @@ export function allocOutput(n: number): Float32Array {
   const list = state.free.get(n);
   const reused = list?.pop();
   if (reused) {
+    markUsed(n, list!);
     state.freeBytes -= reused.byteLength;
     state.stats.reused++;
     return handOut(reused);
   }
   state.stats.allocated++;
   return handOut(new Float32Array(n));
+}
+
+/** Moves size n to the most recent end of the free lists' order (dropping it when its list is empty). */
+function markUsed(n: number, list: Float32Array[]): void {
+  state.free.delete(n);
+  if (list.length > 0) state.free.set(n, list);
+}
+
+/** Drops free buffers of other sizes, least recently used first, until `bytes` more fit under the cap. */
+function makeRoom(bytes: number, keep: number): boolean {
+  const cap = freeCapBytes();
+  for (const [n, list] of state.free) {
+    if (state.freeBytes + bytes <= cap) break;
+    if (n === keep) continue;
+    while (list.length > 0 && state.freeBytes + bytes > cap) {
+      state.freeBytes -= list.pop()!.byteLength;
+      state.stats.evicted++;
+    }
+    if (list.length === 0) state.free.delete(n);
+  }
+  return state.freeBytes + bytes <= cap;
 }
 
 function track(dataId: DataId, values: unknown): void {
@@ -105,12 +136,12 @@ function release(dataId: DataId): void {
   }
   state.refs.delete(buf);
   state.liveBytes -= buf.byteLength;
-  if (state.freeBytes + buf.byteLength > freeCapBytes()) return;
   const arr = new Float32Array(buf);
+  if (!makeRoom(buf.byteLength, arr.length)) return;
   if (state.poison) arr.fill(NaN);
   const list = state.free.get(arr.length) ?? [];
   list.push(arr);
-  state.free.set(arr.length, list);
+  markUsed(arr.length, list);
   state.freeBytes += buf.byteLength;
   state.stats.released++;
 }
@@ -165,7 +196,12 @@ export function setPoolPoison(on: boolean): void {
   state.poison = on;
 }
 
-/** Counters since start (fresh allocations, reuses, releases to the free lists, escapes through readSync). */
+/** Test aid: a fixed cap for the free lists (bytes), or null for the usual one. */
+export function setPoolCapForTest(bytes: number | null): void {
+  state.capOverride = bytes;
+}
+
+/** Counters since start (fresh allocations, reuses, releases to the free lists, escapes through readSync, evictions at the cap). */
 export function poolStats(): PoolState['stats'] & { freeBytes: number; liveBytes: number; peakLiveBytes: number } {
   return { ...state.stats, freeBytes: state.freeBytes, liveBytes: state.liveBytes, peakLiveBytes: state.peakLiveBytes };
 }
