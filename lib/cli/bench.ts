@@ -26,6 +26,7 @@ import { join, resolve } from 'node:path';
 const HELP = `usage: convmixer bench train|infer [--model NAME | --dim D --depth N --kernel K --patch P --classes C]
                        [--batch 16] [--image-size S] [--steps 5] [--warmup 2] [--threads N] [--vs torch]
                        [--backend ${BACKEND_CHOICES.join('|')}] [--precision fp32|bf16] [--profile] [--json] [--seed 0] [--results-dir DIR]
+                       [--after D/N,D/N,...]
        convmixer bench train|infer --model unet_camvid|convmixer_unet_camvid|unet|convmixer_unet [--height H --width W]
                        [--seg-profile smoke|quick|paper] [--classes C] [--batch 16] ... [--vs torch]
        convmixer bench table [--update-readme] [--results-dir DIR]
@@ -57,6 +58,10 @@ ${MODEL_FLAGS_HELP}
                           (native engine; AVX512-BF16 where the CPU has it); with --vs torch, PyTorch runs under
                           torch.autocast('cpu', dtype=torch.bfloat16), so bf16 is compared with bf16
   --profile               also print the kernels that take the time in one step (tf.profile)
+  --after D/N,...         ConvMixers: then, in this process, train 2 steps and evaluate one batch of 250 of each listed
+                          width/depth (same kernel, patch, classes), as \`experiment run\` goes through a table, and time
+                          the model again: prints after_ms_per_img and after_ratio (again / first; near 1 when nothing an
+                          earlier model left behind, such as the output pool's free lists, slows the next one)
   --json                  print one JSON object: ms_per_img, img_per_s, peak_rss_mib (and torch_ms_per_img,
                           torch_peak_rss_mib, ratio = ms_per_img / torch_ms_per_img with --vs torch)
   --results-dir DIR       where the run record is written (bench table: where records are read); default reports/results
@@ -80,8 +85,21 @@ example: convmixer bench train --dim 256 --depth 8 --kernel 9 --patch 1 --classe
 export interface BenchFlags extends ModelFlagValues {
   batch?: string; 'image-size'?: string; steps?: string; warmup?: string; threads?: string; vs?: string;
   backend?: string; profile?: boolean; json?: boolean; seed?: string; 'update-readme'?: boolean; table?: string; 'results-dir'?: string;
-  height?: string; width?: string; 'seg-profile'?: string; precision?: string;
+  height?: string; width?: string; 'seg-profile'?: string; precision?: string; after?: string;
 }
+
+/** --after D/N,D/N,...: the widths and depths of the ConvMixers to run before timing again. */
+export function parseAfterFlag(raw: string | undefined): { dim: number; depth: number }[] {
+  if (raw === undefined) return [];
+  return raw.split(',').map((item) => {
+    const m = /^\s*(\d+)\/(\d+)\s*$/.exec(item);
+    if (!m || Number(m[1]) < 1 || Number(m[2]) < 0) throw new UserError(`--after: expected DIM/DEPTH[,DIM/DEPTH...] (e.g. 128/4,128/8), got '${raw}'`);
+    return { dim: Number(m[1]), depth: Number(m[2]) };
+  });
+}
+
+/** The batch the experiment runner evaluates with (QUICK_CIFAR_PROTOCOL.evalBatchSize): --after runs one of these. */
+const AFTER_EVAL_BATCH = 250;
 
 /** What a test can swap in for \`bench models\`: the table's rows, the baseline and the image size (224 otherwise). */
 export interface BenchModelsInjection { table?: ReturnType<typeof tableBenchRows>; baseline?: ModelBenchRow; imageSize?: number }
@@ -161,7 +179,7 @@ export const command: Command = {
       ...MODEL_FLAGS, batch: { type: 'string' }, 'image-size': { type: 'string' }, steps: { type: 'string' }, warmup: { type: 'string' },
       threads: { type: 'string' }, vs: { type: 'string' }, backend: { type: 'string' }, profile: { type: 'boolean' }, json: { type: 'boolean' },
       seed: { type: 'string' }, 'update-readme': { type: 'boolean' }, table: { type: 'string' }, 'results-dir': { type: 'string' },
-      height: { type: 'string' }, width: { type: 'string' }, 'seg-profile': { type: 'string' }, precision: { type: 'string' },
+      height: { type: 'string' }, width: { type: 'string' }, 'seg-profile': { type: 'string' }, precision: { type: 'string' }, after: { type: 'string' },
     }, true);
     if (help) {
       console.log(HELP);
@@ -231,6 +249,9 @@ export const command: Command = {
       throw new UserError(`--vs torch: PyTorch's BatchNorm needs more than one value per channel in training, and ${seg.info.name}'s bottleneck has `
         + `batch x floor(H/16) x floor(W/16) = 1 at batch ${batch}, ${seg.height}x${seg.width}; use a larger batch or input`);
     }
+    const after = parseAfterFlag(values.after);
+    if (after.length && !config) throw new UserError('--after applies to ConvMixers only (--dim/--depth/... or a ConvMixer --model)');
+    if (after.length && values.vs !== undefined) throw new UserError('--after times this engine only: drop --vs torch');
     const steps = numberFlag('steps', values.steps, { int: true, min: 1 }) ?? 5;
     const warmup = numberFlag('warmup', values.warmup, { int: true, min: 0 }) ?? 2;
     writableDir(resultsDir, '--results-dir');
@@ -245,7 +266,7 @@ export const command: Command = {
     const threadsUsed = engineThreads(backend.name, effectiveThreads);
     const settings = seg
       ? { mode, batch, height: seg.height, width: seg.width, segProfile: seg.profile, loss: 'dice', ignoreIndex: BENCH_IGNORE_INDEX, steps, warmup, threads: threadsUsed, seed, precision }
-      : { mode, batch, imageSize, steps, warmup, threads: threadsUsed, seed, precision };
+      : { mode, batch, imageSize, steps, warmup, threads: threadsUsed, seed, precision, ...(after.length ? { after: values.after } : {}) };
     const inputSize = seg ? { height: seg.height, width: seg.width } : {};
     const stamp = new Date().toISOString().replace(/[:.]/g, '-');
     const id = `bench-${mode}-${idModel}-b${batch}-${stamp}`;
@@ -258,9 +279,20 @@ export const command: Command = {
 
     let ours: BenchResult;
     let torch: TorchResult | null = null;
+    let again: BenchResult | null = null;
     try {
       ours = benchSteps({ config, registryModel, mode, batch, imageSize, ...inputSize, steps, warmup, seed });
       log(`this engine: ${f2(ours.msPerImg)} ms/img, ${f2(ours.imgPerSec)} img/s, peak RSS ${ours.peakRssMiB.toFixed(0)} MiB`);
+      if (after.length && config) {
+        for (const { dim, depth } of after) {
+          const other = { ...config, dim, depth };
+          benchSteps({ config: other, mode: 'train', batch, imageSize, steps: 2, warmup: 0, seed });
+          benchSteps({ config: other, mode: 'infer', batch: AFTER_EVAL_BATCH, imageSize, steps: 1, warmup: 0, seed });
+        }
+        again = benchSteps({ config, mode, batch, imageSize, steps, warmup, seed });
+        log(`again after ${after.map((a) => `${a.dim}/${a.depth}`).join(', ')} (2 training steps, one eval batch of ${AFTER_EVAL_BATCH} each) in this process: ` +
+          `${f2(again.msPerImg)} ms/img, ${(again.msPerImg / ours.msPerImg).toFixed(2)}x the first`);
+      }
       if (values.vs === 'torch' && seg) {
         // bench_torch.py refuses a PyTorch model whose count differs from the built model's (a one-line error).
         torch = benchTorchSegmentation({ family: seg.info.family, config: seg.info.config as Record<string, unknown>, expectParams: ours.params!, mode, batch,
@@ -285,7 +317,8 @@ export const command: Command = {
         : seg?.info.family === 'convmixer_unet' ? { kind: 'convmixer_unet', config: seg.info.config as ConvMixerUnetConfig, height: seg.height, width: seg.width } : null;
     const arithmetic = flopsModel ? arithmeticMetrics(flopsModel, mode, ours, torch, machinePeakGflops(threadsUsed)) : null;
     if (arithmetic) log(arithmetic.line);
-    record = finishRunRecord(record, { ...benchMetrics(ours, torch), ...(arithmetic?.metrics ?? {}), ...(seg ? { params: ours.params ?? null, torchParams: torch?.params ?? null } : {}) });
+    const afterMetrics: Record<string, number> = again ? { afterMsPerImg: again.msPerImg, afterRatio: again.msPerImg / ours.msPerImg } : {};
+    record = finishRunRecord(record, { ...benchMetrics(ours, torch), ...(arithmetic?.metrics ?? {}), ...afterMetrics, ...(seg ? { params: ours.params ?? null, torchParams: torch?.params ?? null } : {}) });
     const path = underFlag('--results-dir', resultsDir, () => saveRunRecord(record, resultsDir));
 
     if (values.profile) {
@@ -298,6 +331,7 @@ export const command: Command = {
         mode, model: modelRecord, batch, ...(seg ? { height: seg.height, width: seg.width, seg_profile: seg.profile, params: ours.params, ...(torch ? { torch_params: torch.params } : {}) } : { image_size: imageSize }),
         steps, warmup, threads: threadsUsed, backend: backend.description,
         ms_per_img: ours.msPerImg, img_per_s: ours.imgPerSec, peak_rss_mib: ours.peakRssMiB,
+        ...(again ? { after_ms_per_img: again.msPerImg, after_ratio: again.msPerImg / ours.msPerImg } : {}),
         ...(torch ? { torch_ms_per_img: torch.ms_per_img, torch_img_per_s: torch.img_per_s, torch_peak_rss_mib: torch.peak_rss_mib, torch_version: torch.torch, torch_threads: torch.threads, torch_python: torch.python, torch_blas: torch.blas ?? null, ratio: ours.msPerImg / torch.ms_per_img, memory_ratio: ours.peakRssMiB / torch.peak_rss_mib } : {}),
         record: path,
       }));
