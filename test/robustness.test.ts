@@ -324,15 +324,16 @@ test('Ctrl-C again quits now: the first SIGINT asks the work to stop, a second o
   ].join('\n'));
   const child = spawn(process.execPath, ['--import', 'tsx', probe], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '', stderr = '';
-  child.stderr.setEncoding('utf8').on('data', (t: string) => { stderr += t; });
   const exited = new Promise<{ code: number | null; signal: string | null }>((r) => child.on('exit', (code, signal) => r({ code, signal })));
   try {
+    // stdout and stderr are separate pipes: wait for the abort on one AND the message on the other, in either order.
     await new Promise<void>((resolve, reject) => {
-      child.stdout.setEncoding('utf8').on('data', (t: string) => {
-        stdout += t;
+      const check = (): void => {
         if (stdout.includes('ready') && !stdout.includes('abort requested') && !child.killed) child.kill('SIGINT');
-        if (stdout.includes('abort requested')) resolve();
-      });
+        if (stdout.includes('abort requested') && stderr.includes('interrupt: stopping')) resolve();
+      };
+      child.stdout.setEncoding('utf8').on('data', (t: string) => { stdout += t; check(); });
+      child.stderr.setEncoding('utf8').on('data', (t: string) => { stderr += t; check(); });
       child.on('exit', () => reject(new Error(`exited early: ${stdout}${stderr}`)));
     });
     assert.equal(child.exitCode, null, 'still running after the first Ctrl-C');
