@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { chosenPilotBudget, effectResults, effectRuleMarkdown, EFFECT_SE_FACTOR, pilotBudgets, pilotEffects, type Effect } from '../lib/views/cifar.ts';
+import { chosenPilotBudget, effectResults, effectRuleMarkdown, EFFECT_SE_FACTOR, pilotBudgets, pilotEffects, pilotTrendLines, type Effect } from '../lib/views/cifar.ts';
 import { filterImages } from '../lib/views/filters.ts';
 import { round, percent, signedPoints, count } from '../lib/views/format.ts';
 import { writeSafetensors } from '../lib/models/safetensors.ts';
@@ -121,6 +121,21 @@ test('pilotBudgets / chosenPilotBudget: mean |Δ|/SE per budget, only affordable
   const withDropped = pilotBudgets(effects.filter((e) => e.epochs <= 2), (e) => hours[e] ?? null, [16]);
   assert.deepEqual(withDropped.map((b) => [b.epochs, b.score === null, b.hours]), [[1, false, 3], [2, false, 6], [16, true, null]]);
   assert.equal(chosenPilotBudget(withDropped), 2);
+});
+
+test('pilotTrendLines: one line per pilot effect, its delta and verdict at each budget in epoch order', () => {
+  const pilotRow = (id: string, paper: number, accs: number[]) => ({ ...row(id, paper, accs), table: 'pilot' });
+  // 1 epoch: kernel 3 one point below on a spread of sqrt(2) per row (SE sqrt(2)): within seed spread;
+  // 2 epochs: ten points below: reproduced. Patch 8 and – RandAug have no runs.
+  const rows: RowStatus[] = [
+    pilotRow('baseline-e2', 95, [60, 62]), pilotRow('k3-p1-e2', 93, [50, 52]),
+    pilotRow('baseline-e1', 95, [50, 52]), pilotRow('k3-p1-e1', 93, [49, 51]),
+  ];
+  const effects = pilotEffects(rows, [2, 1]);
+  assert.deepEqual(pilotTrendLines(effects, ['k3']), ['kernel 3 < kernel 9 (paper -2.00): 1 epoch -1.00 (within seed spread); 2 epochs -10.00 (reproduced)']);
+  const all = pilotTrendLines(effects);
+  assert.equal(all.length, 3);
+  assert.equal(all[1], 'patch 8 << patch 1 (paper –): 1 epoch not run; 2 epochs not run');
 });
 
 test('effectResults: per-seed differences pair the seeds both rows finished', () => {

@@ -6,6 +6,7 @@ import { experimentTable, tableStatus, type Dirs, type RowStatus } from '../expe
 import { rowRecipe } from '../experiments/table.ts';
 import { paramCount } from '../models/convmixer.ts';
 import type { Profile, RunRecord } from '../runRecord.ts';
+import { signedPoints } from './format.ts';
 import { lineFigure, scatterFigure, type Figure } from './plots.ts';
 
 /** One run of one row (a row that is another row's run shows that run). Accuracies in percent. */
@@ -195,6 +196,21 @@ export function pilotEffects(rows: RowStatus[], epochs: readonly number[]): Arra
       { id: `no-randaug-e${e}`, claim: '– RandAugment hurts', a: ref('no-randaug'), b: ref('baseline') },
     ];
     return effectResults(effects, rows).map((r) => ({ ...r, epochs: e, ratio: r.delta !== null && r.se ? Math.abs(r.delta) / r.se : null }));
+  });
+}
+
+/**
+ * How each pilot effect changes with the training budget, one line per effect, for the tables' effect sections: an
+ * effect that is within seed spread at the quick protocol's budget may resolve at a longer one (or reverse), and the
+ * reader should see that next to the table's verdict. `only` picks effects by id ('k3', 'p8', 'no-randaug').
+ */
+export function pilotTrendLines(effects: ReturnType<typeof pilotEffects>, only?: readonly string[]): string[] {
+  const base = (id: string) => id.replace(/-e\d+$/, '');
+  const ids = [...new Set(effects.map((e) => base(e.id)))].filter((id) => !only || only.includes(id));
+  return ids.map((id) => {
+    const at = effects.filter((e) => base(e.id) === id).sort((a, b) => a.epochs - b.epochs);
+    const steps = at.map((e) => `${e.epochs} epoch${e.epochs > 1 ? 's' : ''} ${e.delta === null ? 'not run' : `${signedPoints(e.delta)} (${e.verdict})`}`);
+    return `${at[0]!.claim} (paper ${signedPoints(at[0]!.paperDelta)}): ${steps.join('; ')}`;
   });
 }
 
