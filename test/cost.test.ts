@@ -55,6 +55,13 @@ test('fitCostModel: too few runs give no model; other machines and precisions ar
   assert.ok(Math.abs(fit.perGemmGmac / TRUE[1]! - 1) < 1e-6);
   // only the `recent` newest runs count
   assert.equal(fitCostModel(good, MACHINE, { recent: 5 })!.fittedOn, 5);
+  // asOf: runs finished later do not count (minute 12 keeps the six 2-epoch runs and three of the 3-epoch ones), and a
+  // run three times slower after that moment leaves the model as it was
+  const asOf = new Date(Date.UTC(2026, 0, 1, 0, 12)).toISOString();
+  assert.equal(fitCostModel(good, MACHINE, { asOf })!.fittedOn, 9);
+  const later = models.map((m, i) => record(`late-${m}`, m, 4, { slow: 3, at: 60 + i }));
+  const frozen = fitCostModel([...good, ...later], MACHINE, { asOf })!;
+  assert.ok(Math.abs(frozen.perGemmGmac / TRUE[1]! - 1) < 1e-6 && frozen.fittedOn === 9);
 });
 
 test('tableCost: a finished run costs nothing more, a missing run its whole estimate', () => {

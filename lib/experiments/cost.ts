@@ -79,13 +79,15 @@ export function recordWork(r: RunRecord): RunWork | null {
  * core count and precision. The most recent only, because a record names a CPU model but not the exact machine (an
  * 'AMD EPYC' of one session may be two generations older than the next one's), and the engine gets faster. Runs more
  * than 50% off the first fit (a run that shared the machine) are dropped once and the model refitted; a coefficient
- * that comes out negative drops its feature. Null when fewer than 4 runs qualify.
+ * that comes out negative drops its feature. Null when fewer than 4 runs qualify. `asOf` (ISO time) fits only runs
+ * finished by then: a decision taken with the costs known at one moment (the pilot's) reads the same model later.
  */
-export function fitCostModel(records: RunRecord[], machine: { cpuModel: string; cores: number }, opts: { precision?: string; recent?: number } = {}): CostModel | null {
+export function fitCostModel(records: RunRecord[], machine: { cpuModel: string; cores: number }, opts: { precision?: string; recent?: number; asOf?: string } = {}): CostModel | null {
   const precision = opts.precision ?? 'fp32';
   const runs = records
     .filter((r) => r.machine.cpuModel === machine.cpuModel && r.machine.cores === machine.cores && (r.config['precision'] ?? 'fp32') === precision && (r.wallTimeSec ?? 0) > 0)
     .flatMap((r) => { const w = recordWork(r); return w ? [{ w, y: r.wallTimeSec!, at: r.finishedAt ?? r.startedAt }] : []; })
+    .filter((r) => opts.asOf === undefined || r.at <= opts.asOf)
     .sort((p, q) => (p.at < q.at ? 1 : -1))
     .slice(0, opts.recent ?? 16);
   const solve = (set: typeof runs): number[] | null => {
@@ -160,8 +162,8 @@ export function tableCostLine(c: TableCost): string {
  * The cost model of a machine (default: this one) from the finished runs in `resultsDir` (default reports/results).
  * Notebooks pass the machine that made a table's runs, so that a report rendered elsewhere shows the same estimate.
  */
-export function machineCostModel(resultsDir?: string, precision = 'fp32', machine: { cpuModel: string; cores: number } = machineInfo()): CostModel | null {
-  return fitCostModel(loadRunRecords({ kind: 'train', status: 'finished' }, resultsDir ?? RESULTS_DIR), machine, { precision });
+export function machineCostModel(resultsDir?: string, precision = 'fp32', machine: { cpuModel: string; cores: number } = machineInfo(), asOf?: string): CostModel | null {
+  return fitCostModel(loadRunRecords({ kind: 'train', status: 'finished' }, resultsDir ?? RESULTS_DIR), machine, { precision, asOf });
 }
 
 /**
