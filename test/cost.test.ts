@@ -55,6 +55,12 @@ test('fitCostModel: too few runs give no model; other machines and precisions ar
   assert.ok(Math.abs(fit.perGemmGmac / TRUE[1]! - 1) < 1e-6);
   // only the `recent` newest runs count
   assert.equal(fitCostModel(good, MACHINE, { recent: 5 })!.fittedOn, 5);
+  // the newest 16 runs all one architecture (a table's ablation rows): the window widens into older, varied runs
+  const same = Array.from({ length: 16 }, (_, i) => record(`same-${i}`, 'convmixer_256_8', 4, { at: 100 + i }));
+  const widened = fitCostModel([...good, ...same], MACHINE)!;
+  assert.ok(widened !== null && widened.fittedOn === 28, `fittedOn ${widened?.fittedOn}`);
+  assert.ok(Math.abs(widened.perGemmGmac / TRUE[1]! - 1) < 1e-6);
+  assert.equal(fitCostModel(same, MACHINE), null); // nothing older to separate the costs with
   // asOf: runs finished later do not count (minute 12 keeps the six 2-epoch runs and three of the 3-epoch ones), and a
   // run three times slower after that moment leaves the model as it was
   const asOf = new Date(Date.UTC(2026, 0, 1, 0, 12)).toISOString();

@@ -84,13 +84,12 @@ export function recordWork(r: RunRecord): RunWork | null {
  */
 export function fitCostModel(records: RunRecord[], machine: { cpuModel: string; cores: number }, opts: { precision?: string; recent?: number; asOf?: string } = {}): CostModel | null {
   const precision = opts.precision ?? 'fp32';
-  const runs = records
+  const eligible = records
     .filter((r) => r.machine.cpuModel === machine.cpuModel && r.machine.cores === machine.cores && (r.config['precision'] ?? 'fp32') === precision && (r.wallTimeSec ?? 0) > 0)
     .flatMap((r) => { const w = recordWork(r); return w ? [{ w, y: r.wallTimeSec!, at: r.finishedAt ?? r.startedAt }] : []; })
     .filter((r) => opts.asOf === undefined || r.at <= opts.asOf)
-    .sort((p, q) => (p.at < q.at ? 1 : -1))
-    .slice(0, opts.recent ?? 16);
-  const solve = (set: typeof runs): number[] | null => {
+    .sort((p, q) => (p.at < q.at ? 1 : -1));
+  const solve = (set: typeof eligible): number[] | null => {
     if (set.length < 4) return null;
     let use = [0, 1, 2];
     for (;;) {
@@ -102,8 +101,17 @@ export function fitCostModel(records: RunRecord[], machine: { cpuModel: string; 
       if (!use.length) return null;
     }
   };
-  const relErr = (coef: number[], r: (typeof runs)[number]): number => Math.abs(features(r.w).reduce((s, x, j) => s + x * coef[j]!, 0) / r.y - 1);
+  const relErr = (coef: number[], r: (typeof eligible)[number]): number => Math.abs(features(r.w).reduce((s, x, j) => s + x * coef[j]!, 0) / r.y - 1);
+  // The newest `recent` runs; while they cannot separate the three costs (a table's rows of one architecture in a row,
+  // so the least-squares system is singular), the window doubles into older runs.
+  let n = Math.min(eligible.length, opts.recent ?? 16);
+  let runs = eligible.slice(0, n);
   let coef = solve(runs);
+  while (!coef && n < eligible.length) {
+    n = Math.min(eligible.length, 2 * n);
+    runs = eligible.slice(0, n);
+    coef = solve(runs);
+  }
   if (!coef) return null;
   const kept = runs.filter((r) => relErr(coef!, r) <= 0.5);
   const refit = kept.length < runs.length ? solve(kept) : coef;
