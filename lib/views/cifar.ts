@@ -3,6 +3,8 @@
 // figures (accuracy vs parameters, vs kernel size, vs patch size). Numbers come from run records; paper values are
 // reference data from lib/paper/tables.ts.
 import { experimentTable, tableStatus, type Dirs, type RowStatus } from '../experiments/runner.ts';
+import { PILOT_EPOCHS, PILOT_SEEDS } from '../experiments/pilot.ts';
+import { QUICK_CIFAR_PROTOCOL } from '../experiments/protocol.ts';
 import { rowRecipe } from '../experiments/table.ts';
 import { paramCount } from '../models/convmixer.ts';
 import type { Profile, RunRecord } from '../runRecord.ts';
@@ -212,6 +214,13 @@ export function pilotTrendLines(effects: ReturnType<typeof pilotEffects>, only?:
     const steps = at.map((e) => `${e.epochs} epoch${e.epochs > 1 ? 's' : ''} ${e.delta === null ? 'not run' : `${signedPoints(e.delta)} (${e.verdict})`}`);
     return `${at[0]!.claim} (paper ${signedPoints(at[0]!.paperDelta)}): ${steps.join('; ')}`;
   });
+}
+
+/** The pilot's trend lines for some effects, as the tables' notebooks print them (quick profile: the pilot's runs). */
+export function pilotTrendText(only: readonly string[], dirs: Dirs = {}): string {
+  const pilot = cifarTableView('pilot', 'quick', PILOT_SEEDS, dirs);
+  const lines = pilotTrendLines(pilotEffects(pilot.rows, PILOT_EPOCHS), only);
+  return `The same effects in the pilot, by training budget (the quick protocol trains ${QUICK_CIFAR_PROTOCOL.epochs} epochs):\n` + lines.map((l) => `- ${l}`).join('\n');
 }
 
 /** Mean training seconds of a row's finished runs (what one run of it costs here), from the run records. */
