@@ -101,6 +101,8 @@ class UNet(nn.Module):
 
 
 class Residual(nn.Module):
+    """fn(x) + x: Appendix D's block wrapper (bench_torch.py and train_reference.py import it from here)."""
+
     def __init__(self, fn):
         super().__init__()
         self.fn = fn

@@ -29,6 +29,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from safetensors_file import write_safetensors
+from seg_reference import Residual  # the block wrapper of Appendix D, defined once
 
 OUT = os.path.join(os.path.dirname(__file__), '..', 'test', 'fixtures', 'train-tiny')
 DIM, DEPTH, K, P, CLASSES, N, HW = 16, 2, 3, 2, 10, 16, 8
@@ -45,15 +46,6 @@ class ChannelLayerNorm(nn.LayerNorm):
         mean = x.mean(dim=1, keepdim=True)
         var = x.var(dim=1, unbiased=False, keepdim=True)
         return (x - mean) / torch.sqrt(var + self.eps) * self.weight[:, None, None] + self.bias[:, None, None]
-
-
-class Residual(nn.Module):
-    def __init__(self, fn):
-        super().__init__()
-        self.fn = fn
-
-    def forward(self, x):
-        return self.fn(x) + x
 
 
 class ConvMixer(nn.Module):
