@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstring>
 #include <cstdint>
+#include <type_traits>
 #include <vector>
 #include "gemm_bf16.h"
 #include "parallel.h"
@@ -458,12 +459,29 @@ void DwBackpropFilterSlabsBf16(const float* x, const float* dy, float* dw, const
 }
 #endif
 
+// The square kernel sizes with slab-kernel instantiations: every kernel size of the paper's tables (Table 4 has 3 to 15;
+// the registry's patch-1 models use 8). fn receives std::integral_constant<long, K>.
+template <typename Fn>
+bool WithSlabKernelSize(long k, Fn&& fn) {
+  switch (k) {
+    case 3: fn(std::integral_constant<long, 3>{}); return true;
+    case 5: fn(std::integral_constant<long, 5>{}); return true;
+    case 7: fn(std::integral_constant<long, 7>{}); return true;
+    case 8: fn(std::integral_constant<long, 8>{}); return true;
+    case 9: fn(std::integral_constant<long, 9>{}); return true;
+    case 11: fn(std::integral_constant<long, 11>{}); return true;
+    case 13: fn(std::integral_constant<long, 13>{}); return true;
+    case 15: fn(std::integral_constant<long, 15>{}); return true;
+    default: return false;
+  }
+}
+
 // Whether the engine runs in bf16, and whether on the AVX512-BF16 slab kernels.
 inline bool Bf16Mode() { return GemmPrecision() != 0; }
 inline bool Bf16Fast(const DwShape& s) {
 #ifdef CM_DW_BF16
   return GemmPrecision() == 1 && GemmBf16Native() && s.sh == 1 && s.sw == 1 && s.kh == s.kw &&
-         (s.kw == 3 || s.kw == 5 || s.kw == 7 || s.kw == 8 || s.kw == 9);
+         WithSlabKernelSize(s.kw, [](auto) {});
 #else
   (void)s;
   return false;
@@ -482,48 +500,18 @@ std::vector<float> RoundedCopy(const float* v, long n) {
 bool DwBackpropFilterFast(const float* x, const float* dy, float* dw, const DwShape& s) {
   if (s.sh != 1 || s.sw != 1 || s.kh != s.kw) return false;
 #ifdef CM_DW_BF16
-  if (Bf16Fast(s)) {
-    switch (s.kw) {
-      case 3: DwBackpropFilterSlabsBf16<3>(x, dy, dw, s); return true;
-      case 5: DwBackpropFilterSlabsBf16<5>(x, dy, dw, s); return true;
-      case 7: DwBackpropFilterSlabsBf16<7>(x, dy, dw, s); return true;
-      case 8: DwBackpropFilterSlabsBf16<8>(x, dy, dw, s); return true;
-      case 9: DwBackpropFilterSlabsBf16<9>(x, dy, dw, s); return true;
-    }
-  }
+  if (Bf16Fast(s)) return WithSlabKernelSize(s.kw, [&](auto k) { DwBackpropFilterSlabsBf16<decltype(k)::value>(x, dy, dw, s); });
 #endif
-  switch (s.kw) {
-    case 3: DwBackpropFilterSlabs<3>(x, dy, dw, s); return true;
-    case 5: DwBackpropFilterSlabs<5>(x, dy, dw, s); return true;
-    case 7: DwBackpropFilterSlabs<7>(x, dy, dw, s); return true;
-    case 8: DwBackpropFilterSlabs<8>(x, dy, dw, s); return true;
-    case 9: DwBackpropFilterSlabs<9>(x, dy, dw, s); return true;
-    default: return false;
-  }
+  return WithSlabKernelSize(s.kw, [&](auto k) { DwBackpropFilterSlabs<decltype(k)::value>(x, dy, dw, s); });
 }
 
 // The slab kernel's cases: stride 1 and a square K with an instantiation.
 bool DwForwardFast(const float* x, const float* w, const float* bias, float* y, const DwShape& s, bool relu) {
   if (s.sh != 1 || s.sw != 1 || s.kh != s.kw) return false;
 #ifdef CM_DW_BF16
-  if (Bf16Fast(s)) {
-    switch (s.kw) {
-      case 3: DwForwardSlabsBf16<3>(x, w, bias, y, s, relu); return true;
-      case 5: DwForwardSlabsBf16<5>(x, w, bias, y, s, relu); return true;
-      case 7: DwForwardSlabsBf16<7>(x, w, bias, y, s, relu); return true;
-      case 8: DwForwardSlabsBf16<8>(x, w, bias, y, s, relu); return true;
-      case 9: DwForwardSlabsBf16<9>(x, w, bias, y, s, relu); return true;
-    }
-  }
+  if (Bf16Fast(s)) return WithSlabKernelSize(s.kw, [&](auto k) { DwForwardSlabsBf16<decltype(k)::value>(x, w, bias, y, s, relu); });
 #endif
-  switch (s.kw) {
-    case 3: DwForwardSlabs<3>(x, w, bias, y, s, relu); return true;
-    case 5: DwForwardSlabs<5>(x, w, bias, y, s, relu); return true;
-    case 7: DwForwardSlabs<7>(x, w, bias, y, s, relu); return true;
-    case 8: DwForwardSlabs<8>(x, w, bias, y, s, relu); return true;
-    case 9: DwForwardSlabs<9>(x, w, bias, y, s, relu); return true;
-    default: return false;
-  }
+  return WithSlabKernelSize(s.kw, [&](auto k) { DwForwardSlabs<decltype(k)::value>(x, w, bias, y, s, relu); });
 }
 
 // y[n, oy, ox, c] = act(bias[c] + sum_{kr,kc} x[n, oy*sh-pt+kr, ox*sw-pl+kc, c] * w[kr, kc, c]).

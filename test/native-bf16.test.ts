@@ -168,11 +168,12 @@ test('conv2d forward, dx and dw in bf16 = JS kernels on bf16-rounded x, w and dy
 
 test('depthwise conv forward, dx and dw in bf16 (paired-tap AVX512-BF16 slabs, and rounded operands elsewhere) = JS kernels on rounded operands', { skip }, async () => {
   await initBackend('native');
-  // k9 / k5 / k8 'same' stride 1: the slab kernels (k8: even taps, no zero pair); a channel tail (c = 20, 37);
+  // k9 / k5 / k8 / k11 / k13 / k15 'same' stride 1: the slab kernels (k8: even taps, no zero pair); a channel tail (c = 20, 37, 33);
   // k4 (no slab instantiation) and stride 2: the fp32 kernels on rounded copies.
   const cases = [
     { n: 2, h: 11, w: 13, c: 32, k: 9, s: 1 }, { n: 1, h: 6, w: 9, c: 20, k: 5, s: 1 }, { n: 2, h: 9, w: 8, c: 37, k: 8, s: 1 },
     { n: 1, h: 7, w: 7, c: 16, k: 4, s: 1 }, { n: 2, h: 9, w: 10, c: 24, k: 3, s: 2 },
+    { n: 2, h: 12, w: 19, c: 24, k: 11, s: 1 }, { n: 1, h: 9, w: 10, c: 33, k: 13, s: 1 }, { n: 1, h: 16, w: 17, c: 16, k: 15, s: 1 },
   ];
   for (const portable of [false, true]) {
     for (const [i, c] of cases.entries()) {

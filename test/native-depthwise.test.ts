@@ -40,6 +40,10 @@ const cases: Case[] = [
   { n: 3, h: 4, w: 3, c: 17, k: 5, stride: 1, pad: 'same' },
   { n: 1, h: 5, w: 17, c: 16, k: 9, stride: 1, pad: [[0, 0], [1, 6], [5, 2], [0, 0]] },
   { n: 2, h: 9, w: 10, c: 20, k: 8, stride: 1, pad: 'valid' },
+  // Table 4's large kernels (11, 13, 15) on the slab kernels too: wider than a segment, taller than the image, a channel tail.
+  { n: 2, h: 12, w: 19, c: 24, k: 11, stride: 1, pad: 'same' },
+  { n: 1, h: 9, w: 10, c: 33, k: 13, stride: 1, pad: 'same' },
+  { n: 2, h: 16, w: 17, c: 16, k: 15, stride: 1, pad: 'same' },
 ];
 
 for (const [i, cs] of cases.entries()) {
