@@ -20,6 +20,7 @@ import { softTargetCrossEntropy } from '../lib/train/loss.ts';
 import { buildRecipe, type TrainConfig } from '../lib/train/config.ts';
 import { trainRun } from '../lib/train/loop.ts';
 import type { TrainTask } from '../lib/train/task.ts';
+import { maxAbsDiff } from './helpers/compare.ts';
 
 const FIXTURES = fileURLToPath(new URL('./fixtures/train-tiny/', import.meta.url));
 const addon = loadAddon().addon as unknown as Record<string, unknown> | null;
@@ -58,12 +59,6 @@ function fixtureTask(ref: Record<string, StoredTensor>, norm: 'batchnorm' | 'lay
     evaluate: () => ({ testLoss: 0 }),
     saveWeights: () => {},
   };
-}
-
-function maxAbsDiff(a: Float32Array, b: Float32Array): number {
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
-  return m;
 }
 
 for (const backend of ['cpu', 'native'] as const) {

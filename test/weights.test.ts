@@ -10,6 +10,7 @@ import { readSafetensors, writeSafetensors, type StoredTensor } from '../lib/mod
 import { UserError } from '../lib/errors.ts';
 import { detectLayout, loadWeights, saveWeights, sequentialToTimm, stateDict } from '../lib/models/weights.ts';
 import { fileURLToPath } from 'node:url';
+import { maxAbsDiff } from './helpers/compare.ts';
 
 const REF = fileURLToPath(new URL('../../shared/reference/', import.meta.url));
 const REF_WEIGHTS = join(REF, 'convmixer_64_4_k5_p2.weights.safetensors');
@@ -18,13 +19,6 @@ const haveRef = existsSync(REF_WEIGHTS) && existsSync(REF_IO);
 const skipRef = haveRef ? false : `PyTorch reference not found at ${REF} (shared/reference beside the repo); skipping the equivalence test`;
 
 await tf.setBackend('cpu');
-
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assert.equal(a.length, b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
-  return m;
-}
 
 function referenceLogits(weights: string | Record<string, StoredTensor>): { got: Float32Array; expected: Float32Array } {
   const io = readSafetensors(REF_IO);
