@@ -98,7 +98,7 @@ inline void DwTail(const float* xrow0, const float* w, const float* bias, float*
 // every output it touches. K is a template argument so the tap loops unroll completely.
 typedef float V16 __attribute__((vector_size(64), aligned(4)));
 #ifdef __AVX512F__
-constexpr long kSeg = 8;  // 8 accumulators + 9 weights + 1 input of 32 zmm registers
+constexpr long kSeg = 8;  // 8 accumulators + K <= 15 weights + 1 input: at most 24 of 32 zmm registers
 #else
 constexpr long kSeg = 4;  // V16 is two ymm registers here: keep the working set within 16
 #endif
