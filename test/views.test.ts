@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { chosenPilotBudget, effectResults, effectRuleMarkdown, EFFECT_SE_FACTOR, pilotBudgets, pilotEffects, pilotTrendLines, type Effect } from '../lib/views/cifar.ts';
+import { chosenPilotBudget, effectResults, effectSummaryLines, effectTableRows, pooledSeedStd, seedsToResolveDelta, effectRuleMarkdown, EFFECT_SE_FACTOR, pilotBudgets, pilotEffects, pilotTrendLines, type Effect } from '../lib/views/cifar.ts';
 import { filterImages } from '../lib/views/filters.ts';
 import { round, percent, signedPoints, count } from '../lib/views/format.ts';
 import { writeSafetensors } from '../lib/models/safetensors.ts';
@@ -41,6 +41,25 @@ test('effectResults: sign and size against twice the standard error of the diffe
   assert.deepEqual([r['missing']!.verdict, r['missing']!.delta], ['not run', null]);
   assert.equal(r['nope']!.verdict, 'not run');
   assert.match(effectRuleMarkdown(), new RegExp(`exceeds ${EFFECT_SE_FACTOR} standard errors`));
+});
+
+test('pooledSeedStd and seedsToResolve: the seed spread pooled over rows, and the seeds a paper delta needs, by hand', () => {
+  // base: s² = 2 (1 dof); a: 50, 52, 54 -> s² = 4 (2 dof); pooled s² = (2 + 8) / 3; 'same' reports base's run (counted once).
+  const rows = [row('base', 95, [50, 52]), row('a', 94, [50, 52, 54]), row('one', 90, [40]), { ...row('same', 95, [50, 52]), runOf: { table: 't', row: 'base' } }];
+  assert.ok(Math.abs(pooledSeedStd(rows)! - Math.sqrt(10 / 3)) < 1e-12);
+  assert.equal(pooledSeedStd([row('one', 90, [40])]), null);
+  // F = 2, s = 2: n > 2 (2·2/Δ)²: Δ 1 -> n > 32 -> 33; Δ 4 -> n > 2 -> 3; Δ 10 -> the floor of 2 seeds; Δ 0 -> never.
+  assert.deepEqual([1, -4, 10, 0].map((d) => seedsToResolveDelta(d, 2)), [33, 3, 2, Infinity]);
+  // The effect 'a' vs 'base' (paper Δ -1) at the pooled spread: n > 2 (2 s)² = 8 · 10/3 = 26.67 -> 27.
+  const [r] = effectResults([{ id: 'a', claim: 'a', a: { table: 't', row: 'a' }, b: { table: 't', row: 'base' } }], rows);
+  assert.equal(EFFECT_SE_FACTOR, 2);
+  assert.equal(r!.seedsToResolve, 27);
+  const [tableRow] = effectTableRows([r!]);
+  assert.deepEqual([tableRow!['Paper Δ (points) [reference]'], tableRow!['Reproduced Δ'], tableRow!['Seeds per row to resolve the paper Δ']], ['-1.00', '+1.00', 27]);
+  const lines = effectSummaryLines([r!], rows);
+  assert.equal(lines[0], 'Of 1 effects: 1 within seed spread.');
+  assert.equal(lines[1], '- not reproduced (within seed spread): a; paper -1.00, here +1.00 (2 SE 3.06)'); // 2·√(4/3 + 2/2)
+  assert.match(lines[2]!, /^Seed spread: pooled std over seeds 1\.83 points, so with 2 seeds per row a difference must exceed 3\.65 points/);
 });
 
 test('format: rounding, percents from fractions, signed points, counts', () => {

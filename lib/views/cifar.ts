@@ -8,7 +8,7 @@ import { QUICK_CIFAR_PROTOCOL } from '../experiments/protocol.ts';
 import { rowRecipe } from '../experiments/table.ts';
 import { paramCount } from '../models/convmixer.ts';
 import type { Profile, RunRecord } from '../runRecord.ts';
-import { signedPoints } from './format.ts';
+import { round, signedPoints } from './format.ts';
 import { lineFigure, scatterFigure, type Figure } from './plots.ts';
 
 /** One run of one row (a row that is another row's run shows that run). Accuracies in percent. */
@@ -113,6 +113,9 @@ export interface EffectResult extends Effect {
    * test images, so consistent per-seed differences show an effect the unpaired SE may hide. Shown, not used by the verdict. */
   seedDeltas: number[];
   verdict: Verdict;
+  /** Seeds per row at which EFFECT_SE_FACTOR standard errors of a difference, at the pooled seed spread of the rows
+   * given (pooledSeedStd), fall below the paper's |Δ|: how many seeds this profile would need to resolve the paper's effect. */
+  seedsToResolve: number | null;
 }
 
 /** How many standard errors a difference must exceed to count as reproduced (or as the opposite). */
@@ -126,21 +129,80 @@ export const EFFECT_SE_FACTOR = 2;
  */
 export function effectResults(effects: Effect[], rows: RowStatus[]): EffectResult[] {
   const find = (ref: { table: string; row: string }) => rows.find((r) => r.table === ref.table && r.id === ref.row);
+  const spread = pooledSeedStd(rows);
   return effects.map((e) => {
     const a = find(e.a), b = find(e.b);
     const paperDelta = a?.paper != null && b?.paper != null ? a.paper - b.paper : null;
-    if (!a || !b || a.value === null || b.value === null) return { ...e, paperDelta, delta: null, se: null, seedDeltas: [], verdict: 'not run' as const };
+    const seedsToResolve = paperDelta === null || spread === null ? null : seedsToResolveDelta(paperDelta, spread);
+    const base = { ...e, paperDelta, seedsToResolve };
+    if (!a || !b || a.value === null || b.value === null) return { ...base, delta: null, se: null, seedDeltas: [], verdict: 'not run' as const };
     const delta = a.value - b.value;
     const seedDeltas = a.runs.flatMap((ra) => {
       const rb = b.runs.find((x) => x.seed === ra.seed);
       return ra.state === 'finished' && ra.score !== null && rb?.state === 'finished' && rb.score !== null ? [100 * (ra.score - rb.score)] : [];
     });
-    if (a.std === null || b.std === null) return { ...e, paperDelta, delta, se: null, seedDeltas, verdict: 'too few seeds' as const };
+    if (a.std === null || b.std === null) return { ...base, delta, se: null, seedDeltas, verdict: 'too few seeds' as const };
     const se = Math.sqrt(a.std ** 2 / a.seedsFinished + b.std ** 2 / b.seedsFinished);
     const clear = Math.abs(delta) > EFFECT_SE_FACTOR * se;
     const verdict: Verdict = !clear || paperDelta === null ? 'within seed spread' : Math.sign(delta) === Math.sign(paperDelta) ? 'reproduced' : 'opposite';
-    return { ...e, paperDelta, delta, se, seedDeltas, verdict };
+    return { ...base, delta, se, seedDeltas, verdict };
   });
+}
+
+/**
+ * The seed spread of a profile as one number: the pooled sample std over seeds (points) of the rows with at least two
+ * finished seeds, Σ(n-1)s² / Σ(n-1) under the root. Rows that report the same run (Table 3's baseline is Table 4's
+ * k9 row) count once. Null when no row has two seeds.
+ */
+export function pooledSeedStd(rows: RowStatus[]): number | null {
+  let sum = 0, dof = 0;
+  const seen = new Set<string>();
+  for (const r of rows) {
+    const key = `${r.runOf.table}/${r.runOf.row}`;
+    if (seen.has(key) || r.std === null || r.seedsFinished < 2) continue;
+    seen.add(key);
+    sum += (r.seedsFinished - 1) * r.std ** 2;
+    dof += r.seedsFinished - 1;
+  }
+  return dof === 0 ? null : Math.sqrt(sum / dof);
+}
+
+/**
+ * Seeds per row (at least 2) for which EFFECT_SE_FACTOR standard errors of a difference of two row means,
+ * F·s·√(2/n), fall below |delta|: n > 2(F·s/delta)². Infinite for a zero delta.
+ */
+export function seedsToResolveDelta(delta: number, seedStd: number): number {
+  if (delta === 0) return Infinity;
+  return Math.max(2, Math.floor(2 * (EFFECT_SE_FACTOR * seedStd / delta) ** 2) + 1);
+}
+
+/** The notebooks' effect table, one record per effect (keys are the column headers; paper values marked as reference). */
+export function effectTableRows(effects: EffectResult[]): Array<Record<string, string | number | null>> {
+  return effects.map((e) => ({
+    'Effect the paper reports': e.claim, 'Paper Δ (points) [reference]': signedPoints(e.paperDelta), 'Reproduced Δ': signedPoints(e.delta),
+    'Δ per seed': e.seedDeltas.map((d) => signedPoints(d)).join(', '), '2 × SE': e.se === null ? null : round(2 * e.se), 'Verdict': e.verdict,
+    'Seeds per row to resolve the paper Δ': e.seedsToResolve === null ? null : Number.isFinite(e.seedsToResolve) ? e.seedsToResolve : '∞',
+  }));
+}
+
+/**
+ * What the effect table says in prose: the tally of verdicts, each effect that did not reproduce with both numbers,
+ * and the seed spread of the rows (pooledSeedStd) with what it means for effects the size of the paper's.
+ */
+export function effectSummaryLines(effects: EffectResult[], rows: RowStatus[]): string[] {
+  const tally = new Map<Verdict, number>();
+  for (const e of effects) tally.set(e.verdict, (tally.get(e.verdict) ?? 0) + 1);
+  const lines = [`Of ${effects.length} effects: ${[...tally].map(([k, v]) => `${v} ${k}`).join(', ')}.`];
+  for (const e of effects.filter((x) => x.verdict !== 'reproduced' && x.verdict !== 'not run')) {
+    lines.push(`- not reproduced (${e.verdict}): ${e.claim}; paper ${signedPoints(e.paperDelta)}, here ${signedPoints(e.delta)}${e.se === null ? '' : ` (2 SE ${(2 * e.se).toFixed(2)})`}`);
+  }
+  const spread = pooledSeedStd(rows);
+  if (spread !== null) {
+    const at2 = EFFECT_SE_FACTOR * spread * Math.sqrt(2 / 2);
+    lines.push(`Seed spread: pooled std over seeds ${spread.toFixed(2)} points, so with 2 seeds per row a difference must exceed ` +
+      `${at2.toFixed(2)} points to count. The last column is the seeds per row an effect of the paper's size would need at this spread.`);
+  }
+  return lines;
 }
 
 /** The verdict rule as a sentence generated from EFFECT_SE_FACTOR, so the notebooks' text cannot drift from the code. */
