@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { chosenPilotBudget, effectResults, effectSummaryLines, effectTableRows, pooledSeedStd, seedsToResolveDelta, effectRuleMarkdown, EFFECT_SE_FACTOR, pilotBudgets, pilotEffects, pilotTrendLines, type Effect } from '../lib/views/cifar.ts';
+import { chosenPilotBudget, effectResults, effectSummaryLines, effectTableRows, minResolvableDelta, pooledSeedStd, seedsToResolveDelta, effectRuleMarkdown, EFFECT_SE_FACTOR, pilotBudgets, pilotEffects, pilotTrendLines, type Effect } from '../lib/views/cifar.ts';
 import { filterImages } from '../lib/views/filters.ts';
 import { round, percent, signedPoints, count } from '../lib/views/format.ts';
 import { writeSafetensors } from '../lib/models/safetensors.ts';
@@ -50,6 +50,8 @@ test('pooledSeedStd and seedsToResolve: the seed spread pooled over rows, and th
   assert.equal(pooledSeedStd([row('one', 90, [40])]), null);
   // F = 2, s = 2: n > 2 (2·2/Δ)²: Δ 1 -> n > 32 -> 33; Δ 4 -> n > 2 -> 3; Δ 10 -> the floor of 2 seeds; Δ 0 -> never.
   assert.deepEqual([1, -4, 10, 0].map((d) => seedsToResolveDelta(d, 2)), [33, 3, 2, Infinity]);
+  // The inverse: F·s·√(2/n) at s = 2: n 2 -> 4, n 32 -> 1 (just not below Δ 1, so 33 seeds), n 8 -> 2.
+  assert.deepEqual([2, 32, 8].map((n) => minResolvableDelta(2, n)), [4, 1, 2]);
   // The effect 'a' vs 'base' (paper Δ -1) at the pooled spread: n > 2 (2 s)² = 8 · 10/3 = 26.67 -> 27.
   const [r] = effectResults([{ id: 'a', claim: 'a', a: { table: 't', row: 'a' }, b: { table: 't', row: 'base' } }], rows);
   assert.equal(EFFECT_SE_FACTOR, 2);

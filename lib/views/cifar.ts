@@ -167,9 +167,14 @@ export function pooledSeedStd(rows: RowStatus[]): number | null {
   return dof === 0 ? null : Math.sqrt(sum / dof);
 }
 
+/** The smallest difference of two row means with `seeds` seeds each that counts at seed std s: F·s·√(2/n), F = EFFECT_SE_FACTOR. */
+export function minResolvableDelta(seedStd: number, seeds: number): number {
+  return EFFECT_SE_FACTOR * seedStd * Math.sqrt(2 / seeds);
+}
+
 /**
- * Seeds per row (at least 2) for which EFFECT_SE_FACTOR standard errors of a difference of two row means,
- * F·s·√(2/n), fall below |delta|: n > 2(F·s/delta)². Infinite for a zero delta.
+ * Seeds per row (at least 2) at which minResolvableDelta falls below |delta|, F·s·√(2/n) < |delta| solved for n:
+ * n > 2(F·s/delta)². Infinite for a zero delta.
  */
 export function seedsToResolveDelta(delta: number, seedStd: number): number {
   if (delta === 0) return Infinity;
@@ -180,7 +185,7 @@ export function seedsToResolveDelta(delta: number, seedStd: number): number {
 export function effectTableRows(effects: EffectResult[]): Array<Record<string, string | number | null>> {
   return effects.map((e) => ({
     'Effect the paper reports': e.claim, 'Paper Δ (points) [reference]': signedPoints(e.paperDelta), 'Reproduced Δ': signedPoints(e.delta),
-    'Δ per seed': e.seedDeltas.map((d) => signedPoints(d)).join(', '), '2 × SE': e.se === null ? null : round(2 * e.se), 'Verdict': e.verdict,
+    'Δ per seed': e.seedDeltas.map((d) => signedPoints(d)).join(', '), [`${EFFECT_SE_FACTOR} × SE`]: e.se === null ? null : round(EFFECT_SE_FACTOR * e.se), 'Verdict': e.verdict,
     'Seeds per row to resolve the paper Δ': e.seedsToResolve === null ? null : Number.isFinite(e.seedsToResolve) ? e.seedsToResolve : '∞',
   }));
 }
@@ -194,13 +199,12 @@ export function effectSummaryLines(effects: EffectResult[], rows: RowStatus[]): 
   for (const e of effects) tally.set(e.verdict, (tally.get(e.verdict) ?? 0) + 1);
   const lines = [`Of ${effects.length} effects: ${[...tally].map(([k, v]) => `${v} ${k}`).join(', ')}.`];
   for (const e of effects.filter((x) => x.verdict !== 'reproduced' && x.verdict !== 'not run')) {
-    lines.push(`- not reproduced (${e.verdict}): ${e.claim}; paper ${signedPoints(e.paperDelta)}, here ${signedPoints(e.delta)}${e.se === null ? '' : ` (2 SE ${(2 * e.se).toFixed(2)})`}`);
+    lines.push(`- not reproduced (${e.verdict}): ${e.claim}; paper ${signedPoints(e.paperDelta)}, here ${signedPoints(e.delta)}${e.se === null ? '' : ` (${EFFECT_SE_FACTOR} SE ${(EFFECT_SE_FACTOR * e.se).toFixed(2)})`}`);
   }
   const spread = pooledSeedStd(rows);
   if (spread !== null) {
-    const at2 = EFFECT_SE_FACTOR * spread * Math.sqrt(2 / 2);
     lines.push(`Seed spread: pooled std over seeds ${spread.toFixed(2)} points, so with 2 seeds per row a difference must exceed ` +
-      `${at2.toFixed(2)} points to count. The last column is the seeds per row an effect of the paper's size would need at this spread.`);
+      `${minResolvableDelta(spread, 2).toFixed(2)} points to count. The last column is the seeds per row an effect of the paper's size would need at this spread.`);
   }
   return lines;
 }
