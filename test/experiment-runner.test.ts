@@ -154,6 +154,12 @@ test('runTable: trains the missing runs, skips finished ones, and resumes an int
   await assert.rejects(runTable(MINI, { profile: 'smoke', seeds: 1, shard: null, dataRoot, ...cut, signal: abort.signal, ...quiet, hooks: { onEpoch: () => abort.abort() } }), UserError);
   const mid = tableStatus(MINI, 'smoke', 1, cut);
   assert.deepEqual(mid.map((r) => r.runs[0]!.state), ['interrupted', 'missing']);
+  assert.deepEqual(mid.map((r) => r.runs[0]!.epochsDone), [1, 0]);
+  // Without its record (deleted at the end of a session) the checkpoint still says how far the run got.
+  const kept = readFileSync(join(cut.resultsDir, 'mini-a-smoke-s0.json'), 'utf8');
+  rmSync(join(cut.resultsDir, 'mini-a-smoke-s0.json'));
+  assert.deepEqual([tableStatus(MINI, 'smoke', 1, cut)[0]!.runs[0]!.state, tableStatus(MINI, 'smoke', 1, cut)[0]!.runs[0]!.epochsDone], ['interrupted', 1]);
+  writeFileSync(join(cut.resultsDir, 'mini-a-smoke-s0.json'), kept);
   const logs: string[] = [];
   const resumed = await runTable(MINI, { profile: 'smoke', seeds: 1, shard: null, dataRoot, ...cut, log: (l) => logs.push(l) });
   assert.deepEqual(resumed.trained, ['mini-a-smoke-s0', 'mini-b-smoke-s0']);

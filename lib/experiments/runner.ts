@@ -120,8 +120,11 @@ export function runStatus(run: PlannedRun, epochs: number, dirs: Dirs = {}, prim
   const recordPath = join(dirs.resultsDir ?? RESULTS_DIR, `${run.runId}.json`);
   const parsed = existsSync(recordPath) ? parseRunRecord(readFileSync(recordPath, 'utf8')) : null;
   const record = parsed && 'record' in parsed ? parsed.record : null;
-  const ckpt = hasCheckpoint(run.runId, dirs);
-  const base = { ...run, record, epochs, epochsDone: record?.epochs?.length ?? 0, testAcc: null as number | null, score: null as number | null, reason: null as string | null };
+  const ckptEpoch = checkpointEpoch(run.runId, dirs);
+  const ckpt = ckptEpoch !== null;
+  // A run that resumes continues from its checkpoint, whatever its record says (the record may be gone or older).
+  const epochsDone = ckpt && record?.status !== 'finished' ? ckptEpoch : (record?.epochs?.length ?? 0);
+  const base = { ...run, record, epochs, epochsDone, testAcc: null as number | null, score: null as number | null, reason: null as string | null };
   if (!record) return { ...base, state: ckpt ? 'interrupted' : 'missing' };
   if (record.status === 'finished') {
     const changed = recipe === null ? null : recipeChange(record, recipe);
@@ -150,11 +153,12 @@ export function recipeChange(record: RunRecord, recipe: unknown): string | null 
   return diffs.slice(0, 3).map((k) => `${k} ${show(then[k])}, now ${show(now[k])}`).join('; ') + (diffs.length > 3 ? ` (+${diffs.length - 3} more)` : '');
 }
 
-function hasCheckpoint(runId: string, dirs: Dirs): boolean {
+/** The epoch a run's checkpoint resumes after, or null without a usable one. */
+function checkpointEpoch(runId: string, dirs: Dirs): number | null {
   try {
-    return loadCheckpoint(runCheckpointDir(runId, dirs.checkpointRoot ?? CHECKPOINTS_DIR)) !== null;
+    return loadCheckpoint(runCheckpointDir(runId, dirs.checkpointRoot ?? CHECKPOINTS_DIR))?.manifest.epoch ?? null;
   } catch {
-    return false; // a damaged checkpoint: the run starts again (the runner says so)
+    return null; // a damaged checkpoint: the run starts again (the runner says so)
   }
 }
 
