@@ -61,7 +61,10 @@ test('pooledSeedStd and seedsToResolve: the seed spread pooled over rows, and th
   const lines = effectSummaryLines([r!], rows);
   assert.equal(lines[0], 'Of 1 effects: 1 within seed spread.');
   assert.equal(lines[1], '- not reproduced (within seed spread): a; paper -1.00, here +1.00 (2 SE 3.06)'); // 2·√(4/3 + 2/2)
-  assert.match(lines[2]!, /^Seed spread: pooled std over seeds 1\.83 points, so with 2 seeds per row a difference must exceed 3\.65 points/);
+  assert.match(lines[2]!, /^Seed spread: pooled std over seeds 1\.83 points, so with 2 seeds per row \(the fewest of any row with two or more\) a difference must exceed 3\.65 points/);
+  // Every row with 3 seeds: base 50, 52, 54 and a 50, 52, 54 -> s = 2 pooled; the threshold is 2·2·√(2/3) = 3.27.
+  const three = [row('base', 95, [50, 52, 54]), row('a', 94, [50, 52, 54]), row('one', 90, [40])];
+  assert.match(effectSummaryLines([], three)[1]!, /^Seed spread: pooled std over seeds 2\.00 points, so with 3 seeds per row a difference must exceed 3\.27 points/);
 });
 
 test('format: rounding, percents from fractions, signed points, counts', () => {

@@ -203,8 +203,12 @@ export function effectSummaryLines(effects: EffectResult[], rows: RowStatus[]): 
   }
   const spread = pooledSeedStd(rows);
   if (spread !== null) {
-    lines.push(`Seed spread: pooled std over seeds ${spread.toFixed(2)} points, so with 2 seeds per row a difference must exceed ` +
-      `${minResolvableDelta(spread, 2).toFixed(2)} points to count. The last column is the seeds per row an effect of the paper's size would need at this spread.`);
+    // The threshold for the rows with the fewest seeds among those the spread comes from (rows with two or more).
+    const counts = rows.map((r) => r.seedsFinished).filter((n) => n >= 2);
+    const seeds = Math.min(...counts);
+    const perRow = counts.every((n) => n === seeds) ? `${seeds} seeds per row` : `${seeds} seeds per row (the fewest of any row with two or more)`;
+    lines.push(`Seed spread: pooled std over seeds ${spread.toFixed(2)} points, so with ${perRow} a difference must exceed ` +
+      `${minResolvableDelta(spread, seeds).toFixed(2)} points to count. The last column is the seeds per row an effect of the paper's size would need at this spread.`);
   }
   return lines;
 }
