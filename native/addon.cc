@@ -37,6 +37,13 @@ static Napi::Value SetThreads(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), Pool().size());
 }
 
+// setFlushDenormals(on): whether kernels flush denormals to zero (parallel.h). Returns the previous setting.
+static Napi::Value SetFlushDenormals(const Napi::CallbackInfo& info) {
+  const bool prev = g_flush_denormals.load();
+  if (info.Length() > 0 && info[0].IsBoolean()) g_flush_denormals.store(info[0].As<Napi::Boolean>().Value());
+  return Napi::Boolean::New(info.Env(), prev);
+}
+
 void InitGemm(Napi::Env env, Napi::Object exports);       // gemm.cc: GEMM, Conv2D (im2col/1x1), MatMul, backprops
 void InitGemmBf16(Napi::Env env, Napi::Object exports);  // gemm_bf16.cc: bf16 mixed-precision mode of the GEMM family
 void InitDepthwise(Napi::Env env, Napi::Object exports);  // depthwise.cc: depthwise conv forward/backprops
@@ -51,6 +58,7 @@ void InitPointwise(Napi::Env env, Napi::Object exports);    // pointwise.cc: rel
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("threads", Napi::Number::New(env, cm::Pool().size()));
   exports.Set("setThreads", Napi::Function::New(env, cm::SetThreads, "setThreads"));
+  exports.Set("setFlushDenormals", Napi::Function::New(env, cm::SetFlushDenormals, "setFlushDenormals"));
   cm::InitGemm(env, exports);
   cm::InitGemmBf16(env, exports);
   cm::InitDepthwise(env, exports);

@@ -742,9 +742,9 @@ Napi::Value BackpropFilter(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void InitDepthwise(Napi::Env env, Napi::Object exports) {
-  exports.Set("depthwiseForward", Napi::Function::New(env, Forward, "depthwiseForward"));
-  exports.Set("depthwiseBackpropInput", Napi::Function::New(env, BackpropInput, "depthwiseBackpropInput"));
-  exports.Set("depthwiseBackpropFilter", Napi::Function::New(env, BackpropFilter, "depthwiseBackpropFilter"));
+  exports.Set("depthwiseForward", Napi::Function::New(env, Guarded<Forward>, "depthwiseForward"));
+  exports.Set("depthwiseBackpropInput", Napi::Function::New(env, Guarded<BackpropInput>, "depthwiseBackpropInput"));
+  exports.Set("depthwiseBackpropFilter", Napi::Function::New(env, Guarded<BackpropFilter>, "depthwiseBackpropFilter"));
 }
 
 }  // namespace cm

@@ -269,10 +269,10 @@ Napi::Value ReduceFn(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void InitElementwise(Napi::Env env, Napi::Object exports) {
-  exports.Set("binary", Napi::Function::New(env, BinaryFn, "binary"));
-  exports.Set("unary", Napi::Function::New(env, UnaryFn, "unary"));
-  exports.Set("batchNorm", Napi::Function::New(env, BatchNormFn, "batchNorm"));
-  exports.Set("reduce", Napi::Function::New(env, ReduceFn, "reduce"));
+  exports.Set("binary", Napi::Function::New(env, Guarded<BinaryFn>, "binary"));
+  exports.Set("unary", Napi::Function::New(env, Guarded<UnaryFn>, "unary"));
+  exports.Set("batchNorm", Napi::Function::New(env, Guarded<BatchNormFn>, "batchNorm"));
+  exports.Set("reduce", Napi::Function::New(env, Guarded<ReduceFn>, "reduce"));
 }
 
 }  // namespace cm

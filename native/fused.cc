@@ -535,13 +535,13 @@ Napi::Value AvgPoolBackwardJs(const Napi::CallbackInfo& info) { return AvgPool(i
 }  // namespace
 
 void InitFused(Napi::Env env, Napi::Object exports) {
-  exports.Set("fusedActNormForward", Napi::Function::New(env, FusedForward, "fusedActNormForward"));
-  exports.Set("fusedActNormBackward", Napi::Function::New(env, FusedBackward, "fusedActNormBackward"));
-  exports.Set("fusedActLayerNormForward", Napi::Function::New(env, LayerNormForward, "fusedActLayerNormForward"));
-  exports.Set("fusedActLayerNormBackward", Napi::Function::New(env, LayerNormBackward, "fusedActLayerNormBackward"));
-  exports.Set("addInto", Napi::Function::New(env, AddIntoJs, "addInto"));
-  exports.Set("avgPoolForward", Napi::Function::New(env, AvgPoolForwardJs, "avgPoolForward"));
-  exports.Set("avgPoolBackward", Napi::Function::New(env, AvgPoolBackwardJs, "avgPoolBackward"));
+  exports.Set("fusedActNormForward", Napi::Function::New(env, Guarded<FusedForward>, "fusedActNormForward"));
+  exports.Set("fusedActNormBackward", Napi::Function::New(env, Guarded<FusedBackward>, "fusedActNormBackward"));
+  exports.Set("fusedActLayerNormForward", Napi::Function::New(env, Guarded<LayerNormForward>, "fusedActLayerNormForward"));
+  exports.Set("fusedActLayerNormBackward", Napi::Function::New(env, Guarded<LayerNormBackward>, "fusedActLayerNormBackward"));
+  exports.Set("addInto", Napi::Function::New(env, Guarded<AddIntoJs>, "addInto"));
+  exports.Set("avgPoolForward", Napi::Function::New(env, Guarded<AvgPoolForwardJs>, "avgPoolForward"));
+  exports.Set("avgPoolBackward", Napi::Function::New(env, Guarded<AvgPoolBackwardJs>, "avgPoolBackward"));
 }
 
 }  // namespace cm

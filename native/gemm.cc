@@ -577,11 +577,11 @@ Napi::Value Conv2DBackpropFilterJs(const Napi::CallbackInfo& info) {
 
 void InitGemm(Napi::Env env, Napi::Object exports) {
   exports.Set("isa", Napi::String::New(env, kIsa));
-  exports.Set("gemm", Napi::Function::New(env, GemmJs, "gemm"));
-  exports.Set("matmul", Napi::Function::New(env, MatMulJs, "matmul"));
-  exports.Set("conv2d", Napi::Function::New(env, Conv2DJs, "conv2d"));
-  exports.Set("conv2dBackpropInput", Napi::Function::New(env, Conv2DBackpropInputJs, "conv2dBackpropInput"));
-  exports.Set("conv2dBackpropFilter", Napi::Function::New(env, Conv2DBackpropFilterJs, "conv2dBackpropFilter"));
+  exports.Set("gemm", Napi::Function::New(env, Guarded<GemmJs>, "gemm"));
+  exports.Set("matmul", Napi::Function::New(env, Guarded<MatMulJs>, "matmul"));
+  exports.Set("conv2d", Napi::Function::New(env, Guarded<Conv2DJs>, "conv2d"));
+  exports.Set("conv2dBackpropInput", Napi::Function::New(env, Guarded<Conv2DBackpropInputJs>, "conv2dBackpropInput"));
+  exports.Set("conv2dBackpropFilter", Napi::Function::New(env, Guarded<Conv2DBackpropFilterJs>, "conv2dBackpropFilter"));
 }
 
 }  // namespace cm

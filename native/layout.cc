@@ -95,8 +95,8 @@ Napi::Value FillFn(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void InitLayout(Napi::Env env, Napi::Object exports) {
-  exports.Set("copyStrided", Napi::Function::New(env, CopyStridedFn, "copyStrided"));
-  exports.Set("fill", Napi::Function::New(env, FillFn, "fill"));
+  exports.Set("copyStrided", Napi::Function::New(env, Guarded<CopyStridedFn>, "copyStrided"));
+  exports.Set("fill", Napi::Function::New(env, Guarded<FillFn>, "fill"));
 }
 
 }  // namespace cm

@@ -168,13 +168,13 @@ Napi::Value SoftmaxRowsFn(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void InitPointwise(Napi::Env env, Napi::Object exports) {
-  exports.Set("relu", Napi::Function::New(env, ReluFn, "relu"));
-  exports.Set("step", Napi::Function::New(env, StepFn, "step"));
-  exports.Set("leakyRelu", Napi::Function::New(env, LeakyReluFn, "leakyRelu"));
-  exports.Set("addN", Napi::Function::New(env, AddNFn, "addN"));
-  exports.Set("log", Napi::Function::New(env, LogFn, "log"));
-  exports.Set("maxRows", Napi::Function::New(env, MaxRowsFn, "maxRows"));
-  exports.Set("softmaxRows", Napi::Function::New(env, SoftmaxRowsFn, "softmaxRows"));
+  exports.Set("relu", Napi::Function::New(env, Guarded<ReluFn>, "relu"));
+  exports.Set("step", Napi::Function::New(env, Guarded<StepFn>, "step"));
+  exports.Set("leakyRelu", Napi::Function::New(env, Guarded<LeakyReluFn>, "leakyRelu"));
+  exports.Set("addN", Napi::Function::New(env, Guarded<AddNFn>, "addN"));
+  exports.Set("log", Napi::Function::New(env, Guarded<LogFn>, "log"));
+  exports.Set("maxRows", Napi::Function::New(env, Guarded<MaxRowsFn>, "maxRows"));
+  exports.Set("softmaxRows", Napi::Function::New(env, Guarded<SoftmaxRowsFn>, "softmaxRows"));
 }
 
 }  // namespace cm

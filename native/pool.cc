@@ -229,8 +229,8 @@ Napi::Value MaxPoolGradFn(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void InitPool(Napi::Env env, Napi::Object exports) {
-  exports.Set("maxPool", Napi::Function::New(env, MaxPoolFn, "maxPool"));
-  exports.Set("maxPoolGrad", Napi::Function::New(env, MaxPoolGradFn, "maxPoolGrad"));
+  exports.Set("maxPool", Napi::Function::New(env, Guarded<MaxPoolFn>, "maxPool"));
+  exports.Set("maxPoolGrad", Napi::Function::New(env, Guarded<MaxPoolGradFn>, "maxPoolGrad"));
 }
 
 }  // namespace cm

@@ -135,8 +135,8 @@ Napi::Value ResizeGradFn(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void InitResize(Napi::Env env, Napi::Object exports) {
-  exports.Set("resizeBilinear", Napi::Function::New(env, ResizeFn, "resizeBilinear"));
-  exports.Set("resizeBilinearGrad", Napi::Function::New(env, ResizeGradFn, "resizeBilinearGrad"));
+  exports.Set("resizeBilinear", Napi::Function::New(env, Guarded<ResizeFn>, "resizeBilinear"));
+  exports.Set("resizeBilinearGrad", Napi::Function::New(env, Guarded<ResizeGradFn>, "resizeBilinearGrad"));
 }
 
 }  // namespace cm

@@ -91,6 +91,7 @@ export function silenceCpuBanner(): void {
 }
 
 async function useNative(addon: NativeAddon, threads?: number): Promise<BackendInfo> {
+  const flush = denormalsFromEnv(); // a bad value fails before anything changes
   await tf.setBackend('cpu');
   await tf.ready();
   silenceCpuBanner();
@@ -98,7 +99,9 @@ async function useNative(addon: NativeAddon, threads?: number): Promise<BackendI
   setNativeKernelsActive(true);
   activeAddon = addon;
   const n = addon.setThreads(threads ?? 0); // 0: CONVMIXER_THREADS or all hardware threads
-  return { name: 'native', description: `native-cpu (${addon.isa}, ${n} thread${n === 1 ? '' : 's'})` };
+  if (typeof addon.setFlushDenormals === 'function') addon.setFlushDenormals(flush);
+  const ftz = typeof addon.setFlushDenormals !== 'function' ? '' : flush ? ', FTZ/DAZ' : ', denormals kept';
+  return { name: 'native', description: `native-cpu (${addon.isa}, ${n} thread${n === 1 ? '' : 's'}${ftz})` };
 }
 
 async function useCpu(): Promise<BackendInfo> {
@@ -193,6 +196,26 @@ export function setPrecision(precision: Precision): 'fp32' | 'avx512_bf16' | 'po
   }
   addon.setGemmPrecision(1);
   return addon.bf16Kernel === 'avx512_bf16' ? 'avx512_bf16' : 'portable';
+}
+
+/** CONVMIXER_FLUSH_DENORMALS: 1 (default: flush) or 0 (keep). */
+export function denormalsFromEnv(env = process.env.CONVMIXER_FLUSH_DENORMALS): boolean {
+  if (env === undefined || env === '' || env === '1') return true;
+  if (env === '0') return false;
+  throw new UserError(`CONVMIXER_FLUSH_DENORMALS: expected 1 (flush denormals to zero, the default) or 0 (keep them), got '${env}'`);
+}
+
+/**
+ * Whether the native kernels flush denormal floats to zero (FTZ/DAZ, the default; CONVMIXER_FLUSH_DENORMALS=0 keeps
+ * them). Denormals cost Intel cores a microcode assist per operation; a trained deep ConvMixer produces them, and its
+ * training steps were ~2x slower on an Intel Xeon without flushing (`convmixer bench train --weights FILE --denormals both`).
+ * Values below 1.2e-38 become 0; nothing else changes. Returns the previous setting; needs the native engine.
+ */
+export function setFlushDenormals(on: boolean): boolean {
+  const addon = activeAddon;
+  if (!addon) throw new UserError(`--denormals needs the native engine (--backend native); this process uses ${current?.description ?? 'no backend yet'}`);
+  if (typeof addon.setFlushDenormals !== 'function') throw new UserError('--denormals: the native engine was built before denormal flushing; run npm run build:native');
+  return addon.setFlushDenormals(on);
 }
 
 /** What run records say of the arithmetic: '' for fp32, ', bf16 GEMM (avx512_bf16)' for bf16, appended to the backend's description. */

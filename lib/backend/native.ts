@@ -23,6 +23,9 @@ export interface NativeAddon extends GemmAddon, DepthwiseAddon, ElementwiseAddon
   isa: string;
   /** Resizes the pool (n <= 0: CONVMIXER_THREADS or the hardware threads); returns the new size. */
   setThreads(n: number): number;
+  /** Whether kernels flush denormals to zero (FTZ/DAZ while a kernel runs; native/parallel.h); returns the previous
+   * setting. Absent from addons built before it. */
+  setFlushDenormals?(on: boolean): boolean;
   [fn: string]: unknown;
 }
 

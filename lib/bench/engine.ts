@@ -1,12 +1,14 @@
 // Speed of one training or inference step of a ConvMixer, or of any registry model (ResNet, DeiT/ViT, Mixer/ResMLP),
 // on the current tfjs backend. A train step is what PyTorch's
 // benchmark (scripts/bench_torch.py) does: forward in training mode, softmax cross-entropy, backward
-// (tf.variableGrads) and a plain SGD update. Inputs are seeded random images and labels (speed does not depend on them).
+// (tf.variableGrads) and a plain SGD update. Inputs are seeded random images and labels; weights are the seeded init or,
+// for ConvMixers, a weights file (speed depends on the values only through denormals: bench --denormals).
 // Segmentation models (Unet, ConvMixer-Unet) take height x width inputs and train with the loss segmentation training
 // uses, the soft Dice of lib/train/segLoss.ts, on random per-pixel labels drawn uniformly from the classes and the
 // ignore index (so the ignore path runs too); scripts/bench_torch.py --seg-model does the same.
 import * as tf from '@tensorflow/tfjs';
-import { createModel, type ConvMixerConfig } from '../models/convmixer.ts';
+import { createModel, type ConvMixerConfig, type ConvMixerModel } from '../models/convmixer.ts';
+import { loadWeights } from '../models/weights.ts';
 import { createModel as createRegistryModel, createSegmentationModel, modelInfo } from '../models/registry.ts';
 import type { ImageModel } from '../models/layers.ts';
 import { softDiceLoss } from '../train/segLoss.ts';
@@ -30,6 +32,9 @@ export interface BenchOptions {
   seed: number;
   /** Learning rate of the SGD update in train mode. */
   lr?: number;
+  /** ConvMixers: a weights file (safetensors, as training saves) to start from instead of the seeded init: a trained
+   * model's activations and gradients, unlike random init's, can hold denormals, which slow some CPUs. */
+  weights?: string;
 }
 
 export interface BenchResult {
@@ -90,6 +95,7 @@ function prepare(opts: BenchOptions): Prepared {
     } else {
       if (!opts.config) throw new Error('benchSteps: give config or registryModel');
       model = createModel(opts.config, {}, { seed: opts.seed });
+      if (opts.weights) loadWeights(model as ConvMixerModel, opts.weights);
       inChannels = opts.config.inChannels;
       numClasses = opts.config.numClasses;
     }

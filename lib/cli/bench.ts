@@ -8,7 +8,7 @@ import { MODEL_FLAGS, MODEL_FLAGS_HELP, configFromFlags, describeConfig, type Mo
 import { UserError } from '../errors.ts';
 import { convMixerDefaultCfg, isRegistered, modelFamily, modelInfo, type ModelInfo } from '../models/registry.ts';
 import type { ConvMixerConfig } from '../models/convmixer.ts';
-import { BACKEND_CHOICES, initBackend, precisionNote, PRECISIONS, setPrecision } from '../backend/index.ts';
+import { BACKEND_CHOICES, initBackend, precisionNote, PRECISIONS, denormalsFromEnv, setFlushDenormals, setPrecision } from '../backend/index.ts';
 import { BENCH_IGNORE_INDEX, benchSteps, profileStep, type BenchMode, type BenchResult } from '../bench/engine.ts';
 import { benchTorch, benchTorchSegmentation, type TorchResult } from '../bench/torch.ts';
 import { SEG_PROFILE_DEFAULTS } from '../train/segConfig.ts';
@@ -20,13 +20,13 @@ import type { ConvMixerUnetConfig } from '../models/convmixerUnet.ts';
 import { finishRunRecord, loadRunRecords, newRunRecord, RESULTS_DIR, saveRunRecord } from '../runRecord.ts';
 import { benchTable, replaceBenchTable } from '../bench/table.ts';
 import { atomicWrite, REPO_ROOT, underFlag, writableDir } from '../io.ts';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 const HELP = `usage: convmixer bench train|infer [--model NAME | --dim D --depth N --kernel K --patch P --classes C]
                        [--batch 16] [--image-size S] [--steps 5] [--warmup 2] [--threads N] [--vs torch]
                        [--backend ${BACKEND_CHOICES.join('|')}] [--precision fp32|bf16] [--profile] [--json] [--seed 0] [--results-dir DIR]
-                       [--after D/N,D/N,...]
+                       [--after D/N,D/N,...] [--weights FILE] [--denormals flush|keep|both]
        convmixer bench train|infer --model unet_camvid|convmixer_unet_camvid|unet|convmixer_unet [--height H --width W]
                        [--seg-profile smoke|quick|paper] [--classes C] [--batch 16] ... [--vs torch]
        convmixer bench table [--update-readme] [--results-dir DIR]
@@ -62,6 +62,12 @@ ${MODEL_FLAGS_HELP}
                           width/depth (same kernel, patch, classes), as \`experiment run\` goes through a table, and time
                           the model again: prints after_ms_per_img and after_ratio (again / first; near 1 when nothing an
                           earlier model left behind, such as the output pool's free lists, slows the next one)
+  --weights FILE          ConvMixers: start from these weights (a run's final.weights.safetensors, or a checkpoint's
+                          PyTorch layout) instead of the seeded init; a trained model can carry denormals, random init not
+  --denormals M           native engine: flush (default: FTZ/DAZ while kernels run, CONVMIXER_FLUSH_DENORMALS=0 turns it
+                          off), keep (IEEE denormals), or both: time flushed, then kept in the same process, and print
+                          denormal_ratio = kept / flushed ms per image (about 1 from random init; ~1.9 for a trained
+                          256/24 ConvMixer on an Intel Xeon)
   --json                  print one JSON object: ms_per_img, img_per_s, peak_rss_mib (and torch_ms_per_img,
                           torch_peak_rss_mib, ratio = ms_per_img / torch_ms_per_img with --vs torch)
   --results-dir DIR       where the run record is written (bench table: where records are read); default reports/results
@@ -85,7 +91,7 @@ example: convmixer bench train --dim 256 --depth 8 --kernel 9 --patch 1 --classe
 export interface BenchFlags extends ModelFlagValues {
   batch?: string; 'image-size'?: string; steps?: string; warmup?: string; threads?: string; vs?: string;
   backend?: string; profile?: boolean; json?: boolean; seed?: string; 'update-readme'?: boolean; table?: string; 'results-dir'?: string;
-  height?: string; width?: string; 'seg-profile'?: string; precision?: string; after?: string;
+  height?: string; width?: string; 'seg-profile'?: string; precision?: string; after?: string; weights?: string; denormals?: string;
 }
 
 /** --after D/N,D/N,...: the widths and depths of the ConvMixers to run before timing again. */
@@ -180,6 +186,7 @@ export const command: Command = {
       threads: { type: 'string' }, vs: { type: 'string' }, backend: { type: 'string' }, profile: { type: 'boolean' }, json: { type: 'boolean' },
       seed: { type: 'string' }, 'update-readme': { type: 'boolean' }, table: { type: 'string' }, 'results-dir': { type: 'string' },
       height: { type: 'string' }, width: { type: 'string' }, 'seg-profile': { type: 'string' }, precision: { type: 'string' }, after: { type: 'string' },
+      weights: { type: 'string' }, denormals: { type: 'string' },
     }, true);
     if (help) {
       console.log(HELP);
@@ -252,6 +259,12 @@ export const command: Command = {
     const after = parseAfterFlag(values.after);
     if (after.length && !config) throw new UserError('--after applies to ConvMixers only (--dim/--depth/... or a ConvMixer --model)');
     if (after.length && values.vs !== undefined) throw new UserError('--after times this engine only: drop --vs torch');
+    if (values.weights !== undefined && !config) throw new UserError('--weights applies to ConvMixers only (--dim/--depth/... or a ConvMixer --model)');
+    if (values.weights !== undefined && values.vs !== undefined) throw new UserError('--weights times this engine only (PyTorch starts from its own init): drop --vs torch');
+    const weights = values.weights === undefined ? undefined : resolve(values.weights);
+    if (weights !== undefined && !existsSync(weights)) throw new UserError(`--weights: no such file: ${values.weights}`);
+    const denormals = choiceFlag('denormals', values.denormals, ['flush', 'keep', 'both'] as const) ?? (denormalsFromEnv() ? 'flush' : 'keep');
+    if (denormals === 'both' && (after.length || values.vs !== undefined)) throw new UserError('--denormals both times this engine twice: drop --after and --vs torch');
     const steps = numberFlag('steps', values.steps, { int: true, min: 1 }) ?? 5;
     const warmup = numberFlag('warmup', values.warmup, { int: true, min: 0 }) ?? 2;
     writableDir(resultsDir, '--results-dir');
@@ -262,11 +275,14 @@ export const command: Command = {
 
     const backend = await initBackend(values.backend, { threads });
     const gemmKernel = setPrecision(precision);
+    // Without --denormals the engine keeps its setting (CONVMIXER_FLUSH_DENORMALS); the flag needs the native engine.
+    if (values.denormals !== undefined) setFlushDenormals(denormals !== 'keep');
     const effectiveThreads = threads ?? (Number(process.env.CONVMIXER_THREADS) || (await import('node:os')).availableParallelism());
     const threadsUsed = engineThreads(backend.name, effectiveThreads);
     const settings = seg
       ? { mode, batch, height: seg.height, width: seg.width, segProfile: seg.profile, loss: 'dice', ignoreIndex: BENCH_IGNORE_INDEX, steps, warmup, threads: threadsUsed, seed, precision }
-      : { mode, batch, imageSize, steps, warmup, threads: threadsUsed, seed, precision, ...(after.length ? { after: values.after } : {}) };
+      : { mode, batch, imageSize, steps, warmup, threads: threadsUsed, seed, precision, ...(after.length ? { after: values.after } : {}),
+        ...(weights ? { weights: values.weights } : {}), ...(backend.name === 'native' ? { denormals } : {}) };
     const inputSize = seg ? { height: seg.height, width: seg.width } : {};
     const stamp = new Date().toISOString().replace(/[:.]/g, '-');
     const id = `bench-${mode}-${idModel}-b${batch}-${stamp}`;
@@ -280,9 +296,19 @@ export const command: Command = {
     let ours: BenchResult;
     let torch: TorchResult | null = null;
     let again: BenchResult | null = null;
+    let kept: BenchResult | null = null;
     try {
-      ours = benchSteps({ config, registryModel, mode, batch, imageSize, ...inputSize, steps, warmup, seed });
-      log(`this engine: ${f2(ours.msPerImg)} ms/img, ${f2(ours.imgPerSec)} img/s, peak RSS ${ours.peakRssMiB.toFixed(0)} MiB`);
+      ours = benchSteps({ config, registryModel, mode, batch, imageSize, ...inputSize, steps, warmup, seed, weights });
+      log(`this engine${denormals === 'both' ? ' (denormals flushed)' : ''}: ${f2(ours.msPerImg)} ms/img, ${f2(ours.imgPerSec)} img/s, peak RSS ${ours.peakRssMiB.toFixed(0)} MiB`);
+      if (denormals === 'both') {
+        setFlushDenormals(false);
+        try {
+          kept = benchSteps({ config, registryModel, mode, batch, imageSize, ...inputSize, steps, warmup, seed, weights });
+        } finally {
+          setFlushDenormals(true);
+        }
+        log(`denormals kept (IEEE, no FTZ/DAZ): ${f2(kept.msPerImg)} ms/img, ${f2(kept.imgPerSec)} img/s; ratio kept / flushed ${(kept.msPerImg / ours.msPerImg).toFixed(2)}x`);
+      }
       if (after.length && config) {
         for (const { dim, depth } of after) {
           const other = { ...config, dim, depth };
@@ -317,7 +343,10 @@ export const command: Command = {
         : seg?.info.family === 'convmixer_unet' ? { kind: 'convmixer_unet', config: seg.info.config as ConvMixerUnetConfig, height: seg.height, width: seg.width } : null;
     const arithmetic = flopsModel ? arithmeticMetrics(flopsModel, mode, ours, torch, machinePeakGflops(threadsUsed)) : null;
     if (arithmetic) log(arithmetic.line);
-    const afterMetrics: Record<string, number> = again ? { afterMsPerImg: again.msPerImg, afterRatio: again.msPerImg / ours.msPerImg } : {};
+    const afterMetrics: Record<string, number> = {
+      ...(again ? { afterMsPerImg: again.msPerImg, afterRatio: again.msPerImg / ours.msPerImg } : {}),
+      ...(kept ? { keptDenormalsMsPerImg: kept.msPerImg, denormalRatio: kept.msPerImg / ours.msPerImg } : {}),
+    };
     record = finishRunRecord(record, { ...benchMetrics(ours, torch), ...(arithmetic?.metrics ?? {}), ...afterMetrics, ...(seg ? { params: ours.params ?? null, torchParams: torch?.params ?? null } : {}) });
     const path = underFlag('--results-dir', resultsDir, () => saveRunRecord(record, resultsDir));
 
@@ -332,6 +361,7 @@ export const command: Command = {
         steps, warmup, threads: threadsUsed, backend: backend.description,
         ms_per_img: ours.msPerImg, img_per_s: ours.imgPerSec, peak_rss_mib: ours.peakRssMiB,
         ...(again ? { after_ms_per_img: again.msPerImg, after_ratio: again.msPerImg / ours.msPerImg } : {}),
+        ...(kept ? { kept_denormals_ms_per_img: kept.msPerImg, denormal_ratio: kept.msPerImg / ours.msPerImg } : {}),
         ...(torch ? { torch_ms_per_img: torch.ms_per_img, torch_img_per_s: torch.img_per_s, torch_peak_rss_mib: torch.peak_rss_mib, torch_version: torch.torch, torch_threads: torch.threads, torch_python: torch.python, torch_blas: torch.blas ?? null, ratio: ours.msPerImg / torch.ms_per_img, memory_ratio: ours.peakRssMiB / torch.peak_rss_mib } : {}),
         record: path,
       }));
