@@ -44,6 +44,11 @@ test('bench train --weights --denormals both: timed flushed, then kept; JSON and
   const { record } = parsed;
   assert.equal(record.metrics['denormalRatio'], out['denormal_ratio']);
   assert.deepEqual([(record.config as Record<string, unknown>)['weights'], (record.config as Record<string, unknown>)['denormals']], [file, 'both']);
+  // --denormals keep: the record's backend says so; the next flushed run says FTZ/DAZ again
+  const kept = await benchJson(['--denormals', 'keep', '--backend', 'native']);
+  assert.match(String(kept['backend']), /^native-cpu \(.*, denormals kept\)$/);
+  assert.equal(kept['denormal_ratio'], undefined);
+  assert.match(String((await benchJson(['--denormals', 'flush', '--backend', 'native']))['backend']), /FTZ\/DAZ\)$/);
 });
 
 test('bench train --weights / --denormals: one-line errors for a missing file, a bad mode, other models and --vs torch', async () => {

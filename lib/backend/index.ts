@@ -100,7 +100,7 @@ async function useNative(addon: NativeAddon, threads?: number): Promise<BackendI
   activeAddon = addon;
   const n = addon.setThreads(threads ?? 0); // 0: CONVMIXER_THREADS or all hardware threads
   if (typeof addon.setFlushDenormals === 'function') addon.setFlushDenormals(flush);
-  const ftz = typeof addon.setFlushDenormals !== 'function' ? '' : flush ? ', FTZ/DAZ' : ', denormals kept';
+  const ftz = typeof addon.setFlushDenormals !== 'function' ? '' : denormalsNote(flush);
   return { name: 'native', description: `native-cpu (${addon.isa}, ${n} thread${n === 1 ? '' : 's'}${ftz})` };
 }
 
@@ -215,7 +215,19 @@ export function setFlushDenormals(on: boolean): boolean {
   const addon = activeAddon;
   if (!addon) throw new UserError(`--denormals needs the native engine (--backend native); this process uses ${current?.description ?? 'no backend yet'}`);
   if (typeof addon.setFlushDenormals !== 'function') throw new UserError('--denormals: the native engine was built before denormal flushing; run npm run build:native');
-  return addon.setFlushDenormals(on);
+  const prev = addon.setFlushDenormals(on);
+  // The description run records store says the mode now in force.
+  if (current) current.description = current.description.replace(denormalsNote(prev) + ')', denormalsNote(on) + ')');
+  return prev;
+}
+
+function denormalsNote(flush: boolean): string {
+  return flush ? ', FTZ/DAZ' : ', denormals kept';
+}
+
+/** The backend in use as run records describe it (its denormal mode included), or null before initBackend. */
+export function backendDescription(): string | null {
+  return current?.description ?? null;
 }
 
 /** What run records say of the arithmetic: '' for fp32, ', bf16 GEMM (avx512_bf16)' for bf16, appended to the backend's description. */

@@ -8,7 +8,7 @@ import { MODEL_FLAGS, MODEL_FLAGS_HELP, configFromFlags, describeConfig, type Mo
 import { UserError } from '../errors.ts';
 import { convMixerDefaultCfg, isRegistered, modelFamily, modelInfo, type ModelInfo } from '../models/registry.ts';
 import type { ConvMixerConfig } from '../models/convmixer.ts';
-import { BACKEND_CHOICES, initBackend, precisionNote, PRECISIONS, denormalsFromEnv, setFlushDenormals, setPrecision } from '../backend/index.ts';
+import { BACKEND_CHOICES, initBackend, precisionNote, PRECISIONS, backendDescription, denormalsFromEnv, setFlushDenormals, setPrecision } from '../backend/index.ts';
 import { BENCH_IGNORE_INDEX, benchSteps, profileStep, type BenchMode, type BenchResult } from '../bench/engine.ts';
 import { benchTorch, benchTorchSegmentation, type TorchResult } from '../bench/torch.ts';
 import { SEG_PROFILE_DEFAULTS } from '../train/segConfig.ts';
@@ -277,6 +277,7 @@ export const command: Command = {
     const gemmKernel = setPrecision(precision);
     // Without --denormals the engine keeps its setting (CONVMIXER_FLUSH_DENORMALS); the flag needs the native engine.
     if (values.denormals !== undefined) setFlushDenormals(denormals !== 'keep');
+    const backendDesc = backendDescription() ?? backend.description; // with the denormal mode of the timing ('both': flushed first)
     const effectiveThreads = threads ?? (Number(process.env.CONVMIXER_THREADS) || (await import('node:os')).availableParallelism());
     const threadsUsed = engineThreads(backend.name, effectiveThreads);
     const settings = seg
@@ -286,12 +287,12 @@ export const command: Command = {
     const inputSize = seg ? { height: seg.height, width: seg.width } : {};
     const stamp = new Date().toISOString().replace(/[:.]/g, '-');
     const id = `bench-${mode}-${idModel}-b${batch}-${stamp}`;
-    let record = newRunRecord({ id, kind: 'bench', experiment: 'bench', profile: seg?.profile ?? 'quick', seed, config: { model: modelRecord, ...settings, vs: values.vs ?? null }, backend: `${backend.description}${precisionNote(gemmKernel)}` });
+    let record = newRunRecord({ id, kind: 'bench', experiment: 'bench', profile: seg?.profile ?? 'quick', seed, config: { model: modelRecord, ...settings, vs: values.vs ?? null }, backend: `${backendDesc}${precisionNote(gemmKernel)}` });
     const log = (s: string): void => {
       if (!values.json) console.log(s);
     };
     log(title);
-    log(`${mode}${seg && mode === 'train' ? ' (soft Dice loss)' : ''}, batch ${batch}, ${seg ? `${seg.height}x${seg.width}` : `${imageSize}x${imageSize}`}, ${steps} timed steps after ${warmup} warm-up, backend ${backend.description}${precisionNote(gemmKernel)}`);
+    log(`${mode}${seg && mode === 'train' ? ' (soft Dice loss)' : ''}, batch ${batch}, ${seg ? `${seg.height}x${seg.width}` : `${imageSize}x${imageSize}`}, ${steps} timed steps after ${warmup} warm-up, backend ${backendDesc}${precisionNote(gemmKernel)}`);
 
     let ours: BenchResult;
     let torch: TorchResult | null = null;
@@ -358,7 +359,7 @@ export const command: Command = {
     if (values.json) {
       console.log(JSON.stringify({
         mode, model: modelRecord, batch, ...(seg ? { height: seg.height, width: seg.width, seg_profile: seg.profile, params: ours.params, ...(torch ? { torch_params: torch.params } : {}) } : { image_size: imageSize }),
-        steps, warmup, threads: threadsUsed, backend: backend.description,
+        steps, warmup, threads: threadsUsed, backend: backendDesc,
         ms_per_img: ours.msPerImg, img_per_s: ours.imgPerSec, peak_rss_mib: ours.peakRssMiB,
         ...(again ? { after_ms_per_img: again.msPerImg, after_ratio: again.msPerImg / ours.msPerImg } : {}),
         ...(kept ? { kept_denormals_ms_per_img: kept.msPerImg, denormal_ratio: kept.msPerImg / ours.msPerImg } : {}),
