@@ -14,7 +14,7 @@ import { loadAddon } from '../lib/backend/native.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'bench-denormals-'));
 process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
-const skip = loadAddon().addon ? false : 'native addon not available';
+const skip = !loadAddon().addon ? 'native addon not available' : process.arch !== 'x64' ? `denormal flushing is x86-only (${process.arch})` : false;
 const MODEL = ['--dim', '16', '--depth', '1', '--kernel', '3', '--patch', '4', '--classes', '10'];
 
 async function benchJson(args: string[]): Promise<Record<string, unknown>> {

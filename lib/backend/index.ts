@@ -100,7 +100,7 @@ async function useNative(addon: NativeAddon, threads?: number): Promise<BackendI
   activeAddon = addon;
   const n = addon.setThreads(threads ?? 0); // 0: CONVMIXER_THREADS or all hardware threads
   if (typeof addon.setFlushDenormals === 'function') addon.setFlushDenormals(flush);
-  const ftz = typeof addon.setFlushDenormals !== 'function' ? '' : denormalsNote(flush);
+  const ftz = denormalsNote(typeof addon.setFlushDenormals === 'function' && flush);
   return { name: 'native', description: `native-cpu (${addon.isa}, ${n} thread${n === 1 ? '' : 's'}${ftz})` };
 }
 
@@ -214,7 +214,9 @@ export function denormalsFromEnv(env = process.env.CONVMIXER_FLUSH_DENORMALS): b
 export function setFlushDenormals(on: boolean): boolean {
   const addon = activeAddon;
   if (!addon) throw new UserError(`--denormals needs the native engine (--backend native); this process uses ${current?.description ?? 'no backend yet'}`);
-  if (typeof addon.setFlushDenormals !== 'function') throw new UserError('--denormals: the native engine was built before denormal flushing; run npm run build:native');
+  if (typeof addon.setFlushDenormals !== 'function') {
+    throw new UserError(`--denormals: this native engine cannot flush denormals (${process.arch === 'x64' ? 'built before denormal flushing; run npm run build:native' : `not an x86 CPU: ${process.arch}`})`);
+  }
   const prev = addon.setFlushDenormals(on);
   // The description run records store says the mode now in force.
   if (current) current.description = current.description.replace(denormalsNote(prev) + ')', denormalsNote(on) + ')');

@@ -24,7 +24,7 @@ export interface NativeAddon extends GemmAddon, DepthwiseAddon, ElementwiseAddon
   /** Resizes the pool (n <= 0: CONVMIXER_THREADS or the hardware threads); returns the new size. */
   setThreads(n: number): number;
   /** Whether kernels flush denormals to zero (FTZ/DAZ while a kernel runs; native/parallel.h); returns the previous
-   * setting. Absent from addons built before it. */
+   * setting. Absent from addons built before it and on CPUs without SSE's MXCSR (non-x86), where denormals are kept. */
   setFlushDenormals?(on: boolean): boolean;
   [fn: string]: unknown;
 }
