@@ -63,6 +63,8 @@ let current: (BackendInfo & { choice: BackendChoice; threads?: number }) | null 
 /** The native addon while the native backend is in use (the precision switch lives there). */
 let activeAddon: NativeAddon | null = null;
 let warnedNoNative = false;
+/** Whether the native kernels flush denormals now (false on any other backend, and where the addon cannot). */
+let flushing = false;
 
 async function useTensorflow(pkg: string): Promise<BackendInfo | string> {
   try {
@@ -99,9 +101,9 @@ async function useNative(addon: NativeAddon, threads?: number): Promise<BackendI
   setNativeKernelsActive(true);
   activeAddon = addon;
   const n = addon.setThreads(threads ?? 0); // 0: CONVMIXER_THREADS or all hardware threads
-  if (typeof addon.setFlushDenormals === 'function') addon.setFlushDenormals(flush);
-  const ftz = denormalsNote(typeof addon.setFlushDenormals === 'function' && flush);
-  return { name: 'native', description: `native-cpu (${addon.isa}, ${n} thread${n === 1 ? '' : 's'}${ftz})` };
+  flushing = typeof addon.setFlushDenormals === 'function' && flush;
+  addon.setFlushDenormals?.(flush);
+  return { name: 'native', description: `native-cpu (${addon.isa}, ${n} thread${n === 1 ? '' : 's'}${denormalsNote(flushing)})` };
 }
 
 async function useCpu(): Promise<BackendInfo> {
@@ -153,7 +155,10 @@ export async function initBackend(choice?: string, opts: { threads?: number } = 
       name = fallbackProbe.available ? 'native' : 'cpu';
     }
   }
-  if (name !== 'native') activeAddon = null;
+  if (name !== 'native') {
+    activeAddon = null;
+    flushing = false;
+  }
   if (!info && name === 'native') info = await useNative(nativeProbe.addon!, opts.threads);
   if (!info) {
     if (parsed === 'auto' && !warnedNoNative) {
@@ -199,7 +204,7 @@ export function setPrecision(precision: Precision): 'fp32' | 'avx512_bf16' | 'po
 }
 
 /** CONVMIXER_FLUSH_DENORMALS: 1 (default: flush) or 0 (keep). */
-export function denormalsFromEnv(env = process.env.CONVMIXER_FLUSH_DENORMALS): boolean {
+function denormalsFromEnv(env = process.env.CONVMIXER_FLUSH_DENORMALS): boolean {
   if (env === undefined || env === '' || env === '1') return true;
   if (env === '0') return false;
   throw new UserError(`CONVMIXER_FLUSH_DENORMALS: expected 1 (flush denormals to zero, the default) or 0 (keep them), got '${env}'`);
@@ -219,8 +224,14 @@ export function setFlushDenormals(on: boolean): boolean {
   }
   const prev = addon.setFlushDenormals(on);
   // The description run records store says the mode now in force.
-  if (current) current.description = current.description.replace(denormalsNote(prev) + ')', denormalsNote(on) + ')');
+  if (current) current.description = current.description.replace(denormalsNote(flushing) + ')', denormalsNote(on) + ')');
+  flushing = on;
   return prev;
+}
+
+/** Whether the native kernels flush denormals to zero now (false on the other backends). */
+export function flushingDenormals(): boolean {
+  return flushing;
 }
 
 function denormalsNote(flush: boolean): string {

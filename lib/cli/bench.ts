@@ -8,7 +8,7 @@ import { MODEL_FLAGS, MODEL_FLAGS_HELP, configFromFlags, describeConfig, type Mo
 import { UserError } from '../errors.ts';
 import { convMixerDefaultCfg, isRegistered, modelFamily, modelInfo, type ModelInfo } from '../models/registry.ts';
 import type { ConvMixerConfig } from '../models/convmixer.ts';
-import { BACKEND_CHOICES, initBackend, precisionNote, PRECISIONS, backendDescription, denormalsFromEnv, setFlushDenormals, setPrecision } from '../backend/index.ts';
+import { BACKEND_CHOICES, initBackend, precisionNote, PRECISIONS, backendDescription, flushingDenormals, setFlushDenormals, setPrecision } from '../backend/index.ts';
 import { BENCH_IGNORE_INDEX, benchSteps, profileStep, type BenchMode, type BenchResult } from '../bench/engine.ts';
 import { benchTorch, benchTorchSegmentation, type TorchResult } from '../bench/torch.ts';
 import { SEG_PROFILE_DEFAULTS } from '../train/segConfig.ts';
@@ -263,8 +263,8 @@ export const command: Command = {
     if (values.weights !== undefined && values.vs !== undefined) throw new UserError('--weights times this engine only (PyTorch starts from its own init): drop --vs torch');
     const weights = values.weights === undefined ? undefined : resolve(values.weights);
     if (weights !== undefined && !existsSync(weights)) throw new UserError(`--weights: no such file: ${values.weights}`);
-    const denormals = choiceFlag('denormals', values.denormals, ['flush', 'keep', 'both'] as const) ?? (denormalsFromEnv() ? 'flush' : 'keep');
-    if (denormals === 'both' && (after.length || values.vs !== undefined)) throw new UserError('--denormals both times this engine twice: drop --after and --vs torch');
+    const denormalsFlag = choiceFlag('denormals', values.denormals, ['flush', 'keep', 'both'] as const);
+    if (denormalsFlag === 'both' && (after.length || values.vs !== undefined)) throw new UserError('--denormals both times this engine twice: drop --after and --vs torch');
     const steps = numberFlag('steps', values.steps, { int: true, min: 1 }) ?? 5;
     const warmup = numberFlag('warmup', values.warmup, { int: true, min: 0 }) ?? 2;
     writableDir(resultsDir, '--results-dir');
@@ -276,7 +276,8 @@ export const command: Command = {
     const backend = await initBackend(values.backend, { threads });
     const gemmKernel = setPrecision(precision);
     // Without --denormals the engine keeps its setting (CONVMIXER_FLUSH_DENORMALS); the flag needs the native engine.
-    if (values.denormals !== undefined) setFlushDenormals(denormals !== 'keep');
+    if (denormalsFlag !== undefined) setFlushDenormals(denormalsFlag !== 'keep');
+    const denormals = denormalsFlag ?? (flushingDenormals() ? 'flush' : 'keep');
     const backendDesc = backendDescription() ?? backend.description; // with the denormal mode of the timing ('both': flushed first)
     const effectiveThreads = threads ?? (Number(process.env.CONVMIXER_THREADS) || (await import('node:os')).availableParallelism());
     const threadsUsed = engineThreads(backend.name, effectiveThreads);
